@@ -1,0 +1,24 @@
+# The README's two commands. Both install what is missing first and are quick when nothing changed.
+VENV ?= .venv
+PYTHON ?= python3
+KIT := $(VENV)/bin/kit
+STAMP := $(VENV)/.installed
+
+.PHONY: lab test setup
+
+lab: setup ## start the sandbox and open JupyterLab on lab 00; Ctrl-C stops both
+	$(KIT) lab
+
+test: setup ## run every test: unit, sandbox, notebooks, grading, browser
+	scripts/system-packages.sh --browser
+	$(VENV)/bin/python -m pytest
+
+setup: $(STAMP)
+	$(KIT) binaries --install
+
+$(STAMP): pyproject.toml
+	scripts/system-packages.sh
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(VENV)/bin/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)

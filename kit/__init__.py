@@ -1,0 +1,52 @@
+"""Reliability Dojo's helper kit: the sandbox, PromQL, faults, pages, the mob timer and grading.
+
+Notebooks reach for everything through this namespace (``kit.up()``,
+``kit.query(...)``). Names are imported lazily so ``import kit`` stays fast
+and has no side effects.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+__version__ = "0.1.0"
+
+_EXPORTS = {
+    "Config": "config",
+    "KitError": "errors",
+    "InvalidInput": "errors",
+    "SandboxNotReady": "errors",
+    "PromQLError": "errors",
+    "CheckFailed": "errors",
+    "up": "sandbox",
+    "down": "sandbox",
+    "status": "sandbox",
+    "query": "prom",
+    "query_range": "prom",
+    "scalar": "prom",
+    "wait_for": "prom",
+    "alerts": "prom",
+    "set_fault": "faults",
+    "clear_faults": "faults",
+    "list_faults": "faults",
+    "set_flag": "faults",
+    "pages": "pager",
+    "wait_for_page": "pager",
+    "MobTimer": "mob",
+    "check": "grading",
+}
+
+__all__ = sorted(_EXPORTS) + ["__version__"]
+
+
+def __getattr__(name: str):
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'kit' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return __all__

@@ -1,0 +1,224 @@
+"""The `kit` command: parses, calls the modules, prints. One line and an exit code on error."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Callable
+
+from . import __version__
+from .config import PROFILES, Config
+from .errors import KitError
+
+COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {}
+
+
+def command(name: str):
+    def register(fn):
+        COMMANDS[name] = fn
+        return fn
+    return register
+
+
+def _config(args: argparse.Namespace) -> Config:
+    return Config.from_env(profile=getattr(args, "profile", None))
+
+
+@command("up")
+def _up(args) -> int:
+    from . import sandbox
+    result = sandbox.up(args.profile, timeout=args.timeout, progress=print)
+    print(result)
+    return 0
+
+
+@command("down")
+def _down(args) -> int:
+    from . import sandbox
+    stopped = sandbox.down(progress=print)
+    print(f"sandbox down ({len(stopped)} processes stopped)" if stopped else "sandbox was not running")
+    return 0
+
+
+@command("status")
+def _status(args) -> int:
+    from . import sandbox
+    current = sandbox.status()
+    print(json.dumps(current.to_json(), indent=2) if args.json else current)
+    return 0 if current.healthy else 1
+
+
+@command("logs")
+def _logs(args) -> int:
+    from . import sandbox
+    print(sandbox.logs(args.name, lines=args.lines))
+    return 0
+
+
+@command("fault")
+def _fault(args) -> int:
+    from . import faults
+    if args.action == "set":
+        params = {k: getattr(args, k) for k in ("ms", "percent", "route", "ratio", "code", "slots")
+                  if getattr(args, k) is not None}
+        applied = faults.set_fault(args.kind, service=args.service, **params)
+        print(f"fault {args.kind} set: {json.dumps(applied)}")
+    elif args.action == "clear":
+        faults.clear_faults(args.kind, service=args.service)
+        print(f"cleared {args.kind or 'all faults'}")
+    else:
+        active = faults.list_faults()
+        print(json.dumps(active, indent=2))
+    return 0
+
+
+@command("flag")
+def _flag(args) -> int:
+    from . import faults
+    faults.set_flag(args.name, args.value == "on")
+    print(f"flag {args.name} {args.value}")
+    return 0
+
+
+@command("pages")
+def _pages(args) -> int:
+    from . import pager
+    frame = pager.pages()
+    if args.json:
+        records = frame.drop(columns=["labels"]).assign(received_at=frame["received_at"].astype(str))
+        print(json.dumps(records.to_dict(orient="records"), indent=2))
+    elif frame.empty:
+        print("no pages yet")
+    else:
+        view = frame[["received_at", "status", "alertname", "severity", "summary"]].tail(args.last)
+        print(view.to_string(index=False))
+    return 0
+
+
+@command("query")
+def _query(args) -> int:
+    from . import prom
+    frame = prom.query(args.expr)
+    print(frame.to_string(index=False) if not frame.empty else "(no series)")
+    return 0
+
+
+@command("config")
+def _show_config(args) -> int:
+    for name, env, value, help_text in _config(args).describe():
+        print(f"{env:<24} {value:<40} {help_text}")
+    return 0
+
+
+@command("binaries")
+def _binaries(args) -> int:
+    from . import binaries
+    found = binaries.install(progress=print) if args.install else binaries.find_all()
+    for tool in found.values():
+        print(f"{tool.name:<14} {tool.version:<10} {tool.path}")
+    return 0
+
+
+FIRST_LAB = "labs/00-mob-and-sandbox/00-mob-and-sandbox.ipynb"
+
+
+@command("lab")
+def _lab(args) -> int:
+    """Sandbox up, JupyterLab in the foreground, and both stopped on Ctrl-C or when Jupyter exits."""
+    import subprocess
+
+    from . import sandbox
+    from .config import REPO_ROOT
+
+    sandbox.up(args.profile, progress=print)
+    argv = [sys.executable, "-m", "jupyter", "lab", f"--ServerApp.root_dir={REPO_ROOT}",
+            f"--ServerApp.ip={'0.0.0.0' if args.lan else '127.0.0.1'}", f"--ServerApp.port={args.port}",
+            "--ServerApp.answer_yes=True", FIRST_LAB]
+    if args.no_browser:
+        argv.append("--no-browser")
+    if args.lan:
+        print("JupyterLab is reachable from your network (token required); the sandbox stays on 127.0.0.1")
+    jupyter = subprocess.Popen(argv, cwd=REPO_ROOT)
+    try:
+        return jupyter.wait()
+    except KeyboardInterrupt:
+        try:
+            jupyter.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            jupyter.terminate()
+            jupyter.wait()
+        return 0
+    finally:
+        sandbox.down(progress=print)
+        print("sandbox and JupyterLab stopped")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="kit", description="Reliability Dojo: the sandbox, faults, pages and grading.")
+    parser.add_argument("--version", action="version", version=f"kit {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("up", help="start the sandbox (or repair it) and wait until every target is healthy")
+    p.add_argument("--profile", choices=sorted(PROFILES), default=None, help="timing profile (default lab, or KIT_PROFILE)")
+    p.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for health")
+    sub.add_parser("down", help="stop every sandbox process")
+    p = sub.add_parser("lab", help="start the sandbox and open JupyterLab on lab 00; Ctrl-C stops both")
+    p.add_argument("--profile", choices=sorted(PROFILES), default=None)
+    p.add_argument("--port", type=int, default=8888, help="JupyterLab port")
+    p.add_argument("--no-browser", action="store_true", help="do not open a browser window")
+    p.add_argument("--lan", action="store_true",
+                   help="let a mob on your network join this JupyterLab (token auth stays on)")
+    p = sub.add_parser("status", help="each process, its pid, port and health; Prometheus targets (exit 1 if unhealthy)")
+    p.add_argument("--json", action="store_true")
+    p = sub.add_parser("logs", help="the last lines of a process's log")
+    p.add_argument("name", help="shop, payments, pager, alertmanager, prometheus or traffic")
+    p.add_argument("-n", "--lines", type=int, default=50)
+
+    p = sub.add_parser("fault", help="inject or clear faults through the admin API")
+    fault = p.add_subparsers(dest="action", required=True)
+    s = fault.add_parser("set", help="inject a fault: latency, errors, capacity, broken_metrics, bad_deploy, payments_down, payments_slow")
+    s.add_argument("kind")
+    s.add_argument("--service", choices=["shop", "payments"], default=None)
+    s.add_argument("--ms", type=float, help="extra latency in milliseconds (latency, payments_slow)")
+    s.add_argument("--percent", type=float, help="share of requests affected, 100 = all (latency)")
+    s.add_argument("--route", help="catalog, product, checkout or pay (default: every route)")
+    s.add_argument("--ratio", type=float, help="share of requests that fail, 0-1 (errors)")
+    s.add_argument("--code", type=int, help="HTTP status of injected errors, 5xx (errors)")
+    s.add_argument("--slots", type=int, help="worker slots left (capacity)")
+    c = fault.add_parser("clear", help="clear one fault kind, or all")
+    c.add_argument("kind", nargs="?")
+    c.add_argument("--service", choices=["shop", "payments"], default=None)
+    fault.add_parser("list", help="active faults on every service")
+
+    p = sub.add_parser("flag", help="turn a feature flag on or off")
+    p.add_argument("name")
+    p.add_argument("value", choices=["on", "off"])
+
+    p = sub.add_parser("pages", help="pages the pager received")
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--last", type=int, default=20, help="how many to show (table view)")
+
+    p = sub.add_parser("query", help="run a PromQL instant query against the sandbox")
+    p.add_argument("expr")
+    p = sub.add_parser("config", help="every setting, its KIT_* variable and current value")
+    p.add_argument("--profile", choices=sorted(PROFILES), default=None)
+    p = sub.add_parser("binaries", help="find (or --install) prometheus, promtool, alertmanager, amtool")
+    p.add_argument("--install", action="store_true", help="install missing ones with the system package manager")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return COMMANDS[args.command](args)
+    except KitError as exc:
+        print(f"kit {args.command}: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print(f"kit {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,82 @@
+"""The kit's error tree: every failure a person can act on is one of these.
+
+The CLI prints ``str(error)`` on one line and exits with ``error.exit_code``;
+notebooks show the same message. Each error carries the data it talks about.
+"""
+
+from __future__ import annotations
+
+
+class KitError(Exception):
+    """Base of every error the kit raises on purpose."""
+
+    exit_code = 1
+
+
+class InvalidInput(KitError, ValueError):
+    """A value given by a person is wrong; ``field`` names which one."""
+
+    exit_code = 2
+
+    def __init__(self, field: str, problem: str) -> None:
+        self.field = field
+        self.problem = problem
+        super().__init__(f"{field}: {problem}")
+
+
+class BinaryMissing(KitError):
+    """A required program is not installed; the message says how to get it."""
+
+    exit_code = 3
+
+
+class PortBusy(KitError):
+    """A port the sandbox needs is taken by another program."""
+
+    exit_code = 4
+
+    def __init__(self, name: str, port: int, env_var: str) -> None:
+        self.name = name
+        self.port = port
+        self.env_var = env_var
+        super().__init__(
+            f"port {port} for {name} is already in use by another program. "
+            f"Stop that program (see `ss -ltnp 'sport = :{port}'`), or pick another "
+            f"port with `{env_var}=<free port>`."
+        )
+
+
+class SandboxNotReady(KitError):
+    """The sandbox is down, or part of it is not healthy."""
+
+    exit_code = 5
+
+
+class ProcessFailed(KitError):
+    """A child process exited or never became healthy; carries its log tail."""
+
+    exit_code = 6
+
+    def __init__(self, name: str, problem: str, log_tail: str = "") -> None:
+        self.name = name
+        self.log_tail = log_tail
+        message = f"{name}: {problem}"
+        if log_tail:
+            message += f"\n--- last lines of the {name} log ---\n{log_tail}"
+        super().__init__(message)
+
+
+class PromQLError(KitError):
+    """Prometheus rejected a query; the message is Prometheus's own."""
+
+    exit_code = 7
+
+    def __init__(self, expr: str, message: str) -> None:
+        self.expr = expr
+        super().__init__(f"Prometheus rejected {expr!r}: {message}")
+
+
+class CheckFailed(KitError):
+    """Something the kit checked (a wait, a grade, a lint) did not hold."""
+
+    exit_code = 8

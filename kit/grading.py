@@ -1,0 +1,715 @@
+"""nbgrader glue: regenerate ``labs/`` from ``solutions/``, prove they agree, grade a learner or a cohort.
+
+nbgrader always works in a throwaway course folder with its own gradebook, so
+nothing but ``labs/<lab>/`` (and the CSV a facilitator asks for) is ever written
+into the repository, and a learner's notebook is only ever read.
+
+Conventions lab authors follow
+------------------------------
+* A lab is a folder ``solutions/<lab>/`` holding the nbgrader source notebook
+  ``<lab>.ipynb``; other files in the folder are released next to it.
+* Every nbgrader cell has a ``grade_id`` of the form ``<exercise>-<part>``:
+  the exercise is the text before the first ``-`` (``budget-answer``,
+  ``budget-tests``, ``budget-tests-edge`` all belong to exercise ``budget``).
+  Exercise names use letters, digits and ``_`` only; they become report rows
+  and CSV columns, in notebook order.
+* Points live only on autograded test cells (code, ``grade: true``,
+  ``solution: false``). An exercise is worth the sum of its test cells and
+  scores the sum of the cells that pass. A test cell fails when it raises or
+  writes to stderr (nbgrader's rule). Hidden tests go between
+  ``### BEGIN HIDDEN TESTS`` / ``### END HIDDEN TESTS`` inside a test cell.
+* When an exercise loses points, its hint is the first line of the first error
+  among its cells in notebook order: an answer cell that raises is the cause,
+  otherwise the failing test's assertion message. Write assertion messages a
+  learner can act on.
+* The kernel is ``python3``: the interpreter that runs kit, whatever
+  kernelspecs the learner has installed.
+"""
+
+from __future__ import annotations
+
+import csv
+import html
+import json
+import logging
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterator, Mapping
+
+from .config import REPO_ROOT
+from .errors import CheckFailed, InvalidInput
+
+__all__ = [
+    "CELL_TIMEOUT",
+    "ExerciseScore",
+    "GradeReport",
+    "Gradebook",
+    "LabsCheck",
+    "build_labs",
+    "check",
+    "check_labs",
+    "grade_cohort",
+    "grade_notebook",
+    "list_labs",
+    "make_submission",
+    "solution_answers",
+]
+
+CELL_TIMEOUT = 60
+"""Seconds one cell may run while autograding: labs wait on a live sandbox, but never this long."""
+
+SOLUTIONS = "solutions"
+LABS = "labs"
+MARKERS = (
+    "BEGIN SOLUTION", "END SOLUTION",
+    "BEGIN HIDDEN TESTS", "END HIDDEN TESTS",
+    "BEGIN MARK SCHEME", "END MARK SCHEME",
+)
+"""nbgrader's region delimiters; none of them may survive into labs/."""
+
+_IGNORE = (".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback")  # nbgrader's CourseDirectory.ignore
+_LEARNER = "learner"
+_SCRIPTS = str(Path(sys.executable).parent)  # console scripts of this environment (alembic, jupyter)
+
+
+# ---------------------------------------------------------------- results
+
+
+@dataclass(frozen=True)
+class ExerciseScore:
+    """Points of one exercise; ``message`` says why points were lost (empty when passed)."""
+
+    name: str
+    points: float
+    max_points: float
+    passed: bool
+    message: str = ""
+
+
+@dataclass(frozen=True)
+class GradeReport:
+    """One notebook's grade per exercise; ``note`` says why it could not be graded at all."""
+
+    lab: str
+    notebook: Path
+    exercises: list[ExerciseScore]
+    note: str = ""
+
+    @property
+    def total(self) -> float:
+        return sum(e.points for e in self.exercises)
+
+    @property
+    def max_total(self) -> float:
+        return sum(e.max_points for e in self.exercises)
+
+    @property
+    def passed(self) -> bool:
+        """Full marks: what `kit check` turns into exit code 0."""
+        return not self.note and all(e.passed for e in self.exercises)
+
+    def summary(self) -> str:
+        line = f"{_num(self.total)}/{_num(self.max_total)} points"
+        return f"{line} ({self.note})" if self.note else line
+
+    def __str__(self) -> str:
+        width = max([len("exercise")] + [len(e.name) for e in self.exercises])
+        lines = [f"{self.lab}: {self.summary()}", f"  {'exercise':<{width}}  points  result"]
+        for e in self.exercises:
+            points = f"{_num(e.points)}/{_num(e.max_points)}"
+            lines.append(f"  {e.name:<{width}}  {points:>6}  {'passed' if e.passed else e.message or 'failed'}")
+        return "\n".join(lines)
+
+    def _repr_html_(self) -> str:
+        rows = "".join(
+            f"<tr><td>{html.escape(e.name)}</td><td>{_num(e.points)}/{_num(e.max_points)}</td>"
+            f"<td>{'&#10004; passed' if e.passed else html.escape(e.message or 'failed')}</td></tr>"
+            for e in self.exercises
+        )
+        return (
+            f"<p><b>{html.escape(self.lab)}</b>: {html.escape(self.summary())}</p>"
+            f"<table><thead><tr><th>exercise</th><th>points</th><th>result</th></tr></thead>"
+            f"<tbody>{rows}</tbody></table>"
+        )
+
+
+@dataclass(frozen=True)
+class Gradebook:
+    """A cohort's grades for one lab, by student, as written to ``csv``."""
+
+    lab: str
+    csv: Path
+    reports: dict[str, GradeReport]
+
+    def __str__(self) -> str:
+        failed = sum(1 for r in self.reports.values() if r.note)
+        extra = f"; {failed} could not be graded (see the note column)" if failed else ""
+        return f"{self.lab}: graded {len(self.reports)} students into {self.csv}{extra}"
+
+
+@dataclass(frozen=True)
+class LabsCheck:
+    """Whether labs/ is exactly what nbgrader generates from solutions/ and leaks nothing."""
+
+    labs: list[str]
+    problems: list[str]
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def __str__(self) -> str:
+        if self.ok:
+            return f"labs/ matches solutions/ ({len(self.labs)} labs)"
+        return "\n".join([f"{len(self.problems)} problems with labs/:"] + [f"- {p}" for p in self.problems])
+
+
+# ---------------------------------------------------------------- labs/ from solutions/
+
+
+def list_labs(root: Path = REPO_ROOT) -> list[str]:
+    """Lab names: folders of solutions/ holding a notebook named like the folder."""
+    base = Path(root) / SOLUTIONS
+    if not base.is_dir():
+        return []
+    return sorted(p.name for p in base.iterdir() if (p / f"{p.name}.ipynb").is_file())
+
+
+def build_labs(lab: str | None = None, *, root: Path = REPO_ROOT) -> list[Path]:
+    """Regenerate labs/<lab> (or every lab) with nbgrader; nothing in labs/ changes unless all labs generate."""
+    root = Path(root)
+    names = [_require_lab(lab, root)] if lab else list_labs(root)
+    if not names:
+        raise InvalidInput("root", f"no labs in {root / SOLUTIONS} (each lab is solutions/<lab>/<lab>.ipynb)")
+    with _course(root, names) as course:
+        releases = [_generate(course, name) for name in names]
+        built = []
+        for name, release in zip(names, releases):
+            dest = root / LABS / name
+            if dest.exists():
+                shutil.rmtree(dest)
+            shutil.copytree(release, dest)
+            built.append(dest)
+    return built
+
+
+def check_labs(*, root: Path = REPO_ROOT) -> LabsCheck:
+    """Regenerate every lab in a temp dir and compare with labs/; lint sources; scan labs/ for leaks."""
+    root = Path(root)
+    names = list_labs(root)
+    problems: list[str] = []
+    if not names:
+        problems.append(f"no labs in {SOLUTIONS}/ (each lab is {SOLUTIONS}/<lab>/<lab>.ipynb)")
+    for folder in _subdirs(root / SOLUTIONS):
+        if folder.name not in names:
+            problems.append(f"{SOLUTIONS}/{folder.name} has no {folder.name}.ipynb, so it is not a lab")
+    for name in names:
+        for notebook in sorted((root / SOLUTIONS / name).glob("*.ipynb")):
+            problems += _lint_source(notebook, root)
+    with _course(root, names) as course:
+        for name in names:
+            try:
+                release = _generate(course, name)
+            except CheckFailed as exc:
+                problems.append(str(exc))
+                continue
+            committed = root / LABS / name
+            if not committed.is_dir():
+                problems.append(f"{LABS}/{name} is missing; regenerate labs/ from solutions/")
+            else:
+                problems += _compare(release, committed, root)
+    for folder in _subdirs(root / LABS):
+        if folder.name not in names:
+            problems.append(f"{LABS}/{folder.name} has no source in {SOLUTIONS}/; delete it or add its source")
+    problems += _leaks(root / LABS, root)
+    return LabsCheck(names, problems)
+
+
+def _lint_source(notebook: Path, root: Path) -> list[str]:
+    where = notebook.relative_to(root).as_posix()
+    try:
+        cells = json.loads(notebook.read_text(encoding="utf-8"))["cells"]
+    except (ValueError, KeyError, TypeError) as exc:
+        return [f"{where} is not a notebook: {exc}"]
+    problems, seen, tests = [], {}, 0
+    for number, cell in enumerate(cells, 1):
+        meta = cell.get("metadata", {}).get("nbgrader")
+        if not meta:
+            continue
+        grade_id = meta.get("grade_id", "")
+        if grade_id in seen:
+            problems.append(f"{where}: grade_id {grade_id!r} is used by cells {seen[grade_id]} and {number}")
+        seen.setdefault(grade_id, number)
+        if meta.get("grade") and cell.get("cell_type") == "code" and not meta.get("solution"):
+            tests += 1
+        elif meta.get("grade") or meta.get("task"):
+            problems.append(
+                f"{where}: cell {number} ({grade_id}) needs a person to mark it; "
+                "put the points on an autograded test cell instead"
+            )
+    if not tests:
+        problems.append(f"{where} has no graded test cell, so it cannot be autograded")
+    return problems
+
+
+def _compare(generated: Path, committed: Path, root: Path) -> list[str]:
+    want, have = _files(generated), _files(committed)
+    problems = []
+    for rel in sorted(want.keys() | have.keys()):
+        where = (committed / rel).relative_to(root).as_posix()
+        if rel not in have:
+            problems.append(f"{where} is missing; regenerate labs/ from solutions/")
+        elif rel not in want:
+            problems.append(f"{where} is not generated from solutions/; delete it or add it to the source")
+        elif rel.endswith(".ipynb"):
+            difference = _notebook_difference(want[rel], have[rel])
+            if difference:
+                problems.append(f"{where} differs from what solutions/ generates: {difference}")
+        elif want[rel].read_bytes() != have[rel].read_bytes():
+            problems.append(f"{where} differs from its source in solutions/")
+    return problems
+
+
+def _notebook_difference(generated: Path, committed: Path) -> str:
+    want = json.loads(generated.read_text(encoding="utf-8"))
+    try:
+        have = json.loads(committed.read_text(encoding="utf-8"))
+    except ValueError as exc:
+        return f"not valid JSON ({exc})"
+    if want == have:
+        return ""
+    want_cells, have_cells = want.get("cells", []), have.get("cells", []) if isinstance(have, dict) else []
+    parts = []
+    if len(want_cells) != len(have_cells):
+        parts.append(f"{len(have_cells)} cells instead of {len(want_cells)}")
+    changed = [n for n, (a, b) in enumerate(zip(want_cells, have_cells), 1) if a != b]
+    if changed:
+        parts.append("cell " + ", ".join(f"{n} ({_cell_label(want_cells[n - 1])})" for n in changed) + " changed")
+    return "; ".join(parts) or "notebook metadata changed"
+
+
+def _leaks(labs: Path, root: Path) -> list[str]:
+    problems = []
+    for path in sorted(p for p in labs.rglob("*") if p.is_file()) if labs.is_dir() else []:
+        text = path.read_bytes().decode("utf-8", errors="replace")
+        found = [m for m in MARKERS if m in text]
+        if found:
+            problems.append(
+                f"{path.relative_to(root).as_posix()} contains {', '.join(found)}: "
+                "solutions or hidden tests leaked into the release"
+            )
+    return problems
+
+
+# ---------------------------------------------------------------- grading
+
+
+def grade_notebook(
+    notebook: Path | str,
+    *,
+    lab: str | None = None,
+    root: Path = REPO_ROOT,
+    timeout: int = CELL_TIMEOUT,
+) -> GradeReport:
+    """Autograde a learner's copy of a lab, hidden tests included; the file itself is only read.
+
+    The lab is the notebook's folder name or the start of its file name unless given.
+    ``timeout`` is the seconds one cell may run.
+    """
+    notebook = Path(notebook)
+    problem = _notebook_problem(notebook)
+    if problem:
+        raise InvalidInput("notebook", problem)
+    root = Path(root)
+    lab = _require_lab(lab, root) if lab else _infer_lab(notebook, root)
+    return _autograde(root, lab, {_LEARNER: notebook}, timeout, progress=None)[_LEARNER]
+
+
+def check(
+    notebook: Path | str | None = None,
+    *,
+    lab: str | None = None,
+    root: Path = REPO_ROOT,
+    timeout: int = CELL_TIMEOUT,
+) -> GradeReport | None:
+    """`kit check`: grade a notebook; inside Jupyter, the saved notebook this kernel runs.
+
+    Returns None while nbgrader itself executes the notebook, so a lab may end
+    with a ``kit.check()`` cell without grading recursing.
+    """
+    if os.environ.get("NBGRADER_EXECUTION"):
+        return None
+    if notebook is None:
+        notebook = os.environ.get("JPY_SESSION_NAME", "")
+        if not notebook.endswith(".ipynb"):
+            raise InvalidInput("notebook", "cannot tell which notebook this is; pass its path, e.g. kit.check('labs/00-tour/00-tour.ipynb')")
+    return grade_notebook(notebook, lab=lab, root=root, timeout=timeout)
+
+
+def grade_cohort(
+    submissions: Path | str,
+    lab: str,
+    out_csv: Path | str,
+    *,
+    root: Path = REPO_ROOT,
+    timeout: int = CELL_TIMEOUT,
+    progress: Callable[[str], None] | None = None,
+) -> Gradebook:
+    """Autograde ``submissions/<student>/<lab>/<lab>.ipynb`` (or ``submissions/<student>.ipynb``) into a CSV.
+
+    Missing or broken notebooks score 0 with a note; ``progress`` gets one line per student.
+    """
+    submissions, out_csv, root = Path(submissions), Path(out_csv), Path(root)
+    lab = _require_lab(lab, root)
+    if not submissions.is_dir():
+        raise InvalidInput("submissions", f"{submissions} is not a folder")
+    found = _find_submissions(submissions, lab)
+    if not found:
+        raise InvalidInput("submissions", f"{submissions} holds no student folders or .ipynb files")
+    reports = _autograde(root, lab, found, timeout, progress)
+    exercises = [e.name for e in next(iter(reports.values())).exercises]
+    out_csv.parent.mkdir(parents=True, exist_ok=True)
+    partial = out_csv.with_name(out_csv.name + ".partial")
+    with open(partial, "w", newline="", encoding="utf-8") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["student", *exercises, "total", "max_total", "note"])
+        for student, report in reports.items():
+            points = [_num(e.points) for e in report.exercises]
+            writer.writerow([student, *points, _num(report.total), _num(report.max_total), report.note])
+    partial.replace(out_csv)
+    return Gradebook(lab, out_csv, reports)
+
+
+def _find_submissions(folder: Path, lab: str) -> dict[str, Path]:
+    found: dict[str, Path] = {}
+    for entry in sorted(folder.iterdir()):
+        if entry.name.startswith("."):
+            continue
+        if entry.is_dir():
+            found.setdefault(entry.name, entry / lab / f"{lab}.ipynb")
+        elif entry.suffix == ".ipynb":
+            found.setdefault(entry.stem, entry)
+    return found
+
+
+def _autograde(
+    root: Path,
+    lab: str,
+    notebooks: Mapping[str, Path],
+    timeout: int,
+    progress: Callable[[str], None] | None,
+) -> dict[str, GradeReport]:
+    """Steps: copy the source into a temp course, generate (fills its gradebook), then per student:
+    validate → submit → ``nbgrader autograde`` in a child process → read scores and hints."""
+    source = json.loads((root / SOLUTIONS / lab / f"{lab}.ipynb").read_text(encoding="utf-8"))
+    exercises = _exercises(source)
+    code_cells = sum(1 for c in source["cells"] if c.get("cell_type") == "code")
+    reports = {}
+    with _course(root, [lab]) as course:
+        _generate(course, lab, gradebook=True)
+        env = _grading_env(course)
+        # Students get opaque ids inside the course so no name can upset nbgrader's globs and paths.
+        for number, (student, notebook) in enumerate(notebooks.items()):
+            note = _notebook_problem(notebook)
+            if note:
+                report = GradeReport(lab, notebook, [_score(name, cells, {}, {}) for name, cells in exercises.items()], note)
+            else:
+                report = _grade_one(course, lab, f"s{number:04d}", notebook, exercises, env, timeout, code_cells)
+            reports[student] = report
+            if progress:
+                progress(f"{student}: {report.summary()}")
+    return reports
+
+
+def _grade_one(
+    course: Path,
+    lab: str,
+    student_id: str,
+    notebook: Path,
+    exercises: dict[str, list[tuple[str, float]]],
+    env: dict[str, str],
+    timeout: int,
+    code_cells: int,
+) -> GradeReport:
+    submitted = course / "submitted" / student_id / lab / f"{lab}.ipynb"
+    submitted.parent.mkdir(parents=True)
+    shutil.copyfile(notebook, submitted)
+    argv = [
+        sys.executable, "-m", "nbgrader", "autograde", lab,
+        f"--CourseDirectory.root={course}",
+        f"--CourseDirectory.student_id={student_id}",
+        f"--Execute.timeout={timeout}",
+        "--Execute.kernel_name=python3",
+    ]
+    try:
+        run = subprocess.run(
+            argv, cwd=course, env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True,
+            timeout=60 + timeout * code_cells,
+        )
+        output = run.stdout + run.stderr
+    except subprocess.TimeoutExpired:
+        output = "the autograder did not finish in time and was stopped"
+    graded = course / "autograded" / student_id / lab / f"{lab}.ipynb"
+    if not graded.is_file():
+        zero = [_score(name, cells, {}, {}) for name, cells in exercises.items()]
+        return GradeReport(lab, notebook, zero, f"autograde failed: {_last_error(output)}")
+    scores = _gradebook_scores(course, lab, student_id)
+    hints = _hints(json.loads(graded.read_text(encoding="utf-8")))
+    return GradeReport(lab, notebook, [_score(name, cells, scores, hints) for name, cells in exercises.items()])
+
+
+def _exercises(notebook: dict) -> dict[str, list[tuple[str, float]]]:
+    """Exercise name → its graded test cells (grade_id, points), in notebook order."""
+    exercises: dict[str, list[tuple[str, float]]] = {}
+    for cell in notebook["cells"]:
+        meta = cell.get("metadata", {}).get("nbgrader", {})
+        if meta.get("grade") and not meta.get("solution") and cell.get("cell_type") == "code":
+            exercises.setdefault(_exercise(meta["grade_id"]), []).append((meta["grade_id"], float(meta["points"])))
+    return exercises
+
+
+def _exercise(grade_id: str) -> str:
+    return grade_id.split("-", 1)[0]
+
+
+def _score(
+    name: str,
+    cells: list[tuple[str, float]],
+    scores: Mapping[str, float],
+    hints: Mapping[str, str],
+) -> ExerciseScore:
+    points = sum(scores.get(grade_id, 0.0) for grade_id, _ in cells)
+    max_points = sum(p for _, p in cells)
+    passed = bool(scores) and points >= max_points
+    return ExerciseScore(name, points, max_points, passed, "" if passed else hints.get(name, ""))
+
+
+def _gradebook_scores(course: Path, lab: str, student_id: str) -> dict[str, float]:
+    from nbgrader.api import Gradebook as NbGradebook
+
+    with NbGradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
+        graded = gb.find_submission_notebook(lab, lab, student_id)
+        return {g.name: float(g.score or 0.0) for g in graded.grades}
+
+
+def _hints(graded: dict) -> dict[str, str]:
+    """Exercise → first line of the first error among its cells (stderr counts only in test cells)."""
+    hints: dict[str, str] = {}
+    for cell in graded["cells"]:
+        meta = cell.get("metadata", {}).get("nbgrader", {})
+        if "grade_id" not in meta or cell.get("cell_type") != "code":
+            continue
+        name = _exercise(meta["grade_id"])
+        for output in cell.get("outputs", []):
+            if name in hints:
+                break
+            if output.get("output_type") == "error":
+                evalue = (output.get("evalue") or "").strip()
+                hints[name] = f"{output['ename']}: {evalue.splitlines()[0]}" if evalue else output["ename"]
+                if meta.get("solution") and output["ename"] == "NotImplementedError" and not evalue:
+                    hints[name] = "not answered yet: the answer cell still raises NotImplementedError"
+            elif output.get("name") == "stderr" and meta.get("grade") and not meta.get("solution"):
+                lines = [line for line in _text(output.get("text", "")).splitlines() if line.strip()]
+                hints[name] = lines[0] if lines else "wrote to stderr"
+    return hints
+
+
+def _last_error(output: str) -> str:
+    lines = [line.strip() for line in output.splitlines() if line.strip()]
+    errors = [line for line in lines if "Error" in line.split(":", 1)[0] or "ERROR" in line]
+    return (errors or lines or ["no output"])[-1]
+
+
+# ---------------------------------------------------------------- test helpers
+
+
+def make_submission(lab: str, answers: Mapping[str, str], dest: Path | str, *, root: Path = REPO_ROOT) -> Path:
+    """Write the released notebook of ``lab`` to ``dest`` with answer cells replaced, keyed by grade_id or cell id.
+
+    Tests use it to build blank (no answers), right and plausible wrong submissions.
+    """
+    root, dest = Path(root), Path(dest)
+    released = root / LABS / _require_lab(lab, root) / f"{lab}.ipynb"
+    notebook = json.loads(released.read_text(encoding="utf-8"))
+    targets = {}
+    for cell in notebook["cells"]:
+        if cell.get("metadata", {}).get("nbgrader", {}).get("solution"):
+            targets[cell["metadata"]["nbgrader"]["grade_id"]] = cell
+            if "id" in cell:
+                targets[cell["id"]] = cell
+    unknown = sorted(set(answers) - set(targets))
+    if unknown:
+        raise InvalidInput("answers", f"{', '.join(unknown)} name no answer cell of {lab}; answer cells: {', '.join(sorted(targets))}")
+    for key, code in answers.items():
+        targets[key]["source"] = code
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    dest.write_text(json.dumps(notebook, indent=1, sort_keys=True, ensure_ascii=False) + "\n", encoding="utf-8")
+    return dest
+
+
+def solution_answers(lab: str, *, root: Path = REPO_ROOT) -> dict[str, str]:
+    """grade_id → the reference code of each answer cell, solution markers removed."""
+    root = Path(root)
+    source = json.loads((root / SOLUTIONS / _require_lab(lab, root) / f"{lab}.ipynb").read_text(encoding="utf-8"))
+    answers = {}
+    for cell in source["cells"]:
+        meta = cell.get("metadata", {}).get("nbgrader", {})
+        if meta.get("solution"):
+            lines = _text(cell["source"]).splitlines()
+            answers[meta["grade_id"]] = "\n".join(l for l in lines if l.strip() not in ("### BEGIN SOLUTION", "### END SOLUTION"))
+    return answers
+
+
+# ---------------------------------------------------------------- nbgrader plumbing
+
+
+@contextmanager
+def _course(root: Path, labs: list[str]) -> Iterator[Path]:
+    """A throwaway nbgrader course (its default layout and gradebook) holding copies of the labs' sources."""
+    with tempfile.TemporaryDirectory(prefix="kit-grading-") as tmp:
+        course = Path(tmp)
+        for lab in labs:
+            shutil.copytree(root / SOLUTIONS / lab, course / "source" / lab, ignore=shutil.ignore_patterns(*_IGNORE))
+        yield course
+
+
+def _generate(course: Path, lab: str, *, gradebook: bool = False) -> Path:
+    """``nbgrader generate_assignment`` in-process (no code runs): source/<lab> → release/<lab>.
+
+    Only grading needs the course gradebook (it keeps the hidden tests); creating
+    one costs nbgrader a couple of seconds, so building and checking skip it.
+    """
+    from nbgrader.converters import GenerateAssignment, NbGraderException
+    from nbgrader.coursedir import CourseDirectory
+    from traitlets.config import Config
+
+    config = Config()
+    config.CourseDirectory.root = str(course)
+    config.CourseDirectory.assignment_id = lab
+    config.GenerateAssignment.no_database = not gradebook
+    config.SaveCells.enabled = gradebook
+    log, errors = _capturing_logger()
+    try:
+        with _scripts_on_path():
+            GenerateAssignment(coursedir=CourseDirectory(config=config, log=log), config=config, log=log).start()
+    except NbGraderException:
+        detail = "; ".join(dict.fromkeys(_last_error(e) for e in errors)) or "see nbgrader's log"
+        raise CheckFailed(f"nbgrader could not generate lab {lab}: {detail}") from None
+    return course / "release" / lab
+
+
+@contextmanager
+def _scripts_on_path() -> Iterator[None]:
+    """nbgrader runs `alembic` from PATH when it creates a gradebook; use the one beside this python."""
+    old = os.environ.get("PATH", "")
+    os.environ["PATH"] = os.pathsep.join(filter(None, [_SCRIPTS, old]))
+    try:
+        yield
+    finally:
+        os.environ["PATH"] = old
+
+
+def _capturing_logger() -> tuple[logging.Logger, list[str]]:
+    """A private logger keeping nbgrader's error messages, so they end up in our error instead of on stderr."""
+    errors: list[str] = []
+    handler = logging.Handler(logging.ERROR)
+    handler.emit = lambda record: errors.append(record.getMessage())
+    log = logging.Logger("kit.grading.nbgrader", logging.ERROR)
+    log.addHandler(handler)
+    return log, errors
+
+
+def _grading_env(course: Path) -> dict[str, str]:
+    """Environment of the autograder: kernel python3 is this interpreter; no user Jupyter/IPython config applies."""
+    spec = course / "jupyter" / "kernels" / "python3" / "kernel.json"
+    spec.parent.mkdir(parents=True)
+    spec.write_text(json.dumps({
+        "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+        "display_name": "Python 3 (kit)",
+        "language": "python",
+    }))
+    env = dict(os.environ)
+    env["JUPYTER_PATH"] = os.pathsep.join(filter(None, [str(course / "jupyter"), env.get("JUPYTER_PATH")]))
+    env["JUPYTER_CONFIG_DIR"] = str(course / "jupyter-config")
+    env["IPYTHONDIR"] = str(course / "ipython")
+    env["PATH"] = os.pathsep.join(filter(None, [_SCRIPTS, env.get("PATH")]))
+    # The kernel imports the same kit as the grader, installed or not.
+    kit_parent = str(Path(__file__).resolve().parent.parent)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [kit_parent, env.get("PYTHONPATH")]))
+    return env
+
+
+# ---------------------------------------------------------------- small helpers
+
+
+def _require_lab(lab: str, root: Path) -> str:
+    labs = list_labs(root)
+    if lab not in labs:
+        raise InvalidInput("lab", f"{lab!r} is not a lab in {root / SOLUTIONS}; labs: {', '.join(labs) or 'none'}")
+    return lab
+
+
+def _infer_lab(notebook: Path, root: Path) -> str:
+    labs = list_labs(root)
+    if notebook.resolve().parent.name in labs:
+        return notebook.resolve().parent.name
+    prefixed = [lab for lab in labs if notebook.stem.startswith(lab)]
+    if prefixed:
+        return max(prefixed, key=len)
+    raise InvalidInput(
+        "lab", f"cannot tell which lab {notebook.name} belongs to; pass lab= one of: {', '.join(labs) or 'none'}"
+    )
+
+
+def _notebook_problem(path: Path) -> str:
+    """Why ``path`` is not a notebook nbgrader can grade, or "" when it is."""
+    import nbformat
+
+    if not path.is_file():
+        return f"{path} does not exist"
+    try:
+        notebook = nbformat.reads(path.read_text(encoding="utf-8"), as_version=4)
+        nbformat.validate(notebook)
+    except (OSError, UnicodeDecodeError) as exc:
+        return f"cannot read {path}: {exc}"
+    except Exception as exc:  # nbformat raises many types for many kinds of broken input
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        return f"{path} is not a Jupyter notebook ({reason[:200]})"
+    return ""
+
+
+def _subdirs(folder: Path) -> list[Path]:
+    if not folder.is_dir():
+        return []
+    return sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith((".", "_")))
+
+
+def _files(folder: Path) -> dict[str, Path]:
+    ignored = shutil.ignore_patterns(*_IGNORE)
+    found = {}
+    for dirpath, dirnames, filenames in os.walk(folder):
+        skip = ignored(dirpath, dirnames + filenames)
+        dirnames[:] = [d for d in dirnames if d not in skip]
+        for name in filenames:
+            if name not in skip:
+                path = Path(dirpath) / name
+                found[path.relative_to(folder).as_posix()] = path
+    return found
+
+
+def _cell_label(cell: dict) -> str:
+    return cell.get("metadata", {}).get("nbgrader", {}).get("grade_id") or cell.get("id") or cell.get("cell_type", "?")
+
+
+def _text(source: str | list[str]) -> str:
+    return "".join(source) if isinstance(source, list) else source
+
+
+def _num(value: float) -> str:
+    return f"{value:g}"

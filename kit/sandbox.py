@@ -1,0 +1,466 @@
+"""Start, stop and inspect the sandbox: shop, payments, pager, Alertmanager, Prometheus, traffic.
+
+Every process runs detached in its own process group and is recorded (pid and
+start time) in ``<state>/sandbox.json``, so ``status`` tells the truth after a
+kernel restart, ``up`` repairs what died and ``down`` stops everything,
+whoever started it. Configuration is rendered from the files in ``sandbox/``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import secrets
+import shutil
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import httpx
+import yaml
+
+from . import binaries, procs
+from .config import Config
+from .errors import KitError, PortBusy, ProcessFailed, SandboxNotReady
+from .timescale import scale_rule_groups
+
+# Start order: dependencies first, Prometheus once everything it scrapes is listening.
+PROCESS_NAMES = ("payments", "shop", "pager", "alertmanager", "prometheus", "traffic")
+# Host names used in sandbox/*.yml (and by docker-compose) → the Config field holding their port.
+HOST_PORTS = {
+    "shop": "shop_port", "payments": "payments_port", "pager": "pager_port",
+    "prometheus": "prometheus_port", "alertmanager": "alertmanager_port",
+}
+HEALTH_PATHS = {
+    "shop": "/health", "payments": "/health", "pager": "/health",
+    "alertmanager": "/-/ready", "prometheus": "/-/ready",
+}
+
+Progress = Callable[[str], None]
+
+
+def _quiet(_: str) -> None:
+    pass
+
+
+# ---------------------------------------------------------------- rendering
+
+
+def _retarget(target: str, config: Config, compose: bool) -> str:
+    host, _, port = target.rpartition(":")
+    if compose or host not in HOST_PORTS:
+        return target
+    return f"{config.host}:{getattr(config, HOST_PORTS[host])}"
+
+
+def render(config: Config, out: Path, *, compose: bool = False) -> Path:
+    """Write prometheus.yml, alertmanager.yml and rules/ for ``config``'s profile into ``out``.
+
+    ``compose=True`` keeps the container host names (docker-compose); otherwise
+    every target points at the configured loopback ports.
+    """
+    source = Path(config.sandbox_dir)
+    profile = config.profile_spec
+    out.mkdir(parents=True, exist_ok=True)
+
+    prom = _load_yaml(source / "prometheus.yml")
+    prom["global"]["scrape_interval"] = profile.scrape_interval
+    prom["global"]["evaluation_interval"] = profile.evaluation_interval
+    for job in prom["scrape_configs"]:
+        for static in job.get("static_configs", []):
+            static["targets"] = [_retarget(t, config, compose) for t in static["targets"]]
+    for am in prom["alerting"]["alertmanagers"]:
+        for static in am.get("static_configs", []):
+            static["targets"] = [_retarget(t, config, compose) for t in static["targets"]]
+    _dump_yaml(out / "prometheus.yml", prom)
+
+    am = _load_yaml(source / "alertmanager.yml")
+    am["route"].update(
+        group_wait=profile.group_wait, group_interval=profile.group_interval,
+        repeat_interval=profile.repeat_interval,
+    )
+    for receiver in am["receivers"]:
+        for hook in receiver.get("webhook_configs", []):
+            url = httpx.URL(hook["url"])
+            target = _retarget(f"{url.host}:{url.port}", config, compose)
+            hook["url"] = str(url.copy_with(netloc=target.encode()))
+    _dump_yaml(out / "alertmanager.yml", am)
+
+    rules_out = out / "rules"
+    if rules_out.exists():
+        shutil.rmtree(rules_out)
+    rules_out.mkdir()
+    for rule_file in sorted((source / "rules").glob("*.yml")):
+        doc = scale_rule_groups(_load_yaml(rule_file), profile.time_scale)
+        _dump_yaml(rules_out / rule_file.name, doc)
+    return out
+
+
+def _load_yaml(path: Path) -> dict:
+    try:
+        with open(path, encoding="utf-8") as fh:
+            return yaml.safe_load(fh)
+    except FileNotFoundError:
+        raise SandboxNotReady(f"sandbox configuration {path} is missing; set KIT_SANDBOX_DIR to the repo's sandbox/") from None
+
+
+def _dump_yaml(path: Path, doc: dict) -> None:
+    with open(path, "w", encoding="utf-8") as fh:
+        yaml.safe_dump(doc, fh, sort_keys=False)
+
+
+def rule_count(rendered: Path) -> int:
+    return sum(len(g.get("rules", [])) for f in sorted((rendered / "rules").glob("*.yml"))
+               for g in _load_yaml(f).get("groups", []))
+
+
+# ---------------------------------------------------------------- state
+
+
+@dataclass
+class _State:
+    config: dict = field(default_factory=dict)
+    processes: dict[str, procs.ProcessRecord] = field(default_factory=dict)
+
+    @classmethod
+    def load(cls, path: Path) -> "_State":
+        try:
+            data = json.loads(path.read_text())
+            return cls(data.get("config", {}),
+                       {n: procs.ProcessRecord.from_json(r) for n, r in data.get("processes", {}).items()})
+        except FileNotFoundError:
+            return cls()
+        except (ValueError, TypeError, KeyError):
+            return cls()  # a state file cut short by a crash: rebuilt from what is actually running
+
+    def save(self, path: Path) -> None:
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps({"config": self.config,
+                                   "processes": {n: r.to_json() for n, r in self.processes.items()}}, indent=1))
+        os.replace(tmp, path)
+
+
+def _state_path(config: Config) -> Path:
+    return config.state / "sandbox.json"
+
+
+@contextlib.contextmanager
+def _locked(config: Config):
+    """One `kit up`/`kit down` at a time per state folder."""
+    config.state.mkdir(parents=True, exist_ok=True)
+    with open(config.state / ".lock", "w") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def _ensure_token(config: Config) -> None:
+    if config.token_file.exists() and config.token_file.stat().st_size:
+        return
+    fd = os.open(config.token_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(secrets.token_urlsafe(24))
+    os.chmod(config.token_file, 0o600)
+
+
+# ---------------------------------------------------------------- processes
+
+
+def _argv(name: str, config: Config, tools: dict[str, binaries.Found]) -> list[str]:
+    py = [sys.executable, "-m"]
+    rendered = config.state / "rendered"
+    host = config.host
+    common = ["--host", host]
+    if name == "payments":
+        return py + ["kit.service", "payments", *common, "--port", str(config.payments_port),
+                     "--token-file", str(config.token_file)]
+    if name == "shop":
+        return py + ["kit.service", "shop", *common, "--port", str(config.shop_port),
+                     "--payments-url", config.url("payments"), "--token-file", str(config.token_file),
+                     "--slots", str(config.shop_slots), "--queue", str(config.shop_queue)]
+    if name == "pager":
+        return py + ["kit.pager", *common, "--port", str(config.pager_port),
+                     "--store", str(config.state / "pages.jsonl")]
+    if name == "alertmanager":
+        return [str(tools["alertmanager"].path), f"--config.file={rendered / 'alertmanager.yml'}",
+                f"--storage.path={config.state / 'alertmanager-data'}",
+                f"--web.listen-address={host}:{config.alertmanager_port}",
+                "--cluster.listen-address=", "--log.level=warn"]
+    if name == "prometheus":
+        return [str(tools["prometheus"].path), f"--config.file={rendered / 'prometheus.yml'}",
+                f"--storage.tsdb.path={config.state / 'prometheus-data'}",
+                f"--web.listen-address={host}:{config.prometheus_port}",
+                "--web.enable-lifecycle", "--web.enable-admin-api",
+                f"--rules.alert.resend-delay={config.profile_spec.resend_delay}",
+                "--storage.tsdb.retention.time=90d", "--log.level=warn"]
+    if name == "traffic":
+        return py + ["kit.traffic", "--shop", config.url("shop"), "--rps", str(config.traffic_rps)]
+    raise KeyError(name)
+
+
+def _wanted(config: Config) -> tuple[str, ...]:
+    return tuple(n for n in PROCESS_NAMES if n != "traffic" or config.traffic_rps > 0)
+
+
+def _port(name: str, config: Config) -> int | None:
+    return getattr(config, HOST_PORTS[name]) if name in HOST_PORTS else None
+
+
+def _healthy(client: httpx.Client, name: str, config: Config) -> bool:
+    if name not in HEALTH_PATHS:
+        return True
+    try:
+        return client.get(f"{config.url(name)}{HEALTH_PATHS[name]}").status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+# ---------------------------------------------------------------- status
+
+
+@dataclass(frozen=True)
+class ProcessStatus:
+    name: str
+    pid: int | None
+    port: int | None
+    running: bool
+    healthy: bool
+
+    @property
+    def state(self) -> str:
+        if not self.running:
+            return "stopped"
+        return "healthy" if self.healthy else "unhealthy"
+
+
+@dataclass(frozen=True)
+class SandboxStatus:
+    profile: str | None
+    processes: list[ProcessStatus]
+    targets: dict[str, str]
+    rules_loaded: int
+    rules_expected: int
+    urls: dict[str, str]
+
+    @property
+    def running(self) -> bool:
+        return any(p.running for p in self.processes)
+
+    @property
+    def healthy(self) -> bool:
+        return (bool(self.processes) and all(p.running and p.healthy for p in self.processes)
+                and bool(self.targets) and all(h == "up" for h in self.targets.values())
+                and self.rules_loaded >= self.rules_expected > 0)
+
+    def problems(self) -> list[str]:
+        found = [f"{p.name} is {p.state}" for p in self.processes if not (p.running and p.healthy)]
+        found += [f"Prometheus target {job} is {h}" for job, h in sorted(self.targets.items()) if h != "up"]
+        if self.rules_loaded < self.rules_expected:
+            found.append(f"Prometheus has loaded {self.rules_loaded} of {self.rules_expected} rules")
+        return found
+
+    def to_json(self) -> dict:
+        data = asdict(self)
+        data["healthy"] = self.healthy
+        for proc in data["processes"]:
+            proc["state"] = ProcessStatus(**{k: proc[k] for k in ("name", "pid", "port", "running", "healthy")}).state
+        return data
+
+    def __str__(self) -> str:
+        head = f"sandbox: {'healthy' if self.healthy else 'NOT healthy'} (profile {self.profile or '-'})"
+        lines = [head, f"{'process':<14}{'pid':>8}  {'port':>6}  state"]
+        for p in self.processes:
+            lines.append(f"{p.name:<14}{p.pid or '-':>8}  {p.port or '-':>6}  {p.state}")
+        if self.targets:
+            lines.append("targets: " + ", ".join(f"{job}={h}" for job, h in sorted(self.targets.items())))
+        lines.append(f"rules loaded: {self.rules_loaded}/{self.rules_expected}")
+        lines += [f"  {name}: {url}" for name, url in self.urls.items()]
+        return "\n".join(lines)
+
+    def _repr_html_(self) -> str:
+        rows = "".join(
+            f"<tr><td>{p.name}</td><td>{p.pid or '-'}</td><td>{p.port or '-'}</td>"
+            f"<td style='color:{'green' if p.healthy and p.running else 'crimson'}'>{p.state}</td></tr>"
+            for p in self.processes)
+        targets = ", ".join(f"{job}={h}" for job, h in sorted(self.targets.items())) or "-"
+        verdict = "healthy" if self.healthy else "NOT healthy: " + "; ".join(self.problems())
+        return (f"<b>sandbox {verdict}</b> (profile {self.profile or '-'})<table>"
+                f"<tr><th>process</th><th>pid</th><th>port</th><th>state</th></tr>{rows}</table>"
+                f"<p>targets: {targets}; rules loaded {self.rules_loaded}/{self.rules_expected}</p>")
+
+
+def _prometheus_view(client: httpx.Client, config: Config) -> tuple[dict[str, str], int]:
+    base = config.url("prometheus")
+    try:
+        targets = client.get(f"{base}/api/v1/targets", params={"state": "active"}).json()["data"]["activeTargets"]
+        groups = client.get(f"{base}/api/v1/rules").json()["data"]["groups"]
+    except (httpx.HTTPError, ValueError, KeyError):
+        return {}, 0
+    return ({t["labels"]["job"]: t["health"] for t in targets},
+            sum(len(g["rules"]) for g in groups))
+
+
+def _collect(config: Config, state: _State, client: httpx.Client) -> SandboxStatus:
+    names = _wanted(config) if state.processes else ()
+    rows = []
+    for name in names:
+        record = state.processes.get(name)
+        running = record is not None and procs.alive(record)
+        rows.append(ProcessStatus(name, record.pid if record else None, _port(name, config), running,
+                                  running and _healthy(client, name, config)))
+    prom_up = any(r.name == "prometheus" and r.healthy for r in rows)
+    targets, loaded = _prometheus_view(client, config) if prom_up else ({}, 0)
+    rendered = config.state / "rendered"
+    expected = rule_count(rendered) if (rendered / "rules").exists() and rows else 0
+    urls = {n: config.url(n) for n in ("shop", "prometheus", "alertmanager")} if rows else {}
+    return SandboxStatus(config.profile if rows else None, rows, targets, loaded, expected, urls)
+
+
+def _config_from_state(config: Config | None) -> Config:
+    """The config the running sandbox was started with, so status/down find it whatever the shell says."""
+    base = config or Config.from_env()
+    saved = _State.load(_state_path(base)).config
+    if config is None and saved:
+        return Config(**saved)
+    return base
+
+
+def status(config: Config | None = None) -> SandboxStatus:
+    """What is running right now, checked against the real processes and Prometheus."""
+    config = _config_from_state(config)
+    with httpx.Client(timeout=1.0) as client:
+        return _collect(config, _State.load(_state_path(config)), client)
+
+
+# ---------------------------------------------------------------- up / down
+
+
+def up(profile: str | None = None, *, config: Config | None = None, timeout: float = 60.0,
+       progress: Progress = _quiet) -> SandboxStatus:
+    """Start (or repair) the sandbox; returns once every target is up and every rule is loaded.
+
+    Idempotent: processes already running with the same configuration are kept.
+    Ctrl-C or a failure during start stops what this call started.
+    """
+    config = config or Config.from_env(profile=profile)
+    if profile is not None and config.profile != profile:
+        config = config.with_(profile=profile)
+    tools = binaries.find_all()
+    with _locked(config):
+        state_file = _state_path(config)
+        state = _State.load(state_file)
+        wanted_config = asdict(config)
+        if state.processes and state.config and state.config != wanted_config:
+            progress(f"configuration changed (profile {state.config.get('profile')} → {config.profile}): restarting")
+            _stop_all(Config(**state.config), state, progress)
+        state.config = wanted_config
+        _ensure_token(config)
+        rendered = render(config, config.state / "rendered")
+        started: list[str] = []
+        try:
+            for name in _wanted(config):
+                record = state.processes.get(name)
+                if record is not None and procs.alive(record):
+                    continue
+                port = _port(name, config)
+                if port is not None and procs.port_in_use(config.host, port):
+                    field_name = HOST_PORTS[name]
+                    raise PortBusy(name, port, Config.__dataclass_fields__[field_name].metadata["env"])
+                log = config.state / "logs" / f"{name}.log"
+                progress(f"starting {name}" + (f" on {config.host}:{port}" if port else ""))
+                state.processes[name] = procs.spawn(name, _argv(name, config, tools), log, port=port)
+                started.append(name)
+                state.save(state_file)
+            if "prometheus" not in started:
+                _reload(config)
+            result = _wait_healthy(config, state, timeout, progress)
+        except BaseException:
+            for name in reversed(started):
+                procs.stop(state.processes.pop(name))
+            state.save(state_file)
+            raise
+        progress(f"sandbox up: {len(result.processes)} processes healthy, {result.rules_loaded} rules loaded, "
+                 f"{len(result.targets)} targets up")
+        return result
+
+
+def _reload(config: Config) -> None:
+    """Make already-running Prometheus and Alertmanager read the freshly rendered config."""
+    with httpx.Client(timeout=5.0) as client:
+        for name in ("prometheus", "alertmanager"):
+            with contextlib.suppress(httpx.HTTPError):
+                client.post(f"{config.url(name)}/-/reload")
+
+
+def _wait_healthy(config: Config, state: _State, timeout: float, progress: Progress) -> SandboxStatus:
+    deadline = time.monotonic() + timeout
+    reported: set[str] = set()
+    with httpx.Client(timeout=1.0) as client:
+        while True:
+            current = _collect(config, state, client)
+            for proc in current.processes:
+                if not proc.running:
+                    record = state.processes[proc.name]
+                    raise ProcessFailed(proc.name, "exited during start", procs.log_tail(record.log))
+                if proc.healthy and proc.name not in reported:
+                    reported.add(proc.name)
+                    progress(f"  {proc.name} healthy")
+            if current.healthy:
+                return current
+            if time.monotonic() >= deadline:
+                problems = "; ".join(current.problems())
+                logs = "\n".join(f"[{p.name}] {procs.log_tail(state.processes[p.name].log, 5)}"
+                                 for p in current.processes if not p.healthy)
+                raise ProcessFailed("sandbox", f"not healthy after {timeout:.0f} s: {problems}", logs)
+            time.sleep(0.1)
+
+
+def _stop_all(config: Config, state: _State, progress: Progress) -> list[str]:
+    stopped = []
+    for name in reversed(PROCESS_NAMES):
+        record = state.processes.pop(name, None)
+        if record is not None and procs.alive(record):
+            progress(f"stopping {name} (pid {record.pid})")
+            procs.stop(record)
+            stopped.append(name)
+    return stopped
+
+
+def down(config: Config | None = None, *, progress: Progress = _quiet) -> list[str]:
+    """Stop every sandbox process; safe to run twice or after a crash. Returns what it stopped."""
+    config = _config_from_state(config)
+    with _locked(config):
+        state_file = _state_path(config)
+        state = _State.load(state_file)
+        stopped = _stop_all(config, state, progress)
+        state_file.unlink(missing_ok=True)
+        config.token_file.unlink(missing_ok=True)
+    return stopped
+
+
+def logs(name: str, config: Config | None = None, lines: int = 50) -> str:
+    """The last lines of one process's log."""
+    config = _config_from_state(config)
+    if name not in PROCESS_NAMES:
+        raise KitError(f"no process called {name!r}; choose one of {', '.join(PROCESS_NAMES)}")
+    path = config.state / "logs" / f"{name}.log"
+    if not path.exists():
+        raise SandboxNotReady(f"no log for {name} yet at {path}; has the sandbox been started with `kit up`?")
+    return procs.log_tail(path, lines)
+
+
+def require(config: Config | None = None) -> SandboxStatus:
+    """The status if the sandbox is healthy, else SandboxNotReady listing what is wrong."""
+    current = status(config)
+    if not current.running:
+        raise SandboxNotReady("the sandbox is not running; start it with `kit up` (or kit.up() in a notebook)")
+    if not current.healthy:
+        raise SandboxNotReady("the sandbox is not healthy: " + "; ".join(current.problems())
+                              + ". `kit up` repairs it; `kit logs NAME` shows why.")
+    return current

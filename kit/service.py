@@ -1,0 +1,547 @@
+"""The toy shop and its downstream payments service, each a FastAPI app run by uvicorn.
+
+Business routes are served through simulated capacity (worker slots, a bounded
+queue, service times drawn from a seeded RNG) so the throughput knee, queueing
+delay and load shedding are the same on every machine. Faults and feature flags
+change behaviour at run time through a token-protected admin API; /health and
+/admin stay outside capacity and faults so they are never the bottleneck.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import hmac
+import json
+import math
+import random
+import time
+from collections import deque
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import uvicorn
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import (
+    CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, disable_created_metrics, generate_latest,
+)
+from pydantic import BaseModel, Field
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from .errors import InvalidInput
+from .faults import FLAGS, SERVICES, UnknownName, fault_kind, validate_fault, validate_flag
+
+VERSION = "1.0.0"
+BAD_VERSION = "2.0.0"
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5, 0.75, 1, 1.5, 2.5, 5, 10)
+"""Latency buckets with edges at the SLO thresholds the labs use."""
+
+SERVICE_TIME_MS = {"catalog": 20.0, "product": 10.0, "checkout": 25.0, "pay": 20.0}
+SERVICE_TIME_SIGMA = 0.25
+DEFAULT_CAPACITY = {"shop": (8, 32), "payments": (16, 64)}
+RECOMMENDATIONS_MS = 5.0
+NEW_CHECKOUT_MS = 15.0
+BAD_DEPLOY_CHECKOUT_FAILURES = 0.08
+BAD_DEPLOY_PRODUCT_MS = 80.0
+PAYMENT_OUTCOMES = ("ok", "error", "timeout", "unreachable")
+_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+
+_NAMES = (
+    "kettle", "teapot", "mug", "french press", "grinder", "scale", "thermometer", "filter papers",
+    "dripper", "carafe", "espresso cups", "tamper", "milk jug", "canister", "spoon set", "tea tin",
+    "strainer", "cosy", "tray", "descaler",
+)
+CATALOG: tuple[dict[str, Any], ...] = tuple(
+    {"id": f"p{i:02d}", "name": name, "price": round(4.5 + 3.25 * i, 2)} for i, name in enumerate(_NAMES, start=1)
+)
+_PRODUCTS = {product["id"]: product for product in CATALOG}
+
+
+@dataclass(frozen=True)
+class ServiceSettings:
+    """How one service process runs; slots/queue default to the service's own capacity."""
+
+    token: str
+    slots: int | None = None
+    queue: int | None = None
+    payments_url: str | None = None
+    instrumentation: bool = True
+    seed: int = 0
+    payments_timeout_s: float = 1.0
+
+    def __post_init__(self) -> None:
+        if not self.token:
+            raise InvalidInput("token", "must not be empty: the admin API would be open to anyone")
+        if self.slots is not None and self.slots < 1:
+            raise InvalidInput("slots", f"need at least 1 worker slot, got {self.slots}")
+        if self.queue is not None and self.queue < 0:
+            raise InvalidInput("queue", f"must be 0 or more, got {self.queue}")
+        if self.payments_timeout_s <= 0:
+            raise InvalidInput("payments_timeout_s", f"must be more than 0, got {self.payments_timeout_s}")
+
+
+class Capacity:
+    """N worker slots and a bounded FIFO queue; resizable at run time for the capacity fault."""
+
+    def __init__(self, slots: int, queue: int) -> None:
+        self.slots = slots
+        self.queue = queue
+        self.busy = 0
+        self._waiters: deque[asyncio.Future[None]] = deque()
+
+    @property
+    def queued(self) -> int:
+        return len(self._waiters)
+
+    async def acquire(self) -> bool:
+        """Take a slot, waiting in the queue if needed; False means shed (the queue is full)."""
+        if self.busy < self.slots and not self._waiters:
+            self.busy += 1
+            return True
+        if False:
+            return False
+        waiter = asyncio.get_running_loop().create_future()
+        self._waiters.append(waiter)
+        try:
+            await waiter
+        except asyncio.CancelledError:
+            if waiter.done() and not waiter.cancelled():
+                self.release()
+            else:
+                self._waiters.remove(waiter)
+            raise
+        return True
+
+    def release(self) -> None:
+        self.busy -= 1
+        self._wake()
+
+    def resize(self, slots: int) -> None:
+        """Change the slot count; busy requests above a smaller count finish normally."""
+        self.slots = slots
+        self._wake()
+
+    def _wake(self) -> None:
+        while self._waiters and self.busy < self.slots:
+            waiter = self._waiters.popleft()
+            if not waiter.done():
+                self.busy += 1
+                waiter.set_result(None)
+
+
+class _Runtime:
+    """Per-app state: capacity, faults, flags, the seeded RNG and the app's own metrics registry."""
+
+    def __init__(self, service: str, settings: ServiceSettings) -> None:
+        default_slots, default_queue = DEFAULT_CAPACITY[service]
+        self.service = service
+        self.settings = settings
+        self.slots = settings.slots or default_slots
+        self.capacity = Capacity(self.slots, default_queue if settings.queue is None else settings.queue)
+        self.rng = random.Random(settings.seed)
+        self.faults: dict[str, dict[str, Any]] = {}
+        self.flags = {flag.name: flag.default for flag in FLAGS.values() if flag.service == service}
+        self.registry = CollectorRegistry()
+        self.shed_total: Counter | None = None
+        self.http_requests = Counter(
+            "http_requests_total", "Requests answered, by route template, method and status code",
+            ("route", "method", "code"), registry=self.registry,
+        )
+        self.http_duration = Histogram(
+            "http_request_duration_seconds", "Time to answer a request, by route template and method",
+            ("route", "method"), buckets=BUCKETS, registry=self.registry,
+        )
+        self.in_flight = Gauge("http_requests_in_flight", "Requests being answered right now", registry=self.registry)
+        self._build_info = Gauge(
+            "build_info", "Version of the running service (always 1)", ("version", "service"), registry=self.registry
+        )
+        self._set_version(VERSION)
+
+    @property
+    def version(self) -> str:
+        return BAD_VERSION if "bad_deploy" in self.faults else VERSION
+
+    def _set_version(self, version: str) -> None:
+        self._build_info.clear()
+        self._build_info.labels(version, self.service).set(1)
+
+    def set_fault(self, kind: str, params: dict[str, Any]) -> None:
+        self.faults[kind] = params
+        if kind == "capacity":
+            self.capacity.resize(params["slots"])
+        self._set_version(self.version)
+
+    def clear_fault(self, kind: str) -> None:
+        self.faults.pop(kind, None)
+        if kind == "capacity":
+            self.capacity.resize(self.slots)
+        self._set_version(self.version)
+
+    @asynccontextmanager
+    async def serving(self, route: str) -> AsyncIterator[None]:
+        """Hold a worker slot for the route's service time, with active faults applied."""
+        if not await self.capacity.acquire():
+            if self.shed_total is not None:
+                self.shed_total.inc()
+            raise HTTPException(503, f"{self.service} is at capacity; request shed")
+        try:
+            await asyncio.sleep(self._service_time_ms(route) / 1000)
+            self._maybe_fail(route)
+            yield
+        finally:
+            self.capacity.release()
+
+    def _service_time_ms(self, route: str) -> float:
+        mean = SERVICE_TIME_MS[route]
+        if route == "catalog" and self.flags.get("recommendations"):
+            mean += RECOMMENDATIONS_MS
+        if route == "checkout" and self.flags.get("new_checkout"):
+            mean = NEW_CHECKOUT_MS
+        ms = self.rng.lognormvariate(math.log(mean) - SERVICE_TIME_SIGMA**2 / 2, SERVICE_TIME_SIGMA)
+        if route == "product" and "bad_deploy" in self.faults:
+            ms += BAD_DEPLOY_PRODUCT_MS
+        latency = self.faults.get("latency")
+        if latency and latency["route"] in (None, route) and self.rng.random() * 100 < latency["percent"]:
+            ms += latency["ms"]
+        return ms
+
+    def _maybe_fail(self, route: str) -> None:
+        errors = self.faults.get("errors")
+        if errors and errors["route"] in (None, route) and self.rng.random() < errors["ratio"]:
+            raise HTTPException(errors["code"], "internal error")
+        if route == "checkout" and "bad_deploy" in self.faults and self.rng.random() < BAD_DEPLOY_CHECKOUT_FAILURES:
+            raise HTTPException(500, "internal error")
+
+
+class _InstrumentMiddleware:
+    """RED metrics per route template, as plain ASGI: BaseHTTPMiddleware would cost more than it measures."""
+
+    def __init__(self, app: Callable[..., Awaitable[None]], runtime: _Runtime) -> None:
+        self.app = app
+        self.requests = runtime.http_requests
+        self.duration = runtime.http_duration
+        self.in_flight = runtime.in_flight
+        self._counters: dict[tuple[str, str, int], Any] = {}
+        self._histograms: dict[tuple[str, str], Any] = {}
+
+    async def __call__(self, scope: dict, receive: Callable, send: Callable) -> None:
+        if scope["type"] != "http" or scope["path"] == "/metrics":
+            await self.app(scope, receive, send)
+            return
+        status = 500
+
+        async def send_and_record_status(message: dict) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        start = time.perf_counter()
+        self.in_flight.inc()
+        try:
+            await self.app(scope, receive, send_and_record_status)
+        finally:
+            elapsed = time.perf_counter() - start
+            self.in_flight.dec()
+            route = getattr(scope.get("route"), "path", None) or "other"
+            method = scope["method"] if scope["method"] in _METHODS else "other"
+            histogram = self._histograms.get((route, method))
+            if histogram is None:
+                histogram = self._histograms[(route, method)] = self.duration.labels(route, method)
+            counter = self._counters.get((route, method, status))
+            if counter is None:
+                counter = self._counters[(route, method, status)] = self.requests.labels(route, method, str(status))
+            histogram.observe(elapsed)
+            counter.inc()
+
+
+class _PaymentsClient:
+    """The shop's calls to payments, measured from the caller's side (timeouts never reach payments' metrics)."""
+
+    def __init__(self, settings: ServiceSettings, registry: CollectorRegistry) -> None:
+        self.settings = settings
+        self.http: httpx.AsyncClient | None = None
+        requests = Counter(
+            "payments_client_requests_total", "Calls from the shop to payments, by outcome", ("outcome",),
+            registry=registry,
+        )
+        self.outcomes = {outcome: requests.labels(outcome) for outcome in PAYMENT_OUTCOMES}
+        self.duration = Histogram(
+            "payments_client_duration_seconds", "Time the shop waited for payments", buckets=BUCKETS,
+            registry=registry,
+        )
+
+    @asynccontextmanager
+    async def connected(self) -> AsyncIterator[None]:
+        limits = httpx.Limits(max_connections=256, max_keepalive_connections=64)
+        async with httpx.AsyncClient(
+            base_url=self.settings.payments_url, timeout=self.settings.payments_timeout_s, limits=limits
+        ) as self.http:
+            yield
+
+    async def pay(self, order_id: str, amount: float) -> None:
+        """Charge one order; a failed payment becomes 502 (payments said no) or 504 (no answer)."""
+        start = time.perf_counter()
+        try:
+            response = await self.http.post("/pay", json={"order_id": order_id, "amount": amount})
+        except httpx.TimeoutException:
+            outcome = "timeout"
+        except httpx.TransportError:
+            outcome = "unreachable"
+        else:
+            outcome = "ok" if response.is_success else "error"
+        self.duration.observe(time.perf_counter() - start)
+        self.outcomes[outcome].inc()
+        if outcome == "error":
+            raise HTTPException(502, f"payments answered {response.status_code}")
+        if outcome == "timeout":
+            raise HTTPException(504, f"payments did not answer within {self.settings.payments_timeout_s:g} s")
+        if outcome == "unreachable":
+            raise HTTPException(504, "payments is unreachable")
+
+
+class CheckoutRequest(BaseModel):
+    product_id: str
+    quantity: int = Field(default=1, ge=1, le=100)
+
+
+class PaymentRequest(BaseModel):
+    order_id: str
+    amount: float = Field(gt=0)
+
+
+def create_shop_app(settings: ServiceSettings) -> FastAPI:
+    """The shop: catalog, product pages and a checkout that calls payments."""
+    if not settings.payments_url:
+        raise InvalidInput("payments_url", "the shop needs the URL of payments")
+    runtime = _Runtime("shop", settings)
+    payments = _PaymentsClient(settings, runtime.registry)
+    capacity = runtime.capacity
+    Gauge("shop_capacity_slots", "Worker slots of the shop", registry=runtime.registry).set_function(
+        lambda: capacity.slots
+    )
+    Gauge("shop_queue_depth", "Requests waiting for a worker slot", registry=runtime.registry).set_function(
+        lambda: capacity.queued
+    )
+    runtime.shed_total = Counter(
+        "shop_requests_shed", "Requests refused with 503 because the queue was full", registry=runtime.registry
+    )
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        async with payments.connected():
+            yield
+
+    app = _base_app(runtime, lifespan)
+
+    @app.get("/catalog")
+    async def catalog() -> list[dict[str, Any]]:
+        async with runtime.serving("catalog"):
+            return list(CATALOG)
+
+    @app.get("/products/{product_id}")
+    async def product(product_id: str) -> dict[str, Any]:
+        found = _product(product_id)
+        async with runtime.serving("product"):
+            return found
+
+    @app.post("/checkout")
+    async def checkout(order: CheckoutRequest) -> dict[str, Any]:
+        found = _product(order.product_id)
+        async with runtime.serving("checkout"):
+            order_id = f"o-{runtime.rng.getrandbits(48):012x}"
+            amount = round(found["price"] * order.quantity, 2)
+            await payments.pay(order_id, amount)
+            return {"order_id": order_id, "status": "paid", "amount": amount, "version": runtime.version}
+
+    return app
+
+
+def create_payments_app(settings: ServiceSettings) -> FastAPI:
+    """Payments: one business route, /pay, with its own capacity and a `down` fault."""
+    runtime = _Runtime("payments", settings)
+    app = _base_app(runtime, None)
+
+    @app.post("/pay")
+    async def pay(payment: PaymentRequest) -> dict[str, Any]:
+        if "down" in runtime.faults:
+            raise HTTPException(503, "payments is down")
+        async with runtime.serving("pay"):
+            return {"order_id": payment.order_id, "amount": payment.amount, "status": "paid"}
+
+    return app
+
+
+def _product(product_id: str) -> dict[str, Any]:
+    found = _PRODUCTS.get(product_id)
+    if found is None:
+        raise HTTPException(404, f"product_id: no product {product_id!r}")
+    return found
+
+
+def _problem(status: int, error: InvalidInput) -> JSONResponse:
+    return JSONResponse({"error": str(error), "field": error.field, "problem": error.problem}, status_code=status)
+
+
+def _base_app(runtime: _Runtime, lifespan: Callable | None) -> FastAPI:
+    """What both services share: error shape, health, metrics, admin API, instrumentation."""
+    app = FastAPI(title=runtime.service, version=VERSION, lifespan=lifespan)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_: Request, error: StarletteHTTPException) -> JSONResponse:
+        return JSONResponse({"error": error.detail}, status_code=error.status_code, headers=error.headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(_: Request, error: RequestValidationError) -> JSONResponse:
+        first = error.errors()[0]
+        where = [str(part) for part in first["loc"] if part not in ("body", "query", "path")]
+        field = "body" if first["type"] == "json_invalid" or not where else ".".join(where)
+        return _problem(422, InvalidInput(field, first["msg"]))
+
+    @app.exception_handler(UnknownName)
+    async def unknown_name(_: Request, error: UnknownName) -> JSONResponse:
+        return _problem(404, error)
+
+    @app.exception_handler(InvalidInput)
+    async def invalid_input(_: Request, error: InvalidInput) -> JSONResponse:
+        return _problem(400, error)
+
+    @app.get("/health")
+    async def health() -> JSONResponse:
+        down = "down" in runtime.faults
+        body = {"status": "down" if down else "ok", "service": runtime.service, "version": runtime.version}
+        return JSONResponse(body, status_code=503 if down else 200)
+
+    @app.get("/metrics", include_in_schema=False)
+    async def metrics() -> Response:
+        if "broken_metrics" in runtime.faults:
+            return Response("internal error\n", status_code=500, media_type="text/plain")
+        return Response(generate_latest(runtime.registry), media_type=CONTENT_TYPE_LATEST)
+
+    app.include_router(_admin_router(runtime))
+    if runtime.settings.instrumentation:
+        app.add_middleware(_InstrumentMiddleware, runtime=runtime)
+    return app
+
+
+def _admin_router(runtime: _Runtime) -> APIRouter:
+    """Faults and flags behind the token; validation happens before any state changes."""
+    expected = f"Bearer {runtime.settings.token}".encode()
+
+    async def require_token(request: Request) -> None:
+        given = request.headers.get("authorization", "").encode()
+        if not hmac.compare_digest(given, expected):
+            raise HTTPException(
+                401, "the admin API needs `Authorization: Bearer <token>` with the token `kit up` wrote",
+                headers={"WWW-Authenticate": "Bearer"},
+            )
+
+    router = APIRouter(prefix="/admin", dependencies=[Depends(require_token)], tags=["admin"])
+
+    @router.get("/faults")
+    async def list_faults() -> dict[str, dict[str, Any]]:
+        return runtime.faults
+
+    @router.put("/faults/{kind}")
+    async def set_fault(kind: str, request: Request) -> dict[str, Any]:
+        fault_kind(kind, runtime.service)
+        params = validate_fault(kind, await _json_object(request), runtime.service)
+        runtime.set_fault(kind, params)
+        return {"kind": kind, "params": params}
+
+    @router.delete("/faults/{kind}")
+    async def clear_fault(kind: str) -> dict[str, dict[str, Any]]:
+        fault_kind(kind, runtime.service)
+        runtime.clear_fault(kind)
+        return runtime.faults
+
+    @router.delete("/faults")
+    async def clear_faults() -> dict[str, dict[str, Any]]:
+        for kind in list(runtime.faults):
+            runtime.clear_fault(kind)
+        return runtime.faults
+
+    @router.get("/flags")
+    async def list_flags() -> dict[str, bool]:
+        return runtime.flags
+
+    @router.put("/flags/{name}")
+    async def set_flag(name: str, request: Request) -> dict[str, bool]:
+        if name not in runtime.flags:
+            flags = ", ".join(runtime.flags) or "none"
+            raise UnknownName("name", f"{runtime.service} has no flag {name!r}; its flags: {flags}")
+        runtime.flags[name] = validate_flag(name, (await _json_object(request)).get("enabled"))
+        return runtime.flags
+
+    return router
+
+
+async def _json_object(request: Request) -> dict[str, Any]:
+    raw = await request.body()
+    if not raw.strip():
+        return {}
+    try:
+        body = json.loads(raw)
+    except ValueError:
+        raise InvalidInput("body", "is not valid JSON") from None
+    if not isinstance(body, dict):
+        raise InvalidInput("body", "must be a JSON object")
+    return body
+
+
+def read_token(path: Path) -> str:
+    """The admin token `kit up` wrote; refusing to start without one keeps the admin API closed."""
+    try:
+        token = path.read_text().strip()
+    except FileNotFoundError:
+        raise InvalidInput("--token-file", f"{path} does not exist; `kit up` creates it before starting services") from None
+    except OSError as error:
+        raise InvalidInput("--token-file", f"cannot read {path}: {error.strerror}") from None
+    if not token:
+        raise InvalidInput("--token-file", f"{path} is empty; `kit up` writes the admin token there")
+    return token
+
+
+def main(argv: list[str] | None = None) -> None:
+    """`python -m kit.service shop|payments ...`: one service in this process."""
+    parser = argparse.ArgumentParser(prog="python -m kit.service", description="Run the sandbox's shop or payments.")
+    parser.add_argument("service", choices=SERVICES)
+    parser.add_argument("--host", default="127.0.0.1", help="address to bind (loopback unless --allow-remote)")
+    parser.add_argument("--port", type=int, required=True, help="port to bind")
+    parser.add_argument("--payments-url", help="base URL of payments (shop only)")
+    parser.add_argument("--token-file", type=Path, required=True, help="file holding the admin API token")
+    parser.add_argument("--slots", type=int, help="worker slots (shop 8, payments 16)")
+    parser.add_argument("--queue", type=int, help="requests that may wait for a slot (shop 32, payments 64)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the service-time and fault RNG")
+    parser.add_argument("--no-instrumentation", action="store_true", help="skip per-request metrics (benchmarks)")
+    parser.add_argument("--allow-remote", action="store_true", help="allow a --host other than loopback")
+    args = parser.parse_args(argv)
+    if args.host not in LOOPBACK and not args.allow_remote:
+        parser.error(f"--host {args.host} is not loopback; add --allow-remote to expose the service on purpose")
+    if (args.service == "shop") != bool(args.payments_url):
+        parser.error("--payments-url is required by the shop and meaningless for payments")
+    try:
+        settings = ServiceSettings(
+            token=read_token(args.token_file), slots=args.slots, queue=args.queue, payments_url=args.payments_url,
+            instrumentation=not args.no_instrumentation, seed=args.seed,
+        )
+    except InvalidInput as error:
+        parser.error(str(error))
+    disable_created_metrics()  # halves the series Prometheus stores; nothing in the labs reads *_created
+    app = create_shop_app(settings) if args.service == "shop" else create_payments_app(settings)
+    uvicorn.run(
+        app, host=args.host, port=args.port, loop="uvloop", http="httptools",
+        access_log=False, log_level="warning", lifespan="on",
+    )
+
+
+if __name__ == "__main__":
+    main()

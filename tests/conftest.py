@@ -1,0 +1,22 @@
+from __future__ import annotations
+
+import pytest
+
+from kit import faults, sandbox
+from kit.config import Config
+
+
+@pytest.fixture(scope="session")
+def live() -> Config:
+    """The shared test sandbox (lab profile, free ports), started once per session."""
+    config = Config.from_env()
+    sandbox.up(config=config)
+    return config
+
+
+@pytest.fixture
+def clean_faults(live: Config):
+    """Tests that inject faults leave none behind for the next test."""
+    faults.clear_faults(config=live)
+    yield live
+    faults.clear_faults(config=live)

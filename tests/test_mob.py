@@ -1,0 +1,357 @@
+"""The mob timer: schedule arithmetic, the saved session, and the widget over both."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from kit.errors import InvalidInput, KitError
+from kit.mob import MobMoment, MobPlan, MobSession, MobTimer, default_path, format_seconds, load_session, moment_at
+
+ROSTER = ("Ana", "Ben", "Cy", "Dee")
+T0 = 1_700_000_000.0
+
+
+class FakeClock:
+    """Wall time that only moves when a test says so."""
+
+    def __init__(self, now: float = T0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+def plan(**changes) -> MobPlan:
+    values = {"roster": ROSTER, "turn_minutes": 7, "break_every": 0, "break_minutes": 0}
+    values.update(changes)
+    return MobPlan(**values)
+
+
+def texts(widget) -> str:
+    """Every value and description in a widget tree, so tests read what people see."""
+    parts = [str(getattr(widget, "value", "")), str(getattr(widget, "description", ""))]
+    for child in getattr(widget, "children", ()):
+        parts.append(texts(child))
+    return "\n".join(parts)
+
+
+# --- pure logic -------------------------------------------------------------
+
+
+def test_rotation_follows_the_roster_for_many_turns() -> None:
+    p = plan()
+    for turn in range(40):
+        m = moment_at(p, T0, T0 + turn * 420 + 30)
+        assert m.turn == turn
+        assert m.driver == ROSTER[turn % 4]
+        assert m.navigator == ROSTER[(turn + 1) % 4]
+        assert set(m.researchers) == set(ROSTER) - {m.driver, m.navigator}
+        assert m.seconds_left == pytest.approx(390)
+
+
+def test_the_navigator_drives_next() -> None:
+    p = plan()
+    before = moment_at(p, T0, T0 + 419)
+    after = moment_at(p, T0, T0 + 420)
+    assert after.driver == before.navigator
+    assert after.navigator == before.researchers[0]
+    assert after.rotated and after.cue == "Rotate! Ben drives now, Cy navigates"
+    assert not before.rotated and before.cue == ""
+    assert not moment_at(p, T0, T0 + 420 + 60).rotated
+
+
+def test_two_people_swap_and_have_no_researchers() -> None:
+    p = MobPlan(("Ana", "Ben"), turn_minutes=5, break_every=0, break_minutes=0)
+    drivers = [moment_at(p, T0, T0 + t * 300 + 1).driver for t in range(4)]
+    assert drivers == ["Ana", "Ben", "Ana", "Ben"]
+    assert moment_at(p, T0, T0).researchers == ()
+
+
+def test_breaks_come_every_n_turns_and_last_break_minutes() -> None:
+    p = plan(turn_minutes=5, break_every=3, break_minutes=10)
+    turn_s, break_s = 300, 600
+    cycle = 3 * turn_s + break_s
+    for k in range(5):
+        start = T0 + k * cycle
+        for i in range(3):
+            m = moment_at(p, T0, start + i * turn_s + 1)
+            assert not m.on_break and m.turn == 3 * k + i
+        on_break = moment_at(p, T0, start + 3 * turn_s + 1)
+        assert on_break.on_break
+        assert on_break.seconds_left == pytest.approx(break_s - 1)
+        assert on_break.driver == ROSTER[(3 * k + 3) % 4], "a break shows who drives after it"
+        assert on_break.cue.startswith("Break! Back in 9:59, then ")
+        assert moment_at(p, T0, start + 3 * turn_s + break_s - 0.5).turn == 3 * k + 3
+        after = moment_at(p, T0, start + cycle)
+        assert not after.on_break and after.turn == 3 * (k + 1) and after.rotated
+
+
+def test_no_breaks_when_break_every_or_break_minutes_is_zero() -> None:
+    for p in (plan(break_every=0, break_minutes=10), plan(break_every=2, break_minutes=0)):
+        assert not any(moment_at(p, T0, T0 + s).on_break for s in range(0, 420 * 10, 60))
+
+
+def test_pause_and_resume_exclude_paused_time() -> None:
+    s = MobSession(plan()).start(T0)
+    s = s.pause(T0 + 100)
+    paused = s.moment(T0 + 5000)
+    assert paused.paused and paused.turn == 0 and paused.seconds_left == pytest.approx(320)
+    s = s.start(T0 + 5000)
+    resumed = s.moment(T0 + 5000)
+    assert not resumed.paused and resumed.seconds_left == pytest.approx(320)
+    assert s.moment(T0 + 5000 + 320).turn == 1
+    assert s.pause(T0 + 6000).start(T0 + 7000).moment(T0 + 7000 + 100).turn == 2
+
+
+def test_not_started_shows_the_first_turn_in_full() -> None:
+    m = MobSession(plan()).moment(T0 + 10_000)
+    assert (m.started, m.turn, m.driver, m.seconds_left) == (False, 0, "Ana", 420)
+
+
+def test_skip_rotates_immediately_and_the_next_turn_is_full_length() -> None:
+    s = MobSession(plan()).start(T0).skip(T0 + 60)
+    m = s.moment(T0 + 60)
+    assert (m.turn, m.driver, m.navigator, m.rotated) == (1, "Ben", "Cy", True)
+    assert m.seconds_left == pytest.approx(420)
+    assert s.moment(T0 + 60 + 420).driver == "Cy"
+    assert s.moment(T0 + 30).driver == "Ana", "a skip does not rewrite what came before it"
+
+
+def test_skip_while_paused_rotates_and_stays_paused() -> None:
+    s = MobSession(plan()).start(T0).pause(T0 + 100).skip(T0 + 200)
+    m = s.moment(T0 + 300)
+    assert m.driver == "Ben" and m.paused and m.seconds_left == pytest.approx(420)
+
+
+def test_two_skips_rotate_twice() -> None:
+    s = MobSession(plan()).start(T0).skip(T0 + 10).skip(T0 + 10)
+    assert s.moment(T0 + 10).driver == "Cy"
+
+
+def test_skip_during_a_break_ends_it() -> None:
+    s = MobSession(plan(turn_minutes=1, break_every=1, break_minutes=10)).start(T0)
+    assert s.moment(T0 + 61).on_break
+    s = s.skip(T0 + 61)
+    m = s.moment(T0 + 61)
+    assert not m.on_break and m.driver == "Ben" and m.seconds_left == pytest.approx(60)
+
+
+def test_reset_goes_back_to_the_start() -> None:
+    s = MobSession(plan()).start(T0).skip(T0 + 5).reset()
+    assert s == MobSession(plan())
+
+
+def test_a_long_session_is_computed_without_walking_every_turn() -> None:
+    p = plan(turn_minutes=1 / 60, break_every=0)
+    m = moment_at(p, T0, T0 + 10_000_000 + 0.5)
+    assert m.turn == 10_000_000 and m.driver == ROSTER[10_000_000 % 4]
+
+
+@pytest.mark.parametrize(
+    ("changes", "field", "hint"),
+    [
+        ({"roster": ("Ana",)}, "roster", "at least 2"),
+        ({"roster": ()}, "roster", "at least 2"),
+        ({"roster": ("Ana", "ana")}, "roster", "distinct"),
+        ({"roster": ("Ana", " ")}, "roster", "non-empty"),
+        ({"roster": ("Ana", 3)}, "roster", "non-empty"),
+        ({"roster": "Ana,Ben"}, "roster", "list"),
+        ({"turn_minutes": 0}, "turn_minutes", "more than 0"),
+        ({"turn_minutes": -1}, "turn_minutes", "more than 0"),
+        ({"turn_minutes": float("nan")}, "turn_minutes", "number"),
+        ({"turn_minutes": "7"}, "turn_minutes", "number"),
+        ({"break_every": -1}, "break_every", "0 or more"),
+        ({"break_every": 2.5}, "break_every", "whole number"),
+        ({"break_every": True}, "break_every", "whole number"),
+        ({"break_minutes": -5}, "break_minutes", "0 or more"),
+    ],
+)
+def test_bad_plans_name_the_field_and_what_is_allowed(changes: dict, field: str, hint: str) -> None:
+    with pytest.raises(InvalidInput) as caught:
+        plan(**changes)
+    assert caught.value.field == field
+    assert hint in caught.value.problem
+    assert str(caught.value).startswith(f"{field}: ")
+
+
+def test_plan_normalises_names_and_numbers() -> None:
+    p = MobPlan([" Ana", "Ben "], turn_minutes=7, break_every=5, break_minutes=10)
+    assert p.roster == ("Ana", "Ben") and isinstance(p.turn_minutes, float)
+    assert p == MobPlan(("Ana", "Ben"), 7.0, 5, 10.0)
+
+
+def test_format_seconds_rounds_up() -> None:
+    assert [format_seconds(s) for s in (0, 0.2, 59.5, 60, 420, 3725)] == ["0:00", "0:01", "1:00", "1:00", "7:00", "1:02:05"]
+
+
+# --- persistence ------------------------------------------------------------
+
+
+def test_default_path_is_in_the_kit_state_directory(tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("KIT_STATE_DIR", str(tmp_path))
+    assert default_path() == tmp_path / "mob.json"
+
+
+def test_every_change_is_saved_atomically(tmp_path) -> None:
+    path = tmp_path / "deep" / "mob.json"
+    clock = FakeClock()
+    timer = MobTimer(list(ROSTER), turn_minutes=7, break_every=5, break_minutes=10, path=path, clock=clock, tick=False)
+    assert load_session(path) == timer.session
+    for action in (timer.start, timer.pause, timer.start, timer.skip, timer.reset):
+        clock.advance(30)
+        action()
+        assert load_session(path) == timer.session
+    assert sorted(p.name for p in path.parent.iterdir()) == ["mob.json"], "no temp files left behind"
+
+
+def test_a_new_timer_on_the_same_file_continues_after_a_kernel_restart(tmp_path) -> None:
+    path = tmp_path / "mob.json"
+    clock = FakeClock()
+    timer = MobTimer(list(ROSTER), turn_minutes=7, break_every=2, break_minutes=5, path=path, clock=clock, tick=False)
+    timer.start()
+    clock.advance(500)
+    timer.skip()
+    clock.advance(100)
+    timer.pause()
+    clock.advance(1000)
+    timer.start()
+    clock.advance(45)
+    before = timer.moment()
+    timer.close()
+
+    restored = MobTimer.resume(path=path, clock=clock, tick=False)
+    assert restored.moment() == before
+    assert restored.session == timer.session
+    assert MobTimer(path=path, clock=clock, tick=False).moment() == before
+    same_cell_rerun = MobTimer(list(ROSTER), turn_minutes=7, break_every=2, break_minutes=5, path=path, clock=clock, tick=False)
+    assert same_cell_rerun.moment() == before
+
+
+def test_a_different_plan_starts_a_new_session(tmp_path) -> None:
+    path = tmp_path / "mob.json"
+    clock = FakeClock()
+    MobTimer(["Ana", "Ben"], path=path, clock=clock, tick=False).skip()
+    other = MobTimer(["Ana", "Ben", "Cy"], path=path, clock=clock, tick=False)
+    assert other.moment().driver == "Ana"
+    assert load_session(path).plan.roster == ("Ana", "Ben", "Cy")
+
+
+def test_fresh_ignores_the_saved_session(tmp_path) -> None:
+    path = tmp_path / "mob.json"
+    clock = FakeClock()
+    MobTimer(["Ana", "Ben"], path=path, clock=clock, tick=False).skip()
+    assert MobTimer(["Ana", "Ben"], path=path, clock=clock, tick=False, fresh=True).moment().driver == "Ana"
+
+
+def test_resume_without_a_saved_session_says_how_to_start(tmp_path) -> None:
+    with pytest.raises(InvalidInput, match="no saved mob session") as caught:
+        MobTimer.resume(path=tmp_path / "mob.json", tick=False)
+    assert caught.value.field == "roster"
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        "{not json",
+        "[]",
+        '{"version": 99}',
+        json.dumps({"version": 1, "plan": {"roster": ["Ana"], "turn_minutes": 7, "break_every": 0, "break_minutes": 0},
+                    "started_at": None, "pauses": [], "skips": []}),
+        json.dumps({"version": 1, "plan": {"roster": ["Ana", "Ben"], "turn_minutes": 7, "break_every": 0, "break_minutes": 0},
+                    "started_at": "yesterday", "pauses": [], "skips": []}),
+        json.dumps({"version": 1, "plan": {"roster": ["Ana", "Ben"], "turn_minutes": 7, "break_every": 0, "break_minutes": 0},
+                    "started_at": 1.0, "pauses": [[2.0, None], [3.0, None]], "skips": []}),
+    ],
+)
+def test_a_corrupt_file_is_one_clear_error(tmp_path, content: str) -> None:
+    path = tmp_path / "mob.json"
+    path.write_text(content)
+    with pytest.raises(KitError) as caught:
+        MobTimer.resume(path=path, tick=False)
+    message = str(caught.value)
+    assert str(path) in message and "damaged" in message and "fresh=True" in message and "rm " in message
+    assert caught.value.__cause__ is None and caught.value.__suppress_context__
+    assert MobTimer(["Ana", "Ben"], path=path, tick=False, fresh=True).moment().driver == "Ana"
+    assert load_session(path) is not None
+
+
+def test_an_unwritable_path_is_a_clear_error(tmp_path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    with pytest.raises(KitError, match="cannot save the mob session"):
+        MobTimer(["Ana", "Ben"], path=blocker / "mob.json", tick=False, fresh=True)
+
+
+# --- widget -----------------------------------------------------------------
+
+
+def test_the_widget_shows_roles_and_rotates_with_the_clock(tmp_path) -> None:
+    clock = FakeClock()
+    timer = MobTimer(list(ROSTER), turn_minutes=7, break_every=0, break_minutes=0, path=tmp_path / "m.json", clock=clock, tick=False)
+    shown = texts(timer)
+    assert "Driver: <b>Ana</b>" in shown and "Navigator: <b>Ben</b>" in shown
+    assert "Researchers: Cy, Dee" in shown and "7:00" in shown
+    assert all(name in timer.order_label.value for name in ROSTER)
+
+    timer.start_button.click()
+    clock.advance(421)
+    timer.refresh()
+    shown = texts(timer)
+    assert "Driver: <b>Ben</b>" in shown and "Navigator: <b>Cy</b>" in shown
+    assert "Rotate! Ben drives now" in timer.banner.value
+    assert "#bf3989" in timer.countdown.value, "the countdown changes colour to cue the rotation"
+
+    clock.advance(60)
+    timer.refresh()
+    assert timer.banner.value == ""
+
+
+def test_the_buttons_drive_the_session(tmp_path) -> None:
+    clock = FakeClock()
+    timer = MobTimer(["Ana", "Ben", "Cy"], path=tmp_path / "m.json", clock=clock, tick=False)
+    assert timer.pause_button.disabled and not timer.start_button.disabled
+    timer.start_button.click()
+    clock.advance(10)
+    timer.pause_button.click()
+    assert timer.start_button.description == "Resume" and "paused" in timer.countdown.value
+    clock.advance(1000)
+    timer.start_button.click()
+    assert timer.moment().seconds_left == pytest.approx(410)
+    timer.skip_button.click()
+    assert timer.moment().driver == "Ben" and "Driver: <b>Ben</b>" in timer.driver_label.value
+    timer.reset_button.click()
+    assert timer.moment() == MobSession(timer.session.plan).moment(clock())
+    assert isinstance(timer.moment(), MobMoment)
+
+
+def test_the_widget_shows_breaks(tmp_path) -> None:
+    clock = FakeClock()
+    timer = MobTimer(["Ana", "Ben"], turn_minutes=1, break_every=1, break_minutes=10, path=tmp_path / "m.json", clock=clock, tick=False)
+    timer.start()
+    clock.advance(61)
+    timer.refresh()
+    assert "Break! Back in 9:59, then Ben drives" in timer.banner.value
+    assert "Break" in timer.countdown.value and "#1a7f37" in timer.countdown.value
+
+
+def test_a_save_failure_from_a_button_is_shown_not_lost(tmp_path) -> None:
+    path = tmp_path / "dir" / "m.json"
+    timer = MobTimer(["Ana", "Ben"], path=path, clock=FakeClock(), tick=False)
+    path.unlink()
+    path.parent.rmdir()
+    path.parent.parent.joinpath("dir").write_text("")
+    timer.skip_button.click()
+    assert "cannot save the mob session" in timer.problem.value
+
+
+def test_closing_the_widget_stops_the_ticker(tmp_path) -> None:
+    timer = MobTimer(["Ana", "Ben"], path=tmp_path / "m.json", clock=FakeClock())
+    assert timer._ticker is not None and timer._ticker.is_alive()
+    timer.close()
+    timer._ticker.join(timeout=5)
+    assert not timer._ticker.is_alive()

@@ -1,0 +1,145 @@
+"""The real sandbox: health, idempotence, fault survival and clean shutdown.
+
+The shared ``live`` sandbox is only read here; tests that kill processes or
+interrupt a start get a sandbox of their own on other free ports.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import stat
+import subprocess
+import sys
+import textwrap
+
+import psutil
+import pytest
+
+from kit import procs, sandbox
+from kit.config import Config
+from kit.errors import PortBusy
+
+
+def _own_config(tmp_path, **extra) -> Config:
+    ports = {name: procs.free_port() for name in
+             ("shop_port", "payments_port", "pager_port", "prometheus_port", "alertmanager_port")}
+    return Config.from_env({}, state_dir=str(tmp_path / "state"), **ports, **extra)
+
+
+def _pids(status: sandbox.SandboxStatus) -> dict[str, int]:
+    return {p.name: p.pid for p in status.processes}
+
+
+def test_live_sandbox_is_healthy_and_verified(live):
+    current = sandbox.status(live)
+    assert current.healthy, current.problems()
+    assert set(current.targets) == {"shop", "payments", "pager", "alertmanager", "prometheus"}
+    assert current.rules_loaded == current.rules_expected >= 3
+
+
+def test_every_listener_binds_loopback_only(live):
+    for proc in sandbox.status(live).processes:
+        for conn in psutil.Process(proc.pid).net_connections(kind="inet"):
+            if conn.status == psutil.CONN_LISTEN:
+                assert conn.laddr.ip in ("127.0.0.1", "::1"), f"{proc.name} listens on {conn.laddr}"
+
+
+def test_admin_token_is_private(live):
+    mode = stat.S_IMODE(os.stat(live.token_file).st_mode)
+    assert mode == 0o600 and live.token_file.read_text().strip()
+
+
+def test_up_twice_keeps_the_same_processes(live):
+    before = _pids(sandbox.status(live))
+    after = sandbox.up(config=live)
+    assert after.healthy and _pids(after) == before
+
+
+@pytest.fixture
+def own(tmp_path):
+    """A second sandbox this test may break; always stopped afterwards."""
+    config = _own_config(tmp_path, traffic_rps=2.0)
+    yield config
+    sandbox.down(config)
+    leftovers = [p for p in psutil.process_iter(["cmdline"]) if str(config.state) in " ".join(p.info["cmdline"] or [])]
+    assert not leftovers, f"processes left running: {leftovers}"
+
+
+def test_killed_process_is_reported_and_repaired(own):
+    first = sandbox.up(config=own)
+    os.kill(_pids(first)["shop"], signal.SIGKILL)
+    assert procs.wait_until(lambda: not sandbox.status(own).healthy, timeout=10)
+    broken = sandbox.status(own)
+    assert any("shop is stopped" in p for p in broken.problems())
+    repaired = sandbox.up(config=own)
+    assert repaired.healthy
+    old, new = _pids(first), _pids(repaired)
+    assert new["shop"] != old["shop"]
+    assert {k: v for k, v in new.items() if k != "shop"} == {k: v for k, v in old.items() if k != "shop"}
+    stopped = sandbox.down(own)
+    assert set(stopped) == set(new)
+    assert not [pid for pid in new.values() if psutil.pid_exists(pid)], "kit down left processes running"
+    assert sandbox.down(own) == []
+
+
+def test_stale_pid_file_is_not_trusted_and_unrelated_process_survives(own):
+    bystander = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        own.state.mkdir(parents=True)
+        stale = {"config": {}, "processes": {"shop": {
+            "name": "shop", "pid": bystander.pid, "create_time": 1.0, "argv": [], "log": "", "port": own.shop_port}}}
+        (own.state / "sandbox.json").write_text(json.dumps(stale))
+        assert not sandbox.status(own).healthy
+        assert sandbox.up(config=own).healthy
+        sandbox.down(own)
+        assert bystander.poll() is None, "kit down killed a process it did not start"
+    finally:
+        bystander.kill()
+        bystander.wait()
+
+
+def test_interrupted_start_leaves_nothing_running(own):
+    def interrupt(message: str) -> None:
+        if message.startswith("starting prometheus"):
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        sandbox.up(config=own, progress=interrupt)
+    current = sandbox.status(own)
+    assert not current.running, current
+
+
+def test_busy_port_names_the_port_and_the_variable(own):
+    with socket.socket() as blocker:
+        blocker.bind(("127.0.0.1", own.prometheus_port))
+        blocker.listen()
+        with pytest.raises(PortBusy) as err:
+            sandbox.up(config=own)
+    assert str(own.prometheus_port) in str(err.value) and "KIT_PROMETHEUS_PORT" in str(err.value)
+    assert not sandbox.status(own).running
+
+
+def test_sandbox_outlives_the_kernel_that_started_it(own):
+    env = {**os.environ, "KIT_STATE_DIR": str(own.state), "KIT_SHOP_PORT": str(own.shop_port),
+           "KIT_PAYMENTS_PORT": str(own.payments_port), "KIT_PAGER_PORT": str(own.pager_port),
+           "KIT_PROMETHEUS_PORT": str(own.prometheus_port), "KIT_ALERTMANAGER_PORT": str(own.alertmanager_port),
+           "KIT_TRAFFIC_RPS": "2.0"}
+    kernel = subprocess.Popen([sys.executable, "-c", textwrap.dedent("""
+        import sys, time, kit
+        kit.up()
+        print("up", flush=True)
+        time.sleep(120)
+    """)], env=env, stdout=subprocess.PIPE, text=True)
+    try:
+        assert kernel.stdout.readline().strip() == "up"
+        before = _pids(sandbox.status(own))
+        kernel.kill()
+        kernel.wait()
+        after = sandbox.status(own)
+        assert after.healthy and _pids(after) == before
+    finally:
+        kernel.kill()
+        kernel.wait()
