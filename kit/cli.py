@@ -120,6 +120,34 @@ def _binaries(args) -> int:
     return 0
 
 
+@command("labs")
+def _labs(args) -> int:
+    from . import grading
+    if args.action == "build":
+        for path in grading.build_labs(args.lab):
+            print(f"built {path}")
+        return 0
+    result = grading.check_labs()
+    print(result)
+    return 0 if result.ok else 1
+
+
+@command("check")
+def _check(args) -> int:
+    from . import grading
+    report = grading.grade_notebook(args.notebook, lab=args.lab)
+    print(report)
+    return 0 if report.passed else 1
+
+
+@command("grade")
+def _grade(args) -> int:
+    from . import grading
+    book = grading.grade_cohort(args.submissions, args.lab, args.out, progress=print)
+    print(f"gradebook written to {book.csv} ({len(book.reports)} submissions)")
+    return 0
+
+
 FIRST_LAB = "labs/00-mob-and-sandbox/00-mob-and-sandbox.ipynb"
 
 
@@ -201,6 +229,18 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("query", help="run a PromQL instant query against the sandbox")
     p.add_argument("expr")
+    p = sub.add_parser("labs", help="regenerate labs/ from solutions/, or check they are in sync")
+    labs = p.add_subparsers(dest="action", required=True)
+    b = labs.add_parser("build", help="regenerate labs/ (all labs, or one)")
+    b.add_argument("lab", nargs="?")
+    labs.add_parser("check", help="fail when labs/ is out of sync with solutions/ or leaks hidden tests")
+    p = sub.add_parser("check", help="grade your own copy of a lab: points per exercise (exit 1 unless full marks)")
+    p.add_argument("notebook")
+    p.add_argument("--lab", default=None, help="which lab it is (default: from the file or folder name)")
+    p = sub.add_parser("grade", help="autograde a folder of submissions into a CSV gradebook")
+    p.add_argument("submissions", help="folder of <student>/<lab>/<lab>.ipynb or <student>.ipynb")
+    p.add_argument("--lab", required=True)
+    p.add_argument("--out", default="gradebook.csv", help="CSV file to write")
     p = sub.add_parser("config", help="every setting, its KIT_* variable and current value")
     p.add_argument("--profile", choices=sorted(PROFILES), default=None)
     p = sub.add_parser("binaries", help="find (or --install) prometheus, promtool, alertmanager, amtool")

@@ -22,6 +22,8 @@ Conventions lab authors follow
   among its cells in notebook order: an answer cell that raises is the cause,
   otherwise the failing test's assertion message. Write assertion messages a
   learner can act on.
+* Cells carry ids (nbformat 4.5, as Jupyter saves them) so labs/ regenerates
+  byte for byte.
 * The kernel is ``python3``: the interpreter that runs kit, whatever
   kernelspecs the learner has installed.
 """
@@ -33,6 +35,7 @@ import html
 import json
 import logging
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -234,11 +237,15 @@ def check_labs(*, root: Path = REPO_ROOT) -> LabsCheck:
 def _lint_source(notebook: Path, root: Path) -> list[str]:
     where = notebook.relative_to(root).as_posix()
     try:
-        cells = json.loads(notebook.read_text(encoding="utf-8"))["cells"]
-    except (ValueError, KeyError, TypeError) as exc:
+        data = json.loads(notebook.read_text(encoding="utf-8"))
+        cells, needs_ids = data["cells"], data.get("nbformat_minor", 0) >= 5
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
         return [f"{where} is not a notebook: {exc}"]
     problems, seen, tests = [], {}, 0
     for number, cell in enumerate(cells, 1):
+        if needs_ids and "id" not in cell:
+            # nbformat would invent a random id, and labs/ would differ on every build.
+            problems.append(f"{where}: cell {number} has no id; open and save the notebook in Jupyter to add ids")
         meta = cell.get("metadata", {}).get("nbgrader")
         if not meta:
             continue
@@ -284,13 +291,17 @@ def _notebook_difference(generated: Path, committed: Path) -> str:
         return f"not valid JSON ({exc})"
     if want == have:
         return ""
-    want_cells, have_cells = want.get("cells", []), have.get("cells", []) if isinstance(have, dict) else []
+    if not isinstance(have, dict) or not isinstance(have.get("cells"), list):
+        return "not a notebook"
+    want_cells, have_cells = want["cells"], have["cells"]
     parts = []
     if len(want_cells) != len(have_cells):
         parts.append(f"{len(have_cells)} cells instead of {len(want_cells)}")
     changed = [n for n, (a, b) in enumerate(zip(want_cells, have_cells), 1) if a != b]
     if changed:
-        parts.append("cell " + ", ".join(f"{n} ({_cell_label(want_cells[n - 1])})" for n in changed) + " changed")
+        shown = ", ".join(f"{n} ({_cell_label(want_cells[n - 1])})" for n in changed[:3])
+        more = f" and {len(changed) - 3} more" if len(changed) > 3 else ""
+        parts.append(f"cell {shown}{more} changed")
     return "; ".join(parts) or "notebook metadata changed"
 
 
@@ -322,11 +333,8 @@ def grade_notebook(
     The lab is the notebook's folder name or the start of its file name unless given.
     ``timeout`` is the seconds one cell may run.
     """
-    notebook = Path(notebook)
-    problem = _notebook_problem(notebook)
-    if problem:
-        raise InvalidInput("notebook", problem)
-    root = Path(root)
+    notebook, root = Path(notebook), Path(root)
+    _load_notebook(notebook)
     lab = _require_lab(lab, root) if lab else _infer_lab(notebook, root)
     return _autograde(root, lab, {_LEARNER: notebook}, timeout, progress=None)[_LEARNER]
 
@@ -348,7 +356,7 @@ def check(
     if notebook is None:
         notebook = os.environ.get("JPY_SESSION_NAME", "")
         if not notebook.endswith(".ipynb"):
-            raise InvalidInput("notebook", "cannot tell which notebook this is; pass its path, e.g. kit.check('labs/00-tour/00-tour.ipynb')")
+            raise InvalidInput("notebook", "cannot tell which notebook this is; pass it: kit.check('<lab>.ipynb')")
     return grade_notebook(notebook, lab=lab, root=root, timeout=timeout)
 
 
@@ -406,62 +414,65 @@ def _autograde(
     progress: Callable[[str], None] | None,
 ) -> dict[str, GradeReport]:
     """Steps: copy the source into a temp course, generate (fills its gradebook), then per student:
-    validate → submit → ``nbgrader autograde`` in a child process → read scores and hints."""
+    read → submit → ``nbgrader autograde`` in a child process → scores from the gradebook, hints from outputs."""
     source = json.loads((root / SOLUTIONS / lab / f"{lab}.ipynb").read_text(encoding="utf-8"))
-    exercises = _exercises(source)
-    code_cells = sum(1 for c in source["cells"] if c.get("cell_type") == "code")
     reports = {}
     with _course(root, [lab]) as course:
         _generate(course, lab, gradebook=True)
-        env = _grading_env(course)
+        grader = _Grader(course, lab, _exercises(source), len(source["cells"]), _grading_env(course), timeout)
         # Students get opaque ids inside the course so no name can upset nbgrader's globs and paths.
-        for number, (student, notebook) in enumerate(notebooks.items()):
-            note = _notebook_problem(notebook)
-            if note:
-                report = GradeReport(lab, notebook, [_score(name, cells, {}, {}) for name, cells in exercises.items()], note)
+        for number, (student, path) in enumerate(notebooks.items()):
+            try:
+                notebook = _load_notebook(path)
+            except InvalidInput as exc:
+                report = grader.zero(path, exc.problem)
             else:
-                report = _grade_one(course, lab, f"s{number:04d}", notebook, exercises, env, timeout, code_cells)
+                report = grader.grade(f"s{number:04d}", path, len(notebook["cells"]))
             reports[student] = report
             if progress:
                 progress(f"{student}: {report.summary()}")
     return reports
 
 
-def _grade_one(
-    course: Path,
-    lab: str,
-    student_id: str,
-    notebook: Path,
-    exercises: dict[str, list[tuple[str, float]]],
-    env: dict[str, str],
-    timeout: int,
-    code_cells: int,
-) -> GradeReport:
-    submitted = course / "submitted" / student_id / lab / f"{lab}.ipynb"
-    submitted.parent.mkdir(parents=True)
-    shutil.copyfile(notebook, submitted)
-    argv = [
-        sys.executable, "-m", "nbgrader", "autograde", lab,
-        f"--CourseDirectory.root={course}",
-        f"--CourseDirectory.student_id={student_id}",
-        f"--Execute.timeout={timeout}",
-        "--Execute.kernel_name=python3",
-    ]
-    try:
-        run = subprocess.run(
-            argv, cwd=course, env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True,
-            timeout=60 + timeout * code_cells,
-        )
-        output = run.stdout + run.stderr
-    except subprocess.TimeoutExpired:
-        output = "the autograder did not finish in time and was stopped"
-    graded = course / "autograded" / student_id / lab / f"{lab}.ipynb"
-    if not graded.is_file():
-        zero = [_score(name, cells, {}, {}) for name, cells in exercises.items()]
-        return GradeReport(lab, notebook, zero, f"autograde failed: {_last_error(output)}")
-    scores = _gradebook_scores(course, lab, student_id)
-    hints = _hints(json.loads(graded.read_text(encoding="utf-8")))
-    return GradeReport(lab, notebook, [_score(name, cells, scores, hints) for name, cells in exercises.items()])
+@dataclass(frozen=True)
+class _Grader:
+    """A generated temp course for one lab; grades one submission at a time."""
+
+    course: Path
+    lab: str
+    exercises: dict[str, list[tuple[str, float]]]
+    source_cells: int
+    env: dict[str, str]
+    timeout: int
+
+    def zero(self, notebook: Path, note: str) -> GradeReport:
+        return GradeReport(self.lab, notebook, [_score(n, cells, {}, {}) for n, cells in self.exercises.items()], note)
+
+    def grade(self, student_id: str, notebook: Path, cells: int) -> GradeReport:
+        submitted = self.course / "submitted" / student_id / self.lab / f"{self.lab}.ipynb"
+        submitted.parent.mkdir(parents=True)
+        shutil.copyfile(notebook, submitted)
+        argv = [
+            sys.executable, "-m", "nbgrader", "autograde", self.lab,
+            f"--CourseDirectory.root={self.course}",
+            f"--CourseDirectory.student_id={student_id}",
+            f"--Execute.timeout={self.timeout}",
+            "--Execute.kernel_name=python3",
+        ]
+        # nbgrader stops each cell after `timeout`; the cap only guards against a wedged autograder.
+        cap = 60 + self.timeout * (cells + self.source_cells)
+        try:
+            run = subprocess.run(argv, cwd=self.course, env=self.env, stdin=subprocess.DEVNULL,
+                                 capture_output=True, text=True, timeout=cap)
+            output = run.stdout + run.stderr
+        except subprocess.TimeoutExpired:
+            output = f"the autograder was stopped after {cap} s"
+        graded = self.course / "autograded" / student_id / self.lab / f"{self.lab}.ipynb"
+        if not graded.is_file():
+            return self.zero(notebook, f"autograde failed: {_first_error(output)}")
+        scores = _gradebook_scores(self.course, self.lab, student_id)
+        hints = _hints(json.loads(graded.read_text(encoding="utf-8")), self.timeout)
+        return GradeReport(self.lab, notebook, [_score(n, c, scores, hints) for n, c in self.exercises.items()])
 
 
 def _exercises(notebook: dict) -> dict[str, list[tuple[str, float]]]:
@@ -498,7 +509,7 @@ def _gradebook_scores(course: Path, lab: str, student_id: str) -> dict[str, floa
         return {g.name: float(g.score or 0.0) for g in graded.grades}
 
 
-def _hints(graded: dict) -> dict[str, str]:
+def _hints(graded: dict, timeout: int) -> dict[str, str]:
     """Exercise → first line of the first error among its cells (stderr counts only in test cells)."""
     hints: dict[str, str] = {}
     for cell in graded["cells"]:
@@ -510,20 +521,33 @@ def _hints(graded: dict) -> dict[str, str]:
             if name in hints:
                 break
             if output.get("output_type") == "error":
-                evalue = (output.get("evalue") or "").strip()
-                hints[name] = f"{output['ename']}: {evalue.splitlines()[0]}" if evalue else output["ename"]
-                if meta.get("solution") and output["ename"] == "NotImplementedError" and not evalue:
-                    hints[name] = "not answered yet: the answer cell still raises NotImplementedError"
+                hints[name] = _error_hint(output["ename"], (output.get("evalue") or "").strip(), timeout)
             elif output.get("name") == "stderr" and meta.get("grade") and not meta.get("solution"):
                 lines = [line for line in _text(output.get("text", "")).splitlines() if line.strip()]
-                hints[name] = lines[0] if lines else "wrote to stderr"
+                hints[name] = lines[0] if lines else "the test wrote to stderr"
     return hints
 
 
-def _last_error(output: str) -> str:
+def _error_hint(ename: str, evalue: str, timeout: int) -> str:
+    if ename == "NotImplementedError" and not evalue:
+        return "not answered yet: the answer still raises NotImplementedError"
+    if ename in ("KeyboardInterrupt", "CellTimeoutError"):
+        return f"a cell ran longer than {timeout} s and was stopped"
+    return f"{ename}: {evalue.splitlines()[0]}" if evalue else ename
+
+
+_EXCEPTION_LINE = re.compile(r"^(?:\w+\.)*(\w+(?:Error|Exception|Exit|Interrupt)):\s*(.*)$")
+
+
+def _first_error(output: str) -> str:
+    """The most telling line of nbgrader's output: the first exception raised, else its first error message."""
     lines = [line.strip() for line in output.splitlines() if line.strip()]
-    errors = [line for line in lines if "Error" in line.split(":", 1)[0] or "ERROR" in line]
-    return (errors or lines or ["no output"])[-1]
+    for line in lines:
+        match = _EXCEPTION_LINE.match(line)
+        if match:
+            return f"{match[1]}: {match[2]}" if match[2] else match[1]
+    errors = [line.split("]", 1)[-1].strip() for line in lines if "| ERROR]" in line]
+    return (errors or lines or ["no output from nbgrader"])[0]
 
 
 # ---------------------------------------------------------------- test helpers
@@ -545,7 +569,9 @@ def make_submission(lab: str, answers: Mapping[str, str], dest: Path | str, *, r
                 targets[cell["id"]] = cell
     unknown = sorted(set(answers) - set(targets))
     if unknown:
-        raise InvalidInput("answers", f"{', '.join(unknown)} name no answer cell of {lab}; answer cells: {', '.join(sorted(targets))}")
+        raise InvalidInput(
+            "answers", f"{', '.join(unknown)} name no answer cell of {lab}; answer cells: {', '.join(sorted(targets))}"
+        )
     for key, code in answers.items():
         targets[key]["source"] = code
     dest.parent.mkdir(parents=True, exist_ok=True)
@@ -562,7 +588,7 @@ def solution_answers(lab: str, *, root: Path = REPO_ROOT) -> dict[str, str]:
         meta = cell.get("metadata", {}).get("nbgrader", {})
         if meta.get("solution"):
             lines = _text(cell["source"]).splitlines()
-            answers[meta["grade_id"]] = "\n".join(l for l in lines if l.strip() not in ("### BEGIN SOLUTION", "### END SOLUTION"))
+            answers[meta["grade_id"]] = "\n".join(line for line in lines if not any(m in line for m in MARKERS[:2]))
     return answers
 
 
@@ -599,8 +625,8 @@ def _generate(course: Path, lab: str, *, gradebook: bool = False) -> Path:
         with _scripts_on_path():
             GenerateAssignment(coursedir=CourseDirectory(config=config, log=log), config=config, log=log).start()
     except NbGraderException:
-        detail = "; ".join(dict.fromkeys(_last_error(e) for e in errors)) or "see nbgrader's log"
-        raise CheckFailed(f"nbgrader could not generate lab {lab}: {detail}") from None
+        cause = _first_error("\n".join(errors))
+        raise CheckFailed(f"nbgrader could not generate lab {lab}: {cause}") from None
     return course / "release" / lab
 
 
@@ -617,12 +643,19 @@ def _scripts_on_path() -> Iterator[None]:
 
 def _capturing_logger() -> tuple[logging.Logger, list[str]]:
     """A private logger keeping nbgrader's error messages, so they end up in our error instead of on stderr."""
-    errors: list[str] = []
-    handler = logging.Handler(logging.ERROR)
-    handler.emit = lambda record: errors.append(record.getMessage())
+    collected = _Collect()
     log = logging.Logger("kit.grading.nbgrader", logging.ERROR)
-    log.addHandler(handler)
-    return log, errors
+    log.addHandler(collected)
+    return log, collected.messages
+
+
+class _Collect(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.ERROR)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage())
 
 
 def _grading_env(course: Path) -> dict[str, str]:
@@ -667,21 +700,21 @@ def _infer_lab(notebook: Path, root: Path) -> str:
     )
 
 
-def _notebook_problem(path: Path) -> str:
-    """Why ``path`` is not a notebook nbgrader can grade, or "" when it is."""
+def _load_notebook(path: Path) -> dict:
+    """The notebook at ``path``; InvalidInput saying why when it is not one nbgrader can grade."""
     import nbformat
 
     if not path.is_file():
-        return f"{path} does not exist"
+        raise InvalidInput("notebook", f"{path} does not exist")
     try:
         notebook = nbformat.reads(path.read_text(encoding="utf-8"), as_version=4)
         nbformat.validate(notebook)
     except (OSError, UnicodeDecodeError) as exc:
-        return f"cannot read {path}: {exc}"
-    except Exception as exc:  # nbformat raises many types for many kinds of broken input
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        return f"{path} is not a Jupyter notebook ({reason[:200]})"
-    return ""
+        raise InvalidInput("notebook", f"cannot read {path}: {exc}") from None
+    except Exception as exc:  # nbformat raises many types for the many ways a file is not a notebook
+        reason = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
+        raise InvalidInput("notebook", f"{path} is not a Jupyter notebook ({reason})") from None
+    return notebook
 
 
 def _subdirs(folder: Path) -> list[Path]:

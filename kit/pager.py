@@ -173,7 +173,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--store", type=Path, required=True, help="JSONL file that keeps every notification")
+    parser.add_argument("--allow-remote", action="store_true", help="permit a non-loopback --host")
     args = parser.parse_args(argv)
+    if args.host not in ("127.0.0.1", "localhost", "::1") and not args.allow_remote:
+        parser.error(f"--host {args.host} is not loopback; pass --allow-remote to expose the pager on purpose")
     serve(args.host, args.port, args.store)
 
 

@@ -176,7 +176,7 @@ def _argv(name: str, config: Config, tools: dict[str, binaries.Found]) -> list[s
     py = [sys.executable, "-m"]
     rendered = config.state / "rendered"
     host = config.host
-    common = ["--host", host]
+    common = ["--host", host] + (["--allow-remote"] if config.allow_remote else [])
     if name == "payments":
         return py + ["kit.service", "payments", *common, "--port", str(config.payments_port),
                      "--token-file", str(config.token_file)]

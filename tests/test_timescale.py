@@ -2,7 +2,7 @@ import pytest
 from hypothesis import given, strategies as st
 
 from kit.errors import InvalidInput
-from kit.timescale import format_duration, parse_duration, scale_duration, scale_expr, scale_rule_groups
+from kit.timescale import format_duration, range_windows, parse_duration, scale_duration, scale_expr, scale_rule_groups
 
 
 @pytest.mark.parametrize("text,seconds", [("30s", 30), ("5m", 300), ("1h30m", 5400), ("250ms", 0.25), ("1d", 86400)])
@@ -42,3 +42,8 @@ def test_scale_rule_groups_touches_for_and_expr_only():
     assert rule == {"alert": "A", "expr": "rate(x[1s]) > 0", "for": "2s", "labels": {"window": "1m"}}
     assert out["groups"][0]["interval"] == "1s"
     assert doc["groups"][0]["rules"][0]["for"] == "2m", "the input must not be modified"
+
+
+def test_range_windows_lists_every_window_in_seconds():
+    assert range_windows('sum(rate(x[1m])) / sum(rate(y[60s])) + max_over_time(z[5m:1m])') == [60, 60, 300]
+    assert range_windows("up") == []

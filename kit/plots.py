@@ -1,0 +1,32 @@
+"""The standard charts, so notebooks show results with one call instead of plotting code."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+
+def _series_name(row: pd.Series, labels: list[str]) -> str:
+    return ", ".join(f"{k}={row[k]}" for k in labels) or "value"
+
+
+def timeseries(frame: pd.DataFrame, *, title: str = "", ylabel: str = "", ax=None):
+    """Plot a long-form range-query frame (label columns, timestamp, value): one line per series."""
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=(9, 3.5))
+    labels = [c for c in frame.columns if c not in ("timestamp", "value", "__name__")]
+    if frame.empty:
+        ax.text(0.5, 0.5, "no data", ha="center", va="center", transform=ax.transAxes)
+    elif labels:
+        for _, group in frame.groupby(labels, sort=True):
+            name = _series_name(group.iloc[0], labels)
+            ax.plot(group["timestamp"], group["value"], label=name)
+        ax.legend(loc="upper left", fontsize="small")
+    else:
+        ax.plot(frame["timestamp"], frame["value"])
+    ax.set_title(title)
+    ax.set_ylabel(ylabel)
+    ax.grid(True, alpha=0.3)
+    ax.figure.autofmt_xdate()
+    return ax

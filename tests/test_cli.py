@@ -1,0 +1,62 @@
+"""The `kit` command as a person runs it: output, one-line errors and honest exit codes."""
+
+import json
+import os
+import subprocess
+import sys
+import time
+
+from kit import faults, pager
+
+
+def kit(*args, env=None, timeout=120):
+    return subprocess.run([sys.executable, "-m", "kit.cli", *args], capture_output=True, text=True,
+                          env={**os.environ, **(env or {})}, timeout=timeout)
+
+
+def test_status_json_lists_every_process_and_target(live):
+    result = kit("status", "--json")
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert data["healthy"] is True
+    assert {p["name"] for p in data["processes"]} == {"shop", "payments", "pager", "alertmanager", "prometheus", "traffic"}
+    assert all(p["state"] == "healthy" and p["pid"] for p in data["processes"])
+    assert data["targets"]["shop"] == "up"
+
+
+def test_fault_set_list_clear_round_trip(clean_faults):
+    result = kit("fault", "set", "latency", "--ms", "250", "--route", "product")
+    assert result.returncode == 0, result.stderr
+    listed = json.loads(kit("fault", "list").stdout)
+    assert listed["shop"]["latency"]["ms"] == 250
+    assert kit("fault", "clear").returncode == 0
+    assert faults.list_faults(config=clean_faults) == {"shop": {}, "payments": {}}
+
+
+def test_bad_fault_input_is_one_line_naming_the_field_and_changes_nothing(clean_faults):
+    faults.set_fault("latency", ms=100, config=clean_faults)
+    result = kit("fault", "set", "errors", "--ratio", "1.5")
+    assert result.returncode == 2
+    assert "ratio" in result.stderr and "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert faults.list_faults(config=clean_faults)["shop"] == {"latency": {"ms": 100.0, "percent": 100.0, "route": None}}
+
+
+def test_pages_json(clean_faults):
+    since = time.time()
+    faults.set_fault("errors", ratio=1.0, route="checkout", config=clean_faults)
+    pager.wait_for_page("CheckoutErrorRatioHigh", since=since, timeout=30, config=clean_faults)
+    pages = json.loads(kit("pages", "--json").stdout)
+    assert any(p["alertname"] == "CheckoutErrorRatioHigh" and p["status"] == "firing" for p in pages)
+
+
+def test_unknown_log_name_and_missing_binaries_fail_with_advice(live, tmp_path):
+    result = kit("logs", "grafana")
+    assert result.returncode == 1 and "choose one of" in result.stderr
+    result = kit("up", env={"PATH": str(tmp_path), "KIT_STATE_DIR": str(tmp_path / "s")})
+    assert result.returncode == 3 and "install" in result.stderr.lower()
+
+
+def test_labs_are_in_sync_with_solutions():
+    result = kit("labs", "check")
+    assert result.returncode == 0, result.stdout + result.stderr
