@@ -104,6 +104,16 @@ def _query(args) -> int:
     return 0
 
 
+@command("render")
+def _render(args) -> int:
+    from pathlib import Path
+
+    from . import sandbox
+    out = sandbox.render(_config(args), Path(args.out), compose=args.compose)
+    print(f"rendered the {_config(args).profile} profile into {out}")
+    return 0
+
+
 @command("config")
 def _show_config(args) -> int:
     for name, env, value, help_text in _config(args).describe():
@@ -241,6 +251,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("submissions", help="folder of <student>/<lab>/<lab>.ipynb or <student>.ipynb")
     p.add_argument("--lab", required=True)
     p.add_argument("--out", default="gradebook.csv", help="CSV file to write")
+    p = sub.add_parser("render", help="write the Prometheus/Alertmanager config for a profile into a folder")
+    p.add_argument("--out", required=True, help="folder to write prometheus.yml, alertmanager.yml and rules/ into")
+    p.add_argument("--profile", choices=sorted(PROFILES), default=None)
+    p.add_argument("--compose", action="store_true", help="keep container host names (for docker-compose)")
     p = sub.add_parser("config", help="every setting, its KIT_* variable and current value")
     p.add_argument("--profile", choices=sorted(PROFILES), default=None)
     p = sub.add_parser("binaries", help="find (or --install) prometheus, promtool, alertmanager, amtool")

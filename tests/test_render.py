@@ -70,3 +70,21 @@ def test_every_paging_rule_has_severity_and_runbook(config, tmp_path):
         assert alert["labels"]["severity"] in ("page", "ticket"), alert["alert"]
         assert alert["annotations"]["runbook_url"].startswith("runbooks/"), alert["alert"]
         assert alert["annotations"]["summary"], alert["alert"]
+
+
+def test_every_runbook_url_resolves_to_a_runbook_with_its_sections(config, tmp_path):
+    from kit.config import REPO_ROOT
+
+    out = render(config, tmp_path / "lab")
+    sections = ("What the alert means", "User impact", "First checks", "Likely causes", "Mitigations", "Escalation")
+    for rule_file in (out / "rules").glob("*.yml"):
+        for group in _load(rule_file)["groups"]:
+            for rule in group["rules"]:
+                if "alert" not in rule:
+                    continue
+                runbook = REPO_ROOT / rule["annotations"]["runbook_url"]
+                assert runbook.is_file(), f"{rule['alert']}: {runbook} is missing"
+                text = runbook.read_text()
+                assert text.startswith(f"# {rule['alert']}"), runbook
+                for section in sections:
+                    assert f"## {section}" in text, f"{runbook} lacks '## {section}'"
