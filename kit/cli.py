@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from typing import Callable
 
@@ -175,16 +176,19 @@ def _lab(args) -> int:
             "--ServerApp.answer_yes=True", FIRST_LAB]
     if args.no_browser:
         argv.append("--no-browser")
+    if os.geteuid() == 0:
+        argv.append("--ServerApp.allow_root=True")
     if args.lan:
         print("JupyterLab is reachable from your network (token required); the sandbox stays on 127.0.0.1")
     jupyter = subprocess.Popen(argv, cwd=REPO_ROOT)
     try:
         return jupyter.wait()
     except KeyboardInterrupt:
+        jupyter.terminate()  # SIGTERM shuts kernels down cleanly, with or without a terminal
         try:
             jupyter.wait(timeout=15)
         except subprocess.TimeoutExpired:
-            jupyter.terminate()
+            jupyter.kill()
             jupyter.wait()
         return 0
     finally:

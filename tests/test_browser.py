@@ -1,0 +1,210 @@
+"""`make lab` as a person uses it: JupyterLab in a real browser, lab 00's mob timer, then Ctrl-C.
+
+`kit lab` runs with its own sandbox (own state folder and ports), because it stops
+its sandbox on exit and must never stop the test session's shared one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import secrets
+import shutil
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+import psutil
+import pytest
+
+from kit import procs, sandbox
+from kit.config import REPO_ROOT, Config
+
+LAB = "labs/00-mob-and-sandbox/00-mob-and-sandbox.ipynb"
+PORT_VARS = ("KIT_SHOP_PORT", "KIT_PAYMENTS_PORT", "KIT_PAGER_PORT", "KIT_PROMETHEUS_PORT", "KIT_ALERTMANAGER_PORT")
+CHROMIUM_FLAGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+ROSTER = 'roster = ["Ada", "Grace", "Linus"]\nturn_minutes = 7'
+
+# JupyterLab user settings for the test's private config folder: never autosave the
+# released lab into the repository, no news or update checks, every cell in the DOM.
+LAB_SETTINGS = {
+    "@jupyterlab/docmanager-extension/plugin": {"autosave": False},
+    "@jupyterlab/apputils-extension/notification": {"checkForUpdates": False, "fetchNews": "false",
+                                                    "doNotDisturbMode": True},
+    "@jupyterlab/notebook-extension/tracker": {"windowingMode": "none"},
+}
+
+
+def _chromium() -> str:
+    found = shutil.which("chromium") or shutil.which("chromium-browser")
+    if not found:
+        pytest.fail("install Debian's chromium package: apt-get install chromium")
+    return found
+
+
+def _lab_env(tmp: Path, token: str) -> dict[str, str]:
+    env = {**os.environ, "KIT_STATE_DIR": str(tmp / "kit-state"), "KIT_PROFILE": "lab", "JUPYTER_TOKEN": token,
+           "JUPYTER_CONFIG_DIR": str(tmp / "jupyter-config"), "JUPYTER_DATA_DIR": str(tmp / "jupyter-data"),
+           "JUPYTER_RUNTIME_DIR": str(tmp / "jupyter-runtime"), "IPYTHONDIR": str(tmp / "ipython"),
+           "MPLCONFIGDIR": str(tmp / "matplotlib"), "PYTHONUNBUFFERED": "1"}
+    env.pop("KIT_HOST", None)
+    env.pop("KIT_TEST_SESSION", None)
+    taken = {int(os.environ[v]) for v in PORT_VARS if os.environ.get(v)}
+    for var in PORT_VARS:
+        port = procs.free_port()
+        while port in taken:
+            port = procs.free_port()
+        taken.add(port)
+        env[var] = str(port)
+    for name, values in LAB_SETTINGS.items():
+        path = tmp / "jupyter-config" / "lab" / "user-settings" / f"{name}.jupyterlab-settings"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(values))
+    return env
+
+
+def _leftovers(state_dir: str, port: int | None = None) -> dict[int, str]:
+    """Processes that still belong to this `kit lab`: by command line, or by the state folder in their env."""
+    mine = {os.getpid(), *(p.pid for p in psutil.Process().children(recursive=True))}
+    found = {}
+    for proc in psutil.process_iter(["pid", "cmdline", "status"]):
+        if proc.pid in mine or proc.info["status"] == psutil.STATUS_ZOMBIE:
+            continue
+        cmdline = " ".join(proc.info["cmdline"] or ())
+        try:
+            env_state = proc.environ().get("KIT_STATE_DIR")
+        except (psutil.Error, OSError):
+            env_state = None
+        if state_dir in cmdline or env_state == state_dir or (port and f"port={port}" in cmdline):
+            found[proc.pid] = cmdline[:200]
+    return found
+
+
+def _tail(path: Path, lines: int = 40) -> str:
+    return "\n".join(path.read_text(errors="replace").splitlines()[-lines:]) if path.exists() else ""
+
+
+def test_kit_lab_shows_the_mob_timer_in_a_browser_and_ctrl_c_stops_everything(tmp_path):
+    from playwright.sync_api import expect, sync_playwright
+
+    chromium = _chromium()
+    token = secrets.token_hex(16)
+    env = _lab_env(tmp_path, token)
+    config = Config.from_env(env)
+    assert config.state_dir != os.environ.get("KIT_STATE_DIR")
+    port = procs.free_port()
+    base = f"http://127.0.0.1:{port}"
+    log_path = tmp_path / "kit-lab.log"
+    shot = tmp_path / "mob-timer.png"
+
+    def why(message: str) -> str:
+        return f"{message}\nscreenshot: {shot}\nkit lab output:\n{_tail(log_path)}"
+
+    # A terminal, as under `make lab`: Jupyter only takes over Ctrl-C (and shuts its kernels down) on a tty.
+    terminal, terminal_end = os.openpty()
+    with open(log_path, "wb") as log:
+        lab = subprocess.Popen([sys.executable, "-m", "kit.cli", "lab", "--no-browser", "--port", str(port)],
+                               cwd=REPO_ROOT, env=env, stdin=terminal_end, stdout=log,
+                               stderr=subprocess.STDOUT, start_new_session=True)
+    os.close(terminal_end)
+    try:
+        def serving() -> bool:
+            assert lab.poll() is None, why(f"kit lab exited early with {lab.returncode}")
+            try:
+                return httpx.get(f"{base}/api/status", headers={"Authorization": f"token {token}"},
+                                 timeout=1.0).status_code == 200
+            except httpx.HTTPError:
+                return False
+
+        assert procs.wait_until(serving, timeout=60, interval=0.2), why("JupyterLab never answered /api/status")
+        assert httpx.get(f"{base}/api/status", timeout=2.0).status_code == 403, "token auth must stay on"
+        assert sandbox.status(config).healthy, why("kit lab's own sandbox is not healthy")
+
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=chromium, args=CHROMIUM_FLAGS)
+            try:
+                page = browser.new_page(viewport={"width": 1400, "height": 1000})
+                page.set_default_timeout(30_000)
+                try:
+                    page.goto(f"{base}/lab/tree/{LAB}?token={token}")
+                    notebook = page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook")
+                    expect(notebook).to_be_visible(timeout=30_000)
+                    # "| Idle" only once the kernel is connected (the toolbar's indicator says idle before);
+                    # a cell run before that is silently dropped.
+                    kernel = page.locator("#jp-main-statusbar").get_by_text(re.compile(r"\(ipykernel\) \| Idle"))
+                    expect(kernel).to_be_visible(timeout=30_000)
+                    code = notebook.locator(".jp-CodeCell")
+
+                    def run(cell, timeout=45_000) -> None:
+                        cell.locator(".jp-InputArea-editor").click()
+                        page.keyboard.press("Shift+Enter")
+                        expect(cell.locator(".jp-InputPrompt")).to_have_text(re.compile(r"\[\d+\]"), timeout=timeout)
+                        expect(cell.locator(".jp-OutputArea")).not_to_contain_text("Traceback", timeout=1)
+
+                    setup, answer = code.nth(0), code.nth(1)
+                    expect(setup).to_contain_text("kit.up()")
+                    expect(answer).to_contain_text("NotImplementedError")
+                    run(setup)
+                    expect(setup.locator(".jp-OutputArea")).to_contain_text("sandbox healthy")
+
+                    answer.locator(".jp-InputArea-editor .cm-content").click()
+                    page.keyboard.press("ControlOrMeta+a")
+                    page.keyboard.insert_text(ROSTER)
+                    expect(answer.locator(".cm-content")).to_contain_text('roster = ["Ada", "Grace", "Linus"]')
+                    run(answer)
+                    run(code.nth(2))  # the exercise's visible test
+
+                    timer = code.filter(has_text="kit.MobTimer(roster")
+                    expect(timer).to_have_count(1)
+                    run(timer)
+                    widget = timer.locator(".jp-OutputArea .jupyter-widgets")
+                    expect(widget.first).to_be_visible()
+                    output = timer.locator(".jp-OutputArea")
+                    expect(output).to_contain_text("Driver: Ada")
+                    expect(output).to_contain_text("Navigator: Grace")
+                    expect(output).to_contain_text("Researchers: Linus")
+                    expect(output.get_by_role("button", name="Start")).to_be_visible()
+                    expect(output).to_contain_text(re.compile(r"7:00"))
+                    timer.scroll_into_view_if_needed()
+                    page.screenshot(path=str(shot))
+                except Exception as error:
+                    page.screenshot(path=str(shot))
+                    raise AssertionError(why(f"browser step failed: {error}")) from error
+
+                # Ctrl-C in the terminal that runs `make lab`, with the browser tab still open.
+                os.killpg(lab.pid, signal.SIGINT)
+                try:
+                    exit_code = lab.wait(timeout=30)
+                except subprocess.TimeoutExpired:
+                    pytest.fail(why("kit lab did not exit within 30 s of Ctrl-C"))
+            finally:
+                browser.close()
+
+        assert exit_code == 0, why(f"kit lab exited with {exit_code} after Ctrl-C")
+        assert "sandbox and JupyterLab stopped" in log_path.read_text(errors="replace"), why("no goodbye line")
+        left = _leftovers(config.state_dir, port)
+        assert not left, why("still running after Ctrl-C:\n" + "\n".join(f"{k}: {v}" for k, v in left.items()))
+        assert not sandbox.status(config).running, why("kit lab's sandbox still runs")
+        assert not procs.port_in_use("127.0.0.1", port), why(f"JupyterLab's port {port} is still taken")
+        for var in PORT_VARS:
+            assert not procs.port_in_use("127.0.0.1", int(env[var])), why(f"{var}={env[var]} is still taken")
+        assert b'roster = [\\"Ada\\"' not in (REPO_ROOT / LAB).read_bytes(), \
+            "the browser session saved its roster into the released lab"
+    finally:
+        if lab.poll() is None:  # a failed step: Ctrl-C first so Jupyter stops its kernel, then force
+            os.killpg(lab.pid, signal.SIGINT)
+            try:
+                lab.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(lab.pid, signal.SIGKILL)
+                lab.wait(timeout=10)
+        os.close(terminal)
+        sandbox.down(config)
+        for pid in _leftovers(config.state_dir):  # only processes this test started carry its state folder
+            with contextlib.suppress(psutil.Error):
+                psutil.Process(pid).kill()
