@@ -10,7 +10,7 @@ lab: setup ## start the sandbox and open JupyterLab on lab 00; Ctrl-C stops both
 	$(KIT) lab
 
 test: setup ## run every test: unit, sandbox, notebooks, grading, browser
-	scripts/system-packages.sh --browser
+	scripts/system-packages.sh --test
 	$(VENV)/bin/python -m pytest
 
 setup: $(STAMP)

@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
 # Installs the system packages the kit needs before its virtual environment exists:
-# python3-venv (Debian and Ubuntu ship it apart from python3), and with --browser
-# Chromium for the browser test. Prometheus and Alertmanager are installed by
+# python3-venv (Debian and Ubuntu ship it apart from python3), and with --test
+# what the test suite drives: Chromium (browser test) and docker-compose (which
+# validates sandbox/docker-compose.yml without a Docker engine). Prometheus and Alertmanager are installed by
 # `kit binaries --install`. Does nothing when everything is already there.
 set -euo pipefail
 
 want=()
 python3 -c 'import ensurepip, venv' 2>/dev/null || want+=(python3-venv)
-if [ "${1:-}" = "--browser" ]; then
+if [ "${1:-}" = "--test" ]; then
   command -v chromium >/dev/null || command -v chromium-browser >/dev/null || want+=(chromium)
+  command -v docker-compose >/dev/null || want+=(docker-compose)
 fi
 [ ${#want[@]} -eq 0 ] && exit 0
 
