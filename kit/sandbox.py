@@ -12,8 +12,10 @@ import contextlib
 import fcntl
 import json
 import os
+import re
 import secrets
 import shutil
+import subprocess
 import sys
 import time
 from dataclasses import asdict, dataclass, field
@@ -25,7 +27,7 @@ import yaml
 
 from . import binaries, procs
 from .config import Config
-from .errors import KitError, PortBusy, ProcessFailed, SandboxNotReady
+from .errors import InvalidInput, KitError, PortBusy, ProcessFailed, SandboxNotReady
 from .timescale import scale_rule_groups
 
 # Start order: dependencies first, Prometheus once everything it scrapes is listening.
@@ -97,7 +99,14 @@ def render(config: Config, out: Path, *, compose: bool = False) -> Path:
     for rule_file in sorted((source / "rules").glob("*.yml")):
         doc = scale_rule_groups(_load_yaml(rule_file), profile.time_scale)
         _dump_yaml(rules_out / rule_file.name, doc)
+    for rule_file in sorted(_extra_rules(config).glob("*.yml")):
+        shutil.copyfile(rule_file, rules_out / f"installed-{rule_file.name}")
     return out
+
+
+def _extra_rules(config: Config) -> Path:
+    """Rule files installed at run time (``install_rules``): already at the time scale they were made for."""
+    return config.state / "installed-rules"
 
 
 def _load_yaml(path: Path) -> dict:
@@ -108,9 +117,17 @@ def _load_yaml(path: Path) -> dict:
         raise SandboxNotReady(f"sandbox configuration {path} is missing; set KIT_SANDBOX_DIR to the repo's sandbox/") from None
 
 
+class _Dumper(yaml.SafeDumper):
+    """Multi-line strings (PromQL, descriptions) as readable literal blocks."""
+
+
+_Dumper.add_representer(str, lambda dumper, text: dumper.represent_scalar(
+    "tag:yaml.org,2002:str", text, style="|" if "\n" in text else None))
+
+
 def _dump_yaml(path: Path, doc: dict) -> None:
     with open(path, "w", encoding="utf-8") as fh:
-        yaml.safe_dump(doc, fh, sort_keys=False)
+        yaml.dump(doc, fh, Dumper=_Dumper, sort_keys=False, width=120)
 
 
 def rule_count(rendered: Path) -> int:
@@ -464,3 +481,58 @@ def require(config: Config | None = None) -> SandboxStatus:
         raise SandboxNotReady("the sandbox is not healthy: " + "; ".join(current.problems())
                               + ". `kit up` repairs it; `kit logs NAME` shows why.")
     return current
+
+
+_RULE_FILE_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+
+
+def install_rules(name: str, doc: dict, *, config: Config | None = None, timeout: float = 30.0) -> SandboxStatus:
+    """Add or replace the rule file ``name`` in the running sandbox and wait until Prometheus has loaded it.
+
+    The rules are checked with ``promtool check rules`` first; rules it rejects
+    raise InvalidInput with promtool's message and change nothing.
+    """
+    config = _config_from_state(config)
+    if not _RULE_FILE_NAME.match(name):
+        raise InvalidInput("name", f"{name!r}: use 1-64 letters, digits, '-' or '_'")
+    require(config)
+    target = _extra_rules(config) / f"{name}.yml"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    candidate = target.with_suffix(".candidate")
+    _dump_yaml(candidate, doc)
+    check = subprocess.run([str(binaries.path("promtool")), "check", "rules", str(candidate)],
+                           capture_output=True, text=True)
+    if check.returncode != 0:
+        candidate.unlink()
+        raise InvalidInput("rules", (check.stderr or check.stdout).strip())
+    os.replace(candidate, target)
+    return _rerender(config, timeout)
+
+
+def remove_rules(name: str, *, config: Config | None = None, timeout: float = 30.0) -> SandboxStatus:
+    """Remove a rule file added with ``install_rules``; a no-op when it is not installed."""
+    config = _config_from_state(config)
+    (_extra_rules(config) / f"{name}.yml").unlink(missing_ok=True)
+    return _rerender(config, timeout)
+
+
+def _rerender(config: Config, timeout: float) -> SandboxStatus:
+    with _locked(config):
+        render(config, config.state / "rendered")
+        _reload(config)
+        return _wait_healthy(config, _State.load(_state_path(config)), timeout, _quiet)
+
+
+def restart(name: str, *, config: Config | None = None, timeout: float = 60.0,
+            progress: Progress = _quiet) -> SandboxStatus:
+    """Stop one process and start it again (a mitigation: "restart payments"); the rest keeps running."""
+    config = _config_from_state(config)
+    if name not in PROCESS_NAMES:
+        raise InvalidInput("name", f"no process called {name!r}; choose one of {', '.join(PROCESS_NAMES)}")
+    with _locked(config):
+        state = _State.load(_state_path(config))
+        record = state.processes.get(name)
+        if record is not None:
+            progress(f"stopping {name} (pid {record.pid})")
+            procs.stop(record)
+    return up(config=config, timeout=timeout, progress=progress)

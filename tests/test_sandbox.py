@@ -143,3 +143,37 @@ def test_sandbox_outlives_the_kernel_that_started_it(own):
     finally:
         kernel.kill()
         kernel.wait()
+
+
+GOOD_RULES = {"groups": [{"name": "extra", "rules": [
+    {"record": "shop:requests:rate10s", "expr": 'sum(rate(http_requests_total{job="shop"}[10s]))'}]}]}
+
+
+def test_installed_rules_are_loaded_and_removed(live):
+    from kit import prom
+
+    before = sandbox.status(live).rules_loaded
+    after = sandbox.install_rules("extra-test", GOOD_RULES, config=live)
+    assert after.rules_loaded == before + 1
+    assert "shop:requests:rate10s" in set(prom.rules(config=live)["name"])
+    assert sandbox.remove_rules("extra-test", config=live).rules_loaded == before
+
+
+def test_rules_promtool_rejects_change_nothing(live):
+    from kit.errors import InvalidInput
+
+    before = sandbox.status(live).rules_loaded
+    bad = {"groups": [{"name": "bad", "rules": [{"record": "x", "expr": "sum(rate(up[1m])"}]}]}
+    with pytest.raises(InvalidInput) as err:
+        sandbox.install_rules("bad-test", bad, config=live)
+    assert "parse error" in str(err.value) or "unclosed" in str(err.value)
+    assert sandbox.status(live).rules_loaded == before
+    with pytest.raises(InvalidInput, match="name"):
+        sandbox.install_rules("../escape", GOOD_RULES, config=live)
+
+
+def test_restart_replaces_one_process_only(own):
+    first = _pids(sandbox.up(config=own))
+    again = _pids(sandbox.restart("payments", config=own))
+    assert again["payments"] != first["payments"]
+    assert {k: v for k, v in again.items() if k != "payments"} == {k: v for k, v in first.items() if k != "payments"}
