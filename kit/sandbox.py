@@ -15,7 +15,6 @@ import os
 import re
 import secrets
 import shutil
-import subprocess
 import sys
 import time
 from dataclasses import asdict, dataclass, field
@@ -23,11 +22,10 @@ from pathlib import Path
 from typing import Callable
 
 import httpx
-import yaml
-
 from . import binaries, procs
 from .config import Config
 from .errors import InvalidInput, KitError, PortBusy, ProcessFailed, SandboxNotReady
+from .promfiles import check_rules, read_yaml, write_yaml
 from .timescale import scale_rule_groups
 
 # Start order: dependencies first, Prometheus once everything it scrapes is listening.
@@ -78,7 +76,7 @@ def render(config: Config, out: Path, *, compose: bool = False) -> Path:
     for am in prom["alerting"]["alertmanagers"]:
         for static in am.get("static_configs", []):
             static["targets"] = [_retarget(t, config, compose) for t in static["targets"]]
-    _dump_yaml(out / "prometheus.yml", prom)
+    write_yaml(out / "prometheus.yml", prom)
 
     am = _load_yaml(source / "alertmanager.yml")
     am["route"].update(
@@ -90,7 +88,7 @@ def render(config: Config, out: Path, *, compose: bool = False) -> Path:
             url = httpx.URL(hook["url"])
             target = _retarget(f"{url.host}:{url.port}", config, compose)
             hook["url"] = str(url.copy_with(netloc=target.encode()))
-    _dump_yaml(out / "alertmanager.yml", am)
+    write_yaml(out / "alertmanager.yml", am)
 
     rules_out = out / "rules"
     if rules_out.exists():
@@ -98,7 +96,7 @@ def render(config: Config, out: Path, *, compose: bool = False) -> Path:
     rules_out.mkdir()
     for rule_file in sorted((source / "rules").glob("*.yml")):
         doc = scale_rule_groups(_load_yaml(rule_file), profile.time_scale)
-        _dump_yaml(rules_out / rule_file.name, doc)
+        write_yaml(rules_out / rule_file.name, doc)
     for rule_file in sorted(_extra_rules(config).glob("*.yml")):
         shutil.copyfile(rule_file, rules_out / f"installed-{rule_file.name}")
     return out
@@ -111,23 +109,9 @@ def _extra_rules(config: Config) -> Path:
 
 def _load_yaml(path: Path) -> dict:
     try:
-        with open(path, encoding="utf-8") as fh:
-            return yaml.safe_load(fh)
+        return read_yaml(path)
     except FileNotFoundError:
         raise SandboxNotReady(f"sandbox configuration {path} is missing; set KIT_SANDBOX_DIR to the repo's sandbox/") from None
-
-
-class _Dumper(yaml.SafeDumper):
-    """Multi-line strings (PromQL, descriptions) as readable literal blocks."""
-
-
-_Dumper.add_representer(str, lambda dumper, text: dumper.represent_scalar(
-    "tag:yaml.org,2002:str", text, style="|" if "\n" in text else None))
-
-
-def _dump_yaml(path: Path, doc: dict) -> None:
-    with open(path, "w", encoding="utf-8") as fh:
-        yaml.dump(doc, fh, Dumper=_Dumper, sort_keys=False, width=120)
 
 
 def rule_count(rendered: Path) -> int:
@@ -378,7 +362,7 @@ def up(profile: str | None = None, *, config: Config | None = None, timeout: flo
             _stop_all(Config(**state.config), state, progress)
         state.config = wanted_config
         _ensure_token(config)
-        rendered = render(config, config.state / "rendered")
+        render(config, config.state / "rendered")
         started: list[str] = []
         try:
             for name in _wanted(config):
@@ -498,14 +482,10 @@ def install_rules(name: str, doc: dict, *, config: Config | None = None, timeout
     require(config)
     target = _extra_rules(config) / f"{name}.yml"
     target.parent.mkdir(parents=True, exist_ok=True)
-    candidate = target.with_suffix(".candidate")
-    _dump_yaml(candidate, doc)
-    check = subprocess.run([str(binaries.path("promtool")), "check", "rules", str(candidate)],
-                           capture_output=True, text=True)
-    if check.returncode != 0:
-        candidate.unlink()
-        raise InvalidInput("rules", (check.stderr or check.stdout).strip())
-    os.replace(candidate, target)
+    check = check_rules(doc)
+    if not check.passed:
+        raise InvalidInput("rules", check.output)
+    write_yaml(target, doc)
     return _rerender(config, timeout)
 
 

@@ -35,14 +35,13 @@ from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .errors import InvalidInput
+from .metrics import LATENCY_BUCKETS
 from .faults import FLAGS, SERVICES, UnknownName, fault_kind, validate_fault, validate_flag
 
 VERSION = "1.0.0"
 BAD_VERSION = "2.0.0"
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
-BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5, 0.75, 1, 1.5, 2.5, 5, 10)
-"""Latency buckets with edges at the SLO thresholds the labs use."""
 
 SERVICE_TIME_MS = {"catalog": 20.0, "product": 10.0, "checkout": 25.0, "pay": 20.0}
 SERVICE_TIME_SIGMA = 0.25
@@ -157,7 +156,7 @@ class _Runtime:
         )
         self.http_duration = Histogram(
             "http_request_duration_seconds", "Time to answer a request, by route template and method",
-            ("route", "method"), buckets=BUCKETS, registry=self.registry,
+            ("route", "method"), buckets=LATENCY_BUCKETS, registry=self.registry,
         )
         self.in_flight = Gauge("http_requests_in_flight", "Requests being answered right now", registry=self.registry)
         self._build_info = Gauge(
@@ -277,7 +276,7 @@ class _PaymentsClient:
         )
         self.outcomes = {outcome: requests.labels(outcome) for outcome in PAYMENT_OUTCOMES}
         self.duration = Histogram(
-            "payments_client_duration_seconds", "Time the shop waited for payments", buckets=BUCKETS,
+            "payments_client_duration_seconds", "Time the shop waited for payments", buckets=LATENCY_BUCKETS,
             registry=registry,
         )
 

@@ -1,0 +1,788 @@
+"""SLO specs, error budgets, burn rates, and the alert rules that page on them.
+
+An SLO is parsed once into a frozen ``SLOSpec`` and checked up front, so a
+mistake is reported against the field that holds it, not as a confusing rule
+later. Two input formats become the same model: the kit's own YAML and the
+OpenSLO v1 ``SLO`` kind. The budget math is pure and is what the generated
+rules and the alert-quality simulation both use, so the numbers a learner
+computes by hand, the rules Prometheus runs and the simulated detection times
+agree.
+
+The kit's YAML (every key shown; ``description`` and ``runbook_url`` optional)::
+
+    name: checkout-availability        # lowercase letters, digits, '-'
+    service: shop
+    objective: 0.999                   # between 0 and 1, at most five nines
+    window: 30d                        # rolling, a Prometheus duration
+    runbook_url: runbooks/checkout-errors.md
+    sli:
+      availability:                    # bad/total or good/total, never both
+        bad: http_requests_total{job="shop", route="/checkout", code=~"5.."}
+        total: http_requests_total{job="shop", route="/checkout"}
+
+    name: catalog-latency
+    service: shop
+    objective: 0.99
+    window: 30d
+    sli:
+      latency:                         # share of requests slower than threshold
+        metric: http_request_duration_seconds
+        selector: '{job="shop", route="/catalog"}'
+        threshold: 0.25                # seconds; must be a bucket edge
+        buckets: [0.1, 0.25, 0.5]      # optional; default the shop's edges
+
+A query is either a counter selector (the kit takes ``sum(rate(sel[w]))``) or a
+PromQL expression containing ``[{{window}}]`` (``{{.window}}`` works too),
+which the kit fills in for every window it needs.
+
+Burn-rate alerts follow the multi-window, multi-burn-rate recipe: an alert
+fires when the error ratio over a long window *and* over a short window (1/12
+of it) both exceed factor × budget. The short window makes the alert stop soon
+after the problem stops; the long window keeps brief spikes from paging.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import yaml
+
+from .errors import InvalidInput, PromQLError
+from .metrics import LATENCY_BUCKETS
+from .promfiles import PromtoolResult, check_rules, promtool, to_yaml
+from .timescale import format_duration, parse_duration
+
+if TYPE_CHECKING:
+    from .config import Config
+
+__all__ = [
+    "SLOSpec", "AvailabilitySLI", "LatencySLI", "BurnWindow", "DEFAULT_WINDOWS", "MAX_OBJECTIVE",
+    "Scenario", "Strategy", "Outcome", "AlertQuality", "PromtoolResult",
+    "load_spec", "validate_queries", "sli_error_expr",
+    "error_budget", "budget_minutes", "burn_rate", "budget_consumed", "budget_remaining",
+    "time_to_exhaustion", "budget_after_incident", "burn_factor",
+    "generate_rules", "generate_tests", "check_rules", "test_rules", "to_yaml",
+    "threshold_strategy", "burn_rate_strategy", "multiwindow_strategy",
+    "default_scenarios", "simulate", "should_page", "alert_quality",
+]
+
+Duration = str | float
+"""A Prometheus duration (``"5m"``) or seconds."""
+
+
+MAX_OBJECTIVE = 0.99999
+_NAME = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
+_MATCHER = r'\s*[A-Za-z_][A-Za-z0-9_]*\s*(?:=~|!~|!=|=)\s*"(?:[^"\\]|\\.)*"\s*'
+_MATCHERS = rf"\{{(?:{_MATCHER}(?:,{_MATCHER})*,?\s*)?\}}"
+_SELECTOR = re.compile(rf"^\s*(?:[A-Za-z_:][A-Za-z0-9_:]*\s*(?:{_MATCHERS})?|{_MATCHERS})\s*$")
+_LABEL_SET = re.compile(rf"^\s*(?:{_MATCHERS})?\s*$")
+_PLACEHOLDER = re.compile(r"\{\{\s*\.?window\s*\}\}")
+
+
+# --------------------------------------------------------------------------- spec model
+
+
+@dataclass(frozen=True)
+class AvailabilitySLI:
+    """Error ratio = bad/total, or 1 − good/total; each query a selector or a ``[{{window}}]`` expression."""
+
+    total: str
+    good: str | None = None
+    bad: str | None = None
+
+
+@dataclass(frozen=True)
+class LatencySLI:
+    """Error ratio = share of ``metric`` observations above ``threshold`` seconds (a bucket edge)."""
+
+    metric: str
+    selector: str
+    threshold: float
+
+
+@dataclass(frozen=True)
+class SLOSpec:
+    """One SLO, whichever format it came from."""
+
+    name: str
+    service: str
+    objective: float
+    window: str
+    sli: AvailabilitySLI | LatencySLI
+    description: str = ""
+    runbook_url: str = ""
+
+    @property
+    def budget(self) -> float:
+        return error_budget(self.objective)
+
+    @property
+    def window_seconds(self) -> float:
+        return parse_duration(self.window, "window")
+
+
+def _seconds(value: Duration, field: str) -> float:
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        if value < 0:
+            raise InvalidInput(field, f"{value} must not be negative")
+        return float(value)
+    return parse_duration(str(value), field)
+
+
+def _rate(query: str, window: str) -> str:
+    if _PLACEHOLDER.search(query):
+        return _PLACEHOLDER.sub(window, query)
+    return f"sum(rate({query.strip()}[{window}]))"
+
+
+def _le(threshold: float) -> str:
+    """The ``le`` label as the Python client writes it (0.25 → "0.25", 1 → "1.0")."""
+    return repr(float(threshold))
+
+
+def sli_error_expr(spec: SLOSpec, window: str) -> str:
+    """PromQL for the SLI's error ratio over ``window`` (0 = all good, 1 = all bad)."""
+    sli = spec.sli
+    if isinstance(sli, LatencySLI):
+        inner = sli.selector.strip()[1:-1].strip().rstrip(",") if sli.selector.strip() else ""
+        sep = ", " if inner else ""
+        good = f'sum(rate({sli.metric}_bucket{{{inner}{sep}le="{_le(sli.threshold)}"}}[{window}]))'
+        total = f"sum(rate({sli.metric}_count{{{inner}}}[{window}]))"
+        return f"1 - ({good} / {total})"
+    total = _rate(sli.total, window)
+    if sli.bad is not None:
+        bad = _rate(sli.bad, window)
+        if not _PLACEHOLDER.search(sli.bad):
+            bad = f"({bad} or vector(0))"  # no bad series at all yet means no errors, not "no data"
+        return f"{bad} / {total}"
+    return f"1 - ({_rate(str(sli.good), window)} / {total})"
+
+
+# --------------------------------------------------------------------------- parsing
+
+
+def _mapping(value: Any, field: str) -> Mapping[str, Any]:
+    if not isinstance(value, Mapping):
+        raise InvalidInput(field, f"must be a mapping of keys to values, got {type(value).__name__}")
+    return value
+
+
+def _keys(doc: Mapping[str, Any], field: str, required: Sequence[str], optional: Sequence[str] = ()) -> None:
+    allowed = [*required, *optional]
+    for key in doc:
+        if key not in allowed:
+            where = f"{field}.{key}" if field else str(key)
+            raise InvalidInput(where, f"unknown key; allowed here: {', '.join(allowed)}")
+    for key in required:
+        if key not in doc or doc[key] is None:
+            raise InvalidInput(f"{field}.{key}" if field else key, "is required")
+
+
+def _name(value: Any, field: str) -> str:
+    text = str(value)
+    if not _NAME.match(text):
+        raise InvalidInput(field, f"{text!r} is not a valid name; use 1-63 lowercase letters, digits and '-', "
+                                  "starting and ending with a letter or digit")
+    return text
+
+
+def _objective(value: Any, field: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise InvalidInput(field, f"{value!r} is not a number; write the objective as a fraction like 0.999")
+    if not 0 < value < 1:
+        hint = f" (write {value} % as {value / 100:g})" if 1 < value < 100 else ""
+        raise InvalidInput(field, f"{value} is out of range: the objective must be between 0 and 1, exclusive{hint}")
+    if value > MAX_OBJECTIVE:
+        raise InvalidInput(field, f"{value} has too many nines: at most {MAX_OBJECTIVE} (five nines) is allowed; "
+                                  "a smaller budget than that cannot be measured with scraped counters")
+    return float(value)
+
+
+def _window(value: Any, field: str) -> str:
+    text = str(value).strip()
+    try:
+        parse_duration(text, field)
+    except InvalidInput:
+        raise InvalidInput(field, f"{text!r} is not a window; write a Prometheus duration like 30d, 28d, 4w or 7d") from None
+    return text
+
+
+def _query(value: Any, field: str) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise InvalidInput(field, "the query is empty; give a counter selector like "
+                                  'http_requests_total{job="shop"} or an expression with [{{window}}]')
+    if _PLACEHOLDER.search(value):
+        if not re.search(r"\[\s*\{\{\s*\.?window\s*\}\}\s*(?::[^\]]*)?\]", value):
+            raise InvalidInput(field, "{{window}} may only appear as a range, e.g. rate(x[{{window}}])")
+        return value.strip()
+    if not _SELECTOR.match(value):
+        raise InvalidInput(field, f"{value.strip()!r} is neither a counter selector such as "
+                                  'http_requests_total{job="shop", code=~"5.."} nor an expression with '
+                                  "[{{window}}] for the kit to fill in")
+    return value.strip()
+
+
+def _ratio(good: Any, bad: Any, total: Any, field: str) -> AvailabilitySLI:
+    if good is not None and bad is not None:
+        raise InvalidInput(field, "give either good or bad (with total), not both")
+    if good is None and bad is None:
+        raise InvalidInput(field, "give good or bad (with total)")
+    return AvailabilitySLI(
+        total=_query(total, f"{field}.total"),
+        good=None if good is None else _query(good, f"{field}.good"),
+        bad=None if bad is None else _query(bad, f"{field}.bad"),
+    )
+
+
+def _latency(doc: Any, field: str) -> LatencySLI:
+    doc = _mapping(doc, field)
+    _keys(doc, field, ("metric", "threshold"), ("selector", "buckets"))
+    metric = str(doc["metric"])
+    if not re.match(r"^[A-Za-z_:][A-Za-z0-9_:]*$", metric) or metric.endswith(("_bucket", "_count", "_sum")):
+        raise InvalidInput(f"{field}.metric", f"{metric!r}: give the histogram's base name, e.g. "
+                                              "http_request_duration_seconds (without _bucket)")
+    selector = str(doc.get("selector") or "")
+    if not _LABEL_SET.match(selector):
+        raise InvalidInput(f"{field}.selector", f"{selector!r} is not a label matcher set like "
+                                                '{job="shop", route="/catalog"}')
+    buckets = doc.get("buckets", LATENCY_BUCKETS)
+    if not isinstance(buckets, Sequence) or not all(isinstance(b, (int, float)) for b in buckets):
+        raise InvalidInput(f"{field}.buckets", "must be a list of bucket edges in seconds")
+    threshold = doc["threshold"]
+    if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or threshold not in buckets:
+        edges = ", ".join(f"{b:g}" for b in buckets)
+        raise InvalidInput(f"{field}.threshold", f"{threshold!r} is not a bucket edge of the histogram; "
+                                                 f"choose one of {edges} (seconds)")
+    return LatencySLI(metric, selector.strip(), float(threshold))
+
+
+def _from_kit(doc: Mapping[str, Any]) -> SLOSpec:
+    _keys(doc, "", ("name", "service", "objective", "window", "sli"), ("description", "runbook_url"))
+    sli_doc = _mapping(doc["sli"], "sli")
+    if len(sli_doc) != 1 or next(iter(sli_doc)) not in ("availability", "latency"):
+        raise InvalidInput("sli", "must hold exactly one of: availability, latency")
+    kind, body = next(iter(sli_doc.items()))
+    if kind == "latency":
+        sli: AvailabilitySLI | LatencySLI = _latency(body, "sli.latency")
+    else:
+        body = _mapping(body, "sli.availability")
+        _keys(body, "sli.availability", ("total",), ("good", "bad"))
+        sli = _ratio(body.get("good"), body.get("bad"), body["total"], "sli.availability")
+    return SLOSpec(
+        name=_name(doc["name"], "name"), service=_name(doc["service"], "service"),
+        objective=_objective(doc["objective"], "objective"), window=_window(doc["window"], "window"),
+        sli=sli, description=str(doc.get("description") or ""), runbook_url=str(doc.get("runbook_url") or ""),
+    )
+
+
+def _prometheus_query(doc: Any, field: str) -> str:
+    doc = _mapping(doc, field)
+    _keys(doc, field, ("metricSource",))
+    source = _mapping(doc["metricSource"], f"{field}.metricSource")
+    _keys(source, f"{field}.metricSource", ("type", "spec"), ("metricSourceRef",))
+    if source["type"] != "Prometheus":
+        raise InvalidInput(f"{field}.metricSource.type", f"{source['type']!r} is not supported; only Prometheus is")
+    spec = _mapping(source["spec"], f"{field}.metricSource.spec")
+    _keys(spec, f"{field}.metricSource.spec", ("query",))
+    return _query(spec["query"], f"{field}.metricSource.spec.query")
+
+
+def _from_openslo(doc: Mapping[str, Any]) -> SLOSpec:
+    _keys(doc, "", ("apiVersion", "kind", "metadata", "spec"))
+    if doc["apiVersion"] != "openslo/v1":
+        raise InvalidInput("apiVersion", f"{doc['apiVersion']!r} is not supported; use openslo/v1")
+    if doc["kind"] != "SLO":
+        raise InvalidInput("kind", f"{doc['kind']!r} is not supported; only kind SLO is (with an inline indicator)")
+    meta = _mapping(doc["metadata"], "metadata")
+    _keys(meta, "metadata", ("name",), ("displayName", "labels", "annotations"))
+    annotations = _mapping(meta.get("annotations") or {}, "metadata.annotations")
+    spec = _mapping(doc["spec"], "spec")
+    _keys(spec, "spec", ("service", "indicator", "timeWindow", "objectives"),
+          ("description", "budgetingMethod", "alertPolicies"))
+    if spec.get("budgetingMethod", "Occurrences") != "Occurrences":
+        raise InvalidInput("spec.budgetingMethod", f"{spec['budgetingMethod']!r} is not supported; only Occurrences is")
+    windows = spec["timeWindow"]
+    if not isinstance(windows, list) or len(windows) != 1:
+        raise InvalidInput("spec.timeWindow", "must be a list with exactly one window")
+    tw = _mapping(windows[0], "spec.timeWindow[0]")
+    _keys(tw, "spec.timeWindow[0]", ("duration",), ("isRolling", "calendar"))
+    if tw.get("isRolling") is not True:
+        raise InvalidInput("spec.timeWindow[0].isRolling", "only rolling windows (isRolling: true) are supported")
+    objectives = spec["objectives"]
+    if not isinstance(objectives, list) or len(objectives) != 1:
+        raise InvalidInput("spec.objectives", "must be a list with exactly one objective")
+    objective = _mapping(objectives[0], "spec.objectives[0]")
+    _keys(objective, "spec.objectives[0]", (), ("displayName", "target", "targetPercent"))
+    if "target" in objective and "targetPercent" in objective:
+        raise InvalidInput("spec.objectives[0]", "give target or targetPercent, not both")
+    if "targetPercent" in objective:
+        value = objective["targetPercent"]
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise InvalidInput("spec.objectives[0].targetPercent", f"{value!r} is not a number like 99.9")
+        target = _objective(value / 100, "spec.objectives[0].targetPercent")
+    elif "target" in objective:
+        target = _objective(objective["target"], "spec.objectives[0].target")
+    else:
+        raise InvalidInput("spec.objectives[0].target", "is required (a fraction like 0.999)")
+    indicator = _mapping(spec["indicator"], "spec.indicator")
+    _keys(indicator, "spec.indicator", ("spec",), ("metadata",))
+    ind_spec = _mapping(indicator["spec"], "spec.indicator.spec")
+    _keys(ind_spec, "spec.indicator.spec", ("ratioMetric",))
+    field = "spec.indicator.spec.ratioMetric"
+    ratio = _mapping(ind_spec["ratioMetric"], field)
+    _keys(ratio, field, ("total",), ("counter", "good", "bad", "rawType"))
+    good, bad = ratio.get("good"), ratio.get("bad")
+    if good is not None and bad is not None:
+        raise InvalidInput(field, "give either good or bad (with total), not both")
+    sli = _ratio(
+        None if good is None else _prometheus_query(good, f"{field}.good"),
+        None if bad is None else _prometheus_query(bad, f"{field}.bad"),
+        _prometheus_query(ratio["total"], f"{field}.total"), field,
+    )
+    return SLOSpec(
+        name=_name(meta["name"], "metadata.name"), service=_name(spec["service"], "spec.service"),
+        objective=target, window=_window(tw["duration"], "spec.timeWindow[0].duration"), sli=sli,
+        description=str(spec.get("description") or ""), runbook_url=str(annotations.get("runbook_url") or ""),
+    )
+
+
+def load_spec(source: str | Path | Mapping[str, Any]) -> SLOSpec:
+    """Parse a spec (file path, YAML text or mapping) in the kit's format or as OpenSLO v1; InvalidInput names the field."""
+    if isinstance(source, Mapping):
+        doc: Any = source
+    else:
+        text = str(source)
+        if isinstance(source, Path) or ("\n" not in text and text.endswith((".yml", ".yaml"))):
+            try:
+                text = Path(source).read_text(encoding="utf-8")
+            except OSError as exc:
+                raise InvalidInput("path", f"cannot read {source}: {exc.strerror}") from None
+        try:
+            doc = yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            raise InvalidInput("spec", f"is not valid YAML: {exc}") from None
+    doc = _mapping(doc, "spec")
+    if "apiVersion" in doc or "kind" in doc:
+        return _from_openslo(doc)
+    return _from_kit(doc)
+
+
+def validate_queries(spec: SLOSpec, config: Config | None = None) -> None:
+    """Ask a running Prometheus to evaluate every query of the SLI; its rejection becomes InvalidInput naming the part."""
+    from . import prom  # needs httpx and a Prometheus; keep importing this module light
+
+    sli = spec.sli
+    parts = {"sli.latency": sli_error_expr(spec, "5m")} if isinstance(sli, LatencySLI) else {
+        f"sli.{role}": _rate(getattr(sli, role), "5m") for role in ("good", "bad", "total") if getattr(sli, role)
+    }
+    for field, expr in parts.items():
+        try:
+            prom.query(expr, config=config)
+        except PromQLError as exc:
+            raise InvalidInput(field, str(exc)) from None
+
+
+# --------------------------------------------------------------------------- budget math
+
+
+def error_budget(objective: float) -> float:
+    """The allowed bad fraction, 1 − objective (rounded so 0.999 gives 0.001, not 0.0010000000000000009)."""
+    return round(1.0 - objective, 12)
+
+
+def budget_minutes(objective: float, window: Duration) -> float:
+    """Minutes of total outage the budget allows over ``window`` (99.9 % over 30d: 43.2)."""
+    return error_budget(objective) * _seconds(window, "window") / 60
+
+
+def burn_rate(error_ratio: float, objective: float) -> float:
+    """How many times faster than sustainable the budget is spent (1 = exactly used up at the window's end)."""
+    return error_ratio / error_budget(objective)
+
+
+def budget_consumed(error_ratio: float, period: Duration, objective: float, window: Duration) -> float:
+    """Fraction of the window's budget spent by ``error_ratio`` sustained for ``period`` (steady traffic assumed)."""
+    return burn_rate(error_ratio, objective) * _seconds(period, "period") / _seconds(window, "window")
+
+
+def budget_remaining(error_ratio: float, period: Duration, objective: float, window: Duration) -> float:
+    """1 − consumed; negative when the budget is overspent."""
+    return 1.0 - budget_consumed(error_ratio, period, objective, window)
+
+
+def time_to_exhaustion(rate: float, window: Duration, remaining: float = 1.0) -> float:
+    """Seconds until ``remaining`` budget is gone at burn ``rate`` (inf when nothing burns)."""
+    if rate <= 0:
+        return math.inf
+    return max(remaining, 0.0) * _seconds(window, "window") / rate
+
+
+def budget_after_incident(duration: Duration, error_ratio: float, objective: float, window: Duration,
+                          remaining: float = 1.0) -> float:
+    """Budget fraction left after an incident of ``duration`` at ``error_ratio``, starting from ``remaining``."""
+    return remaining - budget_consumed(error_ratio, duration, objective, window)
+
+
+# --------------------------------------------------------------------------- burn-rate windows
+
+
+def burn_factor(budget_spent: float, long: Duration, slo_window: Duration = "30d") -> float:
+    """The burn rate that spends ``budget_spent`` of an ``slo_window`` budget within ``long`` (2 % in 1h of 30d: 14.4)."""
+    return round(budget_spent * _seconds(slo_window, "slo_window") / _seconds(long, "long"), 9)
+
+
+@dataclass(frozen=True)
+class BurnWindow:
+    """One alert of the multi-window set: fire when both windows burn faster than ``factor``."""
+
+    severity: str
+    long: str
+    short: str
+    factor: float
+
+    @classmethod
+    def derive(cls, severity: str, long: str, budget_spent: float, slo_window: str = "30d") -> "BurnWindow":
+        """The textbook way: factor from the budget share spent in ``long``, short window = long / 12."""
+        return cls(severity, long, format_duration(parse_duration(long) / 12),
+                   burn_factor(budget_spent, long, slo_window))
+
+    def budget_spent(self, slo_window: Duration = "30d") -> float:
+        """Share of the ``slo_window`` budget spent over ``long`` at exactly ``factor`` burn."""
+        return self.factor * parse_duration(self.long) / _seconds(slo_window, "slo_window")
+
+
+DEFAULT_WINDOWS: tuple[BurnWindow, ...] = (
+    BurnWindow.derive("page", "1h", 0.02),
+    BurnWindow.derive("page", "6h", 0.05),
+    BurnWindow.derive("ticket", "1d", 0.10),
+    BurnWindow.derive("ticket", "3d", 0.10),
+)
+"""Page on 2 % of a 30-day budget in 1 h (14.4×) or 5 % in 6 h (6×); ticket on 10 % in 1 d (3×) or 3 d (1×)."""
+
+
+# --------------------------------------------------------------------------- rule generation
+
+
+def _camel(name: str) -> str:
+    return "".join(part.capitalize() for part in name.split("-"))
+
+
+def _pct(fraction: float) -> str:
+    return f"{fraction * 100:.4g} %"
+
+
+def _record(window: str) -> str:
+    return f"slo:sli_error:ratio_rate{window}"
+
+
+def _scaled(window: str, time_scale: float) -> str:
+    seconds = parse_duration(window) / time_scale
+    if seconds < 1:
+        raise InvalidInput("time_scale", f"{time_scale:g}× turns the {window} window into {seconds:.3g} s, "
+                                         "shorter than one scrape; use a smaller time scale")
+    return format_duration(seconds)
+
+
+_VALUE = '{{ printf "%.1f" $value }}'
+
+
+def _annotations(spec: SLOSpec, bw: BurnWindow, long: str, short: str, time_scale: float) -> dict[str, str]:
+    runway = format_duration(spec.window_seconds / bw.factor)
+    threshold = _pct(bw.factor * spec.budget)
+    summary = (f"{spec.name} ({spec.service}): errors are spending the {spec.window} error budget {_VALUE}× faster "
+               f"than it allows; at {bw.factor:g}× or more the whole budget is gone within {runway}")
+    description = (f"The error ratio of SLO {spec.name} (objective {_pct(spec.objective)} over {spec.window}) has been "
+                   f"above {threshold} over both the last {long} and the last {short}: {bw.factor:g}× the rate the "
+                   f"budget allows, which spends {_pct(bw.budget_spent(spec.window))} of the budget per {long}. "
+                   + ("Act now: follow the runbook." if bw.severity == "page" else
+                      "Not an emergency; look at it during working hours."))
+    if time_scale != 1:
+        summary += f" [time-compressed {time_scale:g}×]"
+        description += (f" These rules are time-compressed {time_scale:g}×: the {bw.long}/{bw.short} windows run as "
+                        f"{long}/{short}, so everything happens {time_scale:g}× sooner; the math is unchanged.")
+    return {"summary": summary, "description": description,
+            "runbook_url": spec.runbook_url or f"runbooks/slo-{spec.name}.md"}
+
+
+def generate_rules(spec: SLOSpec, *, time_scale: float = 1, windows: Sequence[BurnWindow] = DEFAULT_WINDOWS) -> dict:
+    """A Prometheus rule file: the SLI error ratio over every window, then one burn alert per window pair."""
+    if time_scale <= 0:
+        raise InvalidInput("time_scale", f"{time_scale} must be a positive number")
+    if not windows:
+        raise InvalidInput("windows", "give at least one burn window")
+    longest = max(parse_duration(bw.long) for bw in windows)
+    if longest > spec.window_seconds:
+        raise InvalidInput("window", f"{spec.window} is shorter than the longest alert window "
+                                     f"{format_duration(longest)}; lengthen it or pass shorter windows")
+    for i, bw in enumerate(windows):
+        if bw.severity not in ("page", "ticket"):
+            raise InvalidInput(f"windows[{i}].severity", f"{bw.severity!r} must be page or ticket")
+        if parse_duration(bw.short) >= parse_duration(bw.long) or bw.factor <= 0:
+            raise InvalidInput(f"windows[{i}]", "needs short < long and a positive factor")
+    needed = sorted({w for bw in windows for w in (bw.long, bw.short)}, key=parse_duration)
+    labels = {"slo": spec.name, "service": spec.service}
+    recordings = [{"record": _record(_scaled(w, time_scale)), "expr": sli_error_expr(spec, _scaled(w, time_scale)),
+                   "labels": dict(labels)} for w in needed]
+    match = f'{{slo="{spec.name}", service="{spec.service}"}}'
+    alerts = []
+    for bw in windows:
+        long, short = _scaled(bw.long, time_scale), _scaled(bw.short, time_scale)
+        expr = (f"(\n  {_record(long)}{match} / {spec.budget!r} > {bw.factor:g}\nand\n"
+                f"  {_record(short)}{match} / {spec.budget!r} > {bw.factor:g}\n)")
+        alerts.append({
+            "alert": f"{_camel(spec.name)}ErrorBudgetBurn",
+            "expr": expr,
+            "labels": {"severity": bw.severity, "long_window": long, "short_window": short,
+                       "burn_factor": f"{bw.factor:g}", **labels},
+            "annotations": _annotations(spec, bw, long, short, time_scale),
+        })
+    return {"groups": [{"name": f"slo-{spec.name}-sli", "rules": recordings},
+                       {"name": f"slo-{spec.name}-alerts", "rules": alerts}]}
+
+
+def _alert_steps(bw: BurnWindow, long: float, short: float, step: float, budget: float) -> int | None:
+    """First step k at which a total outage starting at step 0 trips ``bw``, computed as Prometheus will;
+    None when even 100 % errors stay below factor × budget (e.g. 14.4× a 10 % budget)."""
+    if bw.factor * budget >= 1:
+        return None
+    k = 0
+    while not (_outage_ratio(k, step, long) / budget > bw.factor and _outage_ratio(k, step, short) / budget > bw.factor):
+        k += 1
+    return k
+
+
+def _outage_ratio(k: int, step: float, window: float) -> float:
+    return min(1.0, k * step / window)
+
+
+def generate_tests(spec: SLOSpec, *, time_scale: float = 1, windows: Sequence[BurnWindow] = DEFAULT_WINDOWS,
+                   rule_file: str = "rules.yml") -> dict:
+    """A ``promtool test rules`` file for ``generate_rules``: no alert in a clean steady state; each alert at the
+    step the arithmetic predicts during a total outage.
+
+    The input series are the recorded SLI error ratios themselves (what a total
+    outage starting at t=0 makes them: elapsed/window, capped at 1), so the test
+    covers the alert logic, labels and annotations for any SLI query.
+    """
+    doc = generate_rules(spec, time_scale=time_scale, windows=windows)
+    alerts = doc["groups"][1]["rules"]
+    scaled = [(bw, _scaled(bw.long, time_scale), _scaled(bw.short, time_scale)) for bw in windows]
+    step = min(parse_duration(s) for _, _, s in scaled) / 5
+    budget = spec.budget
+    fire_at = [_alert_steps(bw, parse_duration(lo), parse_duration(sh), step, budget) for bw, lo, sh in scaled]
+    reachable = [k for k in fire_at if k is not None]
+    last = max(reachable, default=0) + 1
+    series_windows = sorted({w for _, lo, sh in scaled for w in (lo, sh)}, key=parse_duration)
+    labels = f'slo="{spec.name}", service="{spec.service}"'
+
+    def series(values: Callable[[int, float], float]) -> list[dict]:
+        return [{"series": f"{_record(w)}{{{labels}}}",
+                 "values": " ".join(repr(values(k, parse_duration(w))) for k in range(last + 1))}
+                for w in series_windows]
+
+    def expected(k: int) -> list[dict]:
+        out = []
+        for (_, lo, _), rule, first in zip(scaled, alerts, fire_at):
+            if first is not None and first <= k:
+                value = f"{_outage_ratio(k, step, parse_duration(lo)) / budget:.1f}"
+                out.append({"exp_labels": dict(rule["labels"]),
+                            "exp_annotations": {key: text.replace(_VALUE, value)
+                                                for key, text in rule["annotations"].items()}})
+        return out
+
+    name = alerts[0]["alert"]
+    interval = format_duration(step)
+    times = sorted({k for f in reachable for k in (f - 1, f) if k >= 0} | {last})
+    return {
+        "rule_files": [rule_file],
+        "evaluation_interval": interval,
+        "tests": [
+            {"name": "steady state without errors: no alert", "interval": interval,
+             "input_series": series(lambda k, w: 0.0),
+             "alert_rule_test": [{"eval_time": format_duration(k * step) if k else "0s", "alertname": name,
+                                  "exp_alerts": []} for k in times]},
+            {"name": "total outage from t=0: each alert when its windows cross factor × budget", "interval": interval,
+             "input_series": series(lambda k, w: _outage_ratio(k, step, w)),
+             "alert_rule_test": [{"eval_time": format_duration(k * step) if k else "0s", "alertname": name,
+                                  "exp_alerts": expected(k)} for k in times]},
+        ],
+    }
+
+
+def test_rules(spec: SLOSpec, *, time_scale: float = 1, windows: Sequence[BurnWindow] = DEFAULT_WINDOWS) -> PromtoolResult:
+    """Generate the rules and their unit tests and run ``promtool test rules`` on them."""
+    rules = generate_rules(spec, time_scale=time_scale, windows=windows)
+    tests = generate_tests(spec, time_scale=time_scale, windows=windows, rule_file="rules.yml")
+    return promtool(["test", "rules", "tests.yml"], {"rules.yml": rules, "tests.yml": tests})
+
+
+test_rules.__test__ = False  # type: ignore[attr-defined]  # not a pytest test despite its name
+
+
+# --------------------------------------------------------------------------- alert quality
+
+
+@dataclass(frozen=True)
+class Strategy:
+    """An alerting rule set, simulated: it fires while any condition holds; a condition holds when the
+    mean error ratio over each of its windows (seconds) exceeds its threshold."""
+
+    name: str
+    conditions: tuple[tuple[tuple[float, ...], float], ...]
+
+
+def threshold_strategy(objective: float, window: Duration = "5m", threshold: float | None = None) -> Strategy:
+    """The naive alert: error ratio over ``window`` above ``threshold`` (default: the budget itself)."""
+    limit = error_budget(objective) if threshold is None else threshold
+    return Strategy(f"error ratio > {_pct(limit)} over {format_duration(_seconds(window, 'window'))}",
+                    (((_seconds(window, "window"),), limit),))
+
+
+def burn_rate_strategy(objective: float, window: Duration = "1h", factor: float = 14.4) -> Strategy:
+    """One window, one burn rate: no short window to make it reset quickly."""
+    seconds = _seconds(window, "window")
+    return Strategy(f"burn > {factor:g}× over {format_duration(seconds)}",
+                    (((seconds,), factor * error_budget(objective)),))
+
+
+def multiwindow_strategy(objective: float, windows: Sequence[BurnWindow] = DEFAULT_WINDOWS,
+                         severity: str | None = "page") -> Strategy:
+    """The generated rule set (its ``severity`` alerts, or all when None)."""
+    chosen = [bw for bw in windows if severity is None or bw.severity == severity]
+    if not chosen:
+        raise InvalidInput("severity", f"no {severity} windows in the table")
+    pairs = ", ".join(f"{bw.factor:g}×/{bw.long}+{bw.short}" for bw in chosen)
+    return Strategy(f"multi-window multi-burn-rate ({pairs})",
+                    tuple(((parse_duration(bw.long), parse_duration(bw.short)), bw.factor * error_budget(objective))
+                          for bw in chosen))
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """Error ratio ``ratio(t)`` for ``0 ≤ t < duration`` seconds, a clean service before and after."""
+
+    name: str
+    duration: float
+    ratio: Callable[[float], float]
+
+
+def _constant(level: float) -> Callable[[float], float]:
+    return lambda t: level
+
+
+def default_scenarios(objective: float) -> tuple[Scenario, ...]:
+    """Total outage (1 h), 10× burn (6 h), 2× slow burn (3 d), and a 30 s total spike (too small to page)."""
+    budget = error_budget(objective)
+    return (
+        Scenario("total outage for 1h", 3600, _constant(1.0)),
+        Scenario("10× burn for 6h", 6 * 3600, _constant(10 * budget)),
+        Scenario("2× slow burn for 3d", 3 * 86400, _constant(2 * budget)),
+        Scenario("100 % errors for 30s", 30, _constant(1.0)),
+    )
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """One strategy against one scenario, in seconds since the scenario started (reset: since it ended)."""
+
+    fired: bool
+    detection: float | None
+    reset: float | None
+
+
+def _timeline(scenario: Scenario, before: float, after: float, step: float) -> tuple[Any, Any]:
+    import numpy as np
+
+    n_before, n_after = int(math.ceil(before / step)), int(math.ceil(after / step))
+    n_during = int(math.ceil(scenario.duration / step))
+    during = np.array([scenario.ratio(i * step) for i in range(n_during)], dtype=float)
+    errors = np.concatenate([np.zeros(n_before), during, np.zeros(n_after)])
+    times = (np.arange(len(errors) + 1) - n_before) * step  # evaluation instants; errors[i] spans [t_i, t_i+1)
+    return times, np.concatenate([[0.0], np.cumsum(errors)])
+
+
+def _window_mean(cum: Any, index: Any, window: float, step: float) -> Any:
+    import numpy as np
+
+    span = int(round(window / step))
+    lo = np.clip(index - span, 0, None)
+    return (cum[index] - cum[lo]) / span
+
+
+def simulate(strategy: Strategy, scenario: Scenario, *, step: float = 1.0) -> Outcome:
+    """Evaluate ``strategy`` every ``step`` seconds, as Prometheus would, against ``scenario``."""
+    import numpy as np
+
+    longest = max(w for windows, _ in strategy.conditions for w in windows)
+    times, cum = _timeline(scenario, longest, longest + step, step)
+    index = np.arange(len(times))
+    firing = np.zeros(len(times), dtype=bool)
+    for windows, threshold in strategy.conditions:
+        holds = np.ones(len(times), dtype=bool)
+        for window in windows:
+            holds &= _window_mean(cum, index, window, step) > threshold
+        firing |= holds
+    if not firing.any():
+        return Outcome(False, None, None)
+    first = int(np.argmax(firing))
+    end = int(np.searchsorted(times, scenario.duration))
+    after = np.nonzero(~firing[end:])[0]
+    return Outcome(True, float(times[first]), float(after[0] * step) if len(after) else None)
+
+
+def should_page(scenario: Scenario, objective: float, *, windows: Sequence[BurnWindow] = DEFAULT_WINDOWS,
+                slo_window: Duration = "30d", step: float = 1.0) -> bool:
+    """Ground truth: the scenario spends, within some page window's long window, at least the budget share that
+    window pages on (defaults: ≥ 2 % of a 30-day budget within 1 h, or ≥ 5 % within 6 h)."""
+    import numpy as np
+
+    pages = [bw for bw in windows if bw.severity == "page"]
+    longest = max(parse_duration(bw.long) for bw in pages)
+    times, cum = _timeline(scenario, longest, longest, step)
+    index = np.arange(len(times))
+    total = error_budget(objective) * _seconds(slo_window, "slo_window")
+    for bw in pages:
+        long = parse_duration(bw.long)
+        spent = _window_mean(cum, index, long, step) * long / total
+        if spent.max() >= bw.budget_spent(slo_window) - 1e-12:
+            return True
+    return False
+
+
+@dataclass(frozen=True)
+class AlertQuality:
+    """``table``: one row per strategy × scenario; ``scores``: precision and recall per strategy."""
+
+    table: Any
+    scores: Any
+
+
+def alert_quality(objective: float = 0.999, strategies: Sequence[Strategy] | None = None,
+                  scenarios: Sequence[Scenario] | None = None, *, step: float = 1.0) -> AlertQuality:
+    """Compare strategies on scenarios: detection time, reset time, and precision/recall against ``should_page``."""
+    import pandas as pd
+
+    strategies = strategies or (threshold_strategy(objective), burn_rate_strategy(objective),
+                                multiwindow_strategy(objective))
+    scenarios = scenarios or default_scenarios(objective)
+    truth = {s.name: should_page(s, objective, step=step) for s in scenarios}
+    rows = []
+    for strategy in strategies:
+        for scenario in scenarios:
+            outcome = simulate(strategy, scenario, step=step)
+            rows.append({"strategy": strategy.name, "scenario": scenario.name, "should_page": truth[scenario.name],
+                         "fired": outcome.fired, "detection_s": outcome.detection, "reset_s": outcome.reset})
+    table = pd.DataFrame(rows)
+    scores = []
+    for name, group in table.groupby("strategy", sort=False):
+        tp = int((group.fired & group.should_page).sum())
+        fp = int((group.fired & ~group.should_page).sum())
+        fn = int((~group.fired & group.should_page).sum())
+        scores.append({"strategy": name, "precision": tp / (tp + fp) if tp + fp else math.nan,
+                       "recall": tp / (tp + fn) if tp + fn else math.nan})
+    return AlertQuality(table, pd.DataFrame(scores))

@@ -1,0 +1,368 @@
+"""kit.slo: spec parsing and validation, budget math, rule generation, promtool, alert quality, live fire-and-reset."""
+
+from __future__ import annotations
+
+import math
+import os
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+from hypothesis import given, settings, strategies as st
+
+from kit import binaries, faults, pager, prom, sandbox, slo
+from kit.errors import InvalidInput
+from kit.timescale import parse_duration
+
+SPECS = Path(__file__).parent / "slo_specs"
+GOLDEN = Path(__file__).parent / "golden"
+CHECKOUT = SPECS / "good" / "checkout-availability.yml"
+CATALOG = SPECS / "good" / "catalog-latency.yml"
+
+objectives = st.floats(min_value=0.5, max_value=slo.MAX_OBJECTIVE)
+windows_s = st.floats(min_value=3600, max_value=90 * 86400)
+
+
+# --------------------------------------------------------------------------- specs
+
+
+def test_kit_yaml_parses_into_the_model():
+    spec = slo.load_spec(CHECKOUT)
+    assert (spec.name, spec.service, spec.objective, spec.window) == ("checkout-availability", "shop", 0.999, "30d")
+    assert spec.sli == slo.AvailabilitySLI(
+        total='http_requests_total{job="shop", route="/checkout"}',
+        bad='http_requests_total{job="shop", route="/checkout", code=~"5.."}',
+    )
+    assert spec.budget == 0.001 and spec.window_seconds == 30 * 86400
+    latency = slo.load_spec(CATALOG)
+    assert latency.sli == slo.LatencySLI("http_request_duration_seconds", '{job="shop", route="/catalog"}', 0.25)
+
+
+def test_openslo_gives_the_same_model_as_the_kit_format():
+    assert slo.load_spec(SPECS / "good" / "checkout-openslo.yml") == slo.load_spec(CHECKOUT)
+
+
+def test_openslo_good_expression_with_window_placeholder_and_target_percent():
+    spec = slo.load_spec(SPECS / "good" / "checkout-openslo-good-expr.yml")
+    assert spec.objective == pytest.approx(0.995) and spec.window == "28d"
+    assert slo.sli_error_expr(spec, "1h") == (
+        '1 - (sum(rate(http_requests_total{job="shop", route="/checkout", code!~"5.."}[1h])) / '
+        'sum(rate(http_requests_total{job="shop", route="/checkout"}[1h])))'
+    )
+
+
+def test_spec_from_text_and_mapping():
+    text = CHECKOUT.read_text()
+    assert slo.load_spec(text) == slo.load_spec(yaml.safe_load(text)) == slo.load_spec(str(CHECKOUT))
+
+
+def test_missing_file_names_the_path():
+    with pytest.raises(InvalidInput, match="path: cannot read"):
+        slo.load_spec("nowhere/checkout.yml")
+
+
+def _bad_cases():
+    for path in sorted((SPECS / "bad").glob("*.yml")):
+        first = path.read_text().splitlines()[0]
+        assert first.startswith("# expect: "), f"{path.name} needs a '# expect: <message>' first line"
+        yield pytest.param(path, first.removeprefix("# expect: "), id=path.stem)
+
+
+@pytest.mark.parametrize("path,expected", list(_bad_cases()))
+def test_bad_spec_is_rejected_with_a_message_naming_the_field(path, expected):
+    with pytest.raises(InvalidInput) as caught:
+        slo.load_spec(path)
+    assert expected in str(caught.value)
+    assert str(caught.value).startswith(caught.value.field + ":")
+
+
+def test_there_are_at_least_ten_distinct_bad_specs():
+    messages = {expected for _, expected in (case.values for case in _bad_cases())}
+    assert len(messages) >= 10
+
+
+def test_error_expressions():
+    assert slo.sli_error_expr(slo.load_spec(CHECKOUT), "5m") == (
+        '(sum(rate(http_requests_total{job="shop", route="/checkout", code=~"5.."}[5m])) or vector(0)) / '
+        'sum(rate(http_requests_total{job="shop", route="/checkout"}[5m]))'
+    )
+    assert slo.sli_error_expr(slo.load_spec(CATALOG), "5m") == (
+        '1 - (sum(rate(http_request_duration_seconds_bucket{job="shop", route="/catalog", le="0.25"}[5m])) / '
+        'sum(rate(http_request_duration_seconds_count{job="shop", route="/catalog"}[5m])))'
+    )
+
+
+# --------------------------------------------------------------------------- math
+
+
+def test_budget_textbook_numbers():
+    assert slo.error_budget(0.999) == 0.001
+    assert slo.budget_minutes(0.999, "30d") == pytest.approx(43.2)
+    assert slo.burn_rate(0.0144, 0.999) == pytest.approx(14.4)
+    # a 20-minute total outage spends 20/43.2 of a 99.9 %/30d budget
+    assert slo.budget_after_incident("20m", 1.0, 0.999, "30d") == pytest.approx(1 - 20 / 43.2)
+    assert slo.time_to_exhaustion(14.4, "30d") == pytest.approx(50 * 3600)
+    assert slo.time_to_exhaustion(0, "30d") == math.inf
+
+
+@given(objectives, windows_s)
+def test_burning_at_rate_one_for_the_whole_window_spends_exactly_the_budget(objective, window):
+    ratio = slo.error_budget(objective)
+    assert slo.burn_rate(ratio, objective) == pytest.approx(1)
+    assert slo.budget_consumed(ratio, window, objective, window) == pytest.approx(1)
+
+
+@given(st.floats(min_value=0, max_value=1), st.floats(min_value=0, max_value=90 * 86400), objectives, windows_s)
+def test_consumed_plus_remaining_is_one(ratio, period, objective, window):
+    consumed = slo.budget_consumed(ratio, period, objective, window)
+    assert consumed >= 0
+    assert consumed + slo.budget_remaining(ratio, period, objective, window) == pytest.approx(1)
+    assert slo.budget_after_incident(period, ratio, objective, window) == pytest.approx(1 - consumed)
+
+
+@given(st.floats(min_value=1e-3, max_value=1e4), windows_s, st.floats(min_value=0, max_value=1))
+def test_exhaustion_time_times_burn_is_the_window(rate, window, remaining):
+    assert slo.time_to_exhaustion(rate, window) * rate == pytest.approx(window)
+    assert slo.time_to_exhaustion(rate, window, remaining) * rate == pytest.approx(remaining * window)
+
+
+@given(st.floats(min_value=0, max_value=1), st.floats(min_value=0, max_value=1),
+       st.floats(min_value=0, max_value=86400), objectives)
+def test_a_bigger_incident_leaves_less_budget(r1, r2, duration, objective):
+    low, high = sorted((r1, r2))
+    assert (slo.budget_after_incident(duration, high, objective, "30d")
+            <= slo.budget_after_incident(duration, low, objective, "30d"))
+
+
+# --------------------------------------------------------------------------- burn windows
+
+
+def test_window_table_reproduces_the_textbook_factors():
+    table = [(bw.severity, bw.long, bw.short, bw.factor) for bw in slo.DEFAULT_WINDOWS]
+    assert table == [("page", "1h", "5m", 14.4), ("page", "6h", "30m", 6.0),
+                     ("ticket", "1d", "2h", 3.0), ("ticket", "3d", "6h", 1.0)]
+    assert [bw.budget_spent("30d") for bw in slo.DEFAULT_WINDOWS] == pytest.approx([0.02, 0.05, 0.10, 0.10])
+
+
+def test_windows_and_factors_are_configurable():
+    custom = (slo.BurnWindow.derive("page", "2h", 0.04), slo.BurnWindow("ticket", "12h", "1h", 2.5))
+    assert custom[0] == slo.BurnWindow("page", "2h", "10m", 14.4)
+    doc = slo.generate_rules(slo.load_spec(CHECKOUT), windows=custom)
+    alerts = doc["groups"][1]["rules"]
+    assert [(a["labels"]["long_window"], a["labels"]["short_window"], a["labels"]["burn_factor"]) for a in alerts] == [
+        ("2h", "10m", "14.4"), ("12h", "1h", "2.5")]
+    assert [r["record"] for r in doc["groups"][0]["rules"]] == [
+        "slo:sli_error:ratio_rate10m", "slo:sli_error:ratio_rate1h", "slo:sli_error:ratio_rate2h",
+        "slo:sli_error:ratio_rate12h"]
+
+
+@given(st.floats(min_value=0.001, max_value=1), st.sampled_from(["1h", "6h", "1d", "3d"]))
+def test_factor_and_budget_spent_round_trip(spent, long):
+    bw = slo.BurnWindow.derive("page", long, spent)
+    assert bw.budget_spent("30d") == pytest.approx(spent)
+
+
+# --------------------------------------------------------------------------- rules
+
+
+@pytest.mark.parametrize("spec_path", [CHECKOUT, CATALOG], ids=["availability", "latency"])
+def test_generated_rules_match_golden_file(spec_path):
+    text = slo.to_yaml(slo.generate_rules(slo.load_spec(spec_path)))
+    golden = GOLDEN / f"{spec_path.stem}.rules.yml"
+    if os.environ.get("KIT_UPDATE_GOLDEN") == "1":
+        golden.write_text(text, encoding="utf-8")
+    assert golden.exists(), f"missing {golden}; create it with KIT_UPDATE_GOLDEN=1"
+    assert text == golden.read_text(encoding="utf-8"), "rules changed; review and rerun with KIT_UPDATE_GOLDEN=1"
+
+
+def test_alerts_carry_severity_window_labels_runbook_and_an_actionable_summary():
+    doc = slo.generate_rules(slo.load_spec(CHECKOUT))
+    records = [r["record"] for r in doc["groups"][0]["rules"]]
+    assert records == [f"slo:sli_error:ratio_rate{w}" for w in ("5m", "30m", "1h", "2h", "6h", "1d", "3d")]
+    assert all(r["labels"] == {"slo": "checkout-availability", "service": "shop"} for r in doc["groups"][0]["rules"])
+    alerts = doc["groups"][1]["rules"]
+    assert [a["labels"]["severity"] for a in alerts] == ["page", "page", "ticket", "ticket"]
+    page = alerts[0]
+    assert page["labels"] == {"severity": "page", "long_window": "1h", "short_window": "5m", "burn_factor": "14.4",
+                              "slo": "checkout-availability", "service": "shop"}
+    assert "slo:sli_error:ratio_rate1h" in page["expr"] and "slo:sli_error:ratio_rate5m" in page["expr"]
+    assert "\nand\n" in page["expr"] and page["expr"].count("> 14.4") == 2
+    notes = page["annotations"]
+    assert notes["runbook_url"] == "runbooks/checkout-errors.md"
+    assert "checkout-availability" in notes["summary"] and '$value' in notes["summary"]
+    assert "gone within 2d2h" in notes["summary"]
+    assert "time-compressed" not in notes["summary"]
+
+
+def test_default_runbook_url_names_the_slo():
+    spec = slo.load_spec(CHECKOUT.read_text().replace("runbook_url: runbooks/checkout-errors.md\n", ""))
+    alerts = slo.generate_rules(spec)["groups"][1]["rules"]
+    assert {a["annotations"]["runbook_url"] for a in alerts} == {"runbooks/slo-checkout-availability.md"}
+
+
+def test_time_scale_divides_every_window_and_says_so():
+    doc = slo.generate_rules(slo.load_spec(CHECKOUT), time_scale=60)
+    assert [r["record"] for r in doc["groups"][0]["rules"]] == [
+        f"slo:sli_error:ratio_rate{w}" for w in ("5s", "30s", "1m", "2m", "6m", "24m", "1h12m")]
+    assert "[5s]" in doc["groups"][0]["rules"][0]["expr"]
+    page = doc["groups"][1]["rules"][0]
+    assert (page["labels"]["long_window"], page["labels"]["short_window"]) == ("1m", "5s")
+    assert "[time-compressed 60×]" in page["annotations"]["summary"]
+    assert "the 1h/5m windows run as 1m/5s" in page["annotations"]["description"]
+
+
+def test_time_scale_that_makes_a_window_shorter_than_a_second_is_refused():
+    with pytest.raises(InvalidInput, match="time_scale: 3600× turns the 5m window into 0.0833 s"):
+        slo.generate_rules(slo.load_spec(CHECKOUT), time_scale=3600)
+
+
+def test_slo_window_shorter_than_an_alert_window_is_refused():
+    spec = slo.load_spec(CHECKOUT.read_text().replace("window: 30d", "window: 1d"))
+    with pytest.raises(InvalidInput, match="window: 1d is shorter than the longest alert window 3d"):
+        slo.generate_rules(spec)
+
+
+@pytest.mark.parametrize("spec_path", [CHECKOUT, CATALOG, SPECS / "good" / "checkout-openslo-good-expr.yml"])
+@pytest.mark.parametrize("scale", [1, 60])
+def test_promtool_accepts_generated_rules(spec_path, scale):
+    result = slo.check_rules(slo.generate_rules(slo.load_spec(spec_path), time_scale=scale))
+    assert result.passed, result.output
+    assert "SUCCESS: 11 rules found" in result.output
+
+
+@pytest.mark.parametrize("spec_path", [CHECKOUT, CATALOG])
+@pytest.mark.parametrize("scale", [1, 60])
+def test_generated_promtool_unit_tests_pass(spec_path, scale):
+    result = slo.test_rules(slo.load_spec(spec_path), time_scale=scale)
+    assert result.passed, result.output
+
+
+def test_generated_unit_tests_expect_alerts_when_the_arithmetic_says(tmp_path):
+    tests = slo.generate_tests(slo.load_spec(CHECKOUT))
+    assert tests["evaluation_interval"] == "1m"
+    outage = tests["tests"][1]["alert_rule_test"]
+    firing = {t["eval_time"]: sorted(a["exp_labels"]["burn_factor"] for a in t["exp_alerts"]) for t in outage}
+    # 1-minute steps of a total outage: 1h/5m trips at 1m (1/60 > 1.44 %), 6h/30m at 3m (3/360 > 0.6 %),
+    # 1d/2h and 3d/6h at 5m (5/1440 > 0.3 %, 5/4320 > 0.1 %)
+    assert firing == {"0s": [], "1m": ["14.4"], "2m": ["14.4"], "3m": ["14.4", "6"], "4m": ["14.4", "6"],
+                      "5m": ["1", "14.4", "3", "6"], "6m": ["1", "14.4", "3", "6"]}
+    assert all(t["exp_alerts"] == [] for t in tests["tests"][0]["alert_rule_test"])
+
+
+def test_alerts_that_cannot_fire_at_a_low_objective_are_expected_never_to_fire():
+    # at 90 % the budget is 10 %: 14.4× would need 144 % errors
+    spec = slo.load_spec(CHECKOUT.read_text().replace("objective: 0.999", "objective: 0.9"))
+    outage = slo.generate_tests(spec)["tests"][1]["alert_rule_test"]
+    assert {a["exp_labels"]["burn_factor"] for t in outage for a in t["exp_alerts"]} == {"6", "3", "1"}
+    result = slo.test_rules(spec)
+    assert result.passed, result.output
+
+
+def test_generated_unit_tests_catch_a_wrong_factor(tmp_path):
+    spec = slo.load_spec(CHECKOUT)
+    wrong = (slo.BurnWindow("page", "1h", "5m", 30),) + slo.DEFAULT_WINDOWS[1:]
+    (tmp_path / "rules.yml").write_text(slo.to_yaml(slo.generate_rules(spec, windows=wrong)))
+    (tmp_path / "tests.yml").write_text(slo.to_yaml(slo.generate_tests(spec)))
+    done = subprocess.run([str(binaries.path("promtool")), "test", "rules", "tests.yml"], cwd=tmp_path,
+                          capture_output=True, text=True)
+    assert done.returncode != 0 and "FAILED" in done.stdout + done.stderr
+
+
+# --------------------------------------------------------------------------- alert quality
+
+
+def test_total_outage_trips_the_page_windows_when_the_arithmetic_says():
+    outage = slo.default_scenarios(0.999)[0]
+    fast, slow = slo.DEFAULT_WINDOWS[:2]
+    first = slo.simulate(slo.multiwindow_strategy(0.999, [fast]), outage)
+    second = slo.simulate(slo.multiwindow_strategy(0.999, [slow]), outage)
+    assert first.detection == 52  # 0.0144 × 3600 s = 51.84 s, first 1 s evaluation after it
+    assert second.detection == 130  # 0.006 × 21600 s = 129.6 s: 2 min 10 s
+    # the short window resets the alert: 5m × (1 − 0.0144) and 30m × (1 − 0.006) after the outage ends
+    assert first.reset == 296 and second.reset == 1790
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.floats(min_value=0.99, max_value=0.9999), st.sampled_from([0, 1]))
+def test_detection_is_within_one_evaluation_of_the_arithmetic(objective, index):
+    bw = slo.DEFAULT_WINDOWS[index]
+    outcome = slo.simulate(slo.multiwindow_strategy(objective, [bw]), slo.Scenario("outage", 86400, lambda t: 1.0))
+    predicted = bw.factor * slo.error_budget(objective) * parse_duration(bw.long)
+    assert predicted <= outcome.detection <= predicted + 1
+
+
+def test_alert_quality_table_and_scores():
+    quality = slo.alert_quality(0.999)
+    table = quality.table.set_index(["strategy", "scenario"])
+    plain, single, multi = quality.scores["strategy"]
+    assert list(table.columns) == ["should_page", "fired", "detection_s", "reset_s"]
+    truth = table.loc[multi, "should_page"].to_dict()
+    assert truth == {"total outage for 1h": True, "10× burn for 6h": True,
+                     "2× slow burn for 3d": False, "100 % errors for 30s": False}
+    assert table.loc[(multi, "total outage for 1h"), "detection_s"] == 52
+    assert table.loc[(multi, "10× burn for 6h"), "detection_s"] == pytest.approx(0.6 * 21600, abs=1)
+    assert table.loc[(single, "total outage for 1h"), "reset_s"] == 3549  # no short window: ~1 h to reset
+    assert table.loc[(plain, "100 % errors for 30s"), "fired"]  # the naive threshold pages on a blip
+    scores = quality.scores.set_index("strategy")
+    assert scores.loc[plain].tolist() == [0.5, 1.0]
+    assert scores.loc[single].tolist() == [1.0, 0.5]
+    assert scores.loc[multi].tolist() == [1.0, 1.0]
+
+
+# --------------------------------------------------------------------------- live
+
+
+def test_validate_queries_passes_good_and_shows_prometheus_message_for_bad(live):
+    for path in (CHECKOUT, CATALOG):
+        spec = slo.load_spec(path)
+        slo.validate_queries(spec, live)
+        # the SLI has data on the live shop (for latency: the le label matches the exposition)
+        prom.wait_for(slo.sli_error_expr(spec, "10s") + " >= 0", timeout=20, config=live)
+    broken = CHECKOUT.read_text().replace(
+        'bad: http_requests_total{job="shop", route="/checkout", code=~"5.."}',
+        'bad: sum by (code (rate(http_requests_total{job="shop"}[{{window}}]))')
+    with pytest.raises(InvalidInput, match=r"^sli\.bad: Prometheus rejected .*parse error"):
+        slo.validate_queries(slo.load_spec(broken), live)
+
+
+def _page_rows(since: float, live, status: str, long_window: str):
+    frame = pager.pages(live, since=since)
+    if frame.empty:
+        return frame
+    mask = ((frame["alertname"] == "CheckoutAvailabilityErrorBudgetBurn") & (frame["status"] == status)
+            & frame["labels"].map(lambda labels: labels.get("long_window") == long_window))
+    return frame[mask]
+
+
+def _wait_page(since: float, live, status: str, long_window: str, timeout: float):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        rows = _page_rows(since, live, status, long_window)
+        if len(rows):
+            return rows.iloc[0]
+        time.sleep(0.2)
+    pager.wait_for_page("CheckoutAvailabilityErrorBudgetBurn", status=status, since=since, timeout=0, config=live)
+    raise AssertionError(f"pages for other windows arrived, but no {status} page for long_window={long_window}")
+
+
+def test_live_total_outage_pages_and_resets(clean_faults):
+    live = clean_faults
+    # 60×: the 1h/5m page runs as 1m/5s, still five scrapes in the short window at the lab profile's 1 s
+    doc = slo.generate_rules(slo.load_spec(CHECKOUT), time_scale=60)
+    sandbox.install_rules("slo-checkout-availability", doc, config=live)
+    try:
+        since = time.time()
+        faults.set_fault("errors", ratio=1.0, route="checkout", config=live)
+        page = _wait_page(since, live, "firing", "1m", timeout=30)
+        assert page["severity"] == "page" and page["runbook_url"] == "runbooks/checkout-errors.md"
+        assert "time-compressed 60×" in page["summary"]
+        detected = page["received_at"].timestamp() - since
+        faults.clear_faults(config=live)
+        cleared = time.time()
+        _wait_page(since, live, "resolved", "1m", timeout=30)
+        print(f"page after {detected:.1f} s, resolved {time.time() - cleared:.1f} s after the fault was cleared")
+    finally:
+        faults.clear_faults(config=live)
+        sandbox.remove_rules("slo-checkout-availability", config=live)
