@@ -105,6 +105,38 @@ def _query(args) -> int:
     return 0
 
 
+@command("slo")
+def _slo(args) -> int:
+    """validate / generate / test / apply an SLO spec."""
+    from pathlib import Path
+
+    from . import slo
+    spec = slo.load_spec(Path(args.spec))
+    if args.action == "validate":
+        if args.live:
+            slo.validate_queries(spec)
+        budget = slo.budget_minutes(spec.objective, spec.window)
+        print(f"{spec.name}: valid ({spec.objective:.4%} over {spec.window}, budget {budget:.1f} min of errors)")
+        return 0
+    if args.action == "test":
+        result = slo.test_rules(spec, time_scale=args.time_scale)
+        print(result.output)
+        return 0 if result.passed else 1
+    rules = slo.generate_rules(spec, time_scale=args.time_scale)
+    if args.action == "apply":
+        from . import sandbox
+        current = sandbox.install_rules(f"slo-{spec.name}", rules)
+        print(f"installed slo-{spec.name} ({current.rules_loaded} rules loaded)")
+        return 0
+    text = slo.to_yaml(rules)
+    if args.out:
+        Path(args.out).write_text(text, encoding="utf-8")
+        print(f"wrote {args.out}")
+    else:
+        print(text, end="")
+    return 0
+
+
 @command("render")
 def _render(args) -> int:
     from pathlib import Path
@@ -255,6 +287,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("submissions", help="folder of <student>/<lab>/<lab>.ipynb or <student>.ipynb")
     p.add_argument("--lab", required=True)
     p.add_argument("--out", default="gradebook.csv", help="CSV file to write")
+    p = sub.add_parser("slo", help="validate an SLO spec, generate its alert rules, test them, apply them")
+    slo_sub = p.add_subparsers(dest="action", required=True)
+    for name, text in (("validate", "check a spec (own YAML or OpenSLO v1) and show its error budget"),
+                       ("generate", "print (or --out) the recording and burn-rate alert rules"),
+                       ("test", "generate promtool unit tests for the rules and run them"),
+                       ("apply", "install the rules into the running sandbox and reload Prometheus")):
+        a = slo_sub.add_parser(name, help=text)
+        a.add_argument("spec", help="SLO spec file")
+        if name == "validate":
+            a.add_argument("--live", action="store_true", help="also ask the sandbox's Prometheus to parse the queries")
+        else:
+            a.add_argument("--time-scale", type=float, default=1.0,
+                           help="divide every window by this factor (60: 1h becomes 1m) to watch alerts live")
+        if name == "generate":
+            a.add_argument("--out", default=None, help="file to write (default: stdout)")
     p = sub.add_parser("render", help="write the Prometheus/Alertmanager config for a profile into a folder")
     p.add_argument("--out", required=True, help="folder to write prometheus.yml, alertmanager.yml and rules/ into")
     p.add_argument("--profile", choices=sorted(PROFILES), default=None)

@@ -60,3 +60,33 @@ def test_unknown_log_name_and_missing_binaries_fail_with_advice(live, tmp_path):
 def test_labs_are_in_sync_with_solutions():
     result = kit("labs", "check")
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+SPEC = "tests/slo_specs/good/checkout-availability.yml"
+
+
+def test_slo_validate_generate_and_test():
+    result = kit("slo", "validate", SPEC)
+    assert result.returncode == 0 and "budget 43.2 min" in result.stdout, result.stderr
+    result = kit("slo", "generate", SPEC, "--time-scale", "60")
+    assert result.returncode == 0 and "slo:sli_error:ratio_rate5s" in result.stdout
+    result = kit("slo", "test", SPEC)
+    assert result.returncode == 0 and "SUCCESS" in result.stdout, result.stdout
+
+
+def test_slo_bad_spec_names_the_field():
+    result = kit("slo", "validate", "tests/slo_specs/bad/empty-query.yml")
+    assert result.returncode == 2 and "sli.availability.total" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_slo_apply_installs_into_the_sandbox(live):
+    from kit import prom, sandbox
+
+    try:
+        result = kit("slo", "apply", SPEC, "--time-scale", "60")
+        assert result.returncode == 0, result.stderr
+        names = set(prom.rules(config=live)["name"])
+        assert {"slo:sli_error:ratio_rate5s", "CheckoutAvailabilityErrorBudgetBurn"} <= names
+    finally:
+        sandbox.remove_rules("slo-checkout-availability", config=live)
