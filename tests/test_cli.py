@@ -7,6 +7,7 @@ import sys
 import time
 
 from kit import faults, pager
+from kit.config import REPO_ROOT
 
 
 def kit(*args, env=None, timeout=120):
@@ -62,7 +63,7 @@ def test_labs_are_in_sync_with_solutions():
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-SPEC = "tests/slo_specs/good/checkout-availability.yml"
+SPEC = str(REPO_ROOT / "slos" / "checkout-availability.yml")
 
 
 def test_slo_validate_generate_and_test():
@@ -75,7 +76,7 @@ def test_slo_validate_generate_and_test():
 
 
 def test_slo_bad_spec_names_the_field():
-    result = kit("slo", "validate", "tests/slo_specs/bad/empty-query.yml")
+    result = kit("slo", "validate", str(REPO_ROOT / "tests/slo_specs/bad/empty-query.yml"))
     assert result.returncode == 2 and "sli.availability.total" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
 

@@ -13,13 +13,14 @@ import yaml
 from hypothesis import given, settings, strategies as st
 
 from kit import binaries, faults, pager, prom, sandbox, slo
+from kit.config import REPO_ROOT
 from kit.errors import InvalidInput
 from kit.timescale import parse_duration
 
 SPECS = Path(__file__).parent / "slo_specs"
 GOLDEN = Path(__file__).parent / "golden"
-CHECKOUT = SPECS / "good" / "checkout-availability.yml"
-CATALOG = SPECS / "good" / "catalog-latency.yml"
+CHECKOUT = REPO_ROOT / "slos" / "checkout-availability.yml"
+CATALOG = REPO_ROOT / "slos" / "catalog-latency.yml"
 
 objectives = st.floats(min_value=0.5, max_value=slo.MAX_OBJECTIVE)
 windows_s = st.floats(min_value=3600, max_value=90 * 86400)
