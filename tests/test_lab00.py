@@ -4,11 +4,8 @@ Blank scores 0 without crashing, the solution scores full marks, and each
 plausible wrong answer loses exactly the points of its own exercise.
 """
 
-import csv
-
 import pytest
-
-from kit import grading
+from matrix import expected, grade_matrix
 
 LAB = "00-mob-and-sandbox"
 FULL = {"ex1": 1, "ex2": 2, "ex3": 2, "ex4": 2, "ex5": 1}
@@ -31,34 +28,18 @@ WRONG_B = {  # a duplicate in the roster; a quantile over five minutes instead o
 
 
 @pytest.fixture(scope="module")
-def gradebook(live, tmp_path_factory):
-    folder = tmp_path_factory.mktemp("submissions")
-    solution = grading.solution_answers(LAB)
-    grading.make_submission(LAB, {}, folder / "blank" / LAB / f"{LAB}.ipynb")
-    grading.make_submission(LAB, solution, folder / "solution" / LAB / f"{LAB}.ipynb")
-    grading.make_submission(LAB, {**solution, **WRONG_A}, folder / "wrong_a" / LAB / f"{LAB}.ipynb")
-    grading.make_submission(LAB, {**solution, **WRONG_B}, folder / "wrong_b" / LAB / f"{LAB}.ipynb")
-    out = folder / "gradebook.csv"
-    grading.grade_cohort(folder, LAB, out, progress=print)
-    with open(out, newline="") as fh:
-        return {row["student"]: row for row in csv.DictReader(fh)}
+def points(live, tmp_path_factory):
+    return grade_matrix(LAB, {"wrong_a": WRONG_A, "wrong_b": WRONG_B}, tmp_path_factory.mktemp("submissions"))
 
 
-def _points(row):
-    return {ex: float(row[ex]) for ex in FULL}
+def test_blank_scores_zero(points):
+    assert points["blank"] == expected(FULL, set(FULL))
 
 
-def test_blank_scores_zero(gradebook):
-    assert _points(gradebook["blank"]) == {ex: 0 for ex in FULL}
-
-
-def test_solution_scores_full_marks(gradebook):
-    row = gradebook["solution"]
-    assert _points(row) == FULL, row["note"]
-    assert float(row["total"]) == float(row["max_total"]) == sum(FULL.values())
+def test_solution_scores_full_marks(points):
+    assert points["solution"] == FULL
 
 
 @pytest.mark.parametrize("student,wrong", [("wrong_a", {"ex2", "ex4", "ex5"}), ("wrong_b", {"ex1", "ex3"})])
-def test_wrong_answers_lose_exactly_their_exercise(gradebook, student, wrong):
-    expected = {ex: (0 if ex in wrong else pts) for ex, pts in FULL.items()}
-    assert _points(gradebook[student]) == expected
+def test_wrong_answers_lose_exactly_their_exercise(points, student, wrong):
+    assert points[student] == expected(FULL, wrong)
