@@ -137,6 +137,19 @@ def _slo(args) -> int:
     return 0
 
 
+@command("history")
+def _history(args) -> int:
+    from . import history
+    seed = {} if args.seed is None else {"seed": args.seed}
+    result = history.load(args.days, progress=print, **seed)
+    print(f"loaded {result.samples:,} samples of {result.series} series, {result.start:%Y-%m-%d %H:%M} to "
+          f"{result.end:%Y-%m-%d %H:%M} UTC, in {result.seconds:.1f} s")
+    for incident in result.incidents:
+        print(f"  incident {incident.name}: {incident.shape} on {incident.route}, "
+              f"{incident.start:%Y-%m-%d %H:%M} to {incident.end:%Y-%m-%d %H:%M} UTC")
+    return 0
+
+
 @command("render")
 def _render(args) -> int:
     from pathlib import Path
@@ -302,6 +315,11 @@ def build_parser() -> argparse.ArgumentParser:
                            help="divide every window by this factor (60: 1h becomes 1m) to watch alerts live")
         if name == "generate":
             a.add_argument("--out", default=None, help="file to write (default: stdout)")
+    p = sub.add_parser("history", help="backfill weeks of metric history (with known incidents) into the sandbox")
+    history_sub = p.add_subparsers(dest="action", required=True)
+    h = history_sub.add_parser("load", help="generate and load history; loading again replaces it")
+    h.add_argument("--days", type=float, default=30, help="how many days, ending now (default 30)")
+    h.add_argument("--seed", type=int, default=None, help="random seed (default: the kit's fixed one)")
     p = sub.add_parser("render", help="write the Prometheus/Alertmanager config for a profile into a folder")
     p.add_argument("--out", required=True, help="folder to write prometheus.yml, alertmanager.yml and rules/ into")
     p.add_argument("--profile", choices=sorted(PROFILES), default=None)

@@ -35,11 +35,9 @@ from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .errors import InvalidInput
-from .metrics import LATENCY_BUCKETS
+from .metrics import BAD_VERSION, LATENCY_BUCKETS, PAYMENT_OUTCOMES, VERSION
 from .faults import FLAGS, SERVICES, UnknownName, fault_kind, validate_fault, validate_flag
 
-VERSION = "1.0.0"
-BAD_VERSION = "2.0.0"
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 
@@ -50,7 +48,6 @@ RECOMMENDATIONS_MS = 5.0
 NEW_CHECKOUT_MS = 15.0
 BAD_DEPLOY_CHECKOUT_FAILURES = 0.08
 BAD_DEPLOY_PRODUCT_MS = 80.0
-PAYMENT_OUTCOMES = ("ok", "error", "timeout", "unreachable")
 _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
 _NAMES = (

@@ -91,3 +91,11 @@ def test_slo_apply_installs_into_the_sandbox(live):
         assert {"slo:sli_error:ratio_rate5s", "CheckoutAvailabilityErrorBudgetBurn"} <= names
     finally:
         sandbox.remove_rules("slo-checkout-availability", config=live)
+
+
+def test_history_load_reports_incidents(live):
+    result = kit("history", "load", "--days", "2")
+    assert result.returncode == 0, result.stderr
+    assert "loaded" in result.stdout and "incident checkout-outage" in result.stdout
+    result = kit("history", "load", "--days", "0")
+    assert result.returncode == 2 and "days" in result.stderr
