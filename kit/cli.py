@@ -118,6 +118,16 @@ def _slo(args) -> int:
         budget = slo.budget_minutes(spec.objective, spec.window)
         print(f"{spec.name}: valid ({spec.objective:.4%} over {spec.window}, budget {budget:.1f} min of errors)")
         return 0
+    if args.action == "report":
+        report = slo.budget_report(spec, days=args.days, step=args.step)
+        print(report)
+        if args.plot:
+            import matplotlib
+            matplotlib.use("Agg")
+            from . import plots
+            plots.budget_burndown(report).figure.savefig(args.plot, dpi=110, bbox_inches="tight")
+            print(f"burn-down plot written to {args.plot}")
+        return 0
     if args.action == "test":
         result = slo.test_rules(spec, time_scale=args.time_scale)
         print(result.output)
@@ -305,11 +315,16 @@ def build_parser() -> argparse.ArgumentParser:
     for name, text in (("validate", "check a spec (own YAML or OpenSLO v1) and show its error budget"),
                        ("generate", "print (or --out) the recording and burn-rate alert rules"),
                        ("test", "generate promtool unit tests for the rules and run them"),
-                       ("apply", "install the rules into the running sandbox and reload Prometheus")):
+                       ("apply", "install the rules into the running sandbox and reload Prometheus"),
+                       ("report", "error budget over the data in Prometheus (e.g. loaded history), with a plot")):
         a = slo_sub.add_parser(name, help=text)
         a.add_argument("spec", help="SLO spec file")
         if name == "validate":
             a.add_argument("--live", action="store_true", help="also ask the sandbox's Prometheus to parse the queries")
+        elif name == "report":
+            a.add_argument("--days", type=float, default=None, help="period (default: the SLO's window)")
+            a.add_argument("--step", default="1h", help="resolution of the burn-down (default 1h)")
+            a.add_argument("--plot", default=None, help="PNG file for the burn-down chart")
         else:
             a.add_argument("--time-scale", type=float, default=1.0,
                            help="divide every window by this factor (60: 1h becomes 1m) to watch alerts live")

@@ -30,3 +30,21 @@ def timeseries(frame: pd.DataFrame, *, title: str = "", ylabel: str = "", ax=Non
     ax.grid(True, alpha=0.3)
     ax.figure.autofmt_xdate()
     return ax
+
+
+def budget_burndown(report, *, ax=None):
+    """Error budget remaining over the period of a ``slo.BudgetReport``: the line a team watches fall."""
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=(9, 3.5))
+    frame = report.frame
+    ax.plot(frame["timestamp"], 100 * frame["remaining"], color="tab:blue")
+    ax.axhline(0, color="crimson", linewidth=1)
+    ax.fill_between(frame["timestamp"], 100 * frame["remaining"], 0, where=frame["remaining"] < 0,
+                    color="crimson", alpha=0.2)
+    ax.set_title(f"{report.spec.name}: error budget remaining ({report.spec.objective:.2%} objective)")
+    ax.set_ylabel("% of budget left")
+    ax.grid(True, alpha=0.3)
+    ax.figure.autofmt_xdate()
+    return ax

@@ -63,7 +63,8 @@ if TYPE_CHECKING:
 __all__ = [
     "SLOSpec", "AvailabilitySLI", "LatencySLI", "BurnWindow", "DEFAULT_WINDOWS", "MAX_OBJECTIVE",
     "Scenario", "Strategy", "Outcome", "AlertQuality", "PromtoolResult",
-    "load_spec", "validate_queries", "sli_error_expr",
+    "BudgetReport", "load_spec", "validate_queries", "sli_error_expr", "sli_total_expr", "budget_burndown",
+    "budget_report",
     "error_budget", "budget_minutes", "burn_rate", "budget_consumed", "budget_remaining",
     "time_to_exhaustion", "budget_after_incident", "burn_factor",
     "generate_rules", "generate_tests", "check_rules", "test_rules", "to_yaml",
@@ -145,16 +146,27 @@ def _le(threshold: float) -> str:
     return repr(float(threshold))
 
 
+def _latency_inner(sli: LatencySLI) -> str:
+    return sli.selector.strip()[1:-1].strip().rstrip(",") if sli.selector.strip() else ""
+
+
+def sli_total_expr(spec: SLOSpec, window: str) -> str:
+    """PromQL for the rate of all events the SLI counts over ``window``: the weight of each error ratio."""
+    sli = spec.sli
+    if isinstance(sli, LatencySLI):
+        return f"sum(rate({sli.metric}_count{{{_latency_inner(sli)}}}[{window}]))"
+    return _rate(sli.total, window)
+
+
 def sli_error_expr(spec: SLOSpec, window: str) -> str:
     """PromQL for the SLI's error ratio over ``window`` (0 = all good, 1 = all bad)."""
     sli = spec.sli
+    total = sli_total_expr(spec, window)
     if isinstance(sli, LatencySLI):
-        inner = sli.selector.strip()[1:-1].strip().rstrip(",") if sli.selector.strip() else ""
+        inner = _latency_inner(sli)
         sep = ", " if inner else ""
         good = f'sum(rate({sli.metric}_bucket{{{inner}{sep}le="{_le(sli.threshold)}"}}[{window}]))'
-        total = f"sum(rate({sli.metric}_count{{{inner}}}[{window}]))"
         return f"1 - ({good} / {total})"
-    total = _rate(sli.total, window)
     if sli.bad is not None:
         bad = _rate(sli.bad, window)
         if not _PLACEHOLDER.search(sli.bad):
@@ -388,6 +400,25 @@ def validate_queries(spec: SLOSpec, config: Config | None = None) -> None:
 
 
 # --------------------------------------------------------------------------- budget math
+
+
+def budget_burndown(error_ratios: Sequence[float], traffic: Sequence[float], objective: float) -> list[float]:
+    """Share of the period's error budget consumed after each step (1.0 = all of it).
+
+    Each step's error ratio is weighted by its traffic, because a bad hour at
+    peak spends more budget than one at night; the budget is ``1 - objective``
+    of all events in the whole period.
+    """
+    if len(error_ratios) != len(traffic):
+        raise InvalidInput("traffic", f"needs one value per error ratio ({len(traffic)} != {len(error_ratios)})")
+    allowed = error_budget(objective) * sum(traffic)
+    if allowed <= 0:
+        raise InvalidInput("traffic", "no events in the period: there is no budget to burn")
+    consumed, spent = [], 0.0
+    for ratio, weight in zip(error_ratios, traffic):
+        spent += ratio * weight
+        consumed.append(spent / allowed)
+    return consumed
 
 
 def error_budget(objective: float) -> float:
@@ -786,3 +817,66 @@ def alert_quality(objective: float = 0.999, strategies: Sequence[Strategy] | Non
         scores.append({"strategy": name, "precision": tp / (tp + fp) if tp + fp else math.nan,
                        "recall": tp / (tp + fn) if tp + fn else math.nan})
     return AlertQuality(table, pd.DataFrame(scores))
+
+
+# --------------------------------------------------------------------------- budget over history
+
+
+@dataclass(frozen=True)
+class BudgetReport:
+    """An SLO's budget over a period of recorded data: per-step error ratio, traffic and budget consumed."""
+
+    spec: SLOSpec
+    frame: Any  # pandas DataFrame: timestamp, error_ratio, traffic, consumed, remaining
+    step: str
+
+    @property
+    def availability(self) -> float:
+        """1 − the traffic-weighted error ratio over the whole period."""
+        weights = self.frame["traffic"].sum()
+        return 1 - float((self.frame["error_ratio"] * self.frame["traffic"]).sum() / weights)
+
+    @property
+    def consumed(self) -> float:
+        return float(self.frame["consumed"].iloc[-1])
+
+    def worst(self, n: int = 5) -> Any:
+        """The ``n`` steps that spent the most budget: where the incidents are."""
+        spent = self.frame["consumed"].diff().fillna(self.frame["consumed"])
+        return self.frame.assign(spent=spent).nlargest(n, "spent")[["timestamp", "error_ratio", "spent"]]
+
+    def __str__(self) -> str:
+        lines = [f"{self.spec.name}: objective {self.spec.objective:.3%}, "
+                 f"{self.frame['timestamp'].iloc[0]:%Y-%m-%d %H:%M} to {self.frame['timestamp'].iloc[-1]:%Y-%m-%d %H:%M} UTC",
+                 f"  availability {self.availability:.4%}; budget consumed {self.consumed:.1%}, "
+                 f"remaining {1 - self.consumed:.1%}",
+                 f"  steps ({self.step}) that spent the most budget:"]
+        for row in self.worst().itertuples():
+            lines.append(f"    {row.timestamp:%Y-%m-%d %H:%M}  error ratio {row.error_ratio:.2%}  spent {row.spent:.1%}")
+        return "\n".join(lines)
+
+
+def budget_report(spec: SLOSpec, *, days: float | None = None, step: str = "1h", end: Any = "now",
+                  config: Config | None = None) -> BudgetReport:
+    """The SLO's error budget over the last ``days`` (default: its whole window) of data in Prometheus."""
+    import time as _time
+
+    from . import prom
+
+    seconds = days * 86400 if days is not None else spec.window_seconds
+    step_s = _seconds(step, "step")
+    if seconds <= 0 or seconds < 2 * step_s:
+        raise InvalidInput("days", f"the period must hold at least two steps of {step}")
+    end_s = _time.time() if end == "now" else float(end)
+    start_s = end_s - seconds + step_s
+    ratios = prom.query_range(sli_error_expr(spec, step), start_s, end_s, step, config=config)
+    traffic = prom.query_range(sli_total_expr(spec, step), start_s, end_s, step, config=config)
+    frame = ratios[["timestamp", "value"]].rename(columns={"value": "error_ratio"}).merge(
+        traffic[["timestamp", "value"]].rename(columns={"value": "traffic"}), on="timestamp")
+    frame = frame.dropna()
+    if frame.empty:
+        raise InvalidInput("spec", f"Prometheus has no data for {spec.name} in that period; load history with "
+                                   "`kit history load` or let the sandbox run")
+    frame["consumed"] = budget_burndown(list(frame["error_ratio"]), list(frame["traffic"]), spec.objective)
+    frame["remaining"] = 1 - frame["consumed"]
+    return BudgetReport(spec, frame.reset_index(drop=True), step)
