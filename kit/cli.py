@@ -160,6 +160,20 @@ def _history(args) -> int:
     return 0
 
 
+@command("load")
+def _load(args) -> int:
+    from . import load
+    if args.action == "run":
+        shape = load.Step(args.step_users, args.step_seconds) if args.step_users else None
+        result = load.run(args.users, args.spawn_rate, args.duration, shape=shape, workers=args.workers,
+                          route=args.route, progress=print)
+        print(result.stats.to_string())
+        return 0 if result.outcome == "done" else 1
+    result = load.open_model(args.rate, args.duration, route=args.route or "product", progress=print)
+    print(result.summary())
+    return 0 if result.outcome == "done" else 1
+
+
 @command("render")
 def _render(args) -> int:
     from pathlib import Path
@@ -335,6 +349,21 @@ def build_parser() -> argparse.ArgumentParser:
     h = history_sub.add_parser("load", help="generate and load history; loading again replaces it")
     h.add_argument("--days", type=float, default=30, help="how many days, ending now (default 30)")
     h.add_argument("--seed", type=int, default=None, help="random seed (default: the kit's fixed one)")
+    p = sub.add_parser("load", help="load-test the shop: locust (closed model) or a constant arrival rate (open model)")
+    load_sub = p.add_subparsers(dest="action", required=True)
+    r = load_sub.add_parser("run", help="run locust headless against the shop and print per-route statistics")
+    r.add_argument("--users", type=int, default=10)
+    r.add_argument("--spawn-rate", type=float, default=10.0, help="users started per second")
+    r.add_argument("--duration", type=float, default=10.0, help="seconds (at most 600)")
+    r.add_argument("--workers", type=int, default=0, help="locust worker processes on this machine (0: one process)")
+    r.add_argument("--route", choices=["catalog", "product", "checkout", "health"], default=None,
+                   help="hit one route only (default: weighted shop journeys)")
+    r.add_argument("--step-users", type=int, default=0, help="step shape: add this many users every --step-seconds")
+    r.add_argument("--step-seconds", type=float, default=5.0)
+    o = load_sub.add_parser("open", help="send requests at a constant rate, latency measured from intended start")
+    o.add_argument("--rate", type=float, required=True, help="requests per second")
+    o.add_argument("--duration", type=float, default=10.0)
+    o.add_argument("--route", choices=["catalog", "product", "checkout", "health"], default=None)
     p = sub.add_parser("render", help="write the Prometheus/Alertmanager config for a profile into a folder")
     p.add_argument("--out", required=True, help="folder to write prometheus.yml, alertmanager.yml and rules/ into")
     p.add_argument("--profile", choices=sorted(PROFILES), default=None)

@@ -99,3 +99,13 @@ def test_history_load_reports_incidents(live):
     assert "loaded" in result.stdout and "incident checkout-outage" in result.stdout
     result = kit("history", "load", "--days", "0")
     assert result.returncode == 2 and "days" in result.stderr
+
+
+def test_load_commands_run_and_refuse_bad_input(live):
+    result = kit("load", "run", "--users", "2", "--duration", "3", "--route", "catalog")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "/catalog" in result.stdout
+    result = kit("load", "open", "--rate", "50", "--duration", "2", "--route", "health")
+    assert result.returncode == 0 and "answered" in result.stdout, result.stdout + result.stderr
+    result = kit("load", "open", "--rate", "-5")
+    assert result.returncode == 2 and "rate" in result.stderr

@@ -242,3 +242,12 @@ def test_every_incident_is_in_the_generated_month():
             assert fast[mask].sum() / count[mask].sum() < 0.9
             assert fast[~mask].sum() / count[~mask].sum() > 0.99
             assert incident.p99_seconds > 0.5
+
+
+def test_loading_the_same_history_again_is_instant(live):
+    first = history.load(1, config=live)
+    said = []
+    again = history.load(1, config=live, progress=said.append)
+    assert "the same history is already loaded; nothing to do" in said
+    assert (again.start, again.end, again.samples, again.incidents) == (first.start, first.end, first.samples, first.incidents)
+    assert again.seconds < first.seconds
