@@ -7,7 +7,6 @@ so that nothing is left behind (capacity is restored by clearing).
 from __future__ import annotations
 
 import math
-import os
 import signal
 import subprocess
 import sys
