@@ -840,6 +840,17 @@ class BudgetReport:
     def consumed(self) -> float:
         return float(self.frame["consumed"].iloc[-1])
 
+    def spent_between(self, start: Any, end: Any) -> float:
+        """Share of the budget spent by the steps that overlap [start, end] (e.g. one incident)."""
+        import pandas as pd
+
+        start, end = pd.Timestamp(start), pd.Timestamp(end)
+        step = pd.Timedelta(seconds=_seconds(self.step, "step"))
+        spent = self.frame["consumed"].diff().fillna(self.frame["consumed"])
+        # a row's timestamp closes the step it covers: (timestamp - step, timestamp]
+        overlaps = (self.frame["timestamp"] > start) & (self.frame["timestamp"] - step < end)
+        return float(spent[overlaps].sum())
+
     def worst(self, n: int = 5) -> Any:
         """The ``n`` steps that spent the most budget: where the incidents are."""
         spent = self.frame["consumed"].diff().fillna(self.frame["consumed"])

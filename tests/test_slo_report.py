@@ -47,3 +47,14 @@ def test_report_over_history_finds_the_outage(live, loaded, tmp_path):
     ax = plots.budget_burndown(report)
     ax.figure.savefig(tmp_path / "burndown.png")
     assert (tmp_path / "burndown.png").stat().st_size > 5000
+
+
+def test_spent_between_attributes_the_outage(live, loaded):
+    outage = next(i for i in loaded.incidents if i.name == "checkout-outage")
+    report = slo.budget_report(SPEC, days=3, step="10m", end=loaded.end.timestamp(), config=live)
+    during = report.spent_between(outage.start, outage.end)
+    length = outage.end - outage.start
+    quiet_after = report.spent_between(outage.end + 3 * length, outage.end + 9 * length)
+    assert during > 0 and during > 10 * quiet_after, "twenty minutes of outage outspend two quiet hours many times over"
+    assert math.isclose(report.spent_between(report.frame["timestamp"].iloc[0] - (outage.end - outage.start),
+                                             report.frame["timestamp"].iloc[-1]), report.consumed)
