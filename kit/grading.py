@@ -103,6 +103,8 @@ class GradeReport:
     notebook: Path
     exercises: list[ExerciseScore]
     note: str = ""
+    manual_points: float = 0.0
+    """Points of written answers a facilitator marks by hand in nbgrader's formgrader; not in ``total``."""
 
     @property
     def total(self) -> float:
@@ -119,6 +121,8 @@ class GradeReport:
 
     def summary(self) -> str:
         line = f"{_num(self.total)}/{_num(self.max_total)} points"
+        if self.manual_points:
+            line += f", plus {_num(self.manual_points)} for written answers your facilitator marks"
         return f"{line} ({self.note})" if self.note else line
 
     def __str__(self) -> str:
@@ -255,10 +259,10 @@ def _lint_source(notebook: Path, root: Path) -> list[str]:
         seen.setdefault(grade_id, number)
         if meta.get("grade") and cell.get("cell_type") == "code" and not meta.get("solution"):
             tests += 1
-        elif meta.get("grade") or meta.get("task"):
+        elif meta.get("task"):
             problems.append(
-                f"{where}: cell {number} ({grade_id}) needs a person to mark it; "
-                "put the points on an autograded test cell instead"
+                f"{where}: cell {number} ({grade_id}) is an nbgrader task; use a written answer cell "
+                "(solution and graded) or an autograded test cell instead"
             )
     if not tests:
         problems.append(f"{where} has no graded test cell, so it cannot be autograded")
@@ -419,7 +423,8 @@ def _autograde(
     reports = {}
     with _course(root, [lab]) as course:
         _generate(course, lab, gradebook=True)
-        grader = _Grader(course, lab, _exercises(source), len(source["cells"]), _grading_env(course), timeout)
+        grader = _Grader(course, lab, _exercises(source), _manual_points(source), len(source["cells"]),
+                         _grading_env(course), timeout)
         # Students get opaque ids inside the course so no name can upset nbgrader's globs and paths.
         for number, (student, path) in enumerate(notebooks.items()):
             try:
@@ -441,12 +446,14 @@ class _Grader:
     course: Path
     lab: str
     exercises: dict[str, list[tuple[str, float]]]
+    manual_points: float
     source_cells: int
     env: dict[str, str]
     timeout: int
 
     def zero(self, notebook: Path, note: str) -> GradeReport:
-        return GradeReport(self.lab, notebook, [_score(n, cells, {}, {}) for n, cells in self.exercises.items()], note)
+        return GradeReport(self.lab, notebook, [_score(n, cells, {}, {}) for n, cells in self.exercises.items()], note,
+                           self.manual_points)
 
     def grade(self, student_id: str, notebook: Path, cells: int) -> GradeReport:
         submitted = self.course / "submitted" / student_id / self.lab / f"{self.lab}.ipynb"
@@ -472,7 +479,8 @@ class _Grader:
             return self.zero(notebook, f"autograde failed: {_first_error(output)}")
         scores = _gradebook_scores(self.course, self.lab, student_id)
         hints = _hints(json.loads(graded.read_text(encoding="utf-8")), self.timeout)
-        return GradeReport(self.lab, notebook, [_score(n, c, scores, hints) for n, c in self.exercises.items()])
+        return GradeReport(self.lab, notebook, [_score(n, c, scores, hints) for n, c in self.exercises.items()],
+                           manual_points=self.manual_points)
 
 
 def _exercises(notebook: dict) -> dict[str, list[tuple[str, float]]]:
@@ -483,6 +491,13 @@ def _exercises(notebook: dict) -> dict[str, list[tuple[str, float]]]:
         if meta.get("grade") and not meta.get("solution") and cell.get("cell_type") == "code":
             exercises.setdefault(_exercise(meta["grade_id"]), []).append((meta["grade_id"], float(meta["points"])))
     return exercises
+
+
+def _manual_points(notebook: dict) -> float:
+    """Points of answer cells that carry their own points: written answers marked by a person."""
+    return sum(float(cell["metadata"]["nbgrader"].get("points", 0)) for cell in notebook["cells"]
+               if cell.get("metadata", {}).get("nbgrader", {}).get("grade")
+               and cell["metadata"]["nbgrader"].get("solution"))
 
 
 def _exercise(grade_id: str) -> str:

@@ -174,6 +174,23 @@ def test_check_requires_a_graded_test_cell(fresh_repo):
     assert any("has no graded test cell" in p for p in problems), problems
 
 
+def test_written_answers_are_released_blank_and_reported_as_marked_by_hand(fresh_repo, tmp_path):
+    source = fresh_repo / "solutions" / LAB / f"{LAB}.ipynb"
+    data = json.loads(source.read_text())
+    data["cells"].append({"cell_type": "markdown", "id": "policy", "source": "Our model policy: freeze releases.",
+                          "metadata": {"nbgrader": {"grade": True, "grade_id": "policy-written", "locked": False,
+                                                    "points": 4, "schema_version": 3, "solution": True,
+                                                    "task": False}}})
+    source.write_text(json.dumps(data, indent=1))
+    build_labs(LAB, root=fresh_repo)
+    assert check_labs(root=fresh_repo).ok
+    released = (fresh_repo / "labs" / LAB / f"{LAB}.ipynb").read_text()
+    assert "model policy" not in released
+    report = grade_notebook(make_submission(LAB, {}, tmp_path / f"{LAB}.ipynb", root=fresh_repo), root=fresh_repo)
+    assert report.manual_points == 4 and report.max_total == sum(POINTS.values())
+    assert "plus 4 for written answers your facilitator marks" in report.summary()
+
+
 # ---------------------------------------------------------------- the grading matrix
 
 
