@@ -169,6 +169,17 @@ def _load(args) -> int:
                           route=args.route, progress=print)
         print(result.stats.to_string())
         return 0 if result.outcome == "done" else 1
+    if args.action == "search":
+        from . import capacity
+        found = capacity.search(args.route or "catalog", expected=args.expected, progress=print)
+        print(found.summary())
+        if args.plot:
+            import matplotlib
+            matplotlib.use("Agg")
+            from . import plots
+            plots.capacity_search(found)[0].figure.savefig(args.plot, dpi=110, bbox_inches="tight")
+            print(f"plot written to {args.plot}")
+        return 0
     result = load.open_model(args.rate, args.duration, route=args.route or "product", progress=print)
     print(result.summary())
     return 0 if result.outcome == "done" else 1
@@ -364,6 +375,11 @@ def build_parser() -> argparse.ArgumentParser:
     o.add_argument("--rate", type=float, required=True, help="requests per second")
     o.add_argument("--duration", type=float, default=10.0)
     o.add_argument("--route", choices=["catalog", "product", "checkout", "health"], default=None)
+    c = load_sub.add_parser("search", help="step the offered load up until the shop stops keeping up: the knee")
+    c.add_argument("--expected", type=float, required=True,
+                   help="expected capacity in req/s (worker slots / mean service time) to centre the steps on")
+    c.add_argument("--route", choices=["catalog", "product", "checkout"], default=None)
+    c.add_argument("--plot", default=None, help="PNG file for throughput, latency and errors against load")
     p = sub.add_parser("render", help="write the Prometheus/Alertmanager config for a profile into a folder")
     p.add_argument("--out", required=True, help="folder to write prometheus.yml, alertmanager.yml and rules/ into")
     p.add_argument("--profile", choices=sorted(PROFILES), default=None)

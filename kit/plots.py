@@ -48,3 +48,37 @@ def budget_burndown(report, *, ax=None):
     ax.grid(True, alpha=0.3)
     ax.figure.autofmt_xdate()
     return ax
+
+
+def capacity_search(result, axes=None):
+    """Throughput, p99 latency and error ratio against offered load of a ``capacity.search``, knee marked."""
+    import math
+
+    import matplotlib.pyplot as plt
+
+    if axes is None:
+        _, axes = plt.subplots(1, 3, figsize=(13, 3.6))
+    frame = result.steps.sort_values("offered_rps")
+    x = frame["offered_rps"]
+    ax = axes[0]
+    ax.plot(x, frame["throughput_rps"], "o-", label="throughput")
+    ax.plot(x, x, ":", color="grey", label="offered = served")
+    ax.axhline(result.expected_rps, color="tab:green", linestyle="--", linewidth=1, label="slots ÷ mean service")
+    ax.set_ylabel("successful req/s")
+    ax.legend(fontsize="small")
+    axes[1].plot(x, frame["p99_ms"], "o-", color="tab:orange", label="p99")
+    axes[1].plot(x, frame["p50_ms"], "o-", color="tab:blue", alpha=0.6, label="p50")
+    axes[1].axhline(result.slo.p99_ms, color="crimson", linewidth=1, label="SLO p99")
+    axes[1].set_ylabel("latency ms (from intended start)")
+    axes[1].legend(fontsize="small")
+    axes[2].plot(x, 100 * frame["error_ratio"], "o-", color="crimson")
+    axes[2].axhline(100 * result.slo.max_error_ratio, color="grey", linewidth=1)
+    axes[2].set_ylabel("% shed or failed")
+    for ax in axes:
+        if not math.isnan(result.knee_rps):
+            ax.axvline(result.knee_rps, color="black", linestyle="--", linewidth=1)
+        ax.set_xlabel("offered req/s")
+        ax.grid(True, alpha=0.3)
+    axes[0].set_title(f"{result.route}: knee {result.knee_rps:.0f} req/s")
+    axes[0].figure.tight_layout()
+    return axes

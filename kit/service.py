@@ -91,30 +91,33 @@ class Capacity:
         self.slots = slots
         self.queue = queue
         self.busy = 0
-        self._waiters: deque[asyncio.Future[None]] = deque()
+        self._waiters: deque[asyncio.Future[float]] = deque()
 
     @property
     def queued(self) -> int:
         return len(self._waiters)
 
-    async def acquire(self) -> bool:
-        """Take a slot, waiting in the queue if needed; False means shed (the queue is full)."""
+    async def acquire(self) -> float | None:
+        """Take a slot, waiting in the queue if needed: the moment it was granted, or None when shed.
+
+        Service time counts from the grant, not from when the waiting coroutine
+        resumes, so event-loop hand-off delays do not shrink the simulated capacity.
+        """
         if self.busy < self.slots and not self._waiters:
             self.busy += 1
-            return True
+            return time.monotonic()
         if len(self._waiters) >= self.queue:
-            return False
-        waiter = asyncio.get_running_loop().create_future()
+            return None
+        waiter: asyncio.Future[float] = asyncio.get_running_loop().create_future()
         self._waiters.append(waiter)
         try:
-            await waiter
+            return await waiter
         except asyncio.CancelledError:
             if waiter.done() and not waiter.cancelled():
                 self.release()
             else:
                 self._waiters.remove(waiter)
             raise
-        return True
 
     def release(self) -> None:
         self.busy -= 1
@@ -130,7 +133,7 @@ class Capacity:
             waiter = self._waiters.popleft()
             if not waiter.done():
                 self.busy += 1
-                waiter.set_result(None)
+                waiter.set_result(time.monotonic())
 
 
 class _Runtime:
@@ -186,12 +189,13 @@ class _Runtime:
     @asynccontextmanager
     async def serving(self, route: str) -> AsyncIterator[None]:
         """Hold a worker slot for the route's service time, with active faults applied."""
-        if not await self.capacity.acquire():
+        granted = await self.capacity.acquire()
+        if granted is None:
             if self.shed_total is not None:
                 self.shed_total.inc()
             raise HTTPException(503, f"{self.service} is at capacity; request shed")
         try:
-            await asyncio.sleep(self._service_time_ms(route) / 1000)
+            await asyncio.sleep(max(0.0, granted + self._service_time_ms(route) / 1000 - time.monotonic()))
             self._maybe_fail(route)
             yield
         finally:

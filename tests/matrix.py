@@ -1,9 +1,17 @@
-"""The grading matrix every lab must hold, graded by real nbgrader in one cohort run."""
+"""The grading matrix every lab must hold, graded by real nbgrader in one cohort run per lab.
+
+A lab's test module subclasses ``GradingMatrix`` and fills in the lab, its
+points per exercise and its plausible wrong answers: a blank submission scores
+0 without crashing, the solution scores full marks, and each set of wrong
+answers loses exactly the points of the exercises it got wrong.
+"""
 
 from __future__ import annotations
 
 import csv
 from pathlib import Path
+
+import pytest
 
 from kit import grading
 
@@ -21,5 +29,27 @@ def grade_matrix(lab: str, wrong: dict[str, dict[str, str]], folder: Path) -> di
         return {row["student"]: {ex: float(row[ex]) for ex in exercises} for row in csv.DictReader(fh)}
 
 
-def expected(full: dict[str, float], wrong: set[str]) -> dict[str, float]:
-    return {ex: (0 if ex in wrong else points) for ex, points in full.items()}
+class GradingMatrix:
+    """Subclass as ``TestLabNN`` with LAB, FULL ({exercise: points}) and WRONG ({student: (answers, wrong exercises)})."""
+
+    LAB: str
+    FULL: dict[str, float]
+    WRONG: dict[str, tuple[dict[str, str], set[str]]]
+
+    @pytest.fixture(scope="class")
+    def points(self, live, tmp_path_factory):
+        wrong = {student: answers for student, (answers, _) in self.WRONG.items()}
+        return grade_matrix(self.LAB, wrong, tmp_path_factory.mktemp("submissions"))
+
+    def expected(self, wrong: set[str]) -> dict[str, float]:
+        return {ex: (0 if ex in wrong else points) for ex, points in self.FULL.items()}
+
+    def test_blank_scores_zero(self, points):
+        assert points["blank"] == self.expected(set(self.FULL))
+
+    def test_solution_scores_full_marks(self, points):
+        assert points["solution"] == self.FULL
+
+    def test_wrong_answers_lose_exactly_their_exercise(self, points):
+        for student, (_, wrong) in self.WRONG.items():
+            assert points[student] == self.expected(wrong), student

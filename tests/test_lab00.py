@@ -4,8 +4,7 @@ Blank scores 0 without crashing, the solution scores full marks, and each
 plausible wrong answer loses exactly the points of its own exercise.
 """
 
-import pytest
-from matrix import expected, grade_matrix
+from matrix import GradingMatrix
 
 LAB = "00-mob-and-sandbox"
 FULL = {"ex1": 1, "ex2": 2, "ex3": 2, "ex4": 2, "ex5": 1}
@@ -27,19 +26,10 @@ WRONG_B = {  # a duplicate in the roster; a quantile over five minutes instead o
 }
 
 
-@pytest.fixture(scope="module")
-def points(live, tmp_path_factory):
-    return grade_matrix(LAB, {"wrong_a": WRONG_A, "wrong_b": WRONG_B}, tmp_path_factory.mktemp("submissions"))
-
-
-def test_blank_scores_zero(points):
-    assert points["blank"] == expected(FULL, set(FULL))
-
-
-def test_solution_scores_full_marks(points):
-    assert points["solution"] == FULL
-
-
-@pytest.mark.parametrize("student,wrong", [("wrong_a", {"ex2", "ex4", "ex5"}), ("wrong_b", {"ex1", "ex3"})])
-def test_wrong_answers_lose_exactly_their_exercise(points, student, wrong):
-    assert points[student] == expected(FULL, wrong)
+class TestLab00(GradingMatrix):
+    LAB = LAB
+    FULL = FULL
+    WRONG = {
+        "wrong_a": (WRONG_A, {"ex2", "ex4", "ex5"}),
+        "wrong_b": (WRONG_B, {"ex1", "ex3"}),
+    }

@@ -1,7 +1,6 @@
 """Grading matrix of lab 01 against the live sandbox, graded by real nbgrader."""
 
-import pytest
-from matrix import expected, grade_matrix
+from matrix import GradingMatrix
 
 LAB = "01-instrumentation"
 FULL = {"ex1": 3, "ex2": 2, "ex3": 3, "ex4": 3, "ex5": 3}
@@ -57,19 +56,10 @@ WRONG_B = {  # a gauge for a request count; p99 read as the bucket's upper edge 
 }
 
 
-@pytest.fixture(scope="module")
-def points(live, tmp_path_factory):
-    return grade_matrix(LAB, {"wrong_a": WRONG_A, "wrong_b": WRONG_B}, tmp_path_factory.mktemp("submissions"))
-
-
-def test_blank_scores_zero(points):
-    assert points["blank"] == expected(FULL, set(FULL))
-
-
-def test_solution_scores_full_marks(points):
-    assert points["solution"] == FULL
-
-
-@pytest.mark.parametrize("student,wrong", [("wrong_a", {"ex1", "ex3", "ex5"}), ("wrong_b", {"ex2", "ex4"})])
-def test_wrong_answers_lose_exactly_their_exercise(points, student, wrong):
-    assert points[student] == expected(FULL, wrong)
+class TestLab01(GradingMatrix):
+    LAB = LAB
+    FULL = FULL
+    WRONG = {
+        "wrong_a": (WRONG_A, {"ex1", "ex3", "ex5"}),
+        "wrong_b": (WRONG_B, {"ex2", "ex4"}),
+    }

@@ -1,7 +1,6 @@
 """Grading matrix of lab 02 (autograded exercises; the written policy is marked by hand in nbgrader)."""
 
-import pytest
-from matrix import expected, grade_matrix
+from matrix import GradingMatrix
 
 LAB = "02-slis-slos-and-budgets"
 FULL = {"ex1": 2, "ex2": 2, "ex3": 2, "ex4": 2}
@@ -23,19 +22,10 @@ WRONG_B = {  # the weakest part instead of the product; consumed mistaken for re
 }
 
 
-@pytest.fixture(scope="module")
-def points(live, tmp_path_factory):
-    return grade_matrix(LAB, {"wrong_a": WRONG_A, "wrong_b": WRONG_B}, tmp_path_factory.mktemp("submissions"))
-
-
-def test_blank_scores_zero(points):
-    assert points["blank"] == expected(FULL, set(FULL))
-
-
-def test_solution_scores_full_marks(points):
-    assert points["solution"] == FULL
-
-
-@pytest.mark.parametrize("student,wrong", [("wrong_a", {"ex1", "ex3"}), ("wrong_b", {"ex2", "ex4"})])
-def test_wrong_answers_lose_exactly_their_exercise(points, student, wrong):
-    assert points[student] == expected(FULL, wrong)
+class TestLab02(GradingMatrix):
+    LAB = LAB
+    FULL = FULL
+    WRONG = {
+        "wrong_a": (WRONG_A, {"ex1", "ex3"}),
+        "wrong_b": (WRONG_B, {"ex2", "ex4"}),
+    }

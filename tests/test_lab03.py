@@ -1,7 +1,6 @@
 """Grading matrix of lab 03 against the live sandbox, graded by real nbgrader."""
 
-import pytest
-from matrix import expected, grade_matrix
+from matrix import GradingMatrix
 
 LAB = "03-alerting-on-slos"
 FULL = {"ex1": 2, "ex2": 2, "ex3": 1, "ex4": 1, "ex5": 2}
@@ -20,19 +19,10 @@ WRONG_B = {  # forgets the budget; picks the multi-window set as the noisy one
 }
 
 
-@pytest.fixture(scope="module")
-def points(live, tmp_path_factory):
-    return grade_matrix(LAB, {"wrong_a": WRONG, "wrong_b": WRONG_B}, tmp_path_factory.mktemp("submissions"))
-
-
-def test_blank_scores_zero(points):
-    assert points["blank"] == expected(FULL, set(FULL))
-
-
-def test_solution_scores_full_marks(points):
-    assert points["solution"] == FULL
-
-
-@pytest.mark.parametrize("student,wrong", [("wrong_a", {"ex1", "ex3", "ex5"}), ("wrong_b", {"ex2", "ex4"})])
-def test_wrong_answers_lose_exactly_their_exercise(points, student, wrong):
-    assert points[student] == expected(FULL, wrong)
+class TestLab03(GradingMatrix):
+    LAB = LAB
+    FULL = FULL
+    WRONG = {
+        "wrong_a": (WRONG, {"ex1", "ex3", "ex5"}),
+        "wrong_b": (WRONG_B, {"ex2", "ex4"}),
+    }

@@ -400,7 +400,7 @@ def test_capacity_queues_in_order_sheds_when_full_and_resizes():
         waiting = [asyncio.create_task(capacity.acquire()) for _ in range(2)]
         await asyncio.sleep(0)
         assert capacity.queued == 2
-        assert await asyncio.wait_for(capacity.acquire(), timeout=1) is False
+        assert await asyncio.wait_for(capacity.acquire(), timeout=1) is None
         capacity.release()
         await asyncio.sleep(0)
         assert waiting[0].done() and not waiting[1].done()
