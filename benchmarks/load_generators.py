@@ -17,7 +17,6 @@ Targets (issue 6): the open-model generator holds >= 2,000 requests/s on one cor
 error <= 2 ms against the injected latency.
 
 Usage: .venv/bin/python benchmarks/load_generators.py [--seconds 6]
-       (internally also: load_generators.py --serve-delayed PORT MS)
 """
 
 from __future__ import annotations
@@ -25,15 +24,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import re
 import secrets
-import shutil
 import sys
 import threading
 import time
 
 import _common as c
-import httpx
 import psutil
 
 from kit import faults, load, procs
@@ -42,62 +38,7 @@ TARGET_RATE = 2000.0
 TARGET_P99_ERROR_MS = 2.0
 
 
-# --------------------------------------------------------------------------- the fixed-delay server
-
-
-async def _serve_delayed(port: int, delay_ms: float) -> None:
-    import signal
-
-    delay = delay_ms / 1000
-    response = b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 2\r\n\r\nok"
-    loop = asyncio.get_running_loop()
-
-    class Delayed(asyncio.Protocol):
-        def connection_made(self, transport) -> None:
-            self.transport = transport
-            self.tail = b""
-
-        def data_received(self, data: bytes) -> None:
-            data = self.tail + data
-            heads = data.count(b"\r\n\r\n")
-            self.tail = data[data.rfind(b"\r\n\r\n") + 4:] if heads else data
-            for _ in range(heads):
-                loop.call_later(delay, self._answer)
-
-        def _answer(self) -> None:
-            if not self.transport.is_closing():
-                self.transport.write(response)
-
-    server = await loop.create_server(Delayed, "127.0.0.1", port, backlog=2048)
-    stop = asyncio.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
-    async with server:
-        await stop.wait()
-
-
 # --------------------------------------------------------------------------- helpers
-
-
-def _cores() -> tuple[int | None, int | None]:
-    usable = sorted(os.sched_getaffinity(0))
-    if shutil.which("taskset") is None or len(usable) < 2:
-        return None, None
-    return usable[0], usable[1]
-
-
-def _pin(core: int | None) -> list[str]:
-    return [] if core is None else ["taskset", "-c", str(core)]
-
-
-def _healthy(url: str) -> bool:
-    def ok() -> bool:
-        try:
-            return httpx.get(url, timeout=0.5).status_code == 200
-        except httpx.HTTPError:
-            return False
-
-    return procs.wait_until(ok, 20, 0.1)
 
 
 class _CpuSampler:
@@ -215,15 +156,9 @@ def accuracy_shop(config, rate: float, seconds: float, delay_ms: float) -> dict:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=6.0)
-    parser.add_argument("--serve-delayed", nargs=2, type=float, metavar=("PORT", "MS"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    if args.serve_delayed:
-        import uvloop
 
-        uvloop.run(_serve_delayed(int(args.serve_delayed[0]), args.serve_delayed[1]))
-        return 0
-
-    gen_core, server_core = _cores()
+    gen_core, server_core = c.cores()
     everywhere = os.sched_getaffinity(0)
     if gen_core is not None:
         os.sched_setaffinity(0, {gen_core})  # the generators are our children: they inherit this core
@@ -234,17 +169,17 @@ def main(argv: list[str] | None = None) -> int:
         fh.write(secrets.token_urlsafe(24))
     shop_port, delayed_port, unused = c.free_ports(3)
     config = c.Config.from_env({}, state_dir=str(state), shop_port=shop_port, host=c.HOST)
-    shop_argv = [*_pin(server_core), sys.executable, "-m", "kit.service", "shop", "--host", c.HOST,
+    shop_argv = [*c.pin(server_core), sys.executable, "-m", "kit.service", "shop", "--host", c.HOST,
                  "--port", str(shop_port), "--payments-url", f"http://{c.HOST}:{unused}",
                  "--token-file", str(token), "--slots", "1024", "--queue", "1024"]
-    delayed_argv = [*_pin(server_core), sys.executable, __file__, "--serve-delayed", str(delayed_port), "100"]
+    delayed_argv = [*c.pin(server_core), sys.executable, str(c.HERE / "_trivial_server.py"), str(delayed_port), "100"]
     records: list[procs.ProcessRecord] = []
     shop_url = f"http://{c.HOST}:{shop_port}"
     delayed_url = f"http://{c.HOST}:{delayed_port}"
     try:
         records.append(procs.spawn("shop", shop_argv, state / "shop.log", port=shop_port, cwd=c.REPO))
         records.append(procs.spawn("delayed", delayed_argv, state / "delayed.log", port=delayed_port, cwd=c.REPO))
-        if not _healthy(shop_url + "/health"):
+        if not c.wait_healthy(shop_url + "/health"):
             raise RuntimeError("shop did not start: " + procs.log_tail(records[0].log))
         if not procs.wait_until(lambda: procs.port_in_use(c.HOST, delayed_port), 10):
             raise RuntimeError("delayed server did not start: " + procs.log_tail(records[1].log))

@@ -307,7 +307,12 @@ def _prometheus_view(client: httpx.Client, config: Config) -> tuple[dict[str, st
             sum(len(g["rules"]) for g in groups))
 
 
-def _collect(config: Config, state: _State, client: httpx.Client) -> SandboxStatus:
+def _expected_rules(config: Config) -> int:
+    rendered = config.state / "rendered"
+    return rule_count(rendered) if (rendered / "rules").exists() else 0
+
+
+def _collect(config: Config, state: _State, client: httpx.Client, expected_rules: int) -> SandboxStatus:
     names = _wanted(config) if state.processes else ()
     rows = []
     for name in names:
@@ -317,8 +322,7 @@ def _collect(config: Config, state: _State, client: httpx.Client) -> SandboxStat
                                   running and _healthy(client, name, config)))
     prom_up = any(r.name == "prometheus" and r.healthy for r in rows)
     targets, loaded = _prometheus_view(client, config) if prom_up else ({}, 0)
-    rendered = config.state / "rendered"
-    expected = rule_count(rendered) if (rendered / "rules").exists() and rows else 0
+    expected = expected_rules if rows else 0
     urls = {n: config.url(n) for n in ("shop", "prometheus", "alertmanager")} if rows else {}
     return SandboxStatus(config.profile if rows else None, rows, targets, loaded, expected, urls)
 
@@ -336,7 +340,7 @@ def status(config: Config | None = None) -> SandboxStatus:
     """What is running right now, checked against the real processes and Prometheus."""
     config = _config_from_state(config)
     with httpx.Client(timeout=1.0) as client:
-        return _collect(config, _State.load(_state_path(config)), client)
+        return _collect(config, _State.load(_state_path(config)), client, _expected_rules(config))
 
 
 # ---------------------------------------------------------------- up / down
@@ -402,9 +406,10 @@ def _reload(config: Config) -> None:
 def _wait_healthy(config: Config, state: _State, timeout: float, progress: Progress) -> SandboxStatus:
     deadline = time.monotonic() + timeout
     reported: set[str] = set()
+    expected_rules = _expected_rules(config)  # rendered once before the wait; parsing it per poll is waste
     with httpx.Client(timeout=1.0) as client:
         while True:
-            current = _collect(config, state, client)
+            current = _collect(config, state, client, expected_rules)
             for proc in current.processes:
                 if not proc.running:
                     record = state.processes[proc.name]
