@@ -11,7 +11,7 @@ lab: setup ## start the sandbox and open JupyterLab on lab 00; Ctrl-C stops both
 
 test: setup ## run every test: unit, sandbox, notebooks, grading, browser
 	scripts/system-packages.sh --test
-	$(VENV)/bin/python -m pytest
+	$(VENV)/bin/python -m pytest -n 2 --dist loadfile
 
 setup: $(STAMP)
 	$(KIT) binaries --install

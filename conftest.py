@@ -2,7 +2,8 @@
 
 Ports and the state folder are chosen before collection and exported as KIT_*
 variables, so every kernel nbval starts talks to the test sandbox, never to a
-learner's own. Whoever starts the sandbox (a fixture or a notebook's
+learner's own. Under pytest-xdist every worker has its own sandbox, so tests
+that inject faults never disturb each other. Whoever starts the sandbox (a fixture or a notebook's
 ``kit.up()``), it is stopped when the session ends.
 """
 
@@ -20,7 +21,8 @@ _PORTS = ("KIT_SHOP_PORT", "KIT_PAYMENTS_PORT", "KIT_PAGER_PORT", "KIT_PROMETHEU
 def pytest_configure(config: pytest.Config) -> None:
     from kit.procs import free_port
 
-    if getattr(config, "workerinput", None) is not None or os.environ.get("KIT_TEST_SESSION"):
+    # Each pytest-xdist worker gets a sandbox of its own; a nested pytest run reuses its parent's.
+    if getattr(config, "workerinput", None) is None and os.environ.get("KIT_TEST_SESSION"):
         return
     state = tempfile.mkdtemp(prefix="kit-test-")
     os.environ["KIT_TEST_SESSION"] = state
