@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import pytest
+from matrix import grade_matrix
 
 from kit import faults, sandbox
 from kit.config import Config
@@ -20,3 +21,10 @@ def clean_faults(live: Config):
     faults.clear_faults(config=live)
     yield live
     faults.clear_faults(config=live)
+
+
+@pytest.fixture(scope="class")
+def points(request, live: Config, tmp_path_factory) -> dict[str, dict[str, float]]:
+    """Points per exercise of a GradingMatrix class's cohort (blank, solution, its wrong answers)."""
+    wrong = {student: answers for student, (answers, _) in request.cls.WRONG.items()}
+    return grade_matrix(request.cls.LAB, wrong, tmp_path_factory.mktemp("submissions"))

@@ -11,8 +11,6 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
-import pytest
-
 from kit import grading
 
 
@@ -30,16 +28,14 @@ def grade_matrix(lab: str, wrong: dict[str, dict[str, str]], folder: Path) -> di
 
 
 class GradingMatrix:
-    """Subclass as ``TestLabNN`` with LAB, FULL ({exercise: points}) and WRONG ({student: (answers, wrong exercises)})."""
+    """Subclass as ``TestLabNN`` with LAB, FULL ({exercise: points}) and WRONG ({student: (answers, wrong exercises)}).
+
+    ``points`` (tests/conftest.py) grades the class's cohort once.
+    """
 
     LAB: str
     FULL: dict[str, float]
     WRONG: dict[str, tuple[dict[str, str], set[str]]]
-
-    @pytest.fixture(scope="class")
-    def points(self, live, tmp_path_factory):
-        wrong = {student: answers for student, (answers, _) in self.WRONG.items()}
-        return grade_matrix(self.LAB, wrong, tmp_path_factory.mktemp("submissions"))
 
     def expected(self, wrong: set[str]) -> dict[str, float]:
         return {ex: (0 if ex in wrong else points) for ex, points in self.FULL.items()}
