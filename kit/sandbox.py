@@ -332,8 +332,14 @@ def _config_from_state(config: Config | None) -> Config:
     base = config or Config.from_env()
     saved = _State.load(_state_path(base)).config
     if config is None and saved:
-        return Config(**saved)
+        return _saved(saved)
     return base
+
+
+def _saved(data: dict) -> Config:
+    """A Config from a state file, ignoring settings an older or newer kit wrote."""
+    known = set(Config.__dataclass_fields__)
+    return Config(**{k: v for k, v in data.items() if k in known})
 
 
 def status(config: Config | None = None) -> SandboxStatus:
@@ -362,8 +368,9 @@ def up(profile: str | None = None, *, config: Config | None = None, timeout: flo
         state = _State.load(state_file)
         wanted_config = asdict(config)
         if state.processes and state.config and state.config != wanted_config:
-            progress(f"configuration changed (profile {state.config.get('profile')} → {config.profile}): restarting")
-            _stop_all(Config(**state.config), state, progress)
+            changed = sorted(k for k in wanted_config if state.config.get(k) != wanted_config[k])
+            progress(f"configuration changed ({', '.join(changed)}): restarting the sandbox")
+            _stop_all(_saved(state.config), state, progress)
         state.config = wanted_config
         _ensure_token(config)
         render(config, config.state / "rendered")

@@ -177,3 +177,11 @@ def test_restart_replaces_one_process_only(own):
     again = _pids(sandbox.restart("payments", config=own))
     assert again["payments"] != first["payments"]
     assert {k: v for k, v in again.items() if k != "payments"} == {k: v for k, v in first.items() if k != "payments"}
+
+
+def test_profile_change_restarts_with_the_new_timing(own):
+    sandbox.up(config=own)
+    said = []
+    current = sandbox.up(config=own.with_(profile="realistic"), progress=said.append)
+    assert current.profile == "realistic" and current.healthy
+    assert any("configuration changed (profile)" in line for line in said), said
