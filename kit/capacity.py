@@ -279,3 +279,66 @@ def littles_law(config: Config | None = None, *, route: str | None = None, windo
     gauge = prom.scalar(f'avg_over_time(http_requests_in_flight{{job="shop"}}[{window}])', at, config=config)
     latency = busy / arrival if arrival else math.nan
     return LittlesLaw(route, window, arrival, latency, busy, total, gauge)
+
+
+# --------------------------------------------------------------------------- load tests against the SLO
+
+
+@dataclass(frozen=True)
+class SLOAtLoad:
+    """Whether a latency SLO held while a load test offered ``rate`` req/s, and what the test cost in budget."""
+
+    spec: str
+    route: str
+    rate: float
+    duration: float
+    threshold_ms: float
+    objective: float
+    requests: int
+    bad: int
+    window_events: float
+
+    @property
+    def good_ratio(self) -> float:
+        return 1 - self.bad / self.requests if self.requests else math.nan
+
+    @property
+    def holds(self) -> bool:
+        return self.good_ratio >= self.objective
+
+    @property
+    def budget_burned(self) -> float:
+        """Share of the SLO window's error budget the test's bad requests used up."""
+        allowed = (1 - self.objective) * self.window_events
+        return self.bad / allowed if allowed > 0 else math.inf
+
+    def summary(self) -> str:
+        verdict = "holds" if self.holds else "is broken"
+        return (f"{self.spec} at {self.rate:g} req/s on {self.route}: {self.good_ratio:.3%} within "
+                f"{self.threshold_ms:g} ms (objective {self.objective:.2%}), so the SLO {verdict}; "
+                f"the test spent {self.budget_burned:.2%} of the window's error budget")
+
+
+def slo_at_load(spec, rate: float, duration: float, *, route: str, window_events: float | None = None,
+                config: Config | None = None, progress: Callable[[str], None] | None = None) -> SLOAtLoad:
+    """Offer ``rate`` req/s to ``route`` and judge a latency SLO by the generator's own measurements.
+
+    A request is bad when it failed or took longer than the SLO threshold, measured
+    from its intended start (so queueing counts). The budget is the SLO's share of
+    ``window_events``: by default the SLI's traffic rate before the test, as if
+    normal traffic filled the rest of the window.
+    """
+    from .slo import LatencySLI, sli_total_expr
+
+    if not isinstance(spec.sli, LatencySLI):
+        raise InvalidInput("spec", f"{spec.name} is not a latency SLO; give one with an sli.latency threshold")
+    if window_events is None:
+        usual = prom.scalar(sli_total_expr(spec, "5m"), config=config)
+        window_events = (0.0 if math.isnan(usual) else usual) * spec.window_seconds
+    if window_events <= 0:
+        raise InvalidInput("window_events", "no traffic to measure the budget against; let the sandbox run first")
+    result = load.open_model(rate, duration, route=route, config=config, progress=progress)
+    within = result.histogram.count_at_most(spec.sli.threshold * 1e6)
+    good = min(within, result.completed - result.errors - result.transport_errors)
+    return SLOAtLoad(spec.name, route, rate, duration, spec.sli.threshold * 1000, spec.objective,
+                     result.sent, result.sent - good, window_events)

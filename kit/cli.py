@@ -169,6 +169,14 @@ def _load(args) -> int:
                           route=args.route, progress=print)
         print(result.stats.to_string())
         return 0 if result.outcome == "done" else 1
+    if args.action == "slo":
+        from pathlib import Path
+
+        from . import capacity, slo
+        check = capacity.slo_at_load(slo.load_spec(Path(args.spec)), args.rate, args.duration,
+                                     route=args.route or "catalog", progress=print)
+        print(check.summary())
+        return 0 if check.holds else 1
     if args.action == "search":
         from . import capacity
         found = capacity.search(args.route or "catalog", expected=args.expected, progress=print)
@@ -375,6 +383,11 @@ def build_parser() -> argparse.ArgumentParser:
     o.add_argument("--rate", type=float, required=True, help="requests per second")
     o.add_argument("--duration", type=float, default=10.0)
     o.add_argument("--route", choices=["catalog", "product", "checkout", "health"], default=None)
+    v = load_sub.add_parser("slo", help="does a latency SLO hold at this load, and how much budget does the test burn")
+    v.add_argument("spec", help="latency SLO spec, e.g. slos/catalog-latency.yml")
+    v.add_argument("--rate", type=float, required=True, help="requests per second to offer")
+    v.add_argument("--duration", type=float, default=10.0)
+    v.add_argument("--route", choices=["catalog", "product", "checkout"], default=None)
     c = load_sub.add_parser("search", help="step the offered load up until the shop stops keeping up: the knee")
     c.add_argument("--expected", type=float, required=True,
                    help="expected capacity in req/s (worker slots / mean service time) to centre the steps on")

@@ -94,6 +94,10 @@ class Histogram:
                 return min(max((low + high) / 2, self.min), self.max)
         return float(self.max)
 
+    def count_at_most(self, value: float) -> int:
+        """How many recorded values are at most ``value`` (a bucket straddling it counts as above)."""
+        return sum(count for index, count in self.counts.items() if self.bounds(index)[1] <= value)
+
     @property
     def mean(self) -> float:
         return self.sum / self.total if self.total else math.nan

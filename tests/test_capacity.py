@@ -133,3 +133,31 @@ def test_littles_law_holds_on_live_data(clean_faults):
     assert law.relative_error <= 0.15, law.summary()
     # Background traffic on other routes is a small part of the gauge.
     assert law.total_predicted_in_flight - law.predicted_in_flight < 1.0, law.summary()
+
+
+# --------------------------------------------------------------------------- load tests against the SLO
+
+
+def test_latency_slo_holds_under_light_load_and_breaks_under_a_slow_route(clean_faults):
+    from kit import slo
+    from kit.config import REPO_ROOT
+
+    spec = slo.load_spec(REPO_ROOT / "slos" / "catalog-latency.yml")  # 99 % within 250 ms
+    prom.wait_for(f"{slo.sli_total_expr(spec, '5m')} > 0", timeout=30, config=clean_faults)
+    calm = capacity.slo_at_load(spec, 60, 3, route="catalog", config=clean_faults)
+    assert calm.requests == 180 and calm.holds and calm.budget_burned < 0.01, calm.summary()
+    faults.set_fault("capacity", slots=128, config=clean_faults)  # no queueing: only the slowed half is late
+    faults.set_fault("latency", ms=300, percent=50, route="catalog", config=clean_faults)
+    slow = capacity.slo_at_load(spec, 60, 3, route="catalog", window_events=1e6, config=clean_faults)
+    assert not slow.holds and 0.3 < 1 - slow.good_ratio < 0.7, slow.summary()
+    assert slow.budget_burned == pytest.approx(slow.bad / (0.01 * 1e6))
+    assert "is broken" in slow.summary()
+
+
+def test_slo_at_load_needs_a_latency_slo(clean_faults):
+    from kit import slo
+    from kit.config import REPO_ROOT
+
+    with pytest.raises(InvalidInput, match="not a latency SLO"):
+        capacity.slo_at_load(slo.load_spec(REPO_ROOT / "slos" / "checkout-availability.yml"), 10, 1,
+                             route="checkout", config=clean_faults)

@@ -109,3 +109,13 @@ def test_load_commands_run_and_refuse_bad_input(live):
     assert result.returncode == 0 and "answered" in result.stdout, result.stdout + result.stderr
     result = kit("load", "open", "--rate", "-5")
     assert result.returncode == 2 and "rate" in result.stderr
+
+
+def test_load_slo_command_judges_the_latency_slo(live):
+    from kit import prom
+
+    spec = str(REPO_ROOT / "slos" / "catalog-latency.yml")
+    prom.wait_for('sum(rate(http_request_duration_seconds_count{job="shop", route="/catalog"}[5m])) > 0',
+                  timeout=30, config=live)  # the budget is measured against the usual traffic
+    result = kit("load", "slo", spec, "--rate", "40", "--duration", "2")
+    assert result.returncode == 0 and "the SLO holds" in result.stdout, result.stdout + result.stderr
