@@ -10,6 +10,9 @@ from .errors import InvalidInput
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+"""Addresses every sandbox listener may bind without the explicit remote flag."""
+
 
 def _default_state_dir() -> str:
     base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
@@ -75,7 +78,7 @@ class Config:
             raise InvalidInput("traffic_rps", "must be 0 or more")
         if self.shop_slots < 1 or self.shop_queue < 0:
             raise InvalidInput("shop_slots", "need at least 1 slot and a queue of 0 or more")
-        if not self.allow_remote and self.host not in ("127.0.0.1", "localhost", "::1"):
+        if not self.allow_remote and self.host not in LOOPBACK:
             raise InvalidInput(
                 "host", f"{self.host} is not loopback; set KIT_ALLOW_REMOTE=1 to expose the sandbox on purpose"
             )

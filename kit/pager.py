@@ -16,7 +16,7 @@ from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-from .config import Config
+from .config import LOOPBACK, Config
 from .errors import CheckFailed, InvalidInput
 
 PAGE_COLUMNS = [
@@ -175,7 +175,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--store", type=Path, required=True, help="JSONL file that keeps every notification")
     parser.add_argument("--allow-remote", action="store_true", help="permit a non-loopback --host")
     args = parser.parse_args(argv)
-    if args.host not in ("127.0.0.1", "localhost", "::1") and not args.allow_remote:
+    if args.host not in LOOPBACK and not args.allow_remote:
         parser.error(f"--host {args.host} is not loopback; pass --allow-remote to expose the pager on purpose")
     serve(args.host, args.port, args.store)
 

@@ -34,11 +34,11 @@ from prometheus_client import (
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from .config import LOOPBACK
 from .errors import InvalidInput
 from .metrics import BAD_VERSION, LATENCY_BUCKETS, PAYMENT_OUTCOMES, VERSION
 from .faults import FLAGS, SERVICES, UnknownName, fault_kind, validate_fault, validate_flag
 
-LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 
 SERVICE_TIME_MS = {"catalog": 20.0, "product": 10.0, "checkout": 25.0, "pay": 20.0}
