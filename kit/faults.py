@@ -43,6 +43,7 @@ class Param:
     exclusive_minimum: bool = False
     default: Any = None
     required: bool = True
+    choices: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -89,9 +90,27 @@ FAULT_KINDS: dict[str, FaultKind] = {
             "fewer worker slots; clearing restores the configured number",
             (Param("slots", int, "number of worker slots", 1, 10000),),
         ),
-        FaultKind("broken_metrics", ("shop",), "/metrics answers 500: the monitor goes silent"),
+        FaultKind(
+            "broken_metrics",
+            ("shop",),
+            "the monitor goes blind: /metrics answers 500 (mode=error) or 200 with no samples (mode=empty)",
+            (Param("mode", str, "error or empty", default="error", required=False, choices=("error", "empty")),),
+        ),
         FaultKind("bad_deploy", ("shop",), "version 2.0.0: fails ~8 % of checkouts and slows product pages"),
         FaultKind("down", ("payments",), "payments answers 503 to everything, health included"),
+        FaultKind(
+            "memory_leak",
+            ("shop",),
+            "the shop keeps memory it never frees; only a restart (or clearing the fault) gives it back",
+            (Param("mb_per_s", float, "megabytes leaked per second", 0, 50, exclusive_minimum=True,
+                   default=2.0, required=False),),
+        ),
+        FaultKind(
+            "slow_recommendations",
+            ("shop",),
+            "the recommendations engine is slow: catalog requests take ms longer while the recommendations flag is on",
+            (Param("ms", float, "extra latency of the catalog in milliseconds", 0, 60000, exclusive_minimum=True),),
+        ),
     )
 }
 
@@ -158,6 +177,8 @@ def _check_param(param: Param, value: Any, kind: str) -> Any:
     if param.type is str:
         if not isinstance(value, str) or not value:
             raise InvalidInput(param.name, f"must be a non-empty string, got {value!r}")
+        if param.choices and value not in param.choices:
+            raise InvalidInput(param.name, f"{value!r} is not one of {', '.join(param.choices)}")
         return value
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
         raise InvalidInput(param.name, f"must be a number, got {value!r}")
@@ -204,7 +225,17 @@ def clear_faults(kind: str | None = None, *, service: str | None = None, config:
 
 def list_faults(config: Config | None = None) -> dict[str, dict]:
     """Active faults of both services: {service: {kind: params}}."""
-    return {name: _admin(name, "GET", "/admin/faults", config) for name in SERVICES}
+    return {name: faults_of(name, config) for name in SERVICES}
+
+
+def faults_of(service: str, config: Config | None = None) -> dict[str, dict]:
+    """Active faults of one service: {kind: params}."""
+    return _admin(service, "GET", "/admin/faults", config)
+
+
+def flags_of(service: str, config: Config | None = None) -> dict[str, bool]:
+    """Feature flags of one service: {flag: enabled}."""
+    return _admin(service, "GET", "/admin/flags", config)
 
 
 def set_flag(name: str, enabled: bool, config: Config | None = None) -> dict[str, bool]:

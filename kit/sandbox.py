@@ -327,7 +327,7 @@ def _collect(config: Config, state: _State, client: httpx.Client, expected_rules
     return SandboxStatus(config.profile if rows else None, rows, targets, loaded, expected, urls)
 
 
-def _config_from_state(config: Config | None) -> Config:
+def current_config(config: Config | None) -> Config:
     """The config the running sandbox was started with, so status/down find it whatever the shell says."""
     base = config or Config.from_env()
     saved = _State.load(_state_path(base)).config
@@ -344,7 +344,7 @@ def _saved(data: dict) -> Config:
 
 def status(config: Config | None = None) -> SandboxStatus:
     """What is running right now, checked against the real processes and Prometheus."""
-    config = _config_from_state(config)
+    config = current_config(config)
     with httpx.Client(timeout=1.0) as client:
         return _collect(config, _State.load(_state_path(config)), client, _expected_rules(config))
 
@@ -447,7 +447,7 @@ def _stop_all(config: Config, state: _State, progress: Progress) -> list[str]:
 
 def down(config: Config | None = None, *, progress: Progress = _quiet) -> list[str]:
     """Stop every sandbox process; safe to run twice or after a crash. Returns what it stopped."""
-    config = _config_from_state(config)
+    config = current_config(config)
     with _locked(config):
         state_file = _state_path(config)
         state = _State.load(state_file)
@@ -457,9 +457,16 @@ def down(config: Config | None = None, *, progress: Progress = _quiet) -> list[s
     return stopped
 
 
+def pids(config: Config | None = None) -> dict[str, int]:
+    """The pid of every sandbox process that is running now (a changed pid means a restart)."""
+    config = current_config(config)
+    state = _State.load(_state_path(config))
+    return {name: record.pid for name, record in state.processes.items() if procs.alive(record)}
+
+
 def logs(name: str, config: Config | None = None, lines: int = 50) -> str:
     """The last lines of one process's log."""
-    config = _config_from_state(config)
+    config = current_config(config)
     if name not in PROCESS_NAMES:
         raise KitError(f"no process called {name!r}; choose one of {', '.join(PROCESS_NAMES)}")
     path = config.state / "logs" / f"{name}.log"
@@ -488,7 +495,7 @@ def install_rules(name: str, doc: dict, *, config: Config | None = None, timeout
     The rules are checked with ``promtool check rules`` first; rules it rejects
     raise InvalidInput with promtool's message and change nothing.
     """
-    config = _config_from_state(config)
+    config = current_config(config)
     if not _RULE_FILE_NAME.match(name):
         raise InvalidInput("name", f"{name!r}: use 1-64 letters, digits, '-' or '_'")
     require(config)
@@ -503,7 +510,7 @@ def install_rules(name: str, doc: dict, *, config: Config | None = None, timeout
 
 def remove_rules(name: str, *, config: Config | None = None, timeout: float = 30.0) -> SandboxStatus:
     """Remove a rule file added with ``install_rules``; a no-op when it is not installed."""
-    config = _config_from_state(config)
+    config = current_config(config)
     (_extra_rules(config) / f"{name}.yml").unlink(missing_ok=True)
     return _rerender(config, timeout)
 
@@ -518,7 +525,7 @@ def _rerender(config: Config, timeout: float) -> SandboxStatus:
 def restart(name: str, *, config: Config | None = None, timeout: float = 60.0,
             progress: Progress = _quiet) -> SandboxStatus:
     """Stop one process and start it again (a mitigation: "restart payments"); the rest keeps running."""
-    config = _config_from_state(config)
+    config = current_config(config)
     if name not in PROCESS_NAMES:
         raise InvalidInput("name", f"no process called {name!r}; choose one of {', '.join(PROCESS_NAMES)}")
     with _locked(config):

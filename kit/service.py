@@ -29,7 +29,8 @@ from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import (
-    CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, disable_created_metrics, generate_latest,
+    CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, ProcessCollector, disable_created_metrics,
+    generate_latest,
 )
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -48,6 +49,9 @@ RECOMMENDATIONS_MS = 5.0
 NEW_CHECKOUT_MS = 15.0
 BAD_DEPLOY_CHECKOUT_FAILURES = 0.08
 BAD_DEPLOY_PRODUCT_MS = 80.0
+MEMORY_LIMIT_BYTES = 512 * 2**20
+"""The memory a service may use, as a container limit would set it; the memory-leak alert compares with it."""
+LEAK_TICK_S = 0.25
 _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
 _NAMES = (
@@ -163,6 +167,11 @@ class _Runtime:
             "build_info", "Version of the running service (always 1)", ("version", "service"), registry=self.registry
         )
         self._set_version(VERSION)
+        ProcessCollector(registry=self.registry)
+        Gauge("process_memory_limit_bytes", "Memory this process may use before it is killed",
+              registry=self.registry).set(MEMORY_LIMIT_BYTES)
+        self.leaked: list[bytes] = []
+        self._leak_task: asyncio.Task | None = None
 
     @property
     def version(self) -> str:
@@ -178,6 +187,8 @@ class _Runtime:
             self.capacity.resize(params["slots"])
         if kind == "bad_deploy":
             self._set_version(BAD_VERSION)
+        if kind == "memory_leak" and self._leak_task is None:
+            self._leak_task = asyncio.get_running_loop().create_task(self._leak())
 
     def clear_fault(self, kind: str) -> None:
         self.faults.pop(kind, None)
@@ -185,6 +196,21 @@ class _Runtime:
             self.capacity.resize(self.slots)
         if kind == "bad_deploy":
             self._set_version(VERSION)
+        if kind == "memory_leak":
+            if self._leak_task is not None:
+                self._leak_task.cancel()
+                self._leak_task = None
+            self.leaked.clear()
+
+    async def _leak(self) -> None:
+        """Hold on to written (so resident) memory at the fault's rate, stopping at the memory limit."""
+        held = 0
+        while True:
+            await asyncio.sleep(LEAK_TICK_S)
+            step = int(self.faults["memory_leak"]["mb_per_s"] * 2**20 * LEAK_TICK_S)
+            if held + step < MEMORY_LIMIT_BYTES:
+                self.leaked.append(b"\xa5" * step)
+                held += step
 
     @asynccontextmanager
     async def serving(self, route: str) -> AsyncIterator[None]:
@@ -204,7 +230,7 @@ class _Runtime:
     def _service_time_ms(self, route: str) -> float:
         mean = SERVICE_TIME_MS[route]
         if route == "catalog" and self.flags.get("recommendations"):
-            mean += RECOMMENDATIONS_MS
+            mean += RECOMMENDATIONS_MS + self.faults.get("slow_recommendations", {}).get("ms", 0.0)
         if route == "checkout" and self.flags.get("new_checkout"):
             mean = NEW_CHECKOUT_MS
         ms = self.rng.lognormvariate(math.log(mean) - SERVICE_TIME_SIGMA**2 / 2, SERVICE_TIME_SIGMA)
@@ -424,8 +450,11 @@ def _base_app(runtime: _Runtime, lifespan: Callable | None) -> FastAPI:
 
     @app.get("/metrics", include_in_schema=False)
     async def metrics() -> Response:
-        if "broken_metrics" in runtime.faults:
+        broken = runtime.faults.get("broken_metrics")
+        if broken and broken["mode"] == "error":
             return Response("internal error\n", status_code=500, media_type="text/plain")
+        if broken:
+            return Response("", media_type=CONTENT_TYPE_LATEST)
         return Response(generate_latest(runtime.registry), media_type=CONTENT_TYPE_LATEST)
 
     app.include_router(_admin_router(runtime))

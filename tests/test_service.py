@@ -300,6 +300,39 @@ def test_broken_metrics_silences_the_monitor(services):
     assert httpx.get(f"{services.shop}/metrics").status_code == 200
 
 
+def test_empty_metrics_answer_200_with_no_samples(services):
+    set_fault("broken_metrics", mode="empty", config=services.config)
+    blank = httpx.get(f"{services.shop}/metrics")
+    assert blank.status_code == 200 and blank.text == ""
+    clear_faults("broken_metrics", config=services.config)
+    assert "build_info" in httpx.get(f"{services.shop}/metrics").text
+
+
+def _rss(services) -> float:
+    return metric(services.shop, "process_resident_memory_bytes")
+
+
+def test_memory_leak_grows_resident_memory_until_cleared(services):
+    assert metric(services.shop, "process_memory_limit_bytes") == 512 * 2**20
+    before = _rss(services)
+    set_fault("memory_leak", mb_per_s=40, config=services.config)
+    assert wait_until(lambda: _rss(services) > before + 30 * 2**20, timeout=10)
+    clear_faults("memory_leak", config=services.config)
+    assert wait_until(lambda: _rss(services) < before + 20 * 2**20, timeout=10)
+
+
+def test_slow_recommendations_slow_the_catalog_only_while_the_flag_is_on(services):
+    set_fault("slow_recommendations", ms=300, config=services.config)
+    assert httpx.get(f"{services.shop}/catalog").elapsed.total_seconds() < 0.25
+    set_flag("recommendations", True, config=services.config)
+    try:
+        assert httpx.get(f"{services.shop}/catalog").elapsed.total_seconds() > 0.25
+        assert httpx.get(f"{services.shop}/products/p01").elapsed.total_seconds() < 0.25
+    finally:
+        set_flag("recommendations", False, config=services.config)
+        clear_faults("slow_recommendations", config=services.config)
+
+
 def test_bad_deploy_ships_version_two(services):
     set_fault("bad_deploy", config=services.config)
     assert metric(services.shop, "build_info", version="2.0.0") == 1
