@@ -1,4 +1,4 @@
-"""Reliability Dojo's helper kit: the sandbox, PromQL, faults, pages, the mob timer and grading.
+"""Reliability Dojo's helper kit: the sandbox, PromQL, faults, pages, drills, the mob timer and grading.
 
 Notebooks reach for everything through this namespace (``kit.up()``,
 ``kit.query(...)``). Names are imported lazily so ``import kit`` stays fast
@@ -33,13 +33,20 @@ _EXPORTS = {
     "pages": "pager",
     "wait_for_page": "pager",
     "MobTimer": "mob",
+    "DrillConsole": "drillconsole",
     "check": "grading",
 }
+_MODULES = ("drills", "mitigations", "postmortem", "runbooks", "scenarios", "slo")
+"""Modules a notebook uses by name (``kit.drills.start(...)``) without importing them first."""
 
-__all__ = sorted(_EXPORTS) + ["__version__"]
+__all__ = sorted([*_EXPORTS, *_MODULES]) + ["__version__"]
 
 
 def __getattr__(name: str):
+    if name in _MODULES:
+        value = importlib.import_module(f".{name}", __name__)
+        globals()[name] = value
+        return value
     module = _EXPORTS.get(name)
     if module is None:
         raise AttributeError(f"module 'kit' has no attribute {name!r}")

@@ -61,7 +61,7 @@ def _logs(args) -> int:
 def _fault(args) -> int:
     from . import faults
     if args.action == "set":
-        params = {k: getattr(args, k) for k in ("ms", "percent", "route", "ratio", "code", "slots")
+        params = {k: getattr(args, k) for k in ("ms", "percent", "route", "ratio", "code", "slots", "mb_per_s", "mode")
                   if getattr(args, k) is not None}
         applied = faults.set_fault(args.kind, service=args.service, **params)
         print(f"fault {args.kind} set: {json.dumps(applied)}")
@@ -95,6 +95,63 @@ def _pages(args) -> int:
         view = frame[["received_at", "status", "alertname", "severity", "summary"]].tail(args.last)
         print(view.to_string(index=False))
     return 0
+
+
+@command("drill")
+def _drill(args) -> int:
+    from . import drills
+    if args.action == "list":
+        for scenario in drills.list_drills():
+            print(f"{scenario.id:<24} {scenario.difficulty:<7} {scenario.title}")
+        return 0
+    if args.action == "start":
+        roles = dict(zip(drills.ROLES, (args.ic, args.driver, args.comms, args.scribe)))
+        current = drills.start(args.name, random=args.random, secret=args.secret,
+                               roles={k: v for k, v in roles.items() if v}, progress=print)
+        print(current)
+        print("the drill is on: watch `kit pages`, follow the runbook, `kit drill ack` when paged")
+    elif args.action == "status":
+        print(drills.status())
+    elif args.action == "ack":
+        print(drills.ack(by=args.by or "").text)
+    elif args.action == "note":
+        print("noted: " + drills.note(" ".join(args.text), by=args.by or "").text)
+    elif args.action == "hint":
+        print(drills.hint())
+    elif args.action == "check":
+        results = drills.check()
+        if drills.status().secret:
+            print("the steady state holds" if all(r.holds for r in results) else "the steady state does not hold yet")
+        else:
+            print("\n".join(str(r) for r in results))
+        return 0 if all(r.holds for r in results) else 1
+    elif args.action == "end":
+        print(drills.end(abandon=args.abandon, wait=args.wait))
+    elif args.action == "rehearse":
+        rehearsal = drills.rehearse(args.name, progress=print)
+        print(f"{rehearsal.severity} after {rehearsal.page_after:.1f} s (bound {rehearsal.page_bound:.0f} s)")
+        print(rehearsal.result)
+    elif args.action == "results":
+        frame = drills.results()
+        print(frame.drop(columns=["actions", "roles"], errors="ignore").to_string(index=False)
+              if len(frame) else "no drill has ended yet")
+    return 0
+
+
+@command("mitigate")
+def _mitigate(args) -> int:
+    from . import mitigations
+    if args.action == "restart":
+        print(mitigations.restart(args.service))
+    else:
+        print({"rollback": mitigations.rollback, "restore-capacity": mitigations.restore_capacity,
+               "shed-load": mitigations.shed_load}[args.action]())
+    return 0
+
+
+@command("runbooks")
+def _runbooks(args) -> int:
+    return args.func(args)
 
 
 @command("query")
@@ -316,6 +373,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--ratio", type=float, help="share of requests that fail, 0-1 (errors)")
     s.add_argument("--code", type=int, help="HTTP status of injected errors, 5xx (errors)")
     s.add_argument("--slots", type=int, help="worker slots left (capacity)")
+    s.add_argument("--mb-per-s", type=float, help="megabytes leaked per second (memory_leak)")
+    s.add_argument("--mode", choices=["error", "empty"], help="500 or an empty body (broken_metrics)")
     c = fault.add_parser("clear", help="clear one fault kind, or all")
     c.add_argument("kind", nargs="?")
     c.add_argument("--service", choices=["shop", "payments"], default=None)
@@ -328,6 +387,42 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("pages", help="pages the pager received")
     p.add_argument("--json", action="store_true")
     p.add_argument("--last", type=int, default=20, help="how many to show (table view)")
+
+    p = sub.add_parser("drill", help="incident drills: list, start, status, ack, note, hint, check, end, results")
+    drill = p.add_subparsers(dest="action", required=True)
+    drill.add_parser("list", help="every scenario in drills/")
+    d = drill.add_parser("start", help="check the steady state and inject a scenario (the wheel of misfortune with --random)")
+    d.add_argument("name", nargs="?", help="scenario id (see `kit drill list`)")
+    d.add_argument("--random", action="store_true", help="pick a scenario at random")
+    d.add_argument("--secret", action="store_true", help="hide the scenario and its injections from the mob")
+    for flag, role in (("--ic", "incident commander"), ("--driver", "driver"), ("--comms", "communications"),
+                       ("--scribe", "scribe")):
+        d.add_argument(flag, help=f"who is the {role}")
+    drill.add_parser("status", help="the timeline so far and the response times")
+    d = drill.add_parser("ack", help="acknowledge the page")
+    d.add_argument("--by", help="who acknowledges")
+    d = drill.add_parser("note", help="add a note to the timeline")
+    d.add_argument("text", nargs="+")
+    d.add_argument("--by", help="who writes it")
+    drill.add_parser("hint", help="reveal the next hint")
+    drill.add_parser("check", help="run the resolution check (the steady-state hypothesis) now")
+    d = drill.add_parser("end", help="resolve once the steady state holds; writes the postmortem draft")
+    d.add_argument("--abandon", action="store_true", help="end without resolving")
+    d.add_argument("--wait", type=float, default=None, help="seconds to wait for the steady state")
+    drill.add_parser("results", help="every finished drill")
+    d = drill.add_parser("rehearse", help="run a scenario unattended with its documented mitigation (for facilitators)")
+    d.add_argument("name")
+
+    p = sub.add_parser("mitigate", help="real fixes: rollback, restart SERVICE, restore-capacity, shed-load")
+    mitigate = p.add_subparsers(dest="action", required=True)
+    mitigate.add_parser("rollback", help="deploy the previous shop version")
+    m = mitigate.add_parser("restart", help="restart shop or payments")
+    m.add_argument("service", choices=["shop", "payments"])
+    mitigate.add_parser("restore-capacity", help="give the shop back its worker slots")
+    mitigate.add_parser("shed-load", help="stop a noisy neighbour's extra load")
+
+    from .runbooks import add_cli as _runbooks_cli
+    _runbooks_cli(sub)
 
     p = sub.add_parser("query", help="run a PromQL instant query against the sandbox")
     p.add_argument("expr")

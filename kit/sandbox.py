@@ -213,13 +213,14 @@ def _port(name: str, config: Config) -> int | None:
     return getattr(config, HOST_PORTS[name]) if name in HOST_PORTS else None
 
 
-def _healthy(client: httpx.Client, name: str, config: Config) -> bool:
+def _probe(client: httpx.Client, name: str, config: Config) -> int | None:
+    """The HTTP status of the process's health check, 200 for processes without one, None when it does not answer."""
     if name not in HEALTH_PATHS:
-        return True
+        return 200
     try:
-        return client.get(f"{config.url(name)}{HEALTH_PATHS[name]}").status_code == 200
+        return client.get(f"{config.url(name)}{HEALTH_PATHS[name]}").status_code
     except httpx.HTTPError:
-        return False
+        return None
 
 
 # ---------------------------------------------------------------- status
@@ -232,12 +233,16 @@ class ProcessStatus:
     port: int | None
     running: bool
     healthy: bool
+    answering: bool = False
+    """Up and answering its health check, though not with 200 (a service reporting an injected fault)."""
 
     @property
     def state(self) -> str:
         if not self.running:
             return "stopped"
-        return "healthy" if self.healthy else "unhealthy"
+        if self.healthy:
+            return "healthy"
+        return "unhealthy (it answers, but reports a fault)" if self.answering else "unhealthy"
 
 
 @dataclass(frozen=True)
@@ -255,7 +260,17 @@ class SandboxStatus:
 
     @property
     def healthy(self) -> bool:
-        return (bool(self.processes) and all(p.running and p.healthy for p in self.processes)
+        return self.started and all(p.healthy for p in self.processes)
+
+    @property
+    def started(self) -> bool:
+        """Every process runs and answers, every target is up, every rule is loaded.
+
+        Weaker than healthy: a service whose health check reports an injected
+        fault (payments "down" in a drill) is started. `kit up` waits for this,
+        so it can repair Prometheus in the middle of a drill.
+        """
+        return (bool(self.processes) and all(p.running and (p.healthy or p.answering) for p in self.processes)
                 and bool(self.targets) and all(h == "up" for h in self.targets.values())
                 and self.rules_loaded >= self.rules_expected > 0)
 
@@ -270,7 +285,7 @@ class SandboxStatus:
         data = asdict(self)
         data["healthy"] = self.healthy
         for proc in data["processes"]:
-            proc["state"] = ProcessStatus(**{k: proc[k] for k in ("name", "pid", "port", "running", "healthy")}).state
+            proc["state"] = ProcessStatus(**proc).state
         return data
 
     def __str__(self) -> str:
@@ -318,8 +333,9 @@ def _collect(config: Config, state: _State, client: httpx.Client, expected_rules
     for name in names:
         record = state.processes.get(name)
         running = record is not None and procs.alive(record)
+        code = _probe(client, name, config) if running else None
         rows.append(ProcessStatus(name, record.pid if record else None, _port(name, config), running,
-                                  running and _healthy(client, name, config)))
+                                  code == 200, code is not None and code != 200))
     prom_up = any(r.name == "prometheus" and r.healthy for r in rows)
     targets, loaded = _prometheus_view(client, config) if prom_up else ({}, 0)
     expected = expected_rules if rows else 0
@@ -397,8 +413,10 @@ def up(profile: str | None = None, *, config: Config | None = None, timeout: flo
                 procs.stop(state.processes.pop(name))
             state.save(state_file)
             raise
-        progress(f"sandbox up: {len(result.processes)} processes healthy, {result.rules_loaded} rules loaded, "
-                 f"{len(result.targets)} targets up")
+        faulted = [p.name for p in result.processes if not p.healthy]
+        progress(f"sandbox up: {len(result.processes) - len(faulted)} processes healthy, "
+                 f"{result.rules_loaded} rules loaded, {len(result.targets)} targets up"
+                 + (f"; {', '.join(faulted)} reports a fault" if faulted else ""))
         return result
 
 
@@ -424,7 +442,7 @@ def _wait_healthy(config: Config, state: _State, timeout: float, progress: Progr
                 if proc.healthy and proc.name not in reported:
                     reported.add(proc.name)
                     progress(f"  {proc.name} healthy")
-            if current.healthy:
+            if current.started:
                 return current
             if time.monotonic() >= deadline:
                 problems = "; ".join(current.problems())

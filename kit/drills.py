@@ -1,0 +1,712 @@
+"""Incident drills: a scenario injected into the live sandbox, a durable timeline, and what it teaches.
+
+The life of a drill is a list of steps: check the steady state, inject, let
+the alert page, acknowledge, take notes, mitigate, check the steady state
+again, resolve, write the postmortem draft and the results. Everything that
+happens is appended to a JSONL timeline the moment it happens, by whichever
+process saw it (the CLI, a notebook kernel, or the drill's watcher process),
+so neither a kernel restart nor a Prometheus crash loses any of it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import sys
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable
+
+import yaml
+
+from . import faults, procs, prom, sandbox
+from .config import Config
+from .errors import CheckFailed, InvalidInput, KitError, PromQLError, SandboxNotReady
+from .faults import FLAGS
+from .mitigations import start_neighbour, stop_neighbour
+from .postmortem import clock
+from .scenarios import Check, Inject, Scenario, catalogue, pick_random
+from .scenarios import load as load_scenario
+from .timescale import scale_expr
+
+Progress = Callable[[str], None]
+
+ROLES = ("incident commander", "driver", "communications", "scribe")
+MAX_DRILL_SECONDS = 2 * 3600
+"""The watcher gives up after this, so a forgotten drill never runs for ever."""
+
+
+@dataclass(frozen=True)
+class Event:
+    """One line of the timeline."""
+
+    t: float
+    kind: str
+    text: str
+    data: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def when(self) -> datetime:
+        return datetime.fromtimestamp(self.t, tz=timezone.utc)
+
+
+@dataclass(frozen=True)
+class Figures:
+    """When each milestone happened (unix seconds) and the four response times derived from them."""
+
+    injected_at: float | None = None
+    detected_at: float | None = None
+    paged_at: float | None = None
+    acknowledged_at: float | None = None
+    mitigated_at: float | None = None
+    resolved_at: float | None = None
+
+    @property
+    def ttd(self) -> float | None:
+        """Time to detect: first injection to the first alert firing or page."""
+        return _between(self.injected_at, self.detected_at)
+
+    @property
+    def tta(self) -> float | None:
+        """Time to acknowledge: the page (or the detection) to the acknowledgement."""
+        return _between(self.paged_at or self.detected_at, self.acknowledged_at)
+
+    @property
+    def ttm(self) -> float | None:
+        """Time to mitigate: first injection to the action that fixed it."""
+        return _between(self.injected_at, self.mitigated_at)
+
+    @property
+    def ttr(self) -> float | None:
+        """Time to resolve: first injection to the steady state holding again."""
+        return _between(self.injected_at, self.resolved_at)
+
+    def as_dict(self) -> dict[str, float | None]:
+        return {"ttd_s": self.ttd, "tta_s": self.tta, "ttm_s": self.ttm, "ttr_s": self.ttr}
+
+
+def _between(start: float | None, end: float | None) -> float | None:
+    return None if start is None or end is None else round(end - start, 3)
+
+
+def figures(events: list[Event]) -> Figures:
+    """The milestones of a timeline; pure, so the console, the postmortem and the grader agree."""
+    injected = next((e.t for e in events if e.kind == "injected"), None)
+    after = [e for e in events if injected is not None and e.t >= injected]
+    detected = next((e.t for e in after if e.kind in ("alert_firing", "page") and e.data.get("status") == "firing"),
+                    None)
+    paged = next((e.t for e in after if e.kind == "page" and e.data.get("status") == "firing"), None)
+    acked = next((e.t for e in after if e.kind == "acknowledged"), None)
+    resolved = next((e.t for e in after if e.kind == "resolved"), None)
+    cutoff = resolved if resolved is not None else float("inf")
+    actions = [e.t for e in after if e.kind == "action" and e.t <= cutoff]
+    return Figures(injected, detected, paged, acked, actions[-1] if actions else None, resolved)
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    check: Check
+    value: float | None
+
+    @property
+    def holds(self) -> bool:
+        return self.check.holds(self.value)
+
+    def __str__(self) -> str:
+        return ("ok   " if self.holds else "FAIL ") + self.check.describe(self.value)
+
+
+@dataclass
+class DrillStatus:
+    """A drill as it stands: what the mob may see of the scenario, the timeline, the figures so far."""
+
+    run: str
+    scenario: Scenario
+    secret: bool
+    started_at: float
+    events: list[Event]
+    roles: dict[str, str]
+    time_scale: int
+    active: bool = True
+
+    @property
+    def title(self) -> str:
+        return "a secret scenario" if self.secret else self.scenario.title
+
+    @property
+    def figures(self) -> Figures:
+        return figures(self.events)
+
+    @property
+    def elapsed(self) -> float:
+        return time.time() - self.started_at
+
+    @property
+    def hints_shown(self) -> int:
+        return sum(1 for e in self.events if e.kind == "hint")
+
+    def visible_events(self) -> list[Event]:
+        """The timeline without what the game master keeps secret (what was injected)."""
+        if not self.secret:
+            return self.events
+        return [_masked(e) for e in self.events]
+
+    def __str__(self) -> str:
+        lines = [f"drill {self.run}: {self.title} ({'running' if self.active else 'ended'}, "
+                 f"{clock(self.elapsed)} elapsed)"]
+        if self.roles:
+            lines.append("roles: " + ", ".join(f"{role}: {who}" for role, who in self.roles.items()))
+        for event in self.visible_events():
+            lines.append(f"  {clock(event.t - self.started_at):>6}  {event.kind:<17} {event.text}")
+        shown = {k: v for k, v in self.figures.as_dict().items() if v is not None}
+        if shown:
+            lines.append("figures: " + ", ".join(f"{k[:-2].upper()} {clock(v)}" for k, v in shown.items()))
+        return "\n".join(lines)
+
+
+def _masked(event: Event) -> Event:
+    """An event as a secret drill shows it: what was injected and what the checks look at stay hidden."""
+    if event.kind == "injected":
+        return Event(event.t, event.kind, "the game master injected something", {})
+    if event.kind in ("steady_state", "resolution_check"):
+        verdict = "passed" if event.data.get("passed") else "failed"
+        return Event(event.t, event.kind, f"the steady-state checks {verdict}", {"passed": event.data.get("passed")})
+    return event
+
+
+@dataclass(frozen=True)
+class DrillResult:
+    """How a drill ended, kept in the results file for league tables and debriefs."""
+
+    run: str
+    scenario: str
+    outcome: str  # resolved | abandoned
+    figures: Figures
+    events: list[Event]
+    postmortem: Path
+    results_file: Path
+
+    def __str__(self) -> str:
+        parts = [f"drill {self.run} {self.outcome}"]
+        parts += [f"{k[:-2].upper()} {clock(v)}" for k, v in self.figures.as_dict().items() if v is not None]
+        return ", ".join(parts) + f"\npostmortem draft: {self.postmortem}\nresults: {self.results_file}"
+
+
+# ---------------------------------------------------------------- storage
+
+
+def drills_dir(config: Config) -> Path:
+    return config.state / "drills"
+
+
+def _active_file(config: Config) -> Path:
+    return drills_dir(config) / "active.json"
+
+
+def run_dir(run: str, config: Config) -> Path:
+    return drills_dir(config) / "runs" / run
+
+
+def results_file(config: Config) -> Path:
+    return drills_dir(config) / "results.jsonl"
+
+
+def record(run: str, kind: str, text: str, config: Config, **data: Any) -> Event:
+    """Append one event; a single short write with O_APPEND, so writers in several processes never interleave."""
+    event = Event(time.time(), kind, text, data)
+    path = run_dir(run, config) / "timeline.jsonl"
+    line = json.dumps({"t": event.t, "kind": kind, "text": text, "data": data}) + "\n"
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        os.write(fd, line.encode())
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    return event
+
+
+def read_timeline(run: str, config: Config) -> list[Event]:
+    """Every event of a run, oldest first; a line cut short by a crash is skipped, the rest kept."""
+    events = []
+    path = run_dir(run, config) / "timeline.jsonl"
+    if not path.exists():
+        return events
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            raw = json.loads(line)
+            events.append(Event(float(raw["t"]), str(raw["kind"]), str(raw["text"]), dict(raw.get("data") or {})))
+        except (ValueError, KeyError, TypeError):
+            continue
+    return sorted(events, key=lambda e: e.t)
+
+
+def _read_active(config: Config) -> dict | None:
+    try:
+        return json.loads(_active_file(config).read_text())
+    except FileNotFoundError:
+        return None
+    except ValueError:
+        raise KitError(f"{_active_file(config)} is damaged; remove it to forget the running drill") from None
+
+
+def _write_active(data: dict, config: Config) -> None:
+    path = _active_file(config)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(data, indent=1))
+    os.replace(tmp, path)
+
+
+def _scenario_of(run: str, config: Config) -> Scenario:
+    doc = yaml.safe_load((run_dir(run, config) / "scenario.yml").read_text(encoding="utf-8"))
+    return load_scenario(doc)
+
+
+# ---------------------------------------------------------------- steady state
+
+
+def steady_state(scenario: Scenario, config: Config | None = None) -> list[CheckResult]:
+    """Evaluate the hypothesis now; queries are compressed by the profile's time scale like the rules."""
+    config = sandbox.current_config(config)
+    scale = config.profile_spec.time_scale
+    results = []
+    for check in scenario.steady_state:
+        frame = prom.query(scale_expr(check.query, scale), config=config)
+        values = [float(v) for v in frame["value"]] if len(frame) else []
+        worst = (max(values) if check.comparison == "below" else min(values)) if values else None
+        results.append(CheckResult(check, worst))
+    return results
+
+
+def firing(names: tuple[str, ...], config: Config, severity: str | None = None) -> list[str]:
+    """Which of these alerts (at this severity, if given) are pending or firing in Prometheus right now."""
+    frame = prom.alerts(config=config)
+    if not len(frame):
+        return []
+    hits = frame[frame["alertname"].isin(names)]
+    if severity is not None:
+        hits = hits[hits["severity"] == severity]
+    return sorted(set(hits["alertname"]))
+
+
+def _wait_steady(scenario: Scenario, config: Config, progress: Progress) -> list[CheckResult]:
+    """Wait for the hypothesis to hold with none of the expected alerts active.
+
+    An expected alert still active from an earlier incident could not page
+    again, so the wait allows for the longest window of those alerts' rules (at
+    the expected severity: an SLO's slow-burn tickets look back for days) as
+    well as the hypothesis's own windows.
+    """
+    from .timescale import range_windows
+
+    scale = config.profile_spec.time_scale
+    loaded = prom.rules(config=config)
+    expected = loaded[loaded["name"].isin(scenario.expect_alerts) & (loaded["severity"] == scenario.expect_severity)]
+    windows = [w for q in expected["query"] for w in range_windows(q)]
+    timeout = scenario.settle / scale + max(windows, default=0.0) + 30
+    deadline = time.monotonic() + timeout
+    told = 0.0
+    while True:
+        results = steady_state(scenario, config)
+        active = firing(scenario.expect_alerts, config, scenario.expect_severity)
+        if all(r.holds for r in results) and not active:
+            return results
+        problems = [str(r.check.describe(r.value)) for r in results if not r.holds]
+        problems += [f"{name} is still active" for name in active]
+        if time.monotonic() >= deadline:
+            raise CheckFailed("the sandbox is not in its steady state: " + "; ".join(problems)
+                              + ". Wait for earlier faults to clear (`kit fault list`, `kit status`) and try again.")
+        if time.monotonic() - told > 10:
+            progress(f"waiting up to {deadline - time.monotonic():.0f} s for the steady state: " + "; ".join(problems))
+            told = time.monotonic()
+        time.sleep(0.5)
+
+
+# ---------------------------------------------------------------- lifecycle
+
+
+def list_drills() -> list[Scenario]:
+    """Every scenario in drills/, validated."""
+    return catalogue()
+
+
+def start(name: str | None = None, *, random: bool = False, secret: bool = False,
+          roles: dict[str, str] | None = None, config: Config | None = None,
+          progress: Progress = lambda _: None) -> DrillStatus:
+    """Check the steady state, inject the scenario's first faults and start its watcher."""
+    config = sandbox.current_config(config)
+    if (name is None) == (not random):
+        raise InvalidInput("drill", "name one scenario, or ask for a random one (and not both)")
+    scenario = pick_random() if random else load_scenario(name)
+    roles = _check_roles(roles or {})
+    if _read_active(config) is not None:
+        current = status(config)
+        raise KitError(f"drill {current.run} is still running ({clock(current.elapsed)} elapsed); "
+                       "finish it with `kit drill end`, or `kit drill end --abandon`")
+    sandbox.require(config)
+    scale = config.profile_spec.time_scale
+    for slo in scenario.slos:
+        _install_slo(slo, config)
+    checks = _wait_steady(scenario, config, progress)
+    started = datetime.now(timezone.utc)
+    run = f"{started:%Y%m%dT%H%M%S}-{'secret' if secret else scenario.id}"
+    folder = run_dir(run, config)
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "scenario.yml").write_text(yaml.safe_dump(_scenario_doc(scenario), sort_keys=False))
+    _write_active({"run": run, "secret": secret, "started_at": started.timestamp(), "roles": roles,
+                   "time_scale": scale, "watcher": None}, config)
+    record(run, "started", f"drill started: {'a secret scenario' if secret else scenario.title}", config,
+           secret=secret, **({} if secret else {"scenario": scenario.id}))
+    if roles:
+        record(run, "roles", _roles_text(roles), config, roles=roles)
+    record(run, "steady_state", "steady state holds: " + "; ".join(r.check.describe(r.value) for r in checks),
+           config, passed=True)
+    for index, inject in enumerate(scenario.injects):
+        if inject.after == 0:
+            apply_inject(run, index, inject, config)
+    _ensure_watcher(run, config)
+    return status(config)
+
+
+def apply_inject(run: str, index: int, inject: Inject, config: Config) -> Event:
+    """Carry out one of the game master's actions and put it on the timeline."""
+    if inject.fault:
+        faults.set_fault(inject.fault, service=inject.service, config=config, **inject.params)
+    elif inject.flag:
+        faults.set_flag(inject.flag, bool(inject.enabled), config=config)
+    else:
+        start_neighbour(inject.load_route, inject.load_rps, inject.load_seconds, config)
+    return record(run, "injected", inject.describe(), config, index=index)
+
+
+def running(config: Config | None = None) -> bool:
+    """Whether a drill is running now (a notebook checks before starting or cleaning up)."""
+    return _read_active(sandbox.current_config(config)) is not None
+
+
+def status(config: Config | None = None) -> DrillStatus:
+    """The running drill (its watcher restarted if it died); CheckFailed when none is running."""
+    config = sandbox.current_config(config)
+    active = _read_active(config)
+    if active is None:
+        raise CheckFailed("no drill is running; start one with `kit drill start NAME` (`kit drill list` shows them)")
+    run = active["run"]
+    _ensure_watcher(run, config)
+    return DrillStatus(run, _scenario_of(run, config), active["secret"], active["started_at"],
+                       read_timeline(run, config), active.get("roles") or {}, active["time_scale"])
+
+
+def ack(by: str = "", config: Config | None = None) -> Event:
+    """Acknowledge the page: someone owns the incident now."""
+    current = status(config)
+    if not any(e.kind == "page" and e.data.get("status") == "firing" for e in current.events):
+        raise CheckFailed("nothing to acknowledge yet: no page has arrived in this drill")
+    if any(e.kind == "acknowledged" for e in current.events):
+        raise CheckFailed("the page is already acknowledged")
+    return record(current.run, "acknowledged", f"acknowledged by {by}" if by else "acknowledged",
+                  sandbox.current_config(config), by=by)
+
+
+def note(text: str, by: str = "", config: Config | None = None) -> Event:
+    """A line for the timeline: what the mob saw, thought or decided."""
+    if not text or not text.strip():
+        raise InvalidInput("text", "a note needs some text")
+    current = status(config)
+    return record(current.run, "note", text.strip(), sandbox.current_config(config), by=by)
+
+
+def hint(config: Config | None = None) -> str:
+    """Reveal the next of the scenario's progressive hints (counted in the results)."""
+    current = status(config)
+    shown = current.hints_shown
+    if shown >= len(current.scenario.hints):
+        raise CheckFailed(f"no more hints: all {len(current.scenario.hints)} are shown")
+    text = current.scenario.hints[shown]
+    record(current.run, "hint", text, sandbox.current_config(config), number=shown + 1)
+    return text
+
+
+def set_roles(roles: dict[str, str], config: Config | None = None) -> Event:
+    """Who plays which role; recorded, so the postmortem names the mob."""
+    roles = _check_roles(roles)
+    config = sandbox.current_config(config)
+    current = status(config)
+    with _locked(config):
+        active = _read_active(config) or {}
+        active["roles"] = roles
+        _write_active(active, config)
+    return record(current.run, "roles", _roles_text(roles), config, roles=roles)
+
+
+def check(config: Config | None = None) -> list[CheckResult]:
+    """Run the resolution check (the steady-state hypothesis) now and record its outcome."""
+    config = sandbox.current_config(config)
+    current = status(config)
+    results = steady_state(current.scenario, config)
+    passed = all(r.holds for r in results)
+    record(current.run, "resolution_check", ("passed: " if passed else "failed: ")
+           + "; ".join(r.check.describe(r.value) for r in results), config, passed=passed)
+    return results
+
+
+def end(*, abandon: bool = False, wait: float | None = None, config: Config | None = None) -> DrillResult:
+    """Resolve the drill once the steady state holds again (or abandon it), then reset the sandbox.
+
+    ``wait`` bounds how long to wait for the steady state (default: the time its
+    query windows need after a fix). A drill that is not resolved stays running.
+    """
+    config = sandbox.current_config(config)
+    current = status(config)
+    run, scenario = current.run, current.scenario
+    if not abandon:
+        deadline = time.monotonic() + (scenario.settle / current.time_scale if wait is None else wait)
+        while True:
+            results = _try_steady(scenario, config)
+            if results and all(r.holds for r in results):
+                break
+            if time.monotonic() >= deadline:
+                record(run, "resolution_check", "failed: " + _describe(results), config, passed=False)
+                shown = "some checks fail (hidden in a secret drill)" if current.secret else _describe(results)
+                raise CheckFailed("the steady state does not hold yet: " + shown
+                                  + ". Mitigate (the runbook says how), then `kit drill end` again; "
+                                  "or give up with `kit drill end --abandon`.")
+            time.sleep(0.5)
+        record(run, "resolution_check", "passed: " + _describe(results), config, passed=True)
+        record(run, "resolved", "resolved: the steady state holds again", config)
+    else:
+        record(run, "abandoned", "abandoned before the steady state held again", config)
+    _stop_watcher(config)
+    _reset(scenario, config)
+    record(run, "ended", "the sandbox is reset", config)
+    events = read_timeline(run, config)
+    outcome = "abandoned" if abandon else "resolved"
+    result_figures = figures(events)
+    from .postmortem import draft
+
+    postmortem = run_dir(run, config) / "postmortem.md"
+    postmortem.write_text(draft(scenario, events, current.roles, outcome, current.time_scale, config=config))
+    _append_result(run, scenario, current, outcome, result_figures, events, config)
+    with _locked(config):
+        _active_file(config).unlink(missing_ok=True)
+    return DrillResult(run, scenario.id, outcome, result_figures, events, postmortem, results_file(config))
+
+
+@dataclass(frozen=True)
+class Rehearsal:
+    """A drill the kit ran by itself, playing the mob, to prove the scenario works as written."""
+
+    result: DrillResult
+    page_after: float
+    """Real seconds from the first injection to the expected alert reaching the pager."""
+    page_bound: float
+    """The scenario's bound on that, in real seconds at this profile's time scale."""
+    severity: str
+
+
+def rehearse(name: str, *, mitigation: int = 0, config: Config | None = None,
+             progress: Progress = lambda _: None) -> Rehearsal:
+    """Start the drill, wait for the expected page, acknowledge, apply a documented mitigation, resolve.
+
+    Facilitators run it before a session (`kit drill rehearse NAME`); the tests
+    and the time-to-page benchmark run every scenario through it.
+    """
+    import shlex
+
+    from . import pager
+    from .cli import main as kit_main
+
+    config = sandbox.current_config(config)
+    started = start(name, config=config, progress=progress)
+    scenario, scale = started.scenario, started.time_scale
+    injected = started.figures.injected_at or started.started_at
+    bound = scenario.page_within / scale
+    try:
+        deadline = time.monotonic() + 2 * bound + 30
+        paged = None
+        while paged is None:
+            rows = pager.pages(config, since=injected)
+            hits = rows[rows["alertname"].isin(scenario.expect_alerts) & (rows["status"] == "firing")
+                        & (rows["severity"] == scenario.expect_severity)]
+            if len(hits):
+                paged = hits.iloc[0]
+            elif time.monotonic() > deadline:
+                raise CheckFailed(f"{scenario.id}: no {scenario.expect_severity} for "
+                                  f"{', '.join(scenario.expect_alerts)} reached the pager "
+                                  f"within {2 * bound + 30:.0f} s of the injection")
+            else:
+                time.sleep(0.2)
+        page_after = paged["received_at"].timestamp() - injected
+        _wait_for_event(started.run, "page", config)
+        ack(by="rehearsal", config=config)
+        command = scenario.mitigations[mitigation].command
+        if kit_main(shlex.split(command)[1:]) != 0:
+            raise CheckFailed(f"{scenario.id}: the mitigation `{command}` failed")
+        result = end(config=config)
+    except BaseException:
+        if _read_active(config) is not None:
+            end(abandon=True, config=config)
+        raise
+    return Rehearsal(result, page_after, bound, str(paged["severity"]))
+
+
+def _wait_for_event(run: str, kind: str, config: Config, timeout: float = 10.0) -> None:
+    """The watcher polls twice a second; wait for it to put ``kind`` on the timeline."""
+    if not procs.wait_until(lambda: any(e.kind == kind for e in read_timeline(run, config)), timeout):
+        raise CheckFailed(f"the drill watcher did not record a {kind} within {timeout:.0f} s; see its log in "
+                          f"{run_dir(run, config) / 'watcher.log'}")
+
+
+def _try_steady(scenario: Scenario, config: Config) -> list[CheckResult]:
+    try:
+        return steady_state(scenario, config)
+    except (SandboxNotReady, PromQLError, KitError):
+        return []
+
+
+def _describe(results: list[CheckResult]) -> str:
+    if not results:
+        return "Prometheus did not answer"
+    return "; ".join(r.check.describe(r.value) for r in results)
+
+
+def results(config: Config | None = None):
+    """Every finished drill, one row each, as a DataFrame (for debriefs and league tables)."""
+    import pandas as pd
+
+    config = sandbox.current_config(config)
+    path = results_file(config)
+    rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()] if path.exists() else []
+    return pd.DataFrame(rows)
+
+
+def last_run(config: Config | None = None) -> str:
+    """The id of the most recently started drill, running or ended."""
+    config = sandbox.current_config(config)
+    runs = sorted(p.name for p in (drills_dir(config) / "runs").glob("*") if p.is_dir())
+    if not runs:
+        raise CheckFailed("no drill has been run yet")
+    return max(runs)
+
+
+def _append_result(run: str, scenario: Scenario, current: DrillStatus, outcome: str, result: Figures,
+                   events: list[Event], config: Config) -> None:
+    row = {
+        "run": run, "scenario": scenario.id, "difficulty": scenario.difficulty, "secret": current.secret,
+        "outcome": outcome, "started_at": current.started_at, "ended_at": time.time(),
+        "profile": config.profile, "time_scale": current.time_scale, **result.as_dict(),
+        "expected_alert_paged": any(e.kind == "page" and e.data.get("alertname") in scenario.expect_alerts
+                                    and e.data.get("status") == "firing" for e in events),
+        "hints_used": sum(1 for e in events if e.kind == "hint"),
+        "notes": sum(1 for e in events if e.kind == "note"),
+        "actions": [e.text for e in events if e.kind == "action"],
+        "roles": current.roles,
+    }
+    with open(results_file(config), "a", encoding="utf-8") as fh:
+        fh.write(json.dumps(row) + "\n")
+
+
+def _reset(scenario: Scenario, config: Config) -> None:
+    """Leave the sandbox as the drill found it: no load, no faults, flags at their defaults, no drill rules."""
+    stop_neighbour(config)
+    try:
+        faults.clear_faults(config=config)
+        for flag in {i.flag for i in scenario.injects if i.flag}:
+            faults.set_flag(flag, FLAGS[flag].default, config=config)
+    except SandboxNotReady:
+        pass  # a service that is down has no faults left to clear; `kit up` starts it clean
+    for slo in scenario.slos:
+        sandbox.remove_rules(f"slo-{slo}", config=config)
+
+
+def _install_slo(name: str, config: Config) -> None:
+    from . import slo
+
+    spec = slo.load_spec(Path(slo.__file__).resolve().parent.parent / "slos" / f"{name}.yml")
+    sandbox.install_rules(f"slo-{spec.name}", slo.generate_rules(spec, time_scale=config.profile_spec.time_scale),
+                          config=config)
+
+
+def _check_roles(roles: dict[str, str]) -> dict[str, str]:
+    for role, who in roles.items():
+        if role not in ROLES:
+            raise InvalidInput("roles", f"{role!r} is not a drill role; the roles are {', '.join(ROLES)}")
+        if not isinstance(who, str) or not who.strip():
+            raise InvalidInput("roles", f"{role} needs a person's name")
+    return {role: who.strip() for role, who in roles.items()}
+
+
+def _roles_text(roles: dict[str, str]) -> str:
+    return "roles: " + ", ".join(f"{role} {who}" for role, who in roles.items())
+
+
+def _scenario_doc(scenario: Scenario) -> dict:
+    """The scenario as YAML again, frozen into the run folder so later edits to drills/ cannot change it."""
+    from .timescale import format_duration
+
+    def inject(i: Inject) -> dict:
+        doc: dict[str, Any] = {"after": format_duration(i.after) if i.after else "0s"}
+        if i.fault:
+            doc.update({"fault": i.fault, "params": dict(i.params)})
+            if i.service:
+                doc["service"] = i.service
+        elif i.flag:
+            doc.update({"flag": i.flag, "enabled": i.enabled})
+        else:
+            doc["load"] = {"route": i.load_route, "rps": i.load_rps, "duration": format_duration(i.load_seconds)}
+        return doc
+
+    return {
+        "id": scenario.id, "title": scenario.title, "difficulty": scenario.difficulty, "briefing": scenario.briefing,
+        "inject": [inject(i) for i in scenario.injects],
+        "expect": {"alerts": list(scenario.expect_alerts), "severity": scenario.expect_severity,
+                   "page_within": format_duration(scenario.page_within)},
+        "steady_state": [{"name": c.name, "query": c.query, c.comparison: c.bound} for c in scenario.steady_state],
+        "mitigations": [{"command": m.command, "effect": m.effect} for m in scenario.mitigations],
+        "diagnosis": dict(scenario.diagnosis), "hints": list(scenario.hints), "debrief": list(scenario.debrief),
+        "slos": list(scenario.slos),
+    }
+
+
+# ---------------------------------------------------------------- the watcher process
+
+
+@contextlib.contextmanager
+def _locked(config: Config):
+    """One process at a time reads-and-rewrites the active drill (a console refreshing while the CLI ends it)."""
+    drills_dir(config).mkdir(parents=True, exist_ok=True)
+    with open(drills_dir(config) / ".lock", "w") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def _ensure_watcher(run: str, config: Config) -> None:
+    """Start the watcher unless it is alive or the drill is ending; a new watcher rebuilds its view from the timeline."""
+    with _locked(config):
+        active = _read_active(config)
+        if active is None or active.get("run") != run or active.get("ending"):
+            return
+        saved = active.get("watcher")
+        if saved and procs.alive(procs.ProcessRecord.from_json(saved)):
+            return
+        env = {**os.environ, **{var: value for _, var, value, _ in config.describe()}}
+        argv = [sys.executable, "-m", "kit.drillwatch", "--run", run]
+        watcher = procs.spawn("drillwatch", argv, run_dir(run, config) / "watcher.log", env=env)
+        active["watcher"] = watcher.to_json()
+        _write_active(active, config)
+
+
+def _stop_watcher(config: Config) -> None:
+    """Mark the drill as ending (so nobody restarts the watcher), then stop it."""
+    with _locked(config):
+        active = _read_active(config) or {}
+        active["ending"] = True
+        _write_active(active, config)
+    saved = active.get("watcher")
+    if saved:
+        procs.stop(procs.ProcessRecord.from_json(saved))

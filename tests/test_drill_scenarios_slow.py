@@ -1,0 +1,9 @@
+"""The scenarios whose alerts are designed to take longer: a slow leak, and a slow burn that raises a ticket."""
+
+import pytest
+from drill_e2e import rehearse_and_check
+
+
+@pytest.mark.parametrize("name", ["slow-burn", "memory-leak"])
+def test_scenario_end_to_end(name, clean_faults):
+    rehearse_and_check(name, clean_faults)

@@ -1,0 +1,161 @@
+"""The drill lifecycle against the live sandbox, and the pure parts (figures, change detection, postmortem)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+
+import pytest
+
+from kit import drills, mitigations, pager, postmortem, sandbox
+from kit.drills import Event, figures
+from kit.drillwatch import describe_changes
+from kit.errors import CheckFailed, InvalidInput, KitError
+from kit.procs import wait_until
+
+
+def _events(*pairs: tuple[float, str, dict]) -> list[Event]:
+    return [Event(t, kind, kind, data) for t, kind, data in pairs]
+
+
+FIRING = {"status": "firing"}
+
+
+def test_figures_measure_from_the_first_injection():
+    found = figures(_events(
+        (100, "started", {}), (101, "injected", {}), (104, "alert_firing", FIRING), (106, "page", FIRING),
+        (110, "acknowledged", {}), (120, "action", {}), (125, "action", {}), (131, "resolved", {}),
+    ))
+    assert (found.ttd, found.tta, found.ttm, found.ttr) == (3, 4, 24, 30)
+
+
+def test_figures_of_a_running_drill_leave_the_future_empty():
+    found = figures(_events((100, "started", {}), (101, "injected", {}), (103, "page", FIRING)))
+    assert found.ttd == 2 and found.tta is None and found.ttm is None and found.ttr is None
+
+
+def test_actions_after_the_resolution_do_not_count_as_the_mitigation():
+    found = figures(_events((0, "injected", {}), (5, "action", {}), (9, "resolved", {}), (12, "action", {})))
+    assert found.ttm == 5
+
+
+def test_alerts_that_resolve_do_not_count_as_detection():
+    found = figures(_events((0, "injected", {}), (2, "page", {"status": "resolved"}), (7, "page", FIRING)))
+    assert found.ttd == 7
+
+
+def test_changes_are_described_as_a_person_would():
+    before = {"faults:shop": {"bad_deploy": {}, "capacity": {"slots": 1}}, "flags:shop": {"recommendations": True},
+              "faults:payments": {"down": {}}, "flags:payments": {}, "pids": {"shop": 1, "payments": 2},
+              "neighbour": True}
+    after = {"faults:shop": {}, "flags:shop": {"recommendations": False}, "faults:payments": None,
+             "flags:payments": None, "pids": {"shop": 1, "payments": 3}, "neighbour": False}
+    assert describe_changes(before, after) == [
+        "rolled back to the previous version", "shop: capacity fault cleared", "flag recommendations turned off",
+        "payments restarted", "the noisy neighbour's load stopped",
+    ]
+    assert describe_changes(before, before) == []
+
+
+def test_missing_sections_sees_prompts_as_missing():
+    text = "## Summary\nIt broke.\n## Impact\n_To complete: who._\n## Timeline\n| a | b |\n|---|---|\n| 1 | 2 |\n"
+    assert postmortem.missing_sections(text) == [
+        "Impact", "Contributing factors", "What went well", "What was hard", "Action items",
+    ]
+
+
+def test_roles_must_be_the_drill_roles():
+    with pytest.raises(InvalidInput) as caught:
+        drills._check_roles({"captain": "ana"})
+    assert "incident commander" in caught.value.problem
+
+
+@pytest.fixture
+def no_drill(clean_faults):
+    """Whatever a test leaves running is abandoned, so the next test starts clean."""
+    yield clean_faults
+    if drills.running(clean_faults):
+        drills.end(abandon=True, config=clean_faults)
+
+
+def test_a_drill_from_start_to_resolved_survives_a_prometheus_crash(no_drill):
+    live = no_drill
+    with pytest.raises(InvalidInput):
+        drills.start(config=live)
+    current = drills.start("payments-down", roles={"incident commander": "ana", "scribe": "bo"}, config=live)
+    assert [e.kind for e in current.events][:4] == ["started", "roles", "steady_state", "injected"]
+    with pytest.raises(CheckFailed, match="no page"):
+        drills.ack(config=live)
+    with pytest.raises(KitError, match="still running"):
+        drills.start("bad-deploy", config=live)
+    with pytest.raises(InvalidInput):
+        drills.note("   ", config=live)
+    hints = [drills.hint(config=live) for _ in current.scenario.hints]
+    assert hints == list(current.scenario.hints)
+    with pytest.raises(CheckFailed, match="no more hints"):
+        drills.hint(config=live)
+
+    pager.wait_for_page("CheckoutErrorRatioHigh", since=current.started_at, timeout=30, config=live)
+    assert wait_until(lambda: any(e.kind == "page" for e in drills.status(live).events), 10)
+    with pytest.raises(CheckFailed, match="does not hold"):
+        drills.end(wait=1, config=live)
+    assert drills.running(live), "an unresolved drill keeps running"
+
+    before = drills.status(live).events
+    os.kill(sandbox.pids(live)["prometheus"], signal.SIGKILL)
+    assert wait_until(lambda: any("does not answer" in e.text for e in drills.status(live).events), 15)
+    assert drills.status(live).events[:len(before)] == before, "the crash lost part of the timeline"
+    sandbox.up(config=live)
+    assert wait_until(lambda: any("answers again" in e.text for e in drills.status(live).events), 15)
+
+    drills.ack(by="ana", config=live)
+    drills.note("checkout answers 502; payments is down", by="bo", config=live)
+    mitigations.restart("payments", config=live)
+    result = drills.end(wait=60, config=live)
+
+    kinds = [e.kind for e in result.events]
+    for milestone in ("injected", "page", "acknowledged", "note", "action", "resolution_check", "resolved"):
+        assert milestone in kinds, milestone
+    assert result.outcome == "resolved" and not drills.running(live)
+    assert all(v is not None for v in result.figures.as_dict().values())
+    assert "payments restarted" in [e.text for e in result.events if e.kind == "action"]
+    row = json.loads(result.results_file.read_text().splitlines()[-1])
+    assert row["run"] == result.run and row["expected_alert_paged"] and row["hints_used"] == len(hints)
+    draft = result.postmortem.read_text()
+    assert "incident commander: ana" in draft and "payments restarted" in draft
+    assert postmortem.missing_sections(draft) == ["Contributing factors", "What went well", "What was hard",
+                                                  "Action items"], "the draft fills in the facts, people the rest"
+
+
+def test_the_timeline_survives_a_kernel_restart(no_drill):
+    from jupyter_client.manager import start_new_kernel
+
+    live = no_drill
+    manager, client = start_new_kernel(kernel_name="python3")
+    try:
+        def run(code: str) -> None:
+            reply = client.execute_interactive(code, timeout=60)
+            assert reply["content"]["status"] == "ok", reply["content"]
+
+        run("import kit.drills\nkit.drills.start('bad-deploy')\nkit.drills.note('started from a kernel')")
+        before = drills.status(live).events
+        manager.restart_kernel(now=True)
+        client.wait_for_ready(timeout=60)
+        run("import kit.drills\nstatus = kit.drills.status()\n"
+            "assert [e.text for e in status.events][:len(%r)] == %r" % ([e.text for e in before],
+                                                                       [e.text for e in before]))
+    finally:
+        client.stop_channels()
+        manager.shutdown_kernel(now=True)
+    mitigations.rollback(config=live)
+    assert drills.end(wait=60, config=live).outcome == "resolved"
+
+
+def test_a_secret_drill_hides_what_was_injected(no_drill):
+    current = drills.start("payments-slow", secret=True, config=no_drill)
+    assert current.title == "a secret scenario" and current.run.endswith("-secret")
+    assert "payments" not in str(current) and "scenario" not in current.events[0].data
+    result = drills.end(abandon=True, config=no_drill)
+    assert result.outcome == "abandoned"
+    assert not drills.running(no_drill)
