@@ -82,3 +82,90 @@ def capacity_search(result, axes=None):
     axes[0].set_title(f"{result.route}: knee {result.knee_rps:.0f} req/s")
     axes[0].figure.tight_layout()
     return axes
+
+
+_SPAN_COLOURS = {"TTD": "tab:orange", "TTA": "tab:purple", "TTM": "tab:blue", "TTR": "tab:green"}
+_DRILL_ROWS = ("started", "roles", "steady_state", "injected", "alert_firing", "page", "acknowledged", "note", "hint",
+               "action", "resolution_check", "resolved", "abandoned", "ended", "watcher")
+_ALWAYS_SHOWN = ("injected", "alert_firing", "page", "acknowledged", "note", "hint", "action", "resolution_check",
+                 "resolved")
+_KIND_COLOURS = {"injected": "black", "alert_firing": "tab:orange", "page": "crimson", "acknowledged": "tab:purple",
+                 "note": "tab:gray", "hint": "goldenrod", "action": "tab:blue", "resolved": "tab:green",
+                 "abandoned": "crimson"}
+
+
+def _event_colour(event) -> str:
+    """Red for what hurts, green for what heals: a resolved page or a passed check reads as good news."""
+    if event.data.get("status") == "resolved" or event.data.get("passed") is True:
+        return "tab:green"
+    if event.data.get("passed") is False or event.data.get("severity") == "page":
+        return "crimson"
+    if event.data.get("severity") == "ticket":
+        return "tab:orange"
+    return _KIND_COLOURS.get(event.kind, "tab:gray")
+
+
+def _tick_step(seconds: float) -> float:
+    """A round tick spacing (5 s … 30 min) that gives at most about ten m:ss ticks."""
+    return next((s for s in (5, 10, 15, 30, 60, 120, 300, 600, 900, 1800) if seconds / s <= 10), 3600)
+
+
+def drill_timeline(events, *, started_at: float | None = None, ax=None):
+    """A drill's timeline over elapsed m:ss: a marker row per event kind and TTD/TTA/TTM/TTR as labelled bars.
+
+    Drawn on a ``matplotlib.figure.Figure`` outside pyplot, so a console can redraw
+    it from a background thread without leaking figures or showing them twice.
+    Works on any prefix of a timeline: spans not reached yet read "not yet".
+    """
+    from matplotlib.figure import Figure
+    from matplotlib.ticker import FuncFormatter, MultipleLocator
+
+    from .drills import figures
+    from .postmortem import clock
+
+    events = sorted(events, key=lambda e: e.t)
+    origin = started_at if started_at is not None else next(
+        (e.t for e in events if e.kind == "started"), events[0].t if events else 0.0)
+    present = list(dict.fromkeys(e.kind for e in events))
+    kinds = [k for k in _DRILL_ROWS if k in _ALWAYS_SHOWN or k in present]
+    kinds += [k for k in present if k not in kinds]
+    found = figures(events)
+    spans = {"TTD": (found.injected_at, found.detected_at), "TTA": (found.paged_at or found.detected_at,
+             found.acknowledged_at), "TTM": (found.injected_at, found.mitigated_at),
+             "TTR": (found.injected_at, found.resolved_at)}
+    rows = list(spans) + kinds
+    if ax is None:
+        ax = Figure(figsize=(9, 1.4 + 0.3 * len(rows)), layout="constrained").add_subplot()
+    last = max((e.t - origin for e in events), default=0.0)
+    right = max(30.0, last * 1.15)
+
+    for y, (name, (begin, end)) in enumerate(spans.items()):
+        if begin is not None and end is not None:
+            ax.barh(y, max(end - begin, right / 400), left=begin - origin, height=0.6, color=_SPAN_COLOURS[name])
+            ax.text(end - origin + right / 150, y, clock(end - begin), va="center", fontsize="small")
+        else:
+            ax.text((begin - origin) if begin is not None else 0, y, " not yet", va="center", fontsize="small",
+                    color="tab:gray", style="italic")
+    for y, kind in enumerate(kinds, start=len(spans)):
+        mine = [e for e in events if e.kind == kind]
+        ax.scatter([e.t - origin for e in mine], [y] * len(mine), c=[_event_colour(e) for e in mine], s=45,
+                   edgecolors="white", linewidths=0.8, zorder=3)
+    for moment in (found.injected_at, found.resolved_at):
+        if moment is not None:
+            ax.axvline(moment - origin, color="tab:gray", linewidth=0.8, linestyle=":")
+    ax.axhline(len(spans) - 0.5, color="tab:gray", linewidth=0.8)
+    if not events:
+        ax.text(0.5, 0.5, "no events yet", ha="center", va="center", transform=ax.transAxes, color="tab:gray")
+
+    ax.set_yticks(range(len(rows)), [r.replace("_", " ") for r in rows])
+    ax.set_ylim(len(rows) - 0.5, -0.5)
+    ax.set_xlim(-right / 100, right)
+    ax.xaxis.set_major_locator(MultipleLocator(_tick_step(right)))
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _: clock(x)))
+    ax.set_xlabel("elapsed since the drill started (m:ss)")
+    ax.grid(True, axis="x", alpha=0.3)
+    ended = next((e for e in events if e.kind in ("resolved", "abandoned")), None)
+    state = ("no events yet" if not events else f"{ended.kind} at {clock(ended.t - origin)}" if ended
+             else f"running, {clock(last)} so far")
+    ax.set_title(f"Drill timeline: {state}")
+    return ax.figure

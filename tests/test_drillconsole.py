@@ -1,0 +1,169 @@
+"""The drill console and the timeline chart, against a real drill in the live sandbox."""
+
+from __future__ import annotations
+
+import html
+from dataclasses import replace
+
+import pytest
+from matplotlib.figure import Figure
+
+from kit import drills, mitigations, procs
+from kit.config import Config
+from kit.drillconsole import START_HINT, DrillConsole, console
+from kit.drills import Event
+from kit.errors import InvalidInput
+from kit.plots import drill_timeline
+from kit.scenarios import load as load_scenario
+
+SPANS = ("TTD", "TTA", "TTM", "TTR")
+T0 = 1_700_000_000.0
+
+
+def texts(widget) -> str:
+    """Every value and description in a widget tree, unescaped, so tests read what people see."""
+    parts = [html.unescape(str(getattr(widget, "value", ""))), str(getattr(widget, "description", ""))]
+    for child in getattr(widget, "children", ()):
+        parts.append(texts(child))
+    return "\n".join(parts)
+
+
+def abandon(config: Config) -> None:
+    if drills._read_active(config) is not None:
+        drills.end(abandon=True, config=config)
+
+
+@pytest.fixture
+def no_drill(live: Config):
+    """No drill before or after, so a test that fails mid-drill leaves none running for the next."""
+    abandon(live)
+    yield live
+    abandon(live)
+
+
+def full_timeline() -> list[Event]:
+    raw = [(0, "started", {}), (0.1, "injected", {}), (3.1, "alert_firing", {"status": "firing"}),
+           (4.0, "page", {"status": "firing", "severity": "page"}), (6.2, "acknowledged", {}), (7, "note", {}),
+           (8, "hint", {}), (9, "resolution_check", {"passed": False}), (10, "action", {}),
+           (14, "page", {"status": "resolved", "severity": "page"}), (20, "resolution_check", {"passed": True}),
+           (20, "resolved", {}), (21, "ended", {})]
+    return [Event(T0 + t, kind, kind, data) for t, kind, data in raw]
+
+
+def labels(figure: Figure) -> tuple[list[str], str]:
+    ax = figure.axes[0]
+    return [t.get_text() for t in ax.get_yticklabels()], " ".join(t.get_text() for t in ax.texts)
+
+
+# --- the chart --------------------------------------------------------------
+
+
+def test_the_timeline_chart_labels_the_four_spans() -> None:
+    figure = drill_timeline(full_timeline())
+    rows, written = labels(figure)
+    assert isinstance(figure, Figure)
+    assert rows[:4] == list(SPANS)
+    assert {"injected", "alert firing", "page", "acknowledged", "note", "hint", "action", "resolution check",
+            "resolved", "ended"} <= set(rows)
+    assert "0:03" in written and "0:02" in written and "0:10" in written and "0:20" in written
+    assert "resolved at 0:20" in figure.axes[0].get_title()
+
+
+def test_the_timeline_chart_draws_empty_and_unfinished_timelines() -> None:
+    rows, written = labels(drill_timeline([]))
+    assert rows[:4] == list(SPANS) and "no events yet" in written and written.count("not yet") == 4
+
+    running = drill_timeline(full_timeline()[:5], started_at=T0 - 60)
+    rows, written = labels(running)
+    assert rows[:4] == list(SPANS) and written.count("not yet") == 2
+    assert "running, 1:06 so far" in running.axes[0].get_title()
+
+
+# --- the console ------------------------------------------------------------
+
+
+def test_without_a_drill_the_console_says_how_to_start_one(no_drill: Config) -> None:
+    view = console(no_drill)
+    shown = texts(view)
+    assert "No drill is running" in shown and START_HINT in shown and "payments-down" in shown
+    assert view.status is None and not view.refreshing
+    assert view.ack_button.disabled and view.end_button.disabled and not view.refresh_button.disabled
+    view.start(interval=0.05)
+    assert procs.wait_until(lambda: not view.refreshing, 5), "auto-refresh stops when there is no drill"
+    for bad in (0, -1, float("inf"), "2", True):
+        with pytest.raises(InvalidInput, match="interval"):
+            view.start(interval=bad)
+    view.end_button.click()
+    assert "no drill is running" in view.problem.value
+    view.close()
+
+
+def test_a_secret_drill_keeps_its_scenario_hidden(no_drill: Config, monkeypatch) -> None:
+    events = [replace(e, text="fault payments_down") if e.kind == "injected" else e for e in full_timeline()[:6]]
+    secret = drills.DrillStatus("run-x", load_scenario("payments-down"), True, T0, events, {}, 15)
+    monkeypatch.setattr(drills, "status", lambda config=None: secret)
+    view = DrillConsole(no_drill)
+    shown = texts(view)
+    assert "a secret scenario" in shown and "the game master injected something" in shown
+    assert "Customers cannot pay" not in shown and "payments_down" not in shown and "lunch rush" not in shown
+    assert "elapsed" in shown and not view.refreshing
+
+
+def test_a_mob_runs_a_drill_from_the_console(clean_faults: Config, no_drill: Config) -> None:
+    live = no_drill
+    started = drills.start("payments-down", config=live)
+    view = DrillConsole(live)
+    view.start(interval=0.2)
+    assert "Drill: Customers cannot pay" in view.title.value and "running" in view.elapsed.value
+    assert view.refreshing and not view.ack_button.disabled
+
+    def paged() -> bool:
+        status = view.refresh()
+        return "CheckoutErrorRatioHigh" in view.pager_feed.value and any(e.kind == "page" for e in status.events)
+
+    assert procs.wait_until(paged, 60, 0.2), texts(view)
+    assert "firing" in view.pager_feed.value and "CheckoutErrorRatioHigh" in view.timeline.value
+
+    view.roles["incident commander"].value = "Ana"
+    view.roles["scribe"].value = " Cy "
+    view.save_roles_button.click()
+    assert "roles: incident commander Ana, scribe Cy" in view.message.value
+    view.who.value = "Ana"
+    view.ack_button.click()
+    assert "acknowledged by Ana" in view.message.value and view.problem.value == ""
+    view.ack_button.click()
+    assert "already acknowledged" in view.problem.value and view.message.value == ""
+    view.note_text.value = "   "
+    view.note_button.click()
+    assert "a note needs some text" in view.problem.value
+    view.note_text.value = "payments answers 503 to every charge"
+    view.note_button.click()
+    assert view.problem.value == "" and "noted: payments answers 503" in view.message.value
+    assert view.note_text.value == ""
+    view.hint_button.click()
+    assert started.scenario.hints[0] in html.unescape(view.message.value)
+    view.check_button.click()
+    assert "does not hold yet" in view.message.value and "FAIL" in view.message.value
+
+    on_disk = drills.read_timeline(started.run, live)
+    assert [e.data.get("by") for e in on_disk if e.kind in ("acknowledged", "note")] == ["Ana", "Ana"]
+    assert {"roles", "acknowledged", "note", "hint", "resolution_check"} <= {e.kind for e in on_disk}
+    assert view.plot.outputs and view.plot.outputs[0]["data"]["image/png"]
+
+    shown_before = view.refresh().events
+    after_restart = DrillConsole(live)  # a kernel restart: nothing but the files on disk
+    assert after_restart.status.events[:len(shown_before)] == shown_before
+    assert all(html.escape(e.text) in after_restart.timeline.value for e in shown_before)
+    assert after_restart.roles["scribe"].value == "Cy" and after_restart.roles["driver"].value == ""
+    after_restart.close()
+
+    mitigations.restart("payments", config=live)
+    view.end_button.click()
+    assert view.problem.value == "", view.problem.value
+    assert view.result is not None and view.result.outcome == "resolved"
+    assert "Drill resolved" in view.message.value and str(view.result.postmortem) in view.message.value
+    assert view.result.postmortem.exists() and not drills.running(live)
+    assert "resolved" in view.elapsed.value and view.end_button.disabled
+    assert procs.wait_until(lambda: not view.refreshing, 5), "the auto-refresh ends with the drill"
+    assert "resolved" in view.timeline.value and "running" not in view.elapsed.value
+    view.close()
