@@ -14,6 +14,12 @@ passes). Anything else is reported.
 
 Heavy modules (pandas through kit.prom, nbformat) are imported where they are
 used, so adding the CLI group keeps ``kit --help`` fast.
+
+For labs (lab 04), runbooks can also be drafted outside the repository:
+``save_draft`` writes one into the sandbox's state folder and ``lint_runbook``
+checks that single file against the alerts that link to its name, so a notebook
+(or an autograder running it many times over) never writes into ``runbooks/``.
+``practice_incident`` breaks the sandbox without the notebook saying how.
 """
 
 from __future__ import annotations
@@ -30,7 +36,7 @@ from .errors import InvalidInput, PromQLError, SandboxNotReady
 
 __all__ = [
     "REQUIRED_SECTIONS", "LIVE_SOURCE", "Section", "Snippet", "Runbook", "Problem", "LintReport",
-    "parse", "lint", "to_notebook", "add_cli",
+    "parse", "lint", "lint_runbook", "save_draft", "drafts_folder", "practice_incident", "to_notebook", "add_cli",
 ]
 
 REQUIRED_SECTIONS: tuple[str, ...] = (
@@ -44,6 +50,7 @@ _HEADING = re.compile(r"^##[ \t]+(?P<title>.+?)[ \t]*#*[ \t]*$")
 _TITLE = re.compile(r"^#[ \t]+(?P<title>.+?)[ \t]*$")
 _FENCE = re.compile(r"^(?P<indent>[ \t]*)(?P<fence>`{3,}|~{3,})[ \t]*(?P<lang>[^\s`]*)")
 _POSITION = re.compile(r"\b(?P<line>\d+):\d+: parse error")
+_DRAFT_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
 
 
 # --------------------------------------------------------------------------- parsing
@@ -84,6 +91,15 @@ class Runbook:
 
     def section(self, title: str) -> Section | None:
         return next((s for s in self.sections if s.title == title), None)
+
+    @property
+    def text(self) -> str:
+        """The Markdown source, as read."""
+        return "\n".join(self.lines) + "\n"
+
+    def _repr_markdown_(self) -> str:
+        """Jupyter renders a parsed runbook as the Markdown it is."""
+        return self.text
 
     @property
     def promql(self) -> tuple[Snippet, ...]:
@@ -336,7 +352,8 @@ def _check_sections(book: Runbook, file: str) -> list[Problem]:
     return problems
 
 
-def _check_query(snippet: Snippet, file: str, live: bool, config: Config | None) -> list[Problem]:
+def _check_query(snippet: Snippet, file: str, live: bool, config: Config | None,
+                 require_data: bool = False) -> list[Problem]:
     if not snippet.text.strip():
         return [Problem(file, snippet.line, "the promql block is empty")]
     if not live:
@@ -344,7 +361,11 @@ def _check_query(snippet: Snippet, file: str, live: bool, config: Config | None)
     from . import prom
 
     try:
-        prom.query(snippet.text, config=config)
+        frame = prom.query(snippet.text, config=config)
+        if require_data and frame.empty:
+            return [Problem(file, snippet.line, "the query returns no series: a misspelled metric or label returns "
+                                                "nothing instead of an error, and an empty first check reads as "
+                                                "'all is well'")]
     except PromQLError as exc:
         message = str(exc).removeprefix(f"Prometheus rejected {exc.expr!r}: ")
         position = _POSITION.search(message)
@@ -352,6 +373,87 @@ def _check_query(snippet: Snippet, file: str, live: bool, config: Config | None)
         line = snippet.line + offset if 0 <= offset < len(snippet.text.splitlines()) else snippet.line
         return [Problem(file, line, f"Prometheus rejected the query: {message}")]
     return []
+
+
+# --------------------------------------------------------------------------- drafts (labs)
+
+
+def drafts_folder(config: Config | None = None) -> Path:
+    """Where ``save_draft`` writes: ``<state>/runbook-drafts`` of the sandbox (``KIT_STATE_DIR``)."""
+    return (config or Config.from_env()).state / "runbook-drafts"
+
+
+def save_draft(name: str, text: str, *, config: Config | None = None) -> Path:
+    """Write ``text`` as the runbook draft ``name`` (``payments-latency``) and return its path.
+
+    Drafts go to ``drafts_folder()``, the sandbox's state folder, never into the
+    repository's ``runbooks/``: a lab notebook writes and lints them wherever it
+    runs (an autograder runs it many times over, from a temp folder), and a
+    half-written draft never breaks ``kit runbooks lint`` for everyone else.
+    To ship a finished draft, copy it to ``runbooks/<name>.md``; the repository
+    lint then checks it with the rest. An existing draft of that name is replaced.
+    """
+    if not _DRAFT_NAME.match(name or ""):
+        raise InvalidInput("name", f"{name!r}: use lower-case letters, digits and '-', like payments-latency")
+    if not isinstance(text, str) or not text.strip():
+        raise InvalidInput("text", "the runbook is empty: write its Markdown as a string")
+    path = drafts_folder(config) / f"{name}.md"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text.strip("\n") + "\n", encoding="utf-8")
+    return path
+
+
+def lint_runbook(path: str | Path, *, alerts: list[str] | tuple[str, ...] | None = None, live: bool = True,
+                 require_data: bool = False, config: Config | None = None) -> LintReport:
+    """Lint one runbook file, wherever it lives (a draft from ``save_draft``), as ``lint`` checks each runbook.
+
+    The required sections in order and none empty, a promql block in First
+    checks, a command in Mitigations, every query accepted by Prometheus
+    (``live``; offline only non-empty), and every alert in ``alerts`` named in
+    the text. Without ``alerts``: the alerts whose ``runbook_url`` ends in this
+    file's name (``…/payments-latency.md``), loaded in Prometheus when ``live``,
+    else read from ``sandbox/rules`` and ``slos/``, so a draft is held to the
+    alerts that will link to it once it is copied into ``runbooks/``.
+    ``require_data`` (live only) also reports each First checks query that
+    returns no series: a misspelled metric is not an error to Prometheus.
+    Problems name the file by its name alone.
+    """
+    if require_data and not live:
+        raise InvalidInput("require_data", "needs live=True: only Prometheus can tell whether a query returns data")
+    book = parse(path)
+    file = book.path.name
+    if alerts is None:
+        found, _ = _live_alerts(config) if live else _file_alerts(REPO_ROOT)
+        names = sorted({a.name for a in found if a.runbook_url
+                        and Path(unquote(urlsplit(a.runbook_url).path)).name == file})
+    else:
+        names = sorted(set(alerts))
+    problems = _check_sections(book, file)
+    text = book.text
+    problems += [Problem(file, 1, f"alert {name} links here, but the runbook never names it")
+                 for name in names if not re.search(rf"\b{re.escape(name)}\b", text)]
+    for snippet in book.promql:
+        problems += _check_query(snippet, file, live, config,
+                                 require_data=require_data and snippet.section == "First checks")
+    return LintReport(sorted(set(problems)), live, 1, len(names), len(book.promql))
+
+
+def practice_incident(*, config: Config | None = None, timeout: float = 60.0) -> Any:
+    """Break the sandbox for a runbook exercise without the notebook saying how; return the page it causes.
+
+    Payments starts answering more slowly than the shop waits for it (the
+    ``payments_slow`` fault at 1500 ms, which ``kit fault list`` shows, as it
+    would show any fault). Blocks until CheckoutErrorRatioHigh pages and returns
+    the pager's rows for it. ``kit mitigate restart payments`` ends it, as does
+    ``kit fault clear``.
+    """
+    import time
+
+    from . import faults, pager
+
+    started = time.time()
+    faults.set_fault("payments_slow", ms=1500, config=config)
+    return pager.wait_for_page("CheckoutErrorRatioHigh", since=started, timeout=timeout, config=config)
 
 
 # --------------------------------------------------------------------------- notebook
