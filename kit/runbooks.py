@@ -246,6 +246,7 @@ def lint(*, live: bool = True, config: Config | None = None, root: str | Path = 
         text = "\n".join(book.lines)
         problems += [Problem(file, 1, f"alert {name} links here, but the runbook never names it")
                      for name in sorted(linked.get(path, ())) if not re.search(rf"\b{re.escape(name)}\b", text)]
+        problems += _check_commands(book, file)
         for snippet in book.promql:
             queries += 1
             problems += _check_query(snippet, file, live, config)
@@ -352,6 +353,35 @@ def _check_sections(book: Runbook, file: str) -> list[Problem]:
     return problems
 
 
+def _check_commands(book: Runbook, file: str) -> list[Problem]:
+    """Every ``kit`` command in an sh block must be one the kit accepts: a runbook is no place to learn of a typo."""
+    import contextlib
+    import io
+    import shlex
+
+    from .cli import build_parser
+
+    problems = []
+    for command in book.commands:
+        try:
+            argv = shlex.split(command.text, comments=True)
+        except ValueError as exc:
+            problems.append(Problem(file, command.line, f"cannot read the command {command.text!r}: {exc}"))
+            continue
+        if not argv or argv[0] != "kit":
+            continue
+        errors = io.StringIO()
+        try:
+            with contextlib.redirect_stderr(errors), contextlib.redirect_stdout(io.StringIO()):
+                build_parser().parse_args(argv[1:])
+        except SystemExit as exit_:
+            if exit_.code:
+                reason = errors.getvalue().strip().splitlines()[-1:] or ["not a kit command"]
+                problems.append(Problem(file, command.line, f"`{command.text}` is not a valid kit command: "
+                                                            f"{reason[0].removeprefix('kit: ')}"))
+    return problems
+
+
 def _check_query(snippet: Snippet, file: str, live: bool, config: Config | None,
                  require_data: bool = False) -> list[Problem]:
     if not snippet.text.strip():
@@ -432,6 +462,7 @@ def lint_runbook(path: str | Path, *, alerts: list[str] | tuple[str, ...] | None
     text = book.text
     problems += [Problem(file, 1, f"alert {name} links here, but the runbook never names it")
                  for name in names if not re.search(rf"\b{re.escape(name)}\b", text)]
+    problems += _check_commands(book, file)
     for snippet in book.promql:
         problems += _check_query(snippet, file, live, config,
                                  require_data=require_data and snippet.section == "First checks")

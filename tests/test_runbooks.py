@@ -123,6 +123,7 @@ def test_shipped_runbooks_lint_clean_live_with_slo_alerts_loaded(live):
     ("out-of-order.md", "## Mitigations", "section '## Mitigations' is out of order: it belongs before '## Escalation'"),
     ("no-promql.md", "## First checks", "'## First checks' has no promql block"),
     ("no-command.md", "## Mitigations", "'## Mitigations' has no sh block"),
+    ("bad-command.md", "kit mitigate reboot shop", "`kit mitigate reboot shop` is not a valid kit command"),
 ])
 def test_a_broken_structure_is_one_problem_at_its_line(tmp_path, fixture, at, message):
     problem = _only(runbooks.lint(live=False, root=_repo(tmp_path, fixture)))
