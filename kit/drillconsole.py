@@ -24,6 +24,7 @@ from . import drills, pager, plots, sandbox
 from .config import Config
 from .drills import ROLES, DrillResult, DrillStatus
 from .errors import CheckFailed, InvalidInput, KitError
+from .mob import close_children
 from .postmortem import clock
 
 START_HINT = 'import kit.drills\nkit.drills.start("payments-down")'
@@ -117,8 +118,7 @@ class DrillConsole(widgets.VBox):
     def close(self) -> None:
         """Stop refreshing, then close the widgets."""
         self.stop()
-        for child in self._all_widgets():
-            child.close()
+        close_children(self)
         super().close()
 
     # ---------------------------------------------------------------- drawing
@@ -314,15 +314,6 @@ class DrillConsole(widgets.VBox):
             if status is None or not status.active:
                 stop.set()
         self.refresh()
-
-    def _all_widgets(self) -> list[widgets.Widget]:
-        found: list[widgets.Widget] = []
-        pending = list(self.children)
-        while pending:
-            child = pending.pop()
-            found.append(child)
-            pending.extend(getattr(child, "children", ()))
-        return found
 
 
 def console(config: Config | None = None) -> DrillConsole:

@@ -514,9 +514,9 @@ def rehearse(name: str, *, mitigation: int = 0, config: Config | None = None,
     and the time-to-page benchmark run every scenario through it.
     """
     import shlex
+    import subprocess
 
     from . import pager
-    from .cli import main as kit_main
 
     config = sandbox.current_config(config)
     started = start(name, config=config, progress=progress)
@@ -542,8 +542,10 @@ def rehearse(name: str, *, mitigation: int = 0, config: Config | None = None,
         _wait_for_event(started.run, "page", config)
         ack(by="rehearsal", config=config)
         command = scenario.mitigations[mitigation].command
-        if kit_main(shlex.split(command)[1:]) != 0:
-            raise CheckFailed(f"{scenario.id}: the mitigation `{command}` failed")
+        done = subprocess.run([sys.executable, "-m", "kit.cli", *shlex.split(command)[1:]], env=_env(config),
+                              capture_output=True, text=True)
+        if done.returncode != 0:
+            raise CheckFailed(f"{scenario.id}: the mitigation `{command}` failed: {done.stderr.strip()}")
         result = end(config=config)
     except BaseException:
         if _read_active(config) is not None:
@@ -694,11 +696,15 @@ def _ensure_watcher(run: str, config: Config) -> None:
         saved = active.get("watcher")
         if saved and procs.alive(procs.ProcessRecord.from_json(saved)):
             return
-        env = {**os.environ, **{var: value for _, var, value, _ in config.describe()}}
         argv = [sys.executable, "-m", "kit.drillwatch", "--run", run]
-        watcher = procs.spawn("drillwatch", argv, run_dir(run, config) / "watcher.log", env=env)
+        watcher = procs.spawn("drillwatch", argv, run_dir(run, config) / "watcher.log", env=_env(config))
         active["watcher"] = watcher.to_json()
         _write_active(active, config)
+
+
+def _env(config: Config) -> dict[str, str]:
+    """This environment with every KIT_* setting of ``config``, so a child process sees the same sandbox."""
+    return {**os.environ, **{var: value for _, var, value, _ in config.describe()}}
 
 
 def _stop_watcher(config: Config) -> None:

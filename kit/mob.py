@@ -400,8 +400,7 @@ class MobTimer(widgets.VBox):
     def close(self) -> None:
         """Stop ticking, then close the widgets."""
         self._stop.set()
-        for child in self._all_widgets():
-            child.close()
+        close_children(self)
         super().close()
 
     def refresh(self) -> MobMoment:
@@ -469,15 +468,6 @@ class MobTimer(widgets.VBox):
             ]
         )
 
-    def _all_widgets(self) -> list[widgets.Widget]:
-        found: list[widgets.Widget] = []
-        pending = list(self.children)
-        while pending:
-            child = pending.pop()
-            found.append(child)
-            pending.extend(getattr(child, "children", ()))
-        return found
-
     def _handler(self, action: Callable[[], None]) -> Callable[[widgets.Button], None]:
         """Button callbacks have nowhere to raise to, so kit errors are shown under the buttons."""
 
@@ -499,3 +489,12 @@ class MobTimer(widgets.VBox):
     def _tick(self) -> None:
         while not self._stop.wait(1.0):
             self.refresh()
+
+
+def close_children(root: widgets.Widget) -> None:
+    """Close every widget below ``root``: closing a box alone would leave its children's comms open."""
+    pending = list(root.children)
+    while pending:
+        child = pending.pop()
+        pending.extend(getattr(child, "children", ()))
+        child.close()
