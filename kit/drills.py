@@ -300,12 +300,14 @@ def _wait_steady(scenario: Scenario, config: Config, progress: Progress) -> list
     the expected severity: an SLO's slow-burn tickets look back for days) as
     well as the hypothesis's own windows.
     """
-    from .timescale import range_windows
+    from .timescale import parse_duration, range_windows
 
     scale = config.profile_spec.time_scale
     loaded = prom.rules(config=config)
     expected = loaded[loaded["name"].isin(scenario.expect_alerts) & (loaded["severity"] == scenario.expect_severity)]
     windows = [w for q in expected["query"] for w in range_windows(q)]
+    # burn-rate alerts read recorded ratios; their windows are in their labels, at production timing
+    windows += [parse_duration(labels["long_window"]) / scale for labels in expected["labels"] if "long_window" in labels]
     timeout = scenario.settle / scale + max(windows, default=0.0) + 30
     deadline = time.monotonic() + timeout
     told = 0.0
@@ -397,6 +399,44 @@ def status(config: Config | None = None) -> DrillStatus:
     _ensure_watcher(run, config)
     return DrillStatus(run, _scenario_of(run, config), active["secret"], active["started_at"],
                        read_timeline(run, config), active.get("roles") or {}, active["time_scale"])
+
+
+def new_pages(since: float, config: Config):
+    """Notifications received since ``since`` about alerts that started since then.
+
+    Alertmanager repeats a group's older alerts in every notification, so an
+    alert left over from an earlier incident must not count as this drill's page.
+    """
+    from . import pager
+
+    rows = pager.pages(config, since=since)
+    if not len(rows):
+        return rows
+    started = rows["starts_at"].map(_parse_time)
+    return rows[started >= since - 1].reset_index(drop=True)
+
+
+def _parse_time(text: str) -> float:
+    try:
+        return datetime.fromisoformat(str(text).replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return 0.0
+
+
+def wait_for_page(timeout: float = 60.0, config: Config | None = None) -> Event:
+    """Block until the running drill's timeline holds a firing page (so `ack` can follow), and return it."""
+    config = sandbox.current_config(config)
+    current = status(config)
+
+    def page() -> Event | None:
+        return next((e for e in read_timeline(current.run, config)
+                     if e.kind == "page" and e.data.get("status") == "firing"), None)
+
+    if not procs.wait_until(lambda: page() is not None, timeout, 0.2):
+        raise CheckFailed(f"no page within {timeout:.0f} s (the drill expects "
+                          f"{' or '.join(current.scenario.expect_alerts)}); see `kit drill status` and the "
+                          f"watcher's log {run_dir(current.run, config) / 'watcher.log'}")
+    return page()
 
 
 def ack(by: str = "", config: Config | None = None) -> Event:
@@ -516,8 +556,6 @@ def rehearse(name: str, *, mitigation: int = 0, config: Config | None = None,
     import shlex
     import subprocess
 
-    from . import pager
-
     config = sandbox.current_config(config)
     started = start(name, config=config, progress=progress)
     scenario, scale = started.scenario, started.time_scale
@@ -527,7 +565,7 @@ def rehearse(name: str, *, mitigation: int = 0, config: Config | None = None,
         deadline = time.monotonic() + 2 * bound + 30
         paged = None
         while paged is None:
-            rows = pager.pages(config, since=injected)
+            rows = new_pages(injected, config)
             hits = rows[rows["alertname"].isin(scenario.expect_alerts) & (rows["status"] == "firing")
                         & (rows["severity"] == scenario.expect_severity)]
             if len(hits):
@@ -539,7 +577,7 @@ def rehearse(name: str, *, mitigation: int = 0, config: Config | None = None,
             else:
                 time.sleep(0.2)
         page_after = paged["received_at"].timestamp() - injected
-        _wait_for_event(started.run, "page", config)
+        wait_for_page(timeout=20, config=config)
         ack(by="rehearsal", config=config)
         command = scenario.mitigations[mitigation].command
         done = subprocess.run([sys.executable, "-m", "kit.cli", *shlex.split(command)[1:]], env=_env(config),
@@ -552,13 +590,6 @@ def rehearse(name: str, *, mitigation: int = 0, config: Config | None = None,
             end(abandon=True, config=config)
         raise
     return Rehearsal(result, page_after, bound, str(paged["severity"]))
-
-
-def _wait_for_event(run: str, kind: str, config: Config, timeout: float = 10.0) -> None:
-    """The watcher polls twice a second; wait for it to put ``kind`` on the timeline."""
-    if not procs.wait_until(lambda: any(e.kind == kind for e in read_timeline(run, config)), timeout):
-        raise CheckFailed(f"the drill watcher did not record a {kind} within {timeout:.0f} s; see its log in "
-                          f"{run_dir(run, config) / 'watcher.log'}")
 
 
 def _try_steady(scenario: Scenario, config: Config) -> list[CheckResult]:

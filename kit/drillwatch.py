@@ -12,9 +12,8 @@ from __future__ import annotations
 import argparse
 import time
 import traceback
-from datetime import datetime
 
-from . import drills, faults, pager, prom, sandbox
+from . import drills, faults, prom, sandbox
 from .config import Config
 from .errors import KitError
 from .mitigations import neighbour_running
@@ -101,16 +100,16 @@ class Watcher:
                           status="firing", severity=row.get("severity", ""))
 
     def _record_pages(self) -> None:
-        frame = pager.pages(self.config, since=self.started)
+        frame = drills.new_pages(self.started, self.config)
         for _, row in frame.iterrows():
             key = f"{row['alertname']}|{row['status']}|{row['starts_at']}"
-            if key in self.pages or _parse_time(row["starts_at"]) < self.started - 1:
+            if key in self.pages:
                 continue
             self.pages.add(key)
             kind = "ticket" if row["severity"] == "ticket" else "page"
             drills.record(self.run, "page", f"{kind} {row['status']}: {row['alertname']} ({row['summary']})",
                           self.config, alertname=row["alertname"], status=row["status"], severity=row["severity"],
-                          key=key)
+                          runbook_url=row["runbook_url"], key=key)
 
 
 def describe_changes(before: dict[str, object], after: dict[str, object]) -> list[str]:
@@ -139,13 +138,6 @@ def describe_changes(before: dict[str, object], after: dict[str, object]) -> lis
 
 def _ts(value) -> float:
     return value.timestamp() if hasattr(value, "timestamp") else float(value)
-
-
-def _parse_time(text: str) -> float:
-    try:
-        return datetime.fromisoformat(str(text).replace("Z", "+00:00")).timestamp()
-    except ValueError:
-        return 0.0
 
 
 def main(argv: list[str] | None = None) -> None:

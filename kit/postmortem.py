@@ -9,10 +9,11 @@ system and the process, never about who made a mistake.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from .config import Config
-from .errors import KitError
+from .errors import InvalidInput, KitError
 
 if TYPE_CHECKING:
     from .drills import Event
@@ -92,6 +93,24 @@ def draft(scenario: "Scenario", events: list["Event"], roles: dict[str, str], ou
     ]
     if scenario.debrief:
         lines += ["", "## Debrief questions", "", *[f"- {q}" for q in scenario.debrief]]
+    return "\n".join(lines) + "\n"
+
+
+def complete(markdown: str, sections: Mapping[str, str]) -> str:
+    """The draft with each named section's prompts replaced by the mob's text; the facts around them stay."""
+    present = {m.group(1).strip() for m in re.finditer(r"^##\s+(.+)$", markdown, re.M)}
+    for name in sections:
+        if name not in present:
+            raise InvalidInput("sections", f"{name!r} is not a section of this postmortem; its sections: "
+                                           f"{', '.join(sorted(present))}")
+    lines, current = [], None
+    for line in markdown.splitlines():
+        heading = re.match(r"^##\s+(.+)$", line)
+        if heading:
+            current = heading.group(1).strip()
+        elif current in sections and ("_To complete" in line):
+            line = sections[current].strip()
+        lines.append(line)
     return "\n".join(lines) + "\n"
 
 

@@ -150,5 +150,7 @@ def rules(*, config: Config | None = None) -> pd.DataFrame:
                 "severity": rule.get("labels", {}).get("severity", ""),
                 "runbook_url": rule.get("annotations", {}).get("runbook_url", ""),
                 "query": rule["query"],
+                "labels": rule.get("labels", {}),
             })
-    return pd.DataFrame(rows, columns=["group", "name", "type", "health", "state", "severity", "runbook_url", "query"])
+    return pd.DataFrame(rows, columns=["group", "name", "type", "health", "state", "severity", "runbook_url", "query",
+                                       "labels"])

@@ -159,3 +159,12 @@ def test_a_secret_drill_hides_what_was_injected(no_drill):
     result = drills.end(abandon=True, config=no_drill)
     assert result.outcome == "abandoned"
     assert not drills.running(no_drill)
+
+
+def test_complete_fills_the_prompts_and_keeps_the_facts():
+    draft = "## Summary\n_To complete: what broke._\n## Timeline\n| +0:00 | injected |\n## Action items\n| _To complete_ | | | |\n"
+    done = postmortem.complete(draft, {"Summary": "Payments was slow.", "Action items": "| alert on it | detect | us | soon |"})
+    assert done == "## Summary\nPayments was slow.\n## Timeline\n| +0:00 | injected |\n## Action items\n| alert on it | detect | us | soon |\n"
+    with pytest.raises(InvalidInput) as caught:
+        postmortem.complete(draft, {"Lessons": "none"})
+    assert "Summary" in caught.value.problem
