@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from kit import drills, faults, pager
+from kit import drills, faults
 from kit.config import Config
 
 
@@ -21,7 +21,7 @@ def rehearse_and_check(name: str, live: Config) -> drills.Rehearsal:
     if scenario.expect_severity == "ticket":
         start = result.figures.injected_at
         fixed = next(e.t for e in result.events if e.kind == "action")
-        before_fix = pager.pages(live, since=start)
+        before_fix = drills.new_pages(start, live)
         before_fix = before_fix[before_fix["received_at"].map(lambda t: t.timestamp() < fixed)]
         paged = before_fix[(before_fix["severity"] == "page") & (before_fix["status"] == "firing")]
         assert not len(paged), f"{name} should only raise a ticket, but paged: {sorted(set(paged['alertname']))}"
