@@ -99,7 +99,9 @@ def figures(events: list[Event]) -> Figures:
     after = [e for e in events if injected is not None and e.t >= injected]
     detected = next((e.t for e in after if e.kind in ("alert_firing", "page") and e.data.get("status") == "firing"),
                     None)
-    paged = next((e.t for e in after if e.kind == "page" and e.data.get("status") == "firing"), None)
+    notified = [e for e in after if e.kind == "page" and e.data.get("status") == "firing"]
+    # a ticket that happens to arrive first is not what the on-call engineer acknowledges
+    paged = next((e.t for e in notified if e.data.get("severity") == "page"), notified[0].t if notified else None)
     acked = next((e.t for e in after if e.kind == "acknowledged"), None)
     resolved = next((e.t for e in after if e.kind == "resolved"), None)
     cutoff = resolved if resolved is not None else float("inf")
@@ -580,16 +582,25 @@ def rehearse(name: str, *, mitigation: int = 0, config: Config | None = None,
         wait_for_page(timeout=20, config=config)
         ack(by="rehearsal", config=config)
         command = scenario.mitigations[mitigation].command
+        record(started.run, "note", f"the rehearsal runs `{command}`", config, by="rehearsal")
         done = subprocess.run([sys.executable, "-m", "kit.cli", *shlex.split(command)[1:]], env=_env(config),
                               capture_output=True, text=True)
         if done.returncode != 0:
             raise CheckFailed(f"{scenario.id}: the mitigation `{command}` failed: {done.stderr.strip()}")
+        _wait_for_action(started.run, config)
         result = end(config=config)
     except BaseException:
         if _read_active(config) is not None:
             end(abandon=True, config=config)
         raise
     return Rehearsal(result, page_after, bound, str(paged["severity"]))
+
+
+def _wait_for_action(run: str, config: Config, timeout: float = 20.0) -> None:
+    """The watcher polls twice a second; a fix it has not seen yet would be missing from the timeline."""
+    if not procs.wait_until(lambda: any(e.kind == "action" for e in read_timeline(run, config)), timeout, 0.2):
+        raise CheckFailed(f"the drill's watcher recorded no action within {timeout:.0f} s of the mitigation; "
+                          f"see {run_dir(run, config) / 'watcher.log'}")
 
 
 def _try_steady(scenario: Scenario, config: Config) -> list[CheckResult]:

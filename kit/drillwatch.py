@@ -53,7 +53,7 @@ class Watcher:
                 what = f"step {index + 1}" if self.secret else inject.describe()
                 drills.record(self.run, "watcher", f"could not inject {what}: {error}", self.config)
             self.done.add(index)
-            self.seen = self._observe()
+            self._remember(self._observe())  # the game master's own change is not the mob's action
 
     def _observe(self) -> dict[str, object]:
         """What the mob can change: faults and flags per service, process pids, the noisy neighbour."""
@@ -72,7 +72,11 @@ class Watcher:
         now["pids"] = {**self.seen.get("pids", {}), **now["pids"]}
         for text in describe_changes(self.seen, now):
             drills.record(self.run, "action", text, self.config)
-        for key, value in now.items():
+        self._remember(now)
+
+    def _remember(self, observed: dict[str, object]) -> None:
+        """Keep the last known state of each part; a service that did not answer this time keeps its old one."""
+        for key, value in observed.items():
             if value is not None:
                 self.seen[key] = value
 

@@ -40,6 +40,12 @@ def test_actions_after_the_resolution_do_not_count_as_the_mitigation():
     assert found.ttm == 5
 
 
+def test_the_page_not_an_earlier_ticket_is_what_gets_acknowledged():
+    found = figures(_events((0, "injected", {}), (2, "page", {"status": "firing", "severity": "ticket"}),
+                            (5, "page", {"status": "firing", "severity": "page"}), (8, "acknowledged", {})))
+    assert (found.ttd, found.tta) == (2, 3)
+
+
 def test_alerts_that_resolve_do_not_count_as_detection():
     found = figures(_events((0, "injected", {}), (2, "page", {"status": "resolved"}), (7, "page", FIRING)))
     assert found.ttd == 7
@@ -138,7 +144,7 @@ def test_the_timeline_survives_a_kernel_restart(no_drill):
             reply = client.execute_interactive(code, timeout=60)
             assert reply["content"]["status"] == "ok", reply["content"]
 
-        run("import kit.drills\nkit.drills.start('bad-deploy')\nkit.drills.note('started from a kernel')")
+        run("import kit.drills\nkit.drills.start('broken-metrics')\nkit.drills.note('started from a kernel')")
         before = drills.status(live).events
         manager.restart_kernel(now=True)
         client.wait_for_ready(timeout=60)
@@ -148,7 +154,7 @@ def test_the_timeline_survives_a_kernel_restart(no_drill):
     finally:
         client.stop_channels()
         manager.shutdown_kernel(now=True)
-    mitigations.rollback(config=live)
+    mitigations.restart("shop", config=live)
     assert drills.end(wait=60, config=live).outcome == "resolved"
 
 
