@@ -46,3 +46,42 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 
     sandbox.down()
     shutil.rmtree(state, ignore_errors=True)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Run each lab's solution notebook once, and start the longest work first.
+
+    * A GradingMatrix class autogrades ``solutions/<lab>``'s answers and checks that every cell of that
+      run is clean (``test_solution_runs_every_cell_cleanly``), which is what nbval checks too. When that
+      test is selected, nbval's cells of the same notebook are deselected rather than run a second time.
+      Run a notebook on its own (``pytest solutions/<lab>``) and nbval still runs it.
+    * pytest-xdist hands out whole files (``--dist loadfile``) in collection order
+      (``--no-loadscope-reorder``), so the longest files go first and no worker is left with one at the
+      end while the others idle: files named ``test_*_slow.py``, then the grading matrices (minutes of
+      notebooks run one after another; the later labs' longest), then the other files that use the live
+      sandbox (or run notebooks), and last the quick ones that do not, to fill in at the end.
+    """
+    graded = {item.cls.LAB for item in items
+              if getattr(getattr(item, "function", None), "runs_solution_notebook", False)}  # nbval cells: no .function
+    duplicate = [item for item in items if _solution_notebook(item) in graded]
+    if duplicate:
+        config.hook.pytest_deselected(items=duplicate)
+        dropped = set(map(id, duplicate))
+        items[:] = [item for item in items if id(item) not in dropped]
+
+    matrix_labs = {item.path: item.cls.LAB for item in items if isinstance(item, pytest.Function)
+                   and item.cls is not None and any(base.__name__ == "GradingMatrix" for base in item.cls.__mro__)}
+    first = sorted({item.path for item in items if item.path.name.endswith("_slow.py")})
+    first += sorted(set(matrix_labs) - set(first), key=matrix_labs.get, reverse=True)
+    order = {path: rank for rank, path in enumerate(first)}
+    live = {item.path for item in items if "live" in getattr(item, "fixturenames", ("live",))}
+    items.sort(key=lambda item: order.get(item.path, len(order) + (item.path not in live)))  # stable sort
+
+
+def _solution_notebook(item: pytest.Item) -> str | None:
+    """The lab whose solutions/<lab>/<lab>.ipynb this nbval cell belongs to, else None."""
+    path = item.path
+    if path.suffix == ".ipynb" and path.parent.parent.name == "solutions" and path.stem == path.parent.name:
+        return path.stem
+    return None

@@ -77,6 +77,17 @@ MARKERS = (
 """nbgrader's region delimiters; none of them may survive into labs/."""
 
 _IGNORE = (".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback")  # nbgrader's CourseDirectory.ignore
+_AUTOGRADER = (
+    "import sys; sys.modules['rfc3987_syntax'] = None; sys.argv[0] = 'nbgrader'; "
+    "from nbgrader.apps.nbgraderapp import main; main()"
+)
+"""``python -m nbgrader``, minus the one import that dominates its start-up.
+
+nbformat imports jsonschema, which imports the optional ``rfc3987_syntax`` (if installed) to check the
+``iri`` string format, and that package compiles a few dozen Earley grammars at import: seconds of CPU
+per autograded notebook. No notebook schema uses that format and jsonschema treats the package as
+optional (an ImportError just leaves the format unchecked), so the autograder's process goes without it.
+"""
 _LEARNER = "learner"
 _SCRIPTS = str(Path(sys.executable).parent)  # console scripts of this environment (alembic, jupyter)
 
@@ -105,6 +116,9 @@ class GradeReport:
     note: str = ""
     manual_points: float = 0.0
     """Points of written answers a facilitator marks by hand in nbgrader's formgrader; not in ``total``."""
+    raised: tuple[str, ...] = ()
+    """Every code cell that raised while autograding, as ``"<cell>: <error>"`` in notebook order (answer,
+    test and plain cells alike): empty when the whole notebook ran clean, as a lab's solution must."""
 
     @property
     def total(self) -> float:
@@ -460,7 +474,7 @@ class _Grader:
         submitted.parent.mkdir(parents=True)
         shutil.copyfile(notebook, submitted)
         argv = [
-            sys.executable, "-m", "nbgrader", "autograde", self.lab,
+            sys.executable, "-c", _AUTOGRADER, "autograde", self.lab,
             f"--CourseDirectory.root={self.course}",
             f"--CourseDirectory.student_id={student_id}",
             f"--Execute.timeout={self.timeout}",
@@ -478,9 +492,10 @@ class _Grader:
         if not graded.is_file():
             return self.zero(notebook, f"autograde failed: {_first_error(output)}")
         scores = _gradebook_scores(self.course, self.lab, student_id)
-        hints = _hints(json.loads(graded.read_text(encoding="utf-8")), self.timeout)
+        executed = json.loads(graded.read_text(encoding="utf-8"))
+        hints = _hints(executed, self.timeout)
         return GradeReport(self.lab, notebook, [_score(n, c, scores, hints) for n, c in self.exercises.items()],
-                           manual_points=self.manual_points)
+                           manual_points=self.manual_points, raised=_raised(executed, self.timeout))
 
 
 def _exercises(notebook: dict) -> dict[str, list[tuple[str, float]]]:
@@ -541,6 +556,15 @@ def _hints(graded: dict, timeout: int) -> dict[str, str]:
                 lines = [line for line in _text(output.get("text", "")).splitlines() if line.strip()]
                 hints[name] = lines[0] if lines else "the test wrote to stderr"
     return hints
+
+
+def _raised(graded: dict, timeout: int) -> tuple[str, ...]:
+    """``"<cell>: <error>"`` for every code cell of an executed notebook with an error output."""
+    return tuple(
+        f"{_cell_label(cell)}: {_error_hint(output['ename'], (output.get('evalue') or '').strip(), timeout)}"
+        for cell in graded["cells"] if cell.get("cell_type") == "code"
+        for output in cell.get("outputs", []) if output.get("output_type") == "error"
+    )
 
 
 def _error_hint(ename: str, evalue: str, timeout: int) -> str:
@@ -637,7 +661,7 @@ def _generate(course: Path, lab: str, *, gradebook: bool = False) -> Path:
     config.SaveCells.enabled = gradebook
     log, errors = _capturing_logger()
     try:
-        with _scripts_on_path():
+        with _scripts_on_path(), _alembic_head_once():
             GenerateAssignment(coursedir=CourseDirectory(config=config, log=log), config=config, log=log).start()
     except NbGraderException:
         cause = _first_error("\n".join(errors))
@@ -654,6 +678,29 @@ def _scripts_on_path() -> Iterator[None]:
         yield
     finally:
         os.environ["PATH"] = old
+
+
+_ALEMBIC_HEAD: list[str] = []
+
+
+@contextmanager
+def _alembic_head_once() -> Iterator[None]:
+    """A new gradebook records nbgrader's alembic head, which nbgrader asks a fresh `alembic heads` process
+    for every time (seconds each); the installed nbgrader's head cannot change, so ask once per process."""
+    import nbgrader.api
+
+    original = nbgrader.api.get_alembic_version
+
+    def cached() -> str:
+        if not _ALEMBIC_HEAD:
+            _ALEMBIC_HEAD.append(original())
+        return _ALEMBIC_HEAD[0]
+
+    nbgrader.api.get_alembic_version = cached
+    try:
+        yield
+    finally:
+        nbgrader.api.get_alembic_version = original
 
 
 def _capturing_logger() -> tuple[logging.Logger, list[str]]:

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import pytest
-from matrix import grade_matrix
+from matrix import Graded, grade_matrix
 
 from kit import faults, sandbox
 from kit.config import Config
@@ -24,7 +24,13 @@ def clean_faults(live: Config):
 
 
 @pytest.fixture(scope="class")
-def points(request, live: Config, tmp_path_factory) -> dict[str, dict[str, float]]:
-    """Points per exercise of a GradingMatrix class's cohort (blank, solution, its wrong answers)."""
+def graded(request, live: Config, tmp_path_factory) -> Graded:
+    """A GradingMatrix class's cohort (blank, solution, its wrong answers), graded once."""
     wrong = {student: answers for student, (answers, _) in request.cls.WRONG.items()}
     return grade_matrix(request.cls.LAB, wrong, tmp_path_factory.mktemp("submissions"))
+
+
+@pytest.fixture(scope="class")
+def points(graded: Graded) -> dict[str, dict[str, float]]:
+    """Points per exercise of the class's cohort, as its gradebook CSV has them."""
+    return graded.points
