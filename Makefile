@@ -9,11 +9,11 @@ STAMP := $(VENV)/.installed
 lab: setup ## start the sandbox and open JupyterLab on lab 00; Ctrl-C stops both
 	$(KIT) lab
 
-# Three workers, each with a sandbox of its own, even on two cores: most of the suite waits on
-# scrape intervals, alert timers and notebooks, not on the CPU.
+# Two workers, each with a sandbox of its own. A third halves the waiting but starves the
+# load-generator tests of CPU on a two-core machine.
 test: setup ## run every test: unit, sandbox, notebooks, grading, browser
 	scripts/system-packages.sh --test
-	$(VENV)/bin/python -m pytest -n 3 --dist loadfile
+	$(VENV)/bin/python -m pytest -n 2 --dist loadfile
 
 setup: $(STAMP)
 	$(KIT) binaries --install
