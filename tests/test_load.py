@@ -140,7 +140,9 @@ def test_ctrl_c_leaves_no_locust_process(live, tmp_path):
         from kit.config import Config
         load.run(3, 3, 60, route="health", wait=(0.1, 0.1), config=Config.from_env(shop_port={live.shop_port}))
     """)
-    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    # a runner started in the background ignores SIGINT, and children inherit that; a terminal's Ctrl-C does not
+    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         parent = psutil.Process(proc.pid)
         assert procs.wait_until(lambda: any("locust" in " ".join(c.cmdline()) for c in parent.children(True)), 20)
