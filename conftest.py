@@ -18,6 +18,30 @@ import pytest
 _PORTS = ("KIT_SHOP_PORT", "KIT_PAYMENTS_PORT", "KIT_PAGER_PORT", "KIT_PROMETHEUS_PORT", "KIT_ALERTMANAGER_PORT")
 
 
+SPREAD = ("tests/test_drill_scenarios.py", "tests/test_drill_scenarios_slow.py")
+"""Files whose tests share no setup and each take up to a minute of waiting on alerts (a drill scenario each)."""
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log):
+    """``--dist loadfile``, except that each test of a ``SPREAD`` file goes to whichever worker is free.
+
+    Most files share expensive setup (a graded cohort, a month of history, services of their own) through
+    module- or class-scoped fixtures that a worker builds once, so a worker takes a whole file. The spread
+    files are long only because they hold several long, independent tests; on one worker they would be
+    the last to finish.
+    """
+    if config.getvalue("dist") != "loadfile":
+        return None
+    from xdist.scheduler import LoadFileScheduling
+
+    class FilesAndSpreadTests(LoadFileScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            path = nodeid.split("::", 1)[0]
+            return nodeid if path in SPREAD else path
+
+    return FilesAndSpreadTests(config, log)
+
+
 def pytest_configure(config: pytest.Config) -> None:
     from kit.procs import free_port
 
@@ -56,11 +80,12 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
       run is clean (``test_solution_runs_every_cell_cleanly``), which is what nbval checks too. When that
       test is selected, nbval's cells of the same notebook are deselected rather than run a second time.
       Run a notebook on its own (``pytest solutions/<lab>``) and nbval still runs it.
-    * pytest-xdist hands out whole files (``--dist loadfile``) in collection order
-      (``--no-loadscope-reorder``), so the longest files go first and no worker is left with one at the
-      end while the others idle: files named ``test_*_slow.py``, then the grading matrices (minutes of
-      notebooks run one after another; the later labs' longest), then the other files that use the live
-      sandbox (or run notebooks), and last the quick ones that do not, to fill in at the end.
+    * pytest-xdist hands out work in collection order (``--no-loadscope-reorder``): a file at a time
+      (see ``pytest_xdist_make_scheduler``), or a single test of a ``SPREAD`` file. The longest work goes
+      first so that no worker is left with a long file at the end while the others idle: the spread tests, files
+      named ``test_*_slow.py``, then the grading matrices (minutes of notebooks run one after another; the
+      later labs' longest), then the other files that use the live sandbox (or run notebooks), and last the
+      quick ones that do not, to fill in at the end.
     """
     graded = {item.cls.LAB for item in items
               if getattr(getattr(item, "function", None), "runs_solution_notebook", False)}  # nbval cells: no .function
@@ -76,7 +101,13 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     first += sorted(set(matrix_labs) - set(first), key=matrix_labs.get, reverse=True)
     order = {path: rank for rank, path in enumerate(first)}
     live = {item.path for item in items if "live" in getattr(item, "fixturenames", ("live",))}
-    items.sort(key=lambda item: order.get(item.path, len(order) + (item.path not in live)))  # stable sort
+
+    def rank(item: pytest.Item) -> int:
+        if item.nodeid.split("::", 1)[0] in SPREAD:
+            return -1
+        return order.get(item.path, len(order) + (item.path not in live))
+
+    items.sort(key=rank)  # stable: a file's tests keep their order
 
 
 def _solution_notebook(item: pytest.Item) -> str | None:

@@ -17,6 +17,8 @@ from hypothesis import strategies as st
 from kit import capacity, faults, load, prom
 from kit.errors import InvalidInput
 
+pytestmark = pytest.mark.quiet  # latency and throughput figures: measured with the CPU to themselves
+
 
 # --------------------------------------------------------------------------- pure parts
 

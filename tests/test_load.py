@@ -22,6 +22,8 @@ from kit import faults, load, procs
 from kit.errors import InvalidInput
 from kit.openmodel import Histogram
 
+pytestmark = pytest.mark.quiet  # latency and throughput figures: measured with the CPU to themselves
+
 
 def _locust_processes() -> list[psutil.Process]:
     """Load generators started by this test session (they inherit its state folder), whoever else runs some."""
