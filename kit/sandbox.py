@@ -397,9 +397,10 @@ def up(profile: str | None = None, *, config: Config | None = None, timeout: flo
                 if record is not None and procs.alive(record):
                     continue
                 port = _port(name, config)
-                if port is not None and procs.port_in_use(config.host, port):
+                problem = procs.port_problem(config.host, port) if port is not None else None
+                if problem is not None:
                     field_name = HOST_PORTS[name]
-                    raise PortBusy(name, port, Config.__dataclass_fields__[field_name].metadata["env"])
+                    raise PortBusy(name, port, Config.__dataclass_fields__[field_name].metadata["env"], problem)
                 log = config.state / "logs" / f"{name}.log"
                 progress(f"starting {name}" + (f" on {config.host}:{port}" if port else ""))
                 state.processes[name] = procs.spawn(name, _argv(name, config, tools), log, port=port)
