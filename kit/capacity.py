@@ -29,7 +29,7 @@ import pandas as pd
 
 from . import load, prom
 from .config import Config
-from .errors import InvalidInput
+from .errors import InvalidInput, NothingMeasured
 from .timescale import parse_duration
 
 __all__ = [
@@ -266,7 +266,11 @@ class LittlesLaw:
 
 def littles_law(config: Config | None = None, *, route: str | None = None, window: str = "10s",
                 at: prom.TimeLike = None) -> LittlesLaw:
-    """Little's law from Prometheus over ``window`` ending ``at`` (now by default), shop job only."""
+    """Little's law from Prometheus over ``window`` ending ``at`` (now by default), shop job only.
+
+    Raises NothingMeasured when the window holds no requests or no samples of the
+    in-flight gauge: the law then has nothing to compare.
+    """
     if route is not None:
         _check_route(route)
     seconds = parse_duration(window, "window")
@@ -277,6 +281,12 @@ def littles_law(config: Config | None = None, *, route: str | None = None, windo
     busy = prom.scalar(f"sum(rate(http_request_duration_seconds_sum{{{sel}}}[{window}]))", at, config=config)
     total = prom.scalar(f'sum(rate(http_request_duration_seconds_sum{{job="shop"}}[{window}]))', at, config=config)
     gauge = prom.scalar(f'avg_over_time(http_requests_in_flight{{job="shop"}}[{window}])', at, config=config)
+    where = f"the shop ({route or 'all routes'}) over the {window} ending {'now' if at is None else at}"
+    if math.isnan(arrival) or arrival <= 0:
+        raise NothingMeasured("Little's law", where, "no requests arrived in the window; send some load first "
+                                                    "(the sandbox's traffic, or kit.load.open_model)")
+    if math.isnan(gauge):
+        raise NothingMeasured("Little's law", where, "the gauge http_requests_in_flight has no samples in the window")
     latency = busy / arrival if arrival else math.nan
     return LittlesLaw(route, window, arrival, latency, busy, total, gauge)
 

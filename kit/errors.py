@@ -80,3 +80,15 @@ class CheckFailed(KitError):
     """Something the kit checked (a wait, a grade, a lint) did not hold."""
 
     exit_code = 8
+
+
+class NothingMeasured(KitError):
+    """A measurement had nothing to measure (nothing answered, no traffic, no samples): no result, not a zero."""
+
+    exit_code = 9
+
+    def __init__(self, what: str, target: str, reason: str) -> None:
+        self.what = what
+        self.target = target
+        self.reason = reason
+        super().__init__(f"{what} measured nothing at {target}: {reason}")

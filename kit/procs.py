@@ -11,6 +11,7 @@ import os
 import signal
 import socket
 import subprocess
+import sys
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -37,12 +38,15 @@ class ProcessRecord:
 
 
 def spawn(name: str, argv: list[str], log: Path, *, port: int | None = None, env: dict | None = None,
-          cwd: Path | None = None) -> ProcessRecord:
-    """Start ``argv`` detached in its own session so it outlives the caller (shell or kernel)."""
+          cwd: Path | None = None, tether: bool = False) -> ProcessRecord:
+    """Start ``argv`` detached in its own session so it outlives the caller (shell or kernel).
+
+    ``tether=True`` makes it die with the caller instead (see ``tethered``).
+    """
     log.parent.mkdir(parents=True, exist_ok=True)
     with open(log, "ab") as out:
         proc = subprocess.Popen(
-            argv, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+            tethered(argv) if tether else argv, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
             start_new_session=True, env=env, cwd=cwd, close_fds=True,
         )
     try:
@@ -50,6 +54,15 @@ def spawn(name: str, argv: list[str], log: Path, *, port: int | None = None, env
     except psutil.NoSuchProcess:
         created = 0.0
     return ProcessRecord(name, proc.pid, created, list(argv), str(log), port)
+
+
+def tethered(argv: list[str]) -> list[str]:
+    """``argv`` run so that it gets SIGTERM when the calling thread's process dies, even by SIGKILL (Linux).
+
+    Start the result from the thread that stays alive as long as the child should:
+    the kernel ties the child to the thread that forked it. See ``kit.tether``.
+    """
+    return [sys.executable, "-S", str(Path(__file__).with_name("tether.py")), str(os.getpid()), *argv]
 
 
 def _reap(pid: int) -> None:

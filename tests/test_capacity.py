@@ -15,7 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from kit import capacity, faults, load, prom
-from kit.errors import InvalidInput
+from kit.errors import InvalidInput, NothingMeasured
 
 
 # --------------------------------------------------------------------------- pure parts
@@ -133,6 +133,12 @@ def test_littles_law_holds_on_live_data(clean_faults):
     assert law.relative_error <= 0.15, law.summary()
     # Background traffic on other routes is a small part of the gauge.
     assert law.total_predicted_in_flight - law.predicted_in_flight < 1.0, law.summary()
+
+
+def test_littles_law_over_a_window_without_traffic_is_no_result(live):
+    before_the_sandbox = time.time() - 86400
+    with pytest.raises(NothingMeasured, match="no requests arrived"):
+        capacity.littles_law(live, route="product", window="10s", at=before_the_sandbox)
 
 
 # --------------------------------------------------------------------------- load tests against the SLO
