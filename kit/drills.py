@@ -348,6 +348,9 @@ def start(name: str | None = None, *, random: bool = False, secret: bool = False
     roles = _check_roles(roles or {})
     if _read_active(config) is not None:
         current = status(config)
+        if not sandbox.is_up(config):
+            raise KitError(f"drill {current.run} is still running, though the sandbox was stopped; "
+                           "end it with `kit drill end --abandon` (at once), then start again")
         raise KitError(f"drill {current.run} is still running ({clock(current.elapsed)} elapsed); "
                        "finish it with `kit drill end`, or `kit drill end --abandon`")
     sandbox.require(config)

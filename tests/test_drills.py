@@ -187,6 +187,8 @@ def test_kit_down_during_a_drill_stops_what_the_drill_started_and_the_drill_ends
         assert procs.wait_stopped([watcher, neighbour], timeout=0) == [], "left running after `kit down`"
 
         assert drills.running(config)
+        with pytest.raises(KitError, match="still running, though the sandbox was stopped.*--abandon"):
+            drills.start("bad-deploy", config=config)
         with pytest.raises(SandboxNotReady, match="sandbox is down"):
             drills.end(config=config)
         assert procs.wait_stopped([watcher], timeout=0) == [], "looking at the drill restarted its watcher"
