@@ -343,10 +343,16 @@ def slo_at_load(spec, rate: float, duration: float, *, route: str, window_events
     if not isinstance(spec.sli, LatencySLI):
         raise InvalidInput("spec", f"{spec.name} is not a latency SLO; give one with an sli.latency threshold")
     if window_events is None:
-        usual = prom.scalar(sli_total_expr(spec, "5m"), config=config)
-        window_events = (0.0 if math.isnan(usual) else usual) * spec.window_seconds
-    if window_events <= 0:
-        raise InvalidInput("window_events", "no traffic to measure the budget against; let the sandbox run first")
+        expr = sli_total_expr(spec, "5m")
+        usual = prom.scalar(expr, config=config)
+        if math.isnan(usual) or usual <= 0:
+            where = f"Prometheus {(config or Config.from_env()).url('prometheus')}"
+            raise NothingMeasured(f"{spec.name}'s usual traffic", where,
+                                  f"{expr} is empty or 0 over the last 5 minutes, so there is no budget to measure the "
+                                  "test against; let the sandbox's traffic run first, or give window_events")
+        window_events = usual * spec.window_seconds
+    if not _number(window_events) or window_events <= 0:
+        raise InvalidInput("window_events", f"must be a number of events more than 0, got {window_events!r}")
     result = load.open_model(rate, duration, route=route, config=config, progress=progress)
     within = result.histogram.count_at_most(spec.sli.threshold * 1e6)
     good = min(within, result.completed - result.errors - result.transport_errors)

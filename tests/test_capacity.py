@@ -167,3 +167,13 @@ def test_slo_at_load_needs_a_latency_slo(clean_faults):
     with pytest.raises(InvalidInput, match="not a latency SLO"):
         capacity.slo_at_load(slo.load_spec(REPO_ROOT / "slos" / "checkout-availability.yml"), 10, 1,
                              route="checkout", config=clean_faults)
+
+
+def test_slo_at_load_without_usual_traffic_is_no_result(live, tmp_path):
+    from kit import slo
+    from kit.config import REPO_ROOT
+
+    text = (REPO_ROOT / "slos" / "catalog-latency.yml").read_text().replace('route="/catalog"', 'route="/nobody-calls"')
+    (tmp_path / "quiet.yml").write_text(text)
+    with pytest.raises(NothingMeasured, match=f"at Prometheus {live.url('prometheus')}.*no budget"):
+        capacity.slo_at_load(slo.load_spec(tmp_path / "quiet.yml"), 10, 1, route="catalog", config=live)
