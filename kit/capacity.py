@@ -29,7 +29,7 @@ import pandas as pd
 
 from . import load, prom
 from .config import Config
-from .errors import InvalidInput
+from .errors import InvalidInput, NothingMeasured
 from .timescale import parse_duration
 
 __all__ = [
@@ -266,7 +266,11 @@ class LittlesLaw:
 
 def littles_law(config: Config | None = None, *, route: str | None = None, window: str = "10s",
                 at: prom.TimeLike = None) -> LittlesLaw:
-    """Little's law from Prometheus over ``window`` ending ``at`` (now by default), shop job only."""
+    """Little's law from Prometheus over ``window`` ending ``at`` (now by default), shop job only.
+
+    Raises NothingMeasured when the window holds no requests or no samples of the
+    in-flight gauge: the law then has nothing to compare.
+    """
     if route is not None:
         _check_route(route)
     seconds = parse_duration(window, "window")
@@ -277,6 +281,12 @@ def littles_law(config: Config | None = None, *, route: str | None = None, windo
     busy = prom.scalar(f"sum(rate(http_request_duration_seconds_sum{{{sel}}}[{window}]))", at, config=config)
     total = prom.scalar(f'sum(rate(http_request_duration_seconds_sum{{job="shop"}}[{window}]))', at, config=config)
     gauge = prom.scalar(f'avg_over_time(http_requests_in_flight{{job="shop"}}[{window}])', at, config=config)
+    where = f"the shop ({route or 'all routes'}) over the {window} ending {'now' if at is None else at}"
+    if math.isnan(arrival) or arrival <= 0:
+        raise NothingMeasured("Little's law", where, "no requests arrived in the window; send some load first "
+                                                    "(the sandbox's traffic, or kit.load.open_model)")
+    if math.isnan(gauge):
+        raise NothingMeasured("Little's law", where, "the gauge http_requests_in_flight has no samples in the window")
     latency = busy / arrival if arrival else math.nan
     return LittlesLaw(route, window, arrival, latency, busy, total, gauge)
 
@@ -333,10 +343,16 @@ def slo_at_load(spec, rate: float, duration: float, *, route: str, window_events
     if not isinstance(spec.sli, LatencySLI):
         raise InvalidInput("spec", f"{spec.name} is not a latency SLO; give one with an sli.latency threshold")
     if window_events is None:
-        usual = prom.scalar(sli_total_expr(spec, "5m"), config=config)
-        window_events = (0.0 if math.isnan(usual) else usual) * spec.window_seconds
-    if window_events <= 0:
-        raise InvalidInput("window_events", "no traffic to measure the budget against; let the sandbox run first")
+        expr = sli_total_expr(spec, "5m")
+        usual = prom.scalar(expr, config=config)
+        if math.isnan(usual) or usual <= 0:
+            where = f"Prometheus {(config or Config.from_env()).url('prometheus')}"
+            raise NothingMeasured(f"{spec.name}'s usual traffic", where,
+                                  f"{expr} is empty or 0 over the last 5 minutes, so there is no budget to measure the "
+                                  "test against; let the sandbox's traffic run first, or give window_events")
+        window_events = usual * spec.window_seconds
+    if not _number(window_events) or window_events <= 0:
+        raise InvalidInput("window_events", f"must be a number of events more than 0, got {window_events!r}")
     result = load.open_model(rate, duration, route=route, config=config, progress=progress)
     within = result.histogram.count_at_most(spec.sli.threshold * 1e6)
     good = min(within, result.completed - result.errors - result.transport_errors)

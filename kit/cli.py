@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import sys
 from typing import Callable
 
@@ -309,13 +310,18 @@ FIRST_LAB = "labs/00-mob-and-sandbox/00-mob-and-sandbox.ipynb"
 
 @command("lab")
 def _lab(args) -> int:
-    """Sandbox up, JupyterLab in the foreground, and both stopped on Ctrl-C or when Jupyter exits."""
+    """Sandbox up, JupyterLab in the foreground; both stopped on Ctrl-C, SIGTERM, SIGHUP or when Jupyter exits.
+
+    JupyterLab runs in its own session, so a terminal's Ctrl-C or hang-up reaches this
+    process only and the stop always goes one way: SIGTERM to Jupyter (which shuts its
+    kernels down), then the sandbox. The sandbox and Jupyter are tethered to this
+    process, so even a SIGKILL here stops them (on Linux).
+    """
     import subprocess
 
-    from . import sandbox
+    from . import procs, sandbox
     from .config import REPO_ROOT
 
-    sandbox.up(args.profile, progress=print)
     argv = [sys.executable, "-m", "jupyter", "lab", f"--ServerApp.root_dir={REPO_ROOT}",
             f"--ServerApp.ip={'0.0.0.0' if args.lan else '127.0.0.1'}", f"--ServerApp.port={args.port}",
             "--ServerApp.answer_yes=True", FIRST_LAB]
@@ -323,20 +329,24 @@ def _lab(args) -> int:
         argv.append("--no-browser")
     if os.geteuid() == 0:
         argv.append("--ServerApp.allow_root=True")
-    if args.lan:
-        print("JupyterLab is reachable from your network (token required); the sandbox stays on 127.0.0.1")
-    jupyter = subprocess.Popen(argv, cwd=REPO_ROOT)
+    jupyter = None
     try:
+        sandbox.up(args.profile, progress=print, tether=True)
+        if args.lan:
+            print("JupyterLab is reachable from your network (token required); the sandbox stays on 127.0.0.1")
+        jupyter = subprocess.Popen(procs.tethered(argv), cwd=REPO_ROOT, start_new_session=True)
         return jupyter.wait()
-    except KeyboardInterrupt:
-        jupyter.terminate()  # SIGTERM shuts kernels down cleanly, with or without a terminal
-        try:
-            jupyter.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            jupyter.kill()
-            jupyter.wait()
+    except KeyboardInterrupt:  # Ctrl-C, and SIGTERM or SIGHUP (see main): a request to stop, done cleanly
         return 0
     finally:
+        _ignore_stop_signals()  # a second Ctrl-C or SIGTERM must not cut the stopping short
+        if jupyter is not None and jupyter.poll() is None:
+            jupyter.terminate()  # Jupyter shuts its kernels down on SIGTERM
+            try:
+                jupyter.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(jupyter.pid, signal.SIGKILL)
+                jupyter.wait()
         sandbox.down(progress=print)
         print("sandbox and JupyterLab stopped")
 
@@ -350,7 +360,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--profile", choices=sorted(PROFILES), default=None, help="timing profile (default lab, or KIT_PROFILE)")
     p.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for health")
     sub.add_parser("down", help="stop every sandbox process")
-    p = sub.add_parser("lab", help="start the sandbox and open JupyterLab on lab 00; Ctrl-C stops both")
+    p = sub.add_parser("lab", help="start the sandbox and open JupyterLab on lab 00; Ctrl-C, SIGTERM or SIGHUP stops both")
     p.add_argument("--profile", choices=sorted(PROFILES), default=None)
     p.add_argument("--port", type=int, default=8888, help="JupyterLab port")
     p.add_argument("--no-browser", action="store_true", help="do not open a browser window")
@@ -499,16 +509,76 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+"""What asks the kit to stop: Ctrl-C, a service manager or hub (SIGTERM), a closed terminal (SIGHUP)."""
+
+
+class Stopped(KeyboardInterrupt):
+    """SIGTERM or SIGHUP, raised like Ctrl-C so every cleanup that Ctrl-C runs runs for them too."""
+
+    def __init__(self, signum: int) -> None:
+        self.signum = signum
+        super().__init__(signal.Signals(signum).name)
+
+
+def _raise_stopped(signum: int, _frame) -> None:
+    _ignore_stop_signals()
+    raise KeyboardInterrupt() if signum == signal.SIGINT else Stopped(signum)
+
+
+def _ignore_stop_signals() -> None:
+    """Once stopping has begun, more stop signals are ignored: they would cut the cleanup short."""
+    for signum in STOP_SIGNALS:
+        signal.signal(signum, signal.SIG_IGN)
+
+
+class _Forgiving:
+    """A text stream whose writes never raise: after a hang-up the terminal is gone, and the cleanup must go on."""
+
+    def __init__(self, stream) -> None:
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        try:
+            return self._stream.write(text)
+        except (OSError, ValueError):
+            return len(text)
+
+    def flush(self) -> None:
+        try:
+            self._stream.flush()
+        except (OSError, ValueError):
+            pass
+
+    def __getattr__(self, name: str):
+        return getattr(self._stream, name)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    streams = sys.stdout, sys.stderr
+    handlers = {signum: signal.getsignal(signum) for signum in STOP_SIGNALS}
+    sys.stdout, sys.stderr = _Forgiving(sys.stdout), _Forgiving(sys.stderr)
+    for signum, handler in handlers.items():
+        if handler is not signal.SIG_IGN:  # nohup and background jobs ignore some on purpose
+            signal.signal(signum, _raise_stopped)
     try:
         return COMMANDS[args.command](args)
     except KitError as exc:
         print(f"kit {args.command}: {exc}", file=sys.stderr)
         return exc.exit_code
+    except Stopped as stop:
+        print(f"kit {args.command}: stopped by {signal.Signals(stop.signum).name}", file=sys.stderr)
+        return 128 + stop.signum
     except KeyboardInterrupt:
         print(f"kit {args.command}: interrupted", file=sys.stderr)
         return 130
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        sys.stdout, sys.stderr = streams
+        for signum, handler in handlers.items():
+            signal.signal(signum, handler)
 
 
 if __name__ == "__main__":

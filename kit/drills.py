@@ -348,6 +348,9 @@ def start(name: str | None = None, *, random: bool = False, secret: bool = False
     roles = _check_roles(roles or {})
     if _read_active(config) is not None:
         current = status(config)
+        if not sandbox.is_up(config):
+            raise KitError(f"drill {current.run} is still running, though the sandbox was stopped; "
+                           "end it with `kit drill end --abandon` (at once), then start again")
         raise KitError(f"drill {current.run} is still running ({clock(current.elapsed)} elapsed); "
                        "finish it with `kit drill end`, or `kit drill end --abandon`")
     sandbox.require(config)
@@ -392,7 +395,7 @@ def running(config: Config | None = None) -> bool:
 
 
 def status(config: Config | None = None) -> DrillStatus:
-    """The running drill (its watcher restarted if it died); CheckFailed when none is running."""
+    """The running drill (its watcher restarted if it died while the sandbox is up); CheckFailed when none is running."""
     config = sandbox.current_config(config)
     active = _read_active(config)
     if active is None:
@@ -503,6 +506,9 @@ def end(*, abandon: bool = False, wait: float | None = None, config: Config | No
     config = sandbox.current_config(config)
     current = status(config)
     run, scenario = current.run, current.scenario
+    if not abandon and not sandbox.is_up(config):
+        raise SandboxNotReady(f"drill {run} cannot be resolved: the sandbox is down, so its steady state cannot be "
+                              "checked. `kit up`, then `kit drill end`; or give up with `kit drill end --abandon`.")
     if not abandon:
         deadline = time.monotonic() + (scenario.settle / current.time_scale if wait is None else wait)
         while True:
@@ -518,6 +524,8 @@ def end(*, abandon: bool = False, wait: float | None = None, config: Config | No
             time.sleep(0.5)
         record(run, "resolution_check", "passed: " + _describe(results), config, passed=True)
         record(run, "resolved", "resolved: the steady state holds again", config)
+    elif not sandbox.is_up(config):
+        record(run, "abandoned", "abandoned: the sandbox had been stopped", config)
     else:
         record(run, "abandoned", "abandoned before the steady state held again", config)
     _stop_watcher(config)
@@ -730,7 +738,11 @@ def _locked(config: Config):
 
 
 def _ensure_watcher(run: str, config: Config) -> None:
-    """Start the watcher unless it is alive or the drill is ending; a new watcher rebuilds its view from the timeline."""
+    """Start the watcher unless it is alive, the drill is ending or the sandbox is down.
+
+    A new watcher rebuilds its view from the timeline. It is attached to the sandbox,
+    so `kit down` stops it: with nothing to watch it would only wait out the two hours.
+    """
     with _locked(config):
         active = _read_active(config)
         if active is None or active.get("run") != run or active.get("ending"):
@@ -738,8 +750,13 @@ def _ensure_watcher(run: str, config: Config) -> None:
         saved = active.get("watcher")
         if saved and procs.alive(procs.ProcessRecord.from_json(saved)):
             return
+        if not sandbox.is_up(config):
+            return
         argv = [sys.executable, "-m", "kit.drillwatch", "--run", run]
         watcher = procs.spawn("drillwatch", argv, run_dir(run, config) / "watcher.log", env=_env(config))
+        if not sandbox.attach(watcher, config):  # `kit down` got there first
+            procs.stop(watcher)
+            return
         active["watcher"] = watcher.to_json()
         _write_active(active, config)
 
@@ -758,3 +775,4 @@ def _stop_watcher(config: Config) -> None:
     saved = active.get("watcher")
     if saved:
         procs.stop(procs.ProcessRecord.from_json(saved))
+        sandbox.detach("drillwatch", config)

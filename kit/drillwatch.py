@@ -155,6 +155,10 @@ def main(argv: list[str] | None = None) -> None:
         active = drills._read_active(config)
         if not active or active.get("run") != args.run or active.get("ending"):
             return
+        if not sandbox.is_up(config):  # `kit down` stops the watcher; this covers one it could not see
+            drills.record(args.run, "watcher", "the sandbox was stopped; the watcher stopped. "
+                          "End the drill with `kit drill end --abandon`", config)
+            return
         if time.time() > deadline:
             drills.record(args.run, "watcher", "the drill ran for 2 hours; the watcher stopped", config)
             return

@@ -31,18 +31,18 @@ class BinaryMissing(KitError):
 
 
 class PortBusy(KitError):
-    """A port the sandbox needs is taken by another program."""
+    """A port the sandbox needs cannot be listened on; ``reason`` says why (``kit.procs.port_problem``)."""
 
     exit_code = 4
 
-    def __init__(self, name: str, port: int, env_var: str) -> None:
+    def __init__(self, name: str, port: int, env_var: str, reason: str = "another program listens on it") -> None:
         self.name = name
         self.port = port
         self.env_var = env_var
+        self.reason = reason
         super().__init__(
-            f"port {port} for {name} is already in use by another program. "
-            f"Stop that program (see `ss -ltnp 'sport = :{port}'`), or pick another "
-            f"port with `{env_var}=<free port>`."
+            f"port {port} for {name} cannot be used: {reason}. See `ss -tanp 'sport = :{port}'`; "
+            f"stop that program or wait, or pick another port with `{env_var}=<free port>`."
         )
 
 
@@ -80,3 +80,15 @@ class CheckFailed(KitError):
     """Something the kit checked (a wait, a grade, a lint) did not hold."""
 
     exit_code = 8
+
+
+class NothingMeasured(KitError):
+    """A measurement had nothing to measure (nothing answered, no traffic, no samples): no result, not a zero."""
+
+    exit_code = 9
+
+    def __init__(self, what: str, target: str, reason: str) -> None:
+        self.what = what
+        self.target = target
+        self.reason = reason
+        super().__init__(f"{what} measured nothing at {target}: {reason}")

@@ -39,6 +39,7 @@ from typing import Callable, Iterator
 import httpx
 import numpy as np
 
+from . import procs
 from .config import Config
 from .errors import InvalidInput, KitError, ProcessFailed, SandboxNotReady
 from .metrics import LATENCY_BUCKETS, PAYMENT_OUTCOMES, VERSION
@@ -574,8 +575,9 @@ def load(days: float = 30, *, end=None, seed: int = DEFAULT_SEED, step="1m", con
                 progress(f"  part {number}/{len(parts)} written ({size / 1e6:.0f} MB so far); promtool started on it")
                 argv = [promtool, "tsdb", "create-blocks-from", "openmetrics",
                         f"--max-block-duration={PROMTOOL_BLOCK}", str(source), str(work / f"blocks-{number}")]
-                running.append((argv, subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                                       text=True)))
+                # tethered: a kernel killed mid-load must not leave promtool writing blocks for minutes
+                running.append((argv, subprocess.Popen(procs.tethered(argv), stdout=subprocess.PIPE,
+                                                       stderr=subprocess.PIPE, text=True)))
             timings["write"] = time.monotonic() - mark
             progress(f"waiting for promtool tsdb create-blocks-from openmetrics ({len(running)} run(s)) …")
             for argv, proc in running:

@@ -29,6 +29,7 @@ import math
 import os
 import random
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -43,13 +44,13 @@ import pandas as pd
 import psutil
 
 from .config import Config
-from .errors import InvalidInput, KitError, ProcessFailed
+from .errors import InvalidInput, KitError, NothingMeasured, ProcessFailed
 from .openmodel import Histogram
-from .procs import free_port, log_tail
+from .procs import free_port, log_tail, tethered
 
 __all__ = [
     "ROUTES", "Step", "Ramp", "LoadResult", "OpenModelResult", "CoordinatedOmission",
-    "run", "open_model", "coordinated_omission", "check_target", "stages",
+    "run", "open_model", "coordinated_omission", "check_target", "check_measured", "stages",
 ]
 
 LOCUSTFILE = Path(__file__).with_name("locustfile.py")
@@ -170,7 +171,11 @@ def _target(host: str | None, config: Config | None, allow_remote: bool) -> str:
 
 
 class _Group:
-    """Child processes, each leading its own process group; stopped together, terminate → wait → kill."""
+    """Child processes, each leading its own process group; stopped together, terminate → wait → kill.
+
+    Each is tethered to this process (``kit.procs.tethered``): if it dies without running
+    ``stop`` (SIGKILL, a kernel killed on restart), the children get SIGTERM from the kernel.
+    """
 
     def __init__(self) -> None:
         self.procs: list[subprocess.Popen] = []
@@ -179,7 +184,7 @@ class _Group:
 
     def start(self, argv: list[str], log: Path, env: dict) -> subprocess.Popen:
         with open(log, "ab") as out:
-            proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+            proc = subprocess.Popen(tethered(argv), stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
                                     env=env, close_fds=True, start_new_session=True)
         self.procs.append(proc)
         return proc
@@ -298,6 +303,7 @@ class LoadResult:
     exit_code: int | None
     cpu_seconds: float  # CPU used by locust (master and workers)
     argv: list[str] = field(default_factory=list)
+    answered: int | None = None  # requests that got an HTTP answer of any status (None: locust did not say)
 
     @property
     def total(self) -> pd.Series:
@@ -375,7 +381,8 @@ def run(users: int, spawn_rate: float, duration: float, *, host: str | None = No
     prefix = work / "locust"
     env = dict(os.environ)
     env.update({"KIT_LOAD_ROUTE": route or "", "KIT_LOAD_STAGES": json.dumps(plan) if plan else "",
-                "KIT_LOAD_WAIT": f"{wait[0]},{wait[1]}" if wait else "", "PYTHONUNBUFFERED": "1"})
+                "KIT_LOAD_WAIT": f"{wait[0]},{wait[1]}" if wait else "", "PYTHONUNBUFFERED": "1",
+                "KIT_LOAD_ANSWERS": str(work)})
     base = [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--headless", "--loglevel", "WARNING"]
     run_args = ["-u", str(users), "-r", f"{spawn_rate:g}", "-t", f"{math.ceil(duration)}s", "--host", target,
                 "--csv", str(prefix), "--csv-full-history", "--stop-timeout", "1", "--exit-code-on-error", "0"]
@@ -417,8 +424,10 @@ def run(users: int, spawn_rate: float, duration: float, *, host: str | None = No
         stats = parse_stats(stats_file)
         failures_file = prefix.with_name(prefix.name + "_failures.csv")
         failures = pd.read_csv(failures_file) if failures_file.exists() else pd.DataFrame()
+        counts = [int(path.read_text() or 0) for path in work.glob("answered-*")]
         result = LoadResult(stats, parse_history(history), failures, users, duration, workers, target, outcome,
-                            group.procs[0].returncode, group.cpu_seconds, argv)
+                            group.procs[0].returncode, group.cpu_seconds, argv, sum(counts) if counts else None)
+        check_measured(result)
         if progress is not None:
             progress(f"locust {outcome}: {result.summary()}")
         return result
@@ -427,6 +436,39 @@ def run(users: int, spawn_rate: float, duration: float, *, host: str | None = No
         for path in sorted(work.iterdir(), reverse=True):
             path.unlink(missing_ok=True)
         work.rmdir()
+
+
+def check_measured(result: LoadResult) -> None:
+    """Raise NothingMeasured when a locust run measured nothing: no request sent, or none answered.
+
+    A run where every request was refused or reset has the statistics table of a
+    run, latencies of failed connections included; it measured no service at all.
+    """
+    sent = int(result.total.requests) if "Aggregated" in result.stats.index else 0
+    if sent and result.answered != 0:
+        return
+    if sent == 0:
+        reason = f"no request completed (the run ended: {result.outcome})"
+    else:
+        reason = f"none of {sent} requests got an HTTP answer"
+        if len(result.failures) and "Error" in result.failures:
+            worst = result.failures.sort_values("Occurrences", ascending=False).iloc[0]
+            reason += f"; {int(worst['Occurrences'])} failed with {worst['Error']}"
+    unreachable = _unreachable(result.host)
+    if unreachable:
+        reason += f"; connecting to it fails with {unreachable}"
+    raise NothingMeasured("locust", result.host, reason + ". Is the shop running there (`kit status`)?")
+
+
+def _unreachable(base_url: str) -> str | None:
+    """Why a TCP connection to the URL's host and port fails, or None when it opens."""
+    parts = urlsplit(base_url)
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    try:
+        socket.create_connection((parts.hostname, port), timeout=2.0).close()
+    except OSError as exc:
+        return f"{exc.__class__.__name__}: {exc}"
+    return None
 
 
 # --------------------------------------------------------------------------- open model
@@ -518,7 +560,8 @@ def open_model(rate: float, duration: float, *, route: str = "product", host: st
             raise ProcessFailed("open-model generator", f"wrote no result ({outcome})", log_tail(log))
         data = json.loads(out.read_text())
         if data.get("error"):
-            raise KitError(f"open-model generator: {data['error']}")
+            raise NothingMeasured("the open-model generator", target + path,
+                                  f"{data['error']}. Is the shop running there (`kit status`)?")
         per_second = pd.DataFrame(
             [(int(k), *v) for k, v in data["per_second"].items()], columns=["second", "requests", "errors", "max_us"]
         )
@@ -529,6 +572,10 @@ def open_model(rate: float, duration: float, *, route: str = "product", host: st
             Histogram.from_json(data["histogram"]), Histogram.from_json(data["send_lag"]),
             per_second, data["status"], outcome, data.get("send_span", math.nan),
         )
+        if not result.histogram.total:
+            raise NothingMeasured("the open-model generator", target + path,
+                                  f"none of {result.sent} requests got an HTTP answer ({result.transport_errors} "
+                                  f"refused or reset, {result.unanswered} unanswered after {drain:g} s)")
         if progress is not None:
             progress(f"open model {outcome}: {result.summary()}")
         return result

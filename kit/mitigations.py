@@ -58,7 +58,8 @@ def _neighbour_file(config: Config) -> Path:
 
 
 def start_neighbour(route: str, rps: float, seconds: float, config: Config) -> procs.ProcessRecord:
-    """Send open-model load at the shop from another process; it stops by itself after ``seconds``."""
+    """Send open-model load at the shop from another process; it stops by itself after ``seconds``, or with the
+    sandbox (`kit down`)."""
     stop_neighbour(config)
     path = "/catalog" if route == "catalog" else "/products/p01"
     folder = config.state / "drills"
@@ -66,6 +67,8 @@ def start_neighbour(route: str, rps: float, seconds: float, config: Config) -> p
             "--duration", str(seconds), "--drain", "1", "--out", str(folder / "neighbour-result.json")]
     record = procs.spawn("neighbour", argv, folder / "neighbour.log")
     _neighbour_file(config).write_text(json.dumps(record.to_json()))
+    if not sandbox.attach(record, config):  # no sandbox to load: `kit down` would have stopped it
+        stop_neighbour(config)
     return record
 
 
@@ -82,6 +85,7 @@ def stop_neighbour(config: Config | None = None) -> bool:
     if record is None or not procs.alive(record):
         return False
     procs.stop(record)
+    sandbox.detach("neighbour", config)
     return True
 
 

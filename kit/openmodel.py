@@ -212,6 +212,7 @@ class _Generator:
         self.completed = 0
         self.errors = 0
         self.transport_errors = 0
+        self.connect_error = ""
         self.status: collections.Counter = collections.Counter()
         self.per_second: dict[int, list] = {}
         self.lag = Histogram()  # how late each request actually left, microseconds
@@ -225,8 +226,9 @@ class _Generator:
         self.connecting += 1
         try:
             _, conn = await self.loop.create_connection(lambda: _Conn(self), self.host, self.port)
-        except OSError:
+        except OSError as exc:
             self.transport_errors += 1
+            self.connect_error = f"{exc.__class__.__name__}: {exc}"
             return None
         finally:
             self.connecting -= 1
@@ -300,7 +302,7 @@ class _Generator:
         conns = await asyncio.gather(*(self.connect() for _ in range(warm)))
         self.idle = [c for c in conns if c is not None]
         if not self.idle:
-            return self.result(0.0, "could not connect to " + self.args.url)
+            return self.result(0.0, f"could not open a connection ({self.connect_error})")
         self.transport_errors = 0
         cpu0 = time.process_time()
         self.t0 = time.monotonic() + 0.01

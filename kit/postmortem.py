@@ -8,6 +8,7 @@ system and the process, never about who made a mistake.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
@@ -151,8 +152,9 @@ def _budget_lines(scenario: "Scenario", start: float | None, end: float, time_sc
         except KitError:
             lines.append(f"- Error budget of {name}: Prometheus could not tell")
             continue
-        if ratio != ratio:
-            ratio = 0.0
+        if math.isnan(ratio):  # no SLI traffic at all is not an error ratio of zero
+            lines.append(f"- Error budget of {name}: no data (the SLI had no traffic during the incident)")
+            continue
         spent = ratio * seconds * time_scale / ((1 - spec.objective) * spec.window_seconds)
         lines.append(f"- Error budget of {name} ({spec.objective:.4g} over {spec.window}): {spent:.2%} spent "
                      f"(error ratio {ratio:.2%} during the incident)")

@@ -11,6 +11,7 @@ import os
 import signal
 import socket
 import subprocess
+import sys
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -37,12 +38,15 @@ class ProcessRecord:
 
 
 def spawn(name: str, argv: list[str], log: Path, *, port: int | None = None, env: dict | None = None,
-          cwd: Path | None = None) -> ProcessRecord:
-    """Start ``argv`` detached in its own session so it outlives the caller (shell or kernel)."""
+          cwd: Path | None = None, tether: bool = False) -> ProcessRecord:
+    """Start ``argv`` detached in its own session so it outlives the caller (shell or kernel).
+
+    ``tether=True`` makes it die with the caller instead (see ``tethered``).
+    """
     log.parent.mkdir(parents=True, exist_ok=True)
     with open(log, "ab") as out:
         proc = subprocess.Popen(
-            argv, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+            tethered(argv) if tether else argv, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
             start_new_session=True, env=env, cwd=cwd, close_fds=True,
         )
     try:
@@ -50,6 +54,15 @@ def spawn(name: str, argv: list[str], log: Path, *, port: int | None = None, env
     except psutil.NoSuchProcess:
         created = 0.0
     return ProcessRecord(name, proc.pid, created, list(argv), str(log), port)
+
+
+def tethered(argv: list[str]) -> list[str]:
+    """``argv`` run so that it gets SIGTERM when the calling thread's process dies, even by SIGKILL (Linux).
+
+    Start the result from the thread that stays alive as long as the child should:
+    the kernel ties the child to the thread that forked it. See ``kit.tether``.
+    """
+    return [sys.executable, "-S", str(Path(__file__).with_name("tether.py")), str(os.getpid()), *argv]
 
 
 def _reap(pid: int) -> None:
@@ -73,22 +86,56 @@ def alive(record: ProcessRecord) -> bool:
         return False
 
 
-def stop(record: ProcessRecord, timeout: float = 3.0) -> None:
-    """SIGTERM the process group, wait, then SIGKILL whatever is left."""
+def stop(record: ProcessRecord, timeout: float = 3.0) -> str:
+    """SIGTERM the process group, wait, then SIGKILL whatever is left.
+
+    Returns how it ended: "not running", "terminated" (stopped on SIGTERM within
+    ``timeout`` seconds) or "killed" (it needed SIGKILL).
+    """
     if not alive(record):
-        return
+        return "not running"
     try:
         pgid = os.getpgid(record.pid)
     except ProcessLookupError:
-        return
+        return "not running"
     own = pgid == record.pid
     members = _group(record.pid) if own else [psutil.Process(record.pid)]
     _signal(record.pid, signal.SIGTERM, own)
-    gone, left = psutil.wait_procs(members, timeout=timeout)
+    left = wait_stopped(members, timeout)
     if left:
         _signal(record.pid, signal.SIGKILL, own)
-        psutil.wait_procs(left, timeout=timeout)
+        wait_stopped(left, timeout)
     _reap(record.pid)
+    return "killed" if left else "terminated"
+
+
+def stopped(proc: psutil.Process) -> bool:
+    """True once ``proc`` has exited: gone, its pid reused, or a zombie its parent has not reaped yet.
+
+    A zombie has stopped; only its exit status waits for its parent. Whoever adopts
+    orphans (init, a container's first process, a subreaper) may reap them late, so
+    a wait that counted zombies as running would wait for the reaper, not the process.
+    """
+    try:
+        if proc.status() != psutil.STATUS_ZOMBIE:
+            return not proc.is_running()  # is_running also compares the start time: a reused pid is not ours
+    except (psutil.NoSuchProcess, psutil.AccessDenied):
+        return True
+    _reap(proc.pid)
+    return True
+
+
+def wait_stopped(processes: list[psutil.Process], timeout: float) -> list[psutil.Process]:
+    """Wait up to ``timeout`` seconds for every process to stop (see ``stopped``); returns those still running."""
+    left = list(processes)
+    deadline = time.monotonic() + timeout
+    interval = 0.005
+    while True:
+        left = [proc for proc in left if not stopped(proc)]
+        if not left or time.monotonic() >= deadline:
+            return left
+        time.sleep(interval)
+        interval = min(interval * 2, 0.1)
 
 
 def _group(pid: int) -> list[psutil.Process]:
@@ -113,17 +160,45 @@ def _signal(pid: int, sig: int, group: bool) -> None:
 
 
 def port_in_use(host: str, port: int) -> bool:
-    """True when something already listens on host:port (binding would fail)."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    with socket.socket(family, socket.SOCK_STREAM) as sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind((host, port))
-        except OSError as exc:
-            if exc.errno in (errno.EADDRINUSE, errno.EACCES):
-                return True
-            raise
-    return False
+    """True when a server could not listen on host:port now; see ``port_problem``."""
+    return port_problem(host, port) is not None
+
+
+def port_problem(host: str, port: int) -> str | None:
+    """Why a server could not listen on host:port now, or None when it can.
+
+    Judged the way the servers bind (uvicorn, Go's net.Listen, tornado): SO_REUSEADDR,
+    bind, listen, on every address ``host`` resolves to. So a port that only has
+    connections in TIME-WAIT from an earlier server is free, as it is for them.
+    """
+    try:
+        addresses = {info[4][:2]: info[0] for info in socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)}
+    except socket.gaierror as exc:
+        return f"{host} does not resolve ({exc})"
+    for address, family in addresses.items():
+        with socket.socket(family, socket.SOCK_STREAM) as sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                sock.bind(address)
+                sock.listen(1)
+            except OSError as exc:
+                if exc.errno == errno.EACCES:
+                    return "this user may not listen on it"
+                if exc.errno == errno.EADDRINUSE:
+                    return _holder(address, family)
+                raise
+    return None
+
+
+def _holder(address: tuple, family: int) -> str:
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.settimeout(1.0)
+        if probe.connect_ex(address) == 0:
+            return "another program listens on it"
+    # Nothing answers, yet the kernel refuses: a socket bound without listening, or a client's
+    # connection from this port waiting out TIME-WAIT (a socket without SO_REUSEADDR blocks it for a minute).
+    return ("no program listens on it, but the kernel still holds it for a socket that is bound or for a "
+            "recently closed connection from it (TIME-WAIT ends within about a minute)")
 
 
 def free_port(host: str = "127.0.0.1") -> int:

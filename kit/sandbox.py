@@ -3,7 +3,10 @@
 Every process runs detached in its own process group and is recorded (pid and
 start time) in ``<state>/sandbox.json``, so ``status`` tells the truth after a
 kernel restart, ``up`` repairs what died and ``down`` stops everything,
-whoever started it. Configuration is rendered from the files in ``sandbox/``.
+whoever started it. Processes that only make sense while the sandbox runs (a
+drill's watcher, a noisy neighbour's load) are recorded there too with
+``attach``, and ``down`` stops them first. Configuration is rendered from the
+files in ``sandbox/``.
 """
 
 from __future__ import annotations
@@ -126,13 +129,15 @@ def rule_count(rendered: Path) -> int:
 class _State:
     config: dict = field(default_factory=dict)
     processes: dict[str, procs.ProcessRecord] = field(default_factory=dict)
+    companions: dict[str, procs.ProcessRecord] = field(default_factory=dict)
 
     @classmethod
     def load(cls, path: Path) -> "_State":
         try:
             data = json.loads(path.read_text())
             return cls(data.get("config", {}),
-                       {n: procs.ProcessRecord.from_json(r) for n, r in data.get("processes", {}).items()})
+                       {n: procs.ProcessRecord.from_json(r) for n, r in data.get("processes", {}).items()},
+                       {n: procs.ProcessRecord.from_json(r) for n, r in data.get("companions", {}).items()})
         except FileNotFoundError:
             return cls()
         except (ValueError, TypeError, KeyError):
@@ -141,7 +146,8 @@ class _State:
     def save(self, path: Path) -> None:
         tmp = path.with_suffix(".tmp")
         tmp.write_text(json.dumps({"config": self.config,
-                                   "processes": {n: r.to_json() for n, r in self.processes.items()}}, indent=1))
+                                   "processes": {n: r.to_json() for n, r in self.processes.items()},
+                                   "companions": {n: r.to_json() for n, r in self.companions.items()}}, indent=1))
         os.replace(tmp, path)
 
 
@@ -369,11 +375,14 @@ def status(config: Config | None = None) -> SandboxStatus:
 
 
 def up(profile: str | None = None, *, config: Config | None = None, timeout: float = 60.0,
-       progress: Progress = _quiet) -> SandboxStatus:
+       progress: Progress = _quiet, tether: bool = False) -> SandboxStatus:
     """Start (or repair) the sandbox; returns once every target is up and every rule is loaded.
 
     Idempotent: processes already running with the same configuration are kept.
-    Ctrl-C or a failure during start stops what this call started.
+    Ctrl-C or a failure during start stops what this call started. ``tether=True``
+    makes the processes it starts die with the calling process (``kit lab``), even
+    when that is killed with SIGKILL (Linux; see ``kit.procs.tethered``); by default
+    they outlive it, until ``down``.
     """
     config = config or Config.from_env(profile=profile)
     if profile is not None and config.profile != profile:
@@ -397,12 +406,13 @@ def up(profile: str | None = None, *, config: Config | None = None, timeout: flo
                 if record is not None and procs.alive(record):
                     continue
                 port = _port(name, config)
-                if port is not None and procs.port_in_use(config.host, port):
+                problem = procs.port_problem(config.host, port) if port is not None else None
+                if problem is not None:
                     field_name = HOST_PORTS[name]
-                    raise PortBusy(name, port, Config.__dataclass_fields__[field_name].metadata["env"])
+                    raise PortBusy(name, port, Config.__dataclass_fields__[field_name].metadata["env"], problem)
                 log = config.state / "logs" / f"{name}.log"
                 progress(f"starting {name}" + (f" on {config.host}:{port}" if port else ""))
-                state.processes[name] = procs.spawn(name, _argv(name, config, tools), log, port=port)
+                state.processes[name] = procs.spawn(name, _argv(name, config, tools), log, port=port, tether=tether)
                 started.append(name)
                 state.save(state_file)
             if "prometheus" not in started:
@@ -464,15 +474,52 @@ def _stop_all(config: Config, state: _State, progress: Progress) -> list[str]:
 
 
 def down(config: Config | None = None, *, progress: Progress = _quiet) -> list[str]:
-    """Stop every sandbox process; safe to run twice or after a crash. Returns what it stopped."""
+    """Stop every sandbox process and its companions; safe to run twice or after a crash. Returns what it stopped."""
     config = current_config(config)
     with _locked(config):
         state_file = _state_path(config)
         state = _State.load(state_file)
-        stopped = _stop_all(config, state, progress)
+        stopped = []
+        for name, record in state.companions.items():  # first: they would report the sandbox going away
+            if procs.alive(record):
+                progress(f"stopping {name} (pid {record.pid})")
+                procs.stop(record)
+                stopped.append(name)
+        stopped += _stop_all(config, state, progress)
         state_file.unlink(missing_ok=True)
         config.token_file.unlink(missing_ok=True)
     return stopped
+
+
+def attach(record: procs.ProcessRecord, config: Config | None = None) -> bool:
+    """Record a process that must not outlive the sandbox, so ``down`` stops it (replaces one of the same name).
+
+    Returns False, recording nothing, when the sandbox is not up (``down`` ran, or
+    ``up`` never did): the caller should stop the process, as ``down`` would have.
+    """
+    config = current_config(config)
+    with _locked(config):
+        state = _State.load(_state_path(config))
+        if not any(procs.alive(r) for r in state.processes.values()):
+            return False
+        state.companions[record.name] = record
+        state.save(_state_path(config))
+    return True
+
+
+def detach(name: str, config: Config | None = None) -> None:
+    """Forget a companion recorded with ``attach`` (it has been stopped by its owner)."""
+    config = current_config(config)
+    with _locked(config):
+        state = _State.load(_state_path(config))
+        if state.companions.pop(name, None) is not None:
+            state.save(_state_path(config))
+
+
+def is_up(config: Config | None = None) -> bool:
+    """True from ``up`` until ``down``, even while a process has crashed and waits for ``up`` to repair it."""
+    config = current_config(config)
+    return bool(_State.load(_state_path(config)).processes)
 
 
 def pids(config: Config | None = None) -> dict[str, int]:
@@ -527,9 +574,15 @@ def install_rules(name: str, doc: dict, *, config: Config | None = None, timeout
 
 
 def remove_rules(name: str, *, config: Config | None = None, timeout: float = 30.0) -> SandboxStatus:
-    """Remove a rule file added with ``install_rules``; a no-op when it is not installed."""
+    """Remove a rule file added with ``install_rules``; a no-op when it is not installed.
+
+    With the sandbox down it only removes the file (the next ``up`` renders without
+    it) and waits for nothing.
+    """
     config = current_config(config)
     (_extra_rules(config) / f"{name}.yml").unlink(missing_ok=True)
+    if not pids(config):
+        return status(config)
     return _rerender(config, timeout)
 
 

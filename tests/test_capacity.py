@@ -15,7 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from kit import capacity, faults, load, prom
-from kit.errors import InvalidInput
+from kit.errors import InvalidInput, NothingMeasured
 
 pytestmark = pytest.mark.quiet  # latency and throughput figures: measured with the CPU to themselves
 
@@ -137,6 +137,12 @@ def test_littles_law_holds_on_live_data(clean_faults):
     assert law.total_predicted_in_flight - law.predicted_in_flight < 1.0, law.summary()
 
 
+def test_littles_law_over_a_window_without_traffic_is_no_result(live):
+    before_the_sandbox = time.time() - 86400
+    with pytest.raises(NothingMeasured, match="no requests arrived"):
+        capacity.littles_law(live, route="product", window="10s", at=before_the_sandbox)
+
+
 # --------------------------------------------------------------------------- load tests against the SLO
 
 
@@ -163,3 +169,13 @@ def test_slo_at_load_needs_a_latency_slo(clean_faults):
     with pytest.raises(InvalidInput, match="not a latency SLO"):
         capacity.slo_at_load(slo.load_spec(REPO_ROOT / "slos" / "checkout-availability.yml"), 10, 1,
                              route="checkout", config=clean_faults)
+
+
+def test_slo_at_load_without_usual_traffic_is_no_result(live, tmp_path):
+    from kit import slo
+    from kit.config import REPO_ROOT
+
+    text = (REPO_ROOT / "slos" / "catalog-latency.yml").read_text().replace('route="/catalog"', 'route="/nobody-calls"')
+    (tmp_path / "quiet.yml").write_text(text)
+    with pytest.raises(NothingMeasured, match=f"at Prometheus {live.url('prometheus')}.*no budget"):
+        capacity.slo_at_load(slo.load_spec(tmp_path / "quiet.yml"), 10, 1, route="catalog", config=live)

@@ -1,10 +1,13 @@
 """The `kit` command as a person runs it: output, one-line errors and honest exit codes."""
 
+import contextlib
 import json
 import os
 import subprocess
 import sys
 import time
+
+import pytest
 
 from kit import faults, pager
 from kit.config import REPO_ROOT
@@ -111,6 +114,20 @@ def test_load_commands_run_and_refuse_bad_input(live):
     assert result.returncode == 2 and "rate" in result.stderr
 
 
+def test_load_commands_against_a_closed_port_fail_with_the_target_and_the_reason():
+    from kit import procs
+
+    closed = procs.free_port()  # nothing listens there
+    target = f"http://127.0.0.1:{closed}"
+    for args in (("run", "--users", "2", "--duration", "2", "--route", "catalog"),
+                 ("open", "--rate", "20", "--duration", "1", "--route", "catalog"),
+                 ("search", "--expected", "50", "--route", "catalog")):
+        result = kit("load", *args, env={"KIT_SHOP_PORT": str(closed)})
+        assert result.returncode == 9, f"kit load {args[0]}: {result.stdout}{result.stderr}"
+        assert f"measured nothing at {target}" in result.stderr and "refused" in result.stderr.lower(), result.stderr
+        assert "Aggregated" not in result.stdout and "p99" not in result.stdout, "a statistics table of nothing"
+
+
 def test_load_slo_command_judges_the_latency_slo(live):
     from kit import prom
 
@@ -119,3 +136,115 @@ def test_load_slo_command_judges_the_latency_slo(live):
                   timeout=30, config=live)  # the budget is measured against the usual traffic
     result = kit("load", "slo", spec, "--rate", "40", "--duration", "2")
     assert result.returncode == 0 and "the SLO holds" in result.stdout, result.stdout + result.stderr
+
+
+def _own_sandbox_env(tmp_path, token: str) -> dict[str, str]:
+    """`kit lab` stops its sandbox on exit, so it gets its own state folder, ports and Jupyter folders."""
+    from kit import procs
+
+    env = {**os.environ, "KIT_STATE_DIR": str(tmp_path / "kit-state"), "KIT_PROFILE": "lab", "JUPYTER_TOKEN": token,
+           "JUPYTER_CONFIG_DIR": str(tmp_path / "jupyter-config"), "JUPYTER_DATA_DIR": str(tmp_path / "jupyter-data"),
+           "JUPYTER_RUNTIME_DIR": str(tmp_path / "jupyter-runtime"), "IPYTHONDIR": str(tmp_path / "ipython"),
+           "PYTHONUNBUFFERED": "1"}
+    env.pop("KIT_TEST_SESSION", None)
+    taken = {int(os.environ[v]) for v in os.environ if v.startswith("KIT_") and v.endswith("_PORT")}
+    for var in ("KIT_SHOP_PORT", "KIT_PAYMENTS_PORT", "KIT_PAGER_PORT", "KIT_PROMETHEUS_PORT", "KIT_ALERTMANAGER_PORT"):
+        port = procs.free_port()
+        while port in taken:
+            port = procs.free_port()
+        taken.add(port)
+        env[var] = str(port)
+    return env
+
+
+class _Terminal:
+    """A pseudo-terminal for a child's output, read as it comes (a full one would block the child); closable."""
+
+    def __init__(self) -> None:
+        import threading
+
+        self.master, self.slave = os.openpty()
+        self.output = bytearray()
+        self.closing = threading.Event()
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
+
+    def _read(self) -> None:
+        import select
+
+        while not self.closing.is_set():
+            if select.select([self.master], [], [], 0.1)[0]:
+                try:
+                    self.output += os.read(self.master, 65536)
+                except OSError:
+                    break
+        os.close(self.master)
+
+    def hang_up(self) -> None:
+        """Close the terminal, as when its window is closed: the child's writes fail from now on."""
+        self.closing.set()
+        self.reader.join(5)
+
+    def text(self) -> str:
+        return self.output.decode(errors="replace")
+
+
+@pytest.mark.parametrize("how", ["SIGTERM to the process", "SIGHUP to its process group, terminal closed"])
+def test_kit_lab_stops_everything_it_started_on_sigterm_and_sighup(tmp_path, how):
+    import secrets
+    import signal
+
+    import httpx
+    import psutil
+
+    from kit import procs, sandbox
+    from kit.config import Config
+
+    token = secrets.token_hex(16)
+    env = _own_sandbox_env(tmp_path, token)
+    config = Config.from_env(env)
+    port = procs.free_port()
+    base, auth = f"http://127.0.0.1:{port}", {"Authorization": f"token {token}"}
+    terminal = _Terminal()
+    lab = subprocess.Popen([sys.executable, "-m", "kit.cli", "lab", "--no-browser", "--port", str(port)],
+                           cwd=REPO_ROOT, env=env, stdin=subprocess.DEVNULL, stdout=terminal.slave,
+                           stderr=terminal.slave, start_new_session=True)
+    os.close(terminal.slave)
+    started: list[psutil.Process] = []
+    try:
+        def serving() -> bool:
+            assert lab.poll() is None, f"kit lab exited early with {lab.returncode}:\n{terminal.text()}"
+            try:
+                return httpx.get(f"{base}/api/status", headers=auth, timeout=1.0).status_code == 200
+            except httpx.HTTPError:
+                return False
+
+        assert procs.wait_until(serving, timeout=90, interval=0.2), f"JupyterLab never answered:\n{terminal.text()}"
+        kernel = httpx.post(f"{base}/api/kernels", headers=auth, json={"name": "python3"}, timeout=30).json()
+        parent = psutil.Process(lab.pid)
+
+        def kernel_started() -> bool:
+            return any(kernel["id"] in " ".join(p.cmdline()) for p in parent.children(recursive=True))
+
+        assert procs.wait_until(kernel_started, timeout=60, interval=0.2), "the kernel never started"
+        started = parent.children(recursive=True)
+        assert set(sandbox.pids(config).values()) <= {p.pid for p in started}
+
+        if how.startswith("SIGTERM"):
+            lab.send_signal(signal.SIGTERM)  # a service manager or a hub stopping the server
+        else:
+            terminal.hang_up()
+            os.killpg(lab.pid, signal.SIGHUP)  # the shell passes a closed terminal's hang-up on to its jobs
+        assert lab.wait(timeout=90) == 0, terminal.text()
+        left = procs.wait_stopped(started, timeout=10)
+        assert not left, f"still running after {how}: {[' '.join(p.cmdline())[:120] for p in left]}"
+        assert not sandbox.status(config).running
+    finally:
+        if lab.poll() is None:
+            lab.kill()
+            lab.wait()
+        for proc in started:
+            with contextlib.suppress(psutil.Error):
+                proc.kill()
+        terminal.hang_up()
+        sandbox.down(config)

@@ -5,13 +5,17 @@ from __future__ import annotations
 import json
 import os
 import signal
+import subprocess
+import sys
 
+import psutil
 import pytest
 
-from kit import drills, mitigations, pager, postmortem, sandbox
+from kit import drills, mitigations, pager, postmortem, procs, sandbox
+from kit.config import Config
 from kit.drills import Event, figures
 from kit.drillwatch import describe_changes
-from kit.errors import CheckFailed, InvalidInput, KitError
+from kit.errors import CheckFailed, InvalidInput, KitError, SandboxNotReady
 from kit.procs import wait_until
 
 
@@ -165,6 +169,38 @@ def test_a_secret_drill_hides_what_was_injected(no_drill):
     result = drills.end(abandon=True, config=no_drill)
     assert result.outcome == "abandoned"
     assert not drills.running(no_drill)
+
+
+def test_kit_down_during_a_drill_stops_what_the_drill_started_and_the_drill_ends_at_once(tmp_path):
+    ports = {name: procs.free_port() for name in
+             ("shop_port", "payments_port", "pager_port", "prometheus_port", "alertmanager_port")}
+    config = Config.from_env({}, state_dir=str(tmp_path / "state"), traffic_rps=2.0, **ports)
+    try:
+        sandbox.up(config=config)
+        drills.start("bad-deploy", config=config)  # it installs an SLO's rules, which `end` removes again
+        watcher = psutil.Process(drills._read_active(config)["watcher"]["pid"])
+        neighbour = psutil.Process(mitigations.start_neighbour("catalog", 5, 600, config).pid)
+
+        down = subprocess.run([sys.executable, "-m", "kit.cli", "down"], env=drills._env(config),
+                              capture_output=True, text=True, timeout=120)
+        assert down.returncode == 0, down.stderr
+        assert procs.wait_stopped([watcher, neighbour], timeout=0) == [], "left running after `kit down`"
+
+        assert drills.running(config)
+        with pytest.raises(KitError, match="still running, though the sandbox was stopped.*--abandon"):
+            drills.start("bad-deploy", config=config)
+        with pytest.raises(SandboxNotReady, match="sandbox is down"):
+            drills.end(config=config)
+        assert procs.wait_stopped([watcher], timeout=0) == [], "looking at the drill restarted its watcher"
+        result = drills.end(abandon=True, config=config)
+        assert result.outcome == "abandoned" and not drills.running(config)
+        assert "abandoned: the sandbox had been stopped" in [e.text for e in result.events]
+        with pytest.raises(SandboxNotReady, match="not running"):  # not "drill ... is still running"
+            drills.start("bad-deploy", config=config)
+    finally:
+        if drills.running(config):
+            drills.end(abandon=True, config=config)
+        sandbox.down(config)
 
 
 def test_complete_fills_the_prompts_and_keeps_the_facts():

@@ -6,6 +6,7 @@ so that nothing is left behind (capacity is restored by clearing).
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import signal
@@ -111,6 +112,8 @@ def test_locust_run_end_to_end(clean_faults):
     assert stats.loc["Aggregated", "failures"] == 0, result.failures
     assert result.total.p50_ms >= 10 and result.total.rps > 5
     assert result.outcome == "done" and result.exit_code == 0
+    # every request got an answer; the last CSV snapshot may be written before the last few are counted
+    assert result.answered >= stats.loc["Aggregated", "requests"]
     history = result.history
     assert len(history[history.route == "Aggregated"]) >= 3
     assert any("req/s" in line for line in lines) and lines[-1].startswith("locust done")
@@ -122,6 +125,7 @@ def test_master_and_two_local_workers(clean_faults):
     assert result.workers == 2 and result.outcome == "done"
     assert result.stats.loc["/catalog", "requests"] > 20
     assert result.stats.loc["Aggregated", "failures"] == 0
+    assert result.answered >= result.stats.loc["Aggregated", "requests"], "every worker counts its answers"
     assert not _locust_processes()
 
 
@@ -160,6 +164,36 @@ def test_ctrl_c_leaves_no_locust_process(live, tmp_path):
     assert b"KeyboardInterrupt" in out
     gone, alive = psutil.wait_procs(children, timeout=5)
     assert not alive, f"left running: {alive}"
+    assert not _locust_processes()
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP, signal.SIGKILL], ids=lambda s: s.name)
+def test_kit_load_run_leaves_no_locust_process_whatever_stops_it(live, signum):
+    env = {**os.environ, "KIT_SHOP_PORT": str(live.shop_port)}
+    proc = subprocess.Popen([sys.executable, "-m", "kit.cli", "load", "run", "--users", "2", "--duration", "60",
+                             "--route", "health"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            start_new_session=True)
+    children: list[psutil.Process] = []
+    try:
+        parent = psutil.Process(proc.pid)
+
+        def locust_runs() -> bool:  # locust itself, not the launcher that becomes it
+            return any(c.cmdline()[1:3] == ["-m", "locust"] for c in parent.children(recursive=True))
+
+        assert procs.wait_until(locust_runs, 20)
+        children = parent.children(recursive=True)
+        proc.send_signal(signum)  # a service manager, a closed terminal, a kernel killed on restart
+        _, err = proc.communicate(timeout=60)
+        left = procs.wait_stopped(children, timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        for child in children:  # a failed test must not leave locust behind for the next one
+            with contextlib.suppress(psutil.Error):
+                child.kill()
+    assert not left, f"left running after {signal.Signals(signum).name}: {left}"
+    if signum != signal.SIGKILL:
+        assert proc.returncode == 128 + signum and signal.Signals(signum).name in err.decode(), err
     assert not _locust_processes()
 
 

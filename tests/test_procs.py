@@ -1,0 +1,109 @@
+"""kit.procs: ports judged as servers bind them, waits that count a zombie as stopped."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import textwrap
+
+import psutil
+import pytest
+
+from kit import procs
+
+
+def _time_wait(port: int) -> bool:
+    return any(c.laddr and c.laddr.port == port and c.status == psutil.CONN_TIME_WAIT
+               for c in psutil.net_connections(kind="tcp4"))
+
+
+def _server_binds(port: int) -> bool:
+    """Whether a real asyncio server (what uvicorn runs) can listen on the port now."""
+    async def bind() -> None:
+        server = await asyncio.get_running_loop().create_server(asyncio.Protocol, "127.0.0.1", port)
+        server.close()
+        await server.wait_closed()
+
+    try:
+        asyncio.run(bind())
+    except OSError:
+        return False
+    return True
+
+
+def test_a_port_with_only_a_servers_time_wait_is_free():
+    with socket.socket() as listener:
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn, Go and tornado listen
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        port = listener.getsockname()[1]
+        client = socket.create_connection(("127.0.0.1", port))
+        accepted, _ = listener.accept()
+        accepted.close()  # the server closes first, so the TIME-WAIT is on the listening port
+        client.close()
+    assert _time_wait(port), "the test needs a connection in TIME-WAIT on the port"
+    assert procs.port_problem("127.0.0.1", port) is None
+    assert not procs.port_in_use("127.0.0.1", port)
+    assert _server_binds(port), "the check said free: a real server must be able to listen there"
+
+
+def test_a_port_the_kernel_still_holds_is_refused_and_says_nobody_listens():
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        client = socket.create_connection(listener.getsockname())
+        client_port = client.getsockname()[1]
+        accepted, _ = listener.accept()
+        client.close()  # a client without SO_REUSEADDR closes first: its port stays held for a minute
+        accepted.close()
+    assert _time_wait(client_port)
+    assert not _server_binds(client_port), "the kernel lets servers use this port; the test proves nothing"
+    problem = procs.port_problem("127.0.0.1", client_port)
+    assert problem is not None and "no program listens" in problem and "TIME-WAIT" in problem
+
+
+def test_a_listening_port_is_refused_as_another_programs():
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        assert procs.port_problem("127.0.0.1", listener.getsockname()[1]) == "another program listens on it"
+
+
+@pytest.fixture
+def zombie_maker():
+    """A parent that forks a child (leading its own process group) and never reaps it, like a slow init."""
+    script = textwrap.dedent("""
+        import os, signal, sys, time
+        pid = os.fork()
+        if pid == 0:
+            os.setsid()
+            signal.signal(signal.SIGTERM, lambda *_: os._exit(0))
+            while True:
+                time.sleep(60)
+        print(pid, flush=True)
+        while True:
+            time.sleep(60)
+    """)
+    parent = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    child = int(parent.stdout.readline())
+    yield psutil.Process(child)
+    parent.kill()
+    parent.wait()
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(child, signal.SIGKILL)
+
+
+def test_a_zombie_counts_as_stopped(zombie_maker):
+    child = zombie_maker
+    record = procs.ProcessRecord("child", child.pid, child.create_time(), [], "")
+    assert procs.alive(record)
+    assert procs.stop(record, timeout=30) == "terminated", "the exited child was waited for until SIGKILL"
+    assert child.status() == psutil.STATUS_ZOMBIE, "the test needs a child its parent has not reaped"
+    assert not procs.alive(record)
+    assert procs.wait_stopped([child], timeout=30) == []
+    assert procs.stopped(child)
