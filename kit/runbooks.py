@@ -308,7 +308,8 @@ def _file_alerts(root: Path) -> tuple[list[_Alert], list[Problem]]:
     for path in sorted((root / "slos").glob("*.y*ml")):
         file = _relative(path, root)
         try:
-            alerts += _alerts_in(slo.generate_rules(slo.load_spec(path)), file)
+            for spec in slo.load_specs(path):  # an OpenSLO file may hold several
+                alerts += _alerts_in(slo.generate_rules(spec), file)
         except InvalidInput as exc:
             problems.append(Problem(file, 0, f"cannot generate its alert rules: {exc}"))
     return alerts, problems

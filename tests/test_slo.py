@@ -75,8 +75,11 @@ def _bad_cases():
 def test_bad_spec_is_rejected_with_a_message_naming_the_field(path, expected):
     with pytest.raises(InvalidInput) as caught:
         slo.load_spec(path)
-    assert expected in str(caught.value)
-    assert str(caught.value).startswith(caught.value.field + ":")
+    error = caught.value
+    assert expected in str(error)
+    assert len(str(error).splitlines()) == 1
+    assert str(error).startswith(str(path)) and error.source.startswith(str(path))  # the file comes first
+    assert f"{error.field}: {error.problem}" in str(error) if error.field else str(error).endswith(error.problem)
 
 
 def test_there_are_at_least_ten_distinct_bad_specs():
