@@ -41,7 +41,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from dataclasses import field as _field
 from typing import Any
 
 from .errors import InvalidInput
@@ -86,10 +87,12 @@ class _Object:
 
 @dataclass(frozen=True)
 class _Indicator:
-    """An SLI read as far as it can be without an objective: a ratio, or a threshold query awaiting op and value."""
+    """An SLI read as far as it can be without an objective: a ratio, or a threshold query awaiting op and value;
+    ``spelled`` maps ``sli.good``, ``sli.bad``, ``sli.total`` to the query fields as the file spells them."""
 
     ratio: AvailabilitySLI | None = None
     threshold: str | None = None
+    spelled: Mapping[str, str] = _field(default_factory=dict)
 
 
 def _keys(doc: Mapping[str, Any], field: str, defined: Sequence[str], what: str) -> None:
@@ -242,7 +245,7 @@ def _no_window(query: str, field: str, why: str) -> str:
     return query
 
 
-def _ratio_metric(doc: Any, field: str, sources: Mapping[str, _Object]) -> AvailabilitySLI:
+def _ratio_metric(doc: Any, field: str, sources: Mapping[str, _Object]) -> _Indicator:
     doc = _mapping(doc, field)
     _keys(doc, field, _RATIO, "a ratioMetric")
     counter = doc.get("counter", True)
@@ -260,8 +263,9 @@ def _ratio_metric(doc: Any, field: str, sources: Mapping[str, _Object]) -> Avail
                          "raw is a stored ratio, sampled at every rule evaluation")
         mean = _sampled("sum_over_time", raw)  # the mean ratio is this over the sample count
         role = "good" if raw_type == "success" else "bad"
-        return _ratio(mean if role == "good" else None, mean if role == "bad" else None,
-                      _sampled("count_over_time", raw), field)
+        return _Indicator(ratio=_ratio(mean if role == "good" else None, mean if role == "bad" else None,
+                                       _sampled("count_over_time", raw), field),
+                          spelled={f"sli.{role}": raw_field, "sli.total": raw_field})
     if doc.get("rawType") is not None:
         raise InvalidInput(f"{field}.rawType", "goes with raw; good/bad and total say the ratio's type already")
     if parts["good"] is not None and parts["bad"] is not None:
@@ -279,7 +283,8 @@ def _ratio_metric(doc: Any, field: str, sources: Mapping[str, _Object]) -> Avail
             queries[role] = _query(query, query_field)
         else:
             queries[role] = _sampled("sum_over_time", query)  # a gauge: add up its samples over the window
-    return _ratio(queries.get("good"), queries.get("bad"), queries["total"], field)
+    return _Indicator(ratio=_ratio(queries.get("good"), queries.get("bad"), queries["total"], field),
+                      spelled={f"sli.{role}": f"{field}.{role}.metricSource.spec.query" for role in queries})
 
 
 def _sli_spec(doc: Any, field: str, sources: Mapping[str, _Object]) -> _Indicator:
@@ -288,11 +293,13 @@ def _sli_spec(doc: Any, field: str, sources: Mapping[str, _Object]) -> _Indicato
     if doc.get("ratioMetric") is not None and doc.get("thresholdMetric") is not None:
         raise InvalidInput(field, "give ratioMetric or thresholdMetric, not both")
     if doc.get("ratioMetric") is not None:
-        return _Indicator(ratio=_ratio_metric(doc["ratioMetric"], f"{field}.ratioMetric", sources))
+        return _ratio_metric(doc["ratioMetric"], f"{field}.ratioMetric", sources)
     if doc.get("thresholdMetric") is not None:
+        query_field = f"{field}.thresholdMetric.metricSource.spec.query"
         query = _prometheus_query(doc["thresholdMetric"], f"{field}.thresholdMetric", sources)
-        return _Indicator(threshold=_no_window(query, f"{field}.thresholdMetric.metricSource.spec.query",
-                                               "every sample of a thresholdMetric is compared with the objective"))
+        return _Indicator(threshold=_no_window(query, query_field, "every sample of a thresholdMetric is compared "
+                                                                   "with the objective"),
+                          spelled={"sli.bad": query_field, "sli.total": query_field})
     raise InvalidInput(field, "give ratioMetric or thresholdMetric")
 
 
@@ -304,7 +311,11 @@ def _indicator(slo: _Object, spec: Mapping[str, Any], slis: Mapping[str, _Object
     if spec.get("indicatorRef") is not None:
         sli = _ref(slis, spec["indicatorRef"], "spec.indicatorRef", "SLI")
         with sli.document.located(sli.prefix):
-            return _sli_spec(sli.data["spec"], "spec", sources)
+            found = _sli_spec(sli.data["spec"], "spec", sources)
+        # a query of a referenced SLI is in that SLI's document, not the SLO's
+        where = f"SLI {sli.name}" + (f", document {sli.document.index}" if sli.document.count > 1 else "")
+        return replace(found, spelled={name: f"{sli.prefix}{spelled} ({where})"
+                                       for name, spelled in found.spelled.items()})
     if spec.get("indicator") is None:
         raise InvalidInput("spec.indicator", "is required (an inline SLI), or name an SLI with indicatorRef")
     inline = _mapping(spec["indicator"], "spec.indicator")
@@ -312,7 +323,8 @@ def _indicator(slo: _Object, spec: Mapping[str, Any], slis: Mapping[str, _Object
     if inline.get("metadata") is not None:
         meta = _mapping(inline["metadata"], "spec.indicator.metadata")
         _keys(meta, "spec.indicator.metadata", _METADATA, "metadata")
-    return _sli_spec(_required(inline, "spec", "spec.indicator"), "spec.indicator.spec", sources)
+    found = _sli_spec(_required(inline, "spec", "spec.indicator"), "spec.indicator.spec", sources)
+    return replace(found, spelled={name: f"{slo.prefix}{spelled}" for name, spelled in found.spelled.items()})
 
 
 # --------------------------------------------------------------------------- SLOs
@@ -421,13 +433,21 @@ def _slo(slo: _Object, slis: Mapping[str, _Object], sources: Mapping[str, _Objec
         _keys(objective, field, _OBJECTIVE, "an objective")
         target = _target(objective, field)
         sli = _objective_sli(objective, field, indicator)
-        name = slo.name
+        name, name_field = slo.name, "metadata.name"
         if len(objectives) > 1:
             suffix = _slug(str(objective.get("displayName") or "")) or str(i)
-            name = _name(f"{slo.name}-{suffix}", f"{field}.displayName")
+            name_field = f"{field}.displayName"
+            name = _name(f"{slo.name}-{suffix}", name_field)
+        target_key = "targetPercent" if objective.get("targetPercent") is not None else "target"
+        spelled = {"name": name_field, "service": "spec.service", "window": "spec.timeWindow[0].duration",
+                   "objective": f"{field}.{target_key}", "description": "spec.description",
+                   "runbook_url": "metadata.annotations.runbook_url"}
         specs.append(SLOSpec(name=name, service=service, objective=target, window=duration, sli=sli,
                              description=str(spec.get("description") or ""),
-                             runbook_url=str(annotations.get("runbook_url") or "")))
+                             runbook_url=str(annotations.get("runbook_url") or ""),
+                             source=slo.document.where,
+                             spelled={**{key: f"{slo.prefix}{value}" for key, value in spelled.items()},
+                                      **indicator.spelled}))
     names = [s.name for s in specs]
     for i, name in enumerate(names):
         if names.index(name) != i:

@@ -46,7 +46,8 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from dataclasses import field as _field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -107,7 +108,12 @@ class LatencySLI:
 
 @dataclass(frozen=True)
 class SLOSpec:
-    """One SLO, whichever format it came from."""
+    """One SLO, whichever format it came from.
+
+    ``source`` (the file, and document, it was read from) and ``spelled`` (the kit's name of a field, such as
+    ``window`` or ``sli.bad``, to the way the file spells it, such as ``spec.timeWindow[0].duration``) let an
+    error found after parsing point into the file; see ``invalid``. Neither takes part in comparisons.
+    """
 
     name: str
     service: str
@@ -116,6 +122,12 @@ class SLOSpec:
     sli: AvailabilitySLI | LatencySLI
     description: str = ""
     runbook_url: str = ""
+    source: str = _field(default="", compare=False, repr=False)
+    spelled: Mapping[str, str] = _field(default_factory=dict, compare=False, repr=False)
+
+    def invalid(self, name: str, problem: str) -> InvalidInput:
+        """InvalidInput about the field the kit calls ``name``, named as the input file spells it, in that file."""
+        return InvalidInput(self.spelled.get(name, name), problem, source=self.source)
 
     @property
     def budget(self) -> float:
@@ -301,7 +313,7 @@ def _specs(documents: Sequence[yamldocs.Document]) -> list[SLOSpec]:
                                "(several SLOs in one file need OpenSLO)", source=documents[0].file)
     document = documents[0]
     with document.located():
-        return [_from_kit(_mapping(document.data, "spec"))]
+        return [replace(_from_kit(_mapping(document.data, "spec")), source=document.where)]
 
 
 def load_specs(source: str | Path | Mapping[str, Any]) -> list[SLOSpec]:
@@ -338,7 +350,7 @@ def validate_queries(spec: SLOSpec, config: Config | None = None) -> None:
         try:
             prom.query(expr, config=config)
         except PromQLError as exc:
-            raise InvalidInput(field, str(exc)) from None
+            raise spec.invalid(field, str(exc)) from None
 
 
 # --------------------------------------------------------------------------- budget math
@@ -490,7 +502,7 @@ def generate_rules(spec: SLOSpec, *, time_scale: float = 1, windows: Sequence[Bu
         raise InvalidInput("windows", "give at least one burn window")
     longest = max(parse_duration(bw.long) for bw in windows)
     if longest > spec.window_seconds:
-        raise InvalidInput("window", f"{spec.window} is shorter than the longest alert window "
+        raise spec.invalid("window", f"{spec.window} is shorter than the longest alert window "
                                      f"{format_duration(longest)}; lengthen it or pass shorter windows")
     for i, bw in enumerate(windows):
         if bw.severity not in ("page", "ticket"):

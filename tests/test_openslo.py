@@ -197,3 +197,26 @@ def test_several_objectives_without_display_names_are_numbered():
     doc = _slo({"ratioMetric": {"good": _prom("a_total"), "total": _prom("b_total")}}, {"target": 0.99})
     doc["spec"]["objectives"].append({"target": 0.999})
     assert [s.name for s in slo.load_specs(doc)] == ["probe-0", "probe-1"]
+
+
+def test_an_error_found_after_parsing_names_the_field_as_the_file_spells_it(tmp_path):
+    path = tmp_path / "short.yml"
+    path.write_text((GOOD / "checkout-openslo-multidoc.yml").read_text().replace("duration: 4w", "duration: 1d"))
+    spec = slo.load_specs(path)[1]
+    assert spec.invalid("objective", "x").field == "spec.objectives[1].targetPercent"
+    with pytest.raises(InvalidInput) as caught:
+        slo.generate_rules(spec)
+    assert str(caught.value).startswith(f"{path} (document 5): spec.timeWindow[0].duration: 1d is shorter than "
+                                        "the longest alert window 3d")
+
+
+def test_live_query_check_names_the_query_field_of_the_referenced_sli(live, tmp_path):
+    path = tmp_path / "broken.yml"
+    path.write_text((GOOD / "checkout-openslo-multidoc.yml").read_text().replace(
+        'query: http_requests_total{job="shop", route="/checkout", code=~"5.."}',
+        'query: sum by (code (rate(http_requests_total{job="shop"}[{{window}}]))'))
+    with pytest.raises(InvalidInput) as caught:
+        slo.validate_queries(slo.load_specs(path)[0], live)
+    assert str(caught.value).startswith(
+        f"{path} (document 5): spec.ratioMetric.bad.metricSource.spec.query (SLI checkout-server-errors, "
+        "document 3): Prometheus rejected")
