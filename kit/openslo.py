@@ -7,6 +7,8 @@ named by ``indicatorRef`` (an SLI in the same file); a metric source is inline
 (``type: Prometheus``) or named by ``metricSourceRef`` (a DataSource in the same
 file; its ``connectionDetails`` do not matter, since the rules run in whichever
 Prometheus loads them). Each objective of an SLO becomes one ``SLOSpec``.
+Service, AlertPolicy, AlertCondition and AlertNotificationTarget objects are
+checked for shape only: the kit's rules do not use them.
 
 What maps to Prometheus rules, and how:
 
@@ -54,8 +56,8 @@ __all__ = ["API_VERSION", "KINDS", "is_openslo", "to_specs", "window"]
 API_VERSION = "openslo/v1"
 KINDS = ("SLO", "SLI", "DataSource", "Service", "AlertPolicy", "AlertCondition", "AlertNotificationTarget")
 BUDGETING_METHODS = ("Occurrences", "Timeslices", "RatioTimeslices")
-OPERATORS = {"lt": "<", "lte": "<=", "gt": ">", "gte": ">="}
-_MISSES = {"lt": ">=", "lte": ">", "gt": "<=", "gte": "<"}  # the comparison that makes a sample bad
+OPERATORS = ("lt", "lte", "gt", "gte")
+_MISSES = {"lt": ">=", "lte": ">", "gt": "<=", "gte": "<"}  # per op, the PromQL comparison that makes a sample bad
 
 # The fields the specification defines, per place; anything else is an unknown key.
 _OBJECT = ("apiVersion", "kind", "metadata", "spec")

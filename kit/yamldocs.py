@@ -19,7 +19,7 @@ import yaml
 
 from .errors import InvalidInput
 
-__all__ = ["Document", "read"]
+__all__ = ["Document", "read", "syntax_error"]
 
 TEXT = "<text>"
 """The name given to YAML passed as a string rather than read from a file."""
@@ -60,7 +60,7 @@ def _one_line(text: str) -> str:
     return " ".join(str(text).split())
 
 
-def _syntax_error(error: yaml.YAMLError, name: str) -> InvalidInput:
+def syntax_error(error: yaml.YAMLError, name: str) -> InvalidInput:
     """``name:line:column: not valid YAML: problem`` from PyYAML's error, without its source excerpt."""
     if isinstance(error, yaml.MarkedYAMLError) and error.problem_mark is not None:
         mark = error.problem_mark
@@ -94,7 +94,7 @@ def read(source: str | Path | Mapping[str, Any]) -> list[Document]:
     try:
         datas = list(yaml.safe_load_all(text))
     except yaml.YAMLError as exc:
-        raise _syntax_error(exc, name) from None
+        raise syntax_error(exc, name) from None
     # an empty document (a trailing ``---``, or only comments) holds nothing to check
     kept = [(i, data) for i, data in enumerate(datas) if data is not None]
     if not kept:
