@@ -59,6 +59,14 @@ def test_spec_from_text_and_mapping():
     assert slo.load_spec(text) == slo.load_spec(yaml.safe_load(text)) == slo.load_spec(str(CHECKOUT))
 
 
+def test_kit_format_is_one_document_and_load_specs_returns_it(tmp_path):
+    assert slo.load_specs(CHECKOUT) == [slo.load_spec(CHECKOUT)]
+    two = tmp_path / "two.yml"
+    two.write_text(CHECKOUT.read_text() + "---\n" + CATALOG.read_text())
+    with pytest.raises(InvalidInput, match=f"^{two}: holds 2 YAML documents; the kit's format is one document"):
+        slo.load_specs(two)
+
+
 def test_missing_file_names_the_path():
     with pytest.raises(InvalidInput, match="path: cannot read"):
         slo.load_spec("nowhere/checkout.yml")
