@@ -169,13 +169,14 @@ def _slo(args) -> int:
     from pathlib import Path
 
     from . import slo
-    spec = slo.load_spec(Path(args.spec))
     if args.action == "validate":
-        if args.live:
-            slo.validate_queries(spec)
-        budget = slo.budget_minutes(spec.objective, spec.window)
-        print(f"{spec.name}: valid ({spec.objective:.4%} over {spec.window}, budget {budget:.1f} min of errors)")
+        for spec in slo.load_specs(Path(args.spec)):  # an OpenSLO file may hold several
+            if args.live:
+                slo.validate_queries(spec)
+            budget = slo.budget_minutes(spec.objective, spec.window)
+            print(f"{spec.name}: valid ({spec.objective:.4%} over {spec.window}, budget {budget:.1f} min of errors)")
         return 0
+    spec = slo.load_spec(Path(args.spec))
     if args.action == "report":
         report = slo.budget_report(spec, days=args.days, step=args.step)
         print(report)

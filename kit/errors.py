@@ -14,14 +14,20 @@ class KitError(Exception):
 
 
 class InvalidInput(KitError, ValueError):
-    """A value given by a person is wrong; ``field`` names which one."""
+    """A value given by a person is wrong; ``field`` names which one.
+
+    ``source`` says where the value was read from when that is a file: its
+    name, with ``:line:column`` or ``(document N)`` when known. The message is
+    ``source: field: problem``, leaving out whichever of the first two is empty.
+    """
 
     exit_code = 2
 
-    def __init__(self, field: str, problem: str) -> None:
+    def __init__(self, field: str, problem: str, *, source: str = "") -> None:
         self.field = field
         self.problem = problem
-        super().__init__(f"{field}: {problem}")
+        self.source = source
+        super().__init__(": ".join(part for part in (source, field, problem) if part))
 
 
 class BinaryMissing(KitError):

@@ -296,6 +296,7 @@ def _file_alerts(root: Path) -> tuple[list[_Alert], list[Problem]]:
 
     from . import slo
     from .promfiles import read_yaml
+    from .yamldocs import syntax_error
 
     alerts: list[_Alert] = []
     problems: list[Problem] = []
@@ -303,12 +304,17 @@ def _file_alerts(root: Path) -> tuple[list[_Alert], list[Problem]]:
         file = _relative(path, root)
         try:
             alerts += _alerts_in(read_yaml(path), file)
-        except (OSError, yaml.YAMLError, AttributeError, KeyError, TypeError) as exc:  # one problem, not a crash
+        except yaml.YAMLError as exc:  # at the parser's line, in one line rather than its excerpt
+            mark = getattr(exc, "problem_mark", None)
+            problems.append(Problem(file, mark.line + 1 if mark else 0,
+                                    f"cannot read the rules: {syntax_error(exc, file).problem}"))
+        except (OSError, AttributeError, KeyError, TypeError) as exc:  # one problem, not a crash
             problems.append(Problem(file, 0, f"cannot read the rules: {exc}"))
     for path in sorted((root / "slos").glob("*.y*ml")):
         file = _relative(path, root)
         try:
-            alerts += _alerts_in(slo.generate_rules(slo.load_spec(path)), file)
+            for spec in slo.load_specs(path):  # an OpenSLO file may hold several
+                alerts += _alerts_in(slo.generate_rules(spec), file)
         except InvalidInput as exc:
             problems.append(Problem(file, 0, f"cannot generate its alert rules: {exc}"))
     return alerts, problems

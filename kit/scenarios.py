@@ -19,6 +19,7 @@ from .config import REPO_ROOT
 from .errors import InvalidInput
 from .faults import ALIASES, FAULT_KINDS, FLAGS, ROUTES, validate_fault, validate_flag
 from .timescale import parse_duration
+from .yamldocs import syntax_error
 
 DRILLS_DIR = REPO_ROOT / "drills"
 SLOS_DIR = REPO_ROOT / "slos"
@@ -129,7 +130,8 @@ def load(source: str | Path | dict) -> Scenario:
         try:
             doc = yaml.safe_load(path.read_text(encoding="utf-8"))
         except yaml.YAMLError as error:
-            raise InvalidScenario("yaml", f"{path.name} is not valid YAML: {error}") from None
+            found = syntax_error(error, path.name)  # one line at file:line:column, not the parser's excerpt
+            raise InvalidScenario(found.field, found.problem, source=found.source) from None
     try:
         return _scenario(doc, path)
     except InvalidScenario:

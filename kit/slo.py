@@ -2,8 +2,8 @@
 
 An SLO is parsed once into a frozen ``SLOSpec`` and checked up front, so a
 mistake is reported against the field that holds it, not as a confusing rule
-later. Two input formats become the same model: the kit's own YAML and the
-OpenSLO v1 ``SLO`` kind. The budget math is pure and is what the generated
+later. Two input formats become the same model: the kit's own YAML and
+OpenSLO v1 (read by ``kit.openslo``). The budget math is pure and is what the generated
 rules and the alert-quality simulation both use, so the numbers a learner
 computes by hand, the rules Prometheus runs and the simulated detection times
 agree.
@@ -46,12 +46,12 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from dataclasses import field as _field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import yaml
-
+from . import yamldocs
 from .errors import InvalidInput, PromQLError
 from .metrics import LATENCY_BUCKETS
 from .promfiles import PromtoolResult, check_rules, promtool, to_yaml
@@ -63,8 +63,8 @@ if TYPE_CHECKING:
 __all__ = [
     "SLOSpec", "AvailabilitySLI", "LatencySLI", "BurnWindow", "DEFAULT_WINDOWS", "MAX_OBJECTIVE",
     "Scenario", "Strategy", "Outcome", "AlertQuality", "PromtoolResult",
-    "BudgetReport", "load_spec", "validate_queries", "sli_error_expr", "sli_total_expr", "budget_burndown",
-    "budget_report",
+    "BudgetReport", "load_spec", "load_specs", "validate_queries", "sli_error_expr", "sli_total_expr",
+    "budget_burndown", "budget_report",
     "error_budget", "budget_minutes", "burn_rate", "budget_consumed", "budget_remaining",
     "time_to_exhaustion", "budget_after_incident", "burn_factor",
     "generate_rules", "generate_tests", "check_rules", "test_rules", "to_yaml",
@@ -108,7 +108,12 @@ class LatencySLI:
 
 @dataclass(frozen=True)
 class SLOSpec:
-    """One SLO, whichever format it came from."""
+    """One SLO, whichever format it came from.
+
+    ``source`` (the file, and document, it was read from) and ``spelled`` (the kit's name of a field, such as
+    ``window`` or ``sli.bad``, to the way the file spells it, such as ``spec.timeWindow[0].duration``) let an
+    error found after parsing point into the file; see ``invalid``. Neither takes part in comparisons.
+    """
 
     name: str
     service: str
@@ -117,6 +122,12 @@ class SLOSpec:
     sli: AvailabilitySLI | LatencySLI
     description: str = ""
     runbook_url: str = ""
+    source: str = _field(default="", compare=False, repr=False)
+    spelled: Mapping[str, str] = _field(default_factory=dict, compare=False, repr=False)
+
+    def invalid(self, name: str, problem: str) -> InvalidInput:
+        """InvalidInput about the field the kit calls ``name``, named as the input file spells it, in that file."""
+        return InvalidInput(self.spelled.get(name, name), problem, source=self.source)
 
     @property
     def budget(self) -> float:
@@ -292,96 +303,39 @@ def _from_kit(doc: Mapping[str, Any]) -> SLOSpec:
     )
 
 
-def _prometheus_query(doc: Any, field: str) -> str:
-    doc = _mapping(doc, field)
-    _keys(doc, field, ("metricSource",))
-    source = _mapping(doc["metricSource"], f"{field}.metricSource")
-    _keys(source, f"{field}.metricSource", ("type", "spec"), ("metricSourceRef",))
-    if source["type"] != "Prometheus":
-        raise InvalidInput(f"{field}.metricSource.type", f"{source['type']!r} is not supported; only Prometheus is")
-    spec = _mapping(source["spec"], f"{field}.metricSource.spec")
-    _keys(spec, f"{field}.metricSource.spec", ("query",))
-    return _query(spec["query"], f"{field}.metricSource.spec.query")
+def _specs(documents: Sequence[yamldocs.Document]) -> list[SLOSpec]:
+    from . import openslo  # it builds on this module's model and field checks
+
+    if openslo.is_openslo(documents):
+        return openslo.to_specs(documents)
+    if len(documents) != 1:
+        raise InvalidInput("", f"holds {len(documents)} YAML documents; the kit's format is one document per file "
+                               "(several SLOs in one file need OpenSLO)", source=documents[0].file)
+    document = documents[0]
+    with document.located():
+        return [replace(_from_kit(_mapping(document.data, "spec")), source=document.where)]
 
 
-def _from_openslo(doc: Mapping[str, Any]) -> SLOSpec:
-    _keys(doc, "", ("apiVersion", "kind", "metadata", "spec"))
-    if doc["apiVersion"] != "openslo/v1":
-        raise InvalidInput("apiVersion", f"{doc['apiVersion']!r} is not supported; use openslo/v1")
-    if doc["kind"] != "SLO":
-        raise InvalidInput("kind", f"{doc['kind']!r} is not supported; only kind SLO is (with an inline indicator)")
-    meta = _mapping(doc["metadata"], "metadata")
-    _keys(meta, "metadata", ("name",), ("displayName", "labels", "annotations"))
-    annotations = _mapping(meta.get("annotations") or {}, "metadata.annotations")
-    spec = _mapping(doc["spec"], "spec")
-    _keys(spec, "spec", ("service", "indicator", "timeWindow", "objectives"),
-          ("description", "budgetingMethod", "alertPolicies"))
-    if spec.get("budgetingMethod", "Occurrences") != "Occurrences":
-        raise InvalidInput("spec.budgetingMethod", f"{spec['budgetingMethod']!r} is not supported; only Occurrences is")
-    windows = spec["timeWindow"]
-    if not isinstance(windows, list) or len(windows) != 1:
-        raise InvalidInput("spec.timeWindow", "must be a list with exactly one window")
-    tw = _mapping(windows[0], "spec.timeWindow[0]")
-    _keys(tw, "spec.timeWindow[0]", ("duration",), ("isRolling", "calendar"))
-    if tw.get("isRolling") is not True:
-        raise InvalidInput("spec.timeWindow[0].isRolling", "only rolling windows (isRolling: true) are supported")
-    objectives = spec["objectives"]
-    if not isinstance(objectives, list) or len(objectives) != 1:
-        raise InvalidInput("spec.objectives", "must be a list with exactly one objective")
-    objective = _mapping(objectives[0], "spec.objectives[0]")
-    _keys(objective, "spec.objectives[0]", (), ("displayName", "target", "targetPercent"))
-    if "target" in objective and "targetPercent" in objective:
-        raise InvalidInput("spec.objectives[0]", "give target or targetPercent, not both")
-    if "targetPercent" in objective:
-        value = objective["targetPercent"]
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise InvalidInput("spec.objectives[0].targetPercent", f"{value!r} is not a number like 99.9")
-        target = _objective(value / 100, "spec.objectives[0].targetPercent")
-    elif "target" in objective:
-        target = _objective(objective["target"], "spec.objectives[0].target")
-    else:
-        raise InvalidInput("spec.objectives[0].target", "is required (a fraction like 0.999)")
-    indicator = _mapping(spec["indicator"], "spec.indicator")
-    _keys(indicator, "spec.indicator", ("spec",), ("metadata",))
-    ind_spec = _mapping(indicator["spec"], "spec.indicator.spec")
-    _keys(ind_spec, "spec.indicator.spec", ("ratioMetric",))
-    field = "spec.indicator.spec.ratioMetric"
-    ratio = _mapping(ind_spec["ratioMetric"], field)
-    _keys(ratio, field, ("total",), ("counter", "good", "bad", "rawType"))
-    good, bad = ratio.get("good"), ratio.get("bad")
-    if good is not None and bad is not None:
-        raise InvalidInput(field, "give either good or bad (with total), not both")
-    sli = _ratio(
-        None if good is None else _prometheus_query(good, f"{field}.good"),
-        None if bad is None else _prometheus_query(bad, f"{field}.bad"),
-        _prometheus_query(ratio["total"], f"{field}.total"), field,
-    )
-    return SLOSpec(
-        name=_name(meta["name"], "metadata.name"), service=_name(spec["service"], "spec.service"),
-        objective=target, window=_window(tw["duration"], "spec.timeWindow[0].duration"), sli=sli,
-        description=str(spec.get("description") or ""), runbook_url=str(annotations.get("runbook_url") or ""),
-    )
+def load_specs(source: str | Path | Mapping[str, Any]) -> list[SLOSpec]:
+    """Every SLO in a spec (file path, YAML text or mapping): the kit's format holds one; an OpenSLO v1 file
+    (see ``kit.openslo``) gives one per objective of each SLO. InvalidInput names the file, the document and the
+    field."""
+    return _specs(yamldocs.read(source))
 
 
 def load_spec(source: str | Path | Mapping[str, Any]) -> SLOSpec:
-    """Parse a spec (file path, YAML text or mapping) in the kit's format or as OpenSLO v1; InvalidInput names the field."""
-    if isinstance(source, Mapping):
-        doc: Any = source
-    else:
-        text = str(source)
-        if isinstance(source, Path) or ("\n" not in text and text.endswith((".yml", ".yaml"))):
-            try:
-                text = Path(source).read_text(encoding="utf-8")
-            except OSError as exc:
-                raise InvalidInput("path", f"cannot read {source}: {exc.strerror}") from None
-        try:
-            doc = yaml.safe_load(text)
-        except yaml.YAMLError as exc:
-            raise InvalidInput("spec", f"is not valid YAML: {exc}") from None
-    doc = _mapping(doc, "spec")
-    if "apiVersion" in doc or "kind" in doc:
-        return _from_openslo(doc)
-    return _from_kit(doc)
+    """The one SLO of a spec (file path, YAML text or mapping) in the kit's format or as OpenSLO v1.
+
+    Raises InvalidInput naming the file, the document and the field; also when the spec holds several SLOs
+    (several OpenSLO objectives or SLO documents), naming them: ``load_specs`` returns them all.
+    """
+    documents = yamldocs.read(source)
+    specs = _specs(documents)
+    if len(specs) != 1:
+        names = ", ".join(spec.name for spec in specs)
+        raise InvalidInput("", f"holds {len(specs)} SLOs ({names}); this needs exactly one: keep one SLO with one "
+                               "objective per file (kit.slo.load_specs reads them all)", source=documents[0].file)
+    return specs[0]
 
 
 def validate_queries(spec: SLOSpec, config: Config | None = None) -> None:
@@ -396,7 +350,7 @@ def validate_queries(spec: SLOSpec, config: Config | None = None) -> None:
         try:
             prom.query(expr, config=config)
         except PromQLError as exc:
-            raise InvalidInput(field, str(exc)) from None
+            raise spec.invalid(field, str(exc)) from None
 
 
 # --------------------------------------------------------------------------- budget math
@@ -548,7 +502,7 @@ def generate_rules(spec: SLOSpec, *, time_scale: float = 1, windows: Sequence[Bu
         raise InvalidInput("windows", "give at least one burn window")
     longest = max(parse_duration(bw.long) for bw in windows)
     if longest > spec.window_seconds:
-        raise InvalidInput("window", f"{spec.window} is shorter than the longest alert window "
+        raise spec.invalid("window", f"{spec.window} is shorter than the longest alert window "
                                      f"{format_duration(longest)}; lengthen it or pass shorter windows")
     for i, bw in enumerate(windows):
         if bw.severity not in ("page", "ticket"):

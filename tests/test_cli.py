@@ -84,6 +84,36 @@ def test_slo_bad_spec_names_the_field():
     assert len(result.stderr.strip().splitlines()) == 1
 
 
+OPENSLO = REPO_ROOT / "tests" / "slo_specs"
+
+
+def test_slo_validate_lists_every_openslo_objective_and_other_actions_need_one(capsys):
+    from kit.cli import main  # in-process: the same code path as the command, without a Python start-up
+
+    assert main(["slo", "validate", str(OPENSLO / "good" / "checkout-openslo-multidoc.yml")]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split(":")[0] for line in lines] == ["checkout-internal", "checkout-customer-promise"]
+    assert "budget 40.3 min" in lines[0]  # 0.1 % of 28 days
+    assert main(["slo", "generate", str(OPENSLO / "good" / "checkout-openslo-multidoc.yml")]) == 2
+    err = capsys.readouterr().err
+    assert "holds 2 SLOs (checkout-internal, checkout-customer-promise)" in err and len(err.splitlines()) == 1
+
+
+@pytest.mark.parametrize("name,expected", [
+    ("openslo-not-yaml.yml", "openslo-not-yaml.yml:17:1: not valid YAML: found character"),
+    ("openslo-calendar-window.yml", "spec.timeWindow[0].isRolling: not supported: "
+                                    "spec.timeWindow[0].isRolling=false (calendar-aligned windows)"),
+    ("openslo-missing-indicator-ref.yml", "openslo-missing-indicator-ref.yml (document 2): spec.indicatorRef: "),
+])
+def test_slo_validate_shows_a_bad_openslo_file_in_one_line(capsys, name, expected):
+    from kit.cli import main
+
+    assert main(["slo", "validate", str(OPENSLO / "bad" / name)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"kit slo: {OPENSLO / 'bad' / name}") and expected in err
+    assert len(err.splitlines()) == 1 and "Traceback" not in err
+
+
 def test_slo_apply_installs_into_the_sandbox(live):
     from kit import prom, sandbox
 

@@ -159,6 +159,14 @@ def test_a_broken_rule_link_is_one_problem(tmp_path, rules, file, line, message)
     assert (problem.file, problem.line) == (file, line) and problem.message.startswith(message), problem
 
 
+def test_a_rule_file_that_is_not_yaml_is_one_problem_at_its_line(tmp_path):
+    root = _repo(tmp_path, "good.md")
+    (root / "sandbox" / "rules" / "broken.yml").write_text("groups:\n  - name: x\n    rules: [\n")
+    problem = _only(runbooks.lint(live=False, root=root))
+    assert (problem.file, problem.line) == ("sandbox/rules/broken.yml", 4)
+    assert problem.message.startswith("cannot read the rules: not valid YAML: ") and "\n" not in problem.message
+
+
 def test_slo_specs_count_offline_and_a_broken_one_is_reported(tmp_path):
     root = _repo(tmp_path, "good.md")
     shutil.copy(REPO_ROOT / "slos" / "checkout-availability.yml", root / "slos")

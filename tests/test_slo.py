@@ -59,6 +59,14 @@ def test_spec_from_text_and_mapping():
     assert slo.load_spec(text) == slo.load_spec(yaml.safe_load(text)) == slo.load_spec(str(CHECKOUT))
 
 
+def test_kit_format_is_one_document_and_load_specs_returns_it(tmp_path):
+    assert slo.load_specs(CHECKOUT) == [slo.load_spec(CHECKOUT)]
+    two = tmp_path / "two.yml"
+    two.write_text(CHECKOUT.read_text() + "---\n" + CATALOG.read_text())
+    with pytest.raises(InvalidInput, match=f"^{two}: holds 2 YAML documents; the kit's format is one document"):
+        slo.load_specs(two)
+
+
 def test_missing_file_names_the_path():
     with pytest.raises(InvalidInput, match="path: cannot read"):
         slo.load_spec("nowhere/checkout.yml")
@@ -75,8 +83,11 @@ def _bad_cases():
 def test_bad_spec_is_rejected_with_a_message_naming_the_field(path, expected):
     with pytest.raises(InvalidInput) as caught:
         slo.load_spec(path)
-    assert expected in str(caught.value)
-    assert str(caught.value).startswith(caught.value.field + ":")
+    error = caught.value
+    assert expected in str(error)
+    assert len(str(error).splitlines()) == 1
+    assert str(error).startswith(str(path)) and error.source.startswith(str(path))  # the file comes first
+    assert f"{error.field}: {error.problem}" in str(error) if error.field else str(error).endswith(error.problem)
 
 
 def test_there_are_at_least_ten_distinct_bad_specs():
