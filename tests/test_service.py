@@ -20,6 +20,8 @@ from kit.faults import FLAGS, clear_faults, list_faults, set_fault, set_flag
 from kit.procs import ProcessRecord, alive, free_port, log_tail, spawn, stop, wait_until
 from kit.service import Capacity, ServiceSettings, create_payments_app, create_shop_app
 
+pytestmark = pytest.mark.quiet  # latency bounds of faults and health paths: measured with the CPU to themselves
+
 QUEUE = 4
 
 
