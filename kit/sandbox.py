@@ -97,7 +97,12 @@ def render(config: Config, out: Path, *, compose: bool = False) -> Path:
     for rule_file in sorted((source / "rules").glob("*.yml")):
         doc = scale_rule_groups(_load_yaml(rule_file), profile.time_scale)
         write_yaml(rules_out / rule_file.name, doc)
+    loaded: set[bytes] = set()
     for rule_file in sorted(_extra_rules(config).glob("*.yml")):
+        content = rule_file.read_bytes()
+        if content in loaded:
+            continue  # the same rules installed twice (by a learner and by a drill) are evaluated once
+        loaded.add(content)
         shutil.copyfile(rule_file, rules_out / f"installed-{rule_file.name}")
     return out
 
