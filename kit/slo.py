@@ -459,8 +459,8 @@ def validate_queries(spec: SLOSpec, config: Config | None = None) -> list[str]:
     warnings = []
     total_field = spec.field("total")
     if not values[total_field]:
-        warnings.append(f"{total_field}: no data in Prometheus: the SLO has nothing to measure and will never "
-                        "page; check the metric and label names with `kit query`")
+        warnings.append(f"{total_field}: no data in Prometheus: until it has some, the SLO measures nothing and "
+                        "cannot page; check the metric and label names with `kit query`, or wait for traffic")
     elif isinstance(sli, LatencySLI) and not values[spec.field("threshold")]:
         warnings.append(f"{spec.field('threshold')}: the histogram has data but no bucket with le={sli.threshold:g}: "
                         "the SLO will never page; choose a bound the service exposes")

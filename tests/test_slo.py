@@ -439,14 +439,28 @@ def test_alert_quality_table_and_scores():
 def test_validate_queries_passes_good_and_shows_prometheus_message_for_bad(live):
     for path in (CHECKOUT, CATALOG):
         spec = slo.load_spec(path)
-        slo.validate_queries(spec, live)
         # the SLI has data on the live shop (for latency: the le label matches the exposition)
         prom.wait_for(slo.sli_error_expr(spec, "10s") + " >= 0", timeout=20, config=live)
+        assert slo.validate_queries(spec, live) == []
     broken = CHECKOUT.read_text().replace(
         'bad: http_requests_total{job="shop", route="/checkout", code=~"5.."}',
         'bad: sum by (code (rate(http_requests_total{job="shop"}[{{window}}]))')
-    with pytest.raises(InvalidInput, match=r"^sli\.bad: Prometheus rejected .*parse error"):
+    with pytest.raises(InvalidInput, match=r"^sli\.availability\.bad: Prometheus rejected .*parse error"):
         slo.validate_queries(slo.load_spec(broken), live)
+
+
+@pytest.mark.parametrize("change,warning", [
+    (('route="/checkout"}', 'route="/nowhere"}'), "sli.availability.total: no data in Prometheus"),
+    (('bad: http_requests_total{job="shop", route="/checkout", code=~"5.."}', 'bad: http_requests_total{job="shop"}'),
+     "sli: the error ratio over 5m is"),
+    (("threshold: 0.25", "threshold: 0.33\n    buckets: [0.33]"),
+     "sli.latency.threshold: the histogram has data but no bucket with le=0.33"),
+])
+def test_validate_queries_warns_when_a_live_sli_cannot_work(live, change, warning):
+    prom.wait_for(slo.sli_error_expr(slo.load_spec(CHECKOUT), "10s") + " >= 0", timeout=20, config=live)
+    text = (CATALOG if "threshold" in change[0] else CHECKOUT).read_text().replace(*change)
+    warnings = slo.validate_queries(slo.load_spec(text), live)
+    assert len(warnings) == 1 and warnings[0].startswith(warning), warnings
 
 
 def _page_rows(since: float, live, status: str, long_window: str):
