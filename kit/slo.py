@@ -55,10 +55,11 @@ import yaml
 from .errors import InvalidInput, PromQLError
 from .metrics import LATENCY_BUCKETS
 from .promfiles import PromtoolResult, check_rules, promtool, to_yaml
-from .timescale import format_duration, parse_duration
+from .timescale import MIN_SCRAPES_PER_WINDOW, format_duration, parse_duration
 
 if TYPE_CHECKING:
     from .config import Config, Profile
+    from .sandbox import SandboxStatus
 
 __all__ = [
     "SLOSpec", "AvailabilitySLI", "LatencySLI", "BurnWindow", "DEFAULT_WINDOWS", "MAX_OBJECTIVE",
@@ -472,7 +473,7 @@ def validate_queries(spec: SLOSpec, config: Config | None = None) -> list[str]:
 
 
 def install(spec: SLOSpec, *, time_scale: float | None = None, name: str | None = None,
-            config: Config | None = None) -> Any:
+            config: Config | None = None) -> SandboxStatus:
     """Install the SLO's rules into the running sandbox at its profile's time scale (unless ``time_scale`` is
     given) and return the sandbox status. ``name`` is the rule file, ``slo-<name>`` by default; each installer
     uses its own (a drill ``drill-slo-<name>``), so removing one never removes another's rules."""
@@ -604,11 +605,6 @@ def burn_windows(slo_window: Duration, policy: Sequence[BudgetShare] = BUDGET_PO
 
 DEFAULT_WINDOWS: tuple[BurnWindow, ...] = burn_windows("30d")
 """The policy's windows for a 30-day SLO (14.4×, 6×, 3×, 1×): what the alert-quality lab compares by default."""
-
-MIN_SCRAPES_PER_WINDOW = 4
-"""A rate() window must span this many scrape intervals: rate() needs two samples in its window, and four
-intervals leave room for a late or failed scrape (the usual advice for rate windows)."""
-
 
 def check_slo_window(window: str, windows: Sequence[BurnWindow] = DEFAULT_WINDOWS, field: str = "window") -> None:
     """InvalidInput on ``field`` (named as the input file spells it) unless the SLO window ``window`` holds
