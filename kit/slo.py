@@ -38,7 +38,11 @@ which the kit fills in for every window it needs.
 Burn-rate alerts follow the multi-window, multi-burn-rate recipe: an alert
 fires when the error ratio over a long window *and* over a short window (1/12
 of it) both exceed factor × budget. The short window makes the alert stop soon
-after the problem stops; the long window keeps brief spikes from paging.
+after the problem stops; the long window keeps brief spikes from paging. The
+policy names shares of the budget (2 % in 1 h ...); each SLO's factors follow
+from its own window (factor = share × SLO window / long window), so a 28-day
+SLO pages at 13.44×, not at the 30-day 14.4×. Rules are rendered for a
+sandbox profile, whose scrape interval must fill every compressed window.
 """
 
 from __future__ import annotations
