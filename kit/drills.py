@@ -670,15 +670,19 @@ def _reset(scenario: Scenario, config: Config) -> None:
     except SandboxNotReady:
         pass  # a service that is down has no faults left to clear; `kit up` starts it clean
     for slo in scenario.slos:
-        sandbox.remove_rules(f"slo-{slo}", config=config)
+        sandbox.remove_rules(_rule_file(slo), config=config)
+
+
+def _rule_file(slo_name: str) -> str:
+    """The drill's own rule file for an SLO: never the ``slo-<name>`` a learner's `kit slo apply` installs."""
+    return f"drill-slo-{slo_name}"
 
 
 def _install_slo(name: str, config: Config) -> None:
     from . import slo
 
     spec = slo.load_spec(Path(slo.__file__).resolve().parent.parent / "slos" / f"{name}.yml")
-    sandbox.install_rules(f"slo-{spec.name}", slo.generate_rules(spec, time_scale=config.profile_spec.time_scale),
-                          config=config)
+    slo.install(spec, name=_rule_file(spec.name), config=config)
 
 
 def _check_roles(roles: dict[str, str]) -> dict[str, str]:

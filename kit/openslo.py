@@ -49,6 +49,7 @@ from typing import Any
 
 from .errors import InvalidInput
 from .slo import _PLACEHOLDER, AvailabilitySLI, SLOSpec, _mapping, _name, _objective, _query, _ratio, _window
+from .timescale import parse_duration
 from .yamldocs import Document
 
 __all__ = ["API_VERSION", "KINDS", "is_openslo", "to_specs", "window"]
@@ -131,10 +132,11 @@ def window(value: Any, field: str) -> str:
     if match and match.group(2) in _LONG_UNITS:
         return f"{int(match.group(1)) * _LONG_UNITS[match.group(2)]}d"
     try:
-        return _window(text, field)
+        parse_duration(text, field)
     except InvalidInput:
         raise InvalidInput(field, f"{text!r} is not a duration shorthand; write a whole number and one of m, h, d, w, "
                                   "M (30 days), Q (90 days), Y (365 days), e.g. 28d, 4w or 1M") from None
+    return _window(text, field)  # the kit's own verdict on the window's length
 
 
 # --------------------------------------------------------------------------- objects

@@ -26,10 +26,10 @@ from typing import Callable
 
 import httpx
 from . import binaries, procs
-from .config import Config
+from .config import Config, Profile
 from .errors import InvalidInput, KitError, PortBusy, ProcessFailed, SandboxNotReady
 from .promfiles import check_rules, read_yaml, write_yaml
-from .timescale import scale_rule_groups
+from .timescale import MIN_SCRAPES_PER_WINDOW, format_duration, parse_duration, range_windows, scale_rule_groups
 
 # Start order: dependencies first, Prometheus once everything it scrapes is listening.
 PROCESS_NAMES = ("payments", "shop", "pager", "alertmanager", "prometheus", "traffic")
@@ -100,7 +100,12 @@ def render(config: Config, out: Path, *, compose: bool = False) -> Path:
     for rule_file in sorted((source / "rules").glob("*.yml")):
         doc = scale_rule_groups(_load_yaml(rule_file), profile.time_scale)
         write_yaml(rules_out / rule_file.name, doc)
+    loaded: set[bytes] = set()
     for rule_file in sorted(_extra_rules(config).glob("*.yml")):
+        content = rule_file.read_bytes()
+        if content in loaded:
+            continue  # the same rules installed twice (by a learner and by a drill) are evaluated once
+        loaded.add(content)
         shutil.copyfile(rule_file, rules_out / f"installed-{rule_file.name}")
     return out
 
@@ -569,8 +574,25 @@ def install_rules(name: str, doc: dict, *, config: Config | None = None, timeout
     check = check_rules(doc)
     if not check.passed:
         raise InvalidInput("rules", check.output)
+    _check_windows(doc, config.profile_spec)
     write_yaml(target, doc)
     return _rerender(config, timeout)
+
+
+def _check_windows(doc: dict, profile: Profile) -> None:
+    """InvalidInput when a rule's range window is too short for the profile's scrapes to fill: such a rule reads
+    nothing, and an alert on it can never fire."""
+    scrape = parse_duration(profile.scrape_interval)
+    for group in doc.get("groups", []):
+        for rule in group.get("rules", []):
+            for window in range_windows(str(rule.get("expr", ""))):
+                if window < MIN_SCRAPES_PER_WINDOW * scrape:
+                    name = rule.get("alert") or rule.get("record")
+                    raise InvalidInput("rules", (
+                        f"{name}: its {format_duration(window)} window holds fewer than {MIN_SCRAPES_PER_WINDOW} "
+                        f"scrapes at the {profile.name} profile's {profile.scrape_interval} scrape interval, so "
+                        f"rate() over it has too few samples and whatever reads it cannot fire reliably; use windows "
+                        f"of at least {format_duration(MIN_SCRAPES_PER_WINDOW * scrape)}, or a smaller time scale"))
 
 
 def remove_rules(name: str, *, config: Config | None = None, timeout: float = 30.0) -> SandboxStatus:

@@ -13,7 +13,7 @@ The kit's YAML (every key shown; ``description`` and ``runbook_url`` optional)::
     name: checkout-availability        # lowercase letters, digits, '-'
     service: shop
     objective: 0.999                   # between 0 and 1, at most five nines
-    window: 30d                        # rolling, a Prometheus duration
+    window: 30d                        # rolling, a Prometheus duration; at least 3d (the slowest alert's)
     runbook_url: runbooks/checkout-errors.md
     sli:
       availability:                    # bad/total or good/total, never both
@@ -38,7 +38,11 @@ which the kit fills in for every window it needs.
 Burn-rate alerts follow the multi-window, multi-burn-rate recipe: an alert
 fires when the error ratio over a long window *and* over a short window (1/12
 of it) both exceed factor × budget. The short window makes the alert stop soon
-after the problem stops; the long window keeps brief spikes from paging.
+after the problem stops; the long window keeps brief spikes from paging. The
+policy names shares of the budget (2 % in 1 h ...); each SLO's factors follow
+from its own window (factor = share × SLO window / long window), so a 28-day
+SLO pages at 13.44×, not at the 30-day 14.4×. Rules are rendered for a
+sandbox profile, whose scrape interval must fill every compressed window.
 """
 
 from __future__ import annotations
@@ -55,16 +59,18 @@ from . import yamldocs
 from .errors import InvalidInput, PromQLError
 from .metrics import LATENCY_BUCKETS
 from .promfiles import PromtoolResult, check_rules, promtool, to_yaml
-from .timescale import format_duration, parse_duration
+from .timescale import MIN_SCRAPES_PER_WINDOW, format_duration, parse_duration
 
 if TYPE_CHECKING:
-    from .config import Config
+    from .config import Config, Profile
+    from .sandbox import SandboxStatus
 
 __all__ = [
     "SLOSpec", "AvailabilitySLI", "LatencySLI", "BurnWindow", "DEFAULT_WINDOWS", "MAX_OBJECTIVE",
     "Scenario", "Strategy", "Outcome", "AlertQuality", "PromtoolResult",
-    "BudgetReport", "load_spec", "load_specs", "validate_queries", "sli_error_expr", "sli_total_expr",
-    "budget_burndown", "budget_report",
+    "BudgetReport", "BudgetShare", "BUDGET_POLICY", "MIN_SCRAPES_PER_WINDOW", "load_spec", "load_specs",
+    "validate_queries", "install", "check_slo_window", "burn_windows", "le_pattern", "sli_error_expr",
+    "sli_total_expr", "budget_burndown", "budget_report",
     "error_budget", "budget_minutes", "burn_rate", "budget_consumed", "budget_remaining",
     "time_to_exhaustion", "budget_after_incident", "burn_factor",
     "generate_rules", "generate_tests", "check_rules", "test_rules", "to_yaml",
@@ -125,9 +131,16 @@ class SLOSpec:
     source: str = _field(default="", compare=False, repr=False)
     spelled: Mapping[str, str] = _field(default_factory=dict, compare=False, repr=False)
 
-    def invalid(self, name: str, problem: str) -> InvalidInput:
-        """InvalidInput about the field the kit calls ``name``, named as the input file spells it, in that file."""
-        return InvalidInput(self.spelled.get(name, name), problem, source=self.source)
+    def field(self, part: str) -> str:
+        """The input file's name for ``part`` of this spec (``window``, ``total``, ``good``, ``bad``, ``threshold``);
+        in the kit's own format ``window``, ``sli.availability.bad``, ``sli.latency.threshold`` and so on."""
+        kit = {"window": "window", "threshold": "sli.latency.threshold",
+               "total": "sli.latency.metric" if isinstance(self.sli, LatencySLI) else "sli.availability.total"}
+        return self.spelled.get(part) or self.spelled.get(f"sli.{part}") or kit.get(part, f"sli.availability.{part}")
+
+    def invalid(self, part: str, problem: str) -> InvalidInput:
+        """InvalidInput about ``part`` (see ``field``), named as the input file spells it, in that file."""
+        return InvalidInput(self.field(part), problem, source=self.source)
 
     @property
     def budget(self) -> float:
@@ -147,18 +160,51 @@ def _seconds(value: Duration, field: str) -> float:
 
 
 def _rate(query: str, window: str) -> str:
+    """One query of the SLI over ``window``, parenthesised so that composing it cannot change its meaning."""
     if _PLACEHOLDER.search(query):
-        return _PLACEHOLDER.sub(window, query)
+        return f"({_PLACEHOLDER.sub(window, query.strip())})"
     return f"sum(rate({query.strip()}[{window}]))"
 
 
-def _le(threshold: float) -> str:
-    """The ``le`` label as the Python client writes it (0.25 → "0.25", 1 → "1.0")."""
-    return repr(float(threshold))
+def le_pattern(bound: float) -> str:
+    """A regular expression matching every spelling of a bucket bound in an ``le`` label.
+
+    Client libraries write the same bound differently: the Python client
+    ``1.0`` and ``0.25``, the Go client (and Prometheus 2, which stores labels
+    as exposed) ``1`` and ``0.25``, Prometheus 3 normalises to ``1.0``, and
+    very small bounds may carry an exponent (``1e-05``). The pattern accepts
+    each of them with any number of trailing zeros, so an SLI finds its bucket
+    whichever library exposed it. Written without backslashes (``[.]``), so it
+    can sit in a PromQL string unescaped.
+    """
+    value = float(bound)
+    if math.isinf(value):
+        return "[+]Inf" if value > 0 else "-Inf"
+    spellings = {f"{value:g}", _positional(value)}  # repr() adds nothing: 1.0 is 1 with a trailing zero
+    return "|".join(sorted(_any_trailing_zeros(text) for text in spellings))
+
+
+def _positional(value: float) -> str:
+    """The bound without an exponent (1e-05 → 0.00001, 1 → 1)."""
+    text = format(value, ".12f").rstrip("0")
+    return text.rstrip(".")
+
+
+def _any_trailing_zeros(spelling: str) -> str:
+    mantissa, e, exponent = spelling.partition("e")
+    whole, dot, fraction = mantissa.partition(".")
+    body = f"{whole}[.]{fraction}0*" if dot else f"{whole}([.]0+)?"
+    return body + ("e" + exponent.replace("+", "[+]") if e else "")
 
 
 def _latency_inner(sli: LatencySLI) -> str:
     return sli.selector.strip()[1:-1].strip().rstrip(",") if sli.selector.strip() else ""
+
+
+def _bucket_selector(sli: LatencySLI) -> str:
+    inner = _latency_inner(sli)
+    sep = ", " if inner else ""
+    return f'{sli.metric}_bucket{{{inner}{sep}le=~"{le_pattern(sli.threshold)}"}}'
 
 
 def sli_total_expr(spec: SLOSpec, window: str) -> str:
@@ -170,20 +216,23 @@ def sli_total_expr(spec: SLOSpec, window: str) -> str:
 
 
 def sli_error_expr(spec: SLOSpec, window: str) -> str:
-    """PromQL for the SLI's error ratio over ``window`` (0 = all good, 1 = all bad)."""
+    """PromQL for the SLI's error ratio over ``window`` (0 = all good, 1 = all bad).
+
+    Every query is parenthesised, so an expression with a low-precedence
+    operator (``A - B``) keeps its meaning inside the ratio. The bad (or good)
+    part falls back to ``0 * total`` for label sets it has no series for: a
+    counter series exists only after its first increment (no errors since a
+    restart, or no successes during a total outage), and the ratio must still
+    have a value whenever there is traffic. A latency SLI's bucket and count
+    series are created together, so its ratio needs no fallback.
+    """
     sli = spec.sli
     total = sli_total_expr(spec, window)
     if isinstance(sli, LatencySLI):
-        inner = _latency_inner(sli)
-        sep = ", " if inner else ""
-        good = f'sum(rate({sli.metric}_bucket{{{inner}{sep}le="{_le(sli.threshold)}"}}[{window}]))'
-        return f"1 - ({good} / {total})"
-    if sli.bad is not None:
-        bad = _rate(sli.bad, window)
-        if not _PLACEHOLDER.search(sli.bad):
-            bad = f"({bad} or vector(0))"  # no bad series at all yet means no errors, not "no data"
-        return f"{bad} / {total}"
-    return f"1 - ({_rate(str(sli.good), window)} / {total})"
+        return f"1 - (sum(rate({_bucket_selector(sli)}[{window}])) / {total})"
+    part = _rate(sli.bad if sli.bad is not None else str(sli.good), window)
+    share = f"({part} or (0 * {total})) / {total}"
+    return share if sli.bad is not None else f"1 - ({share})"
 
 
 # --------------------------------------------------------------------------- parsing
@@ -232,6 +281,7 @@ def _window(value: Any, field: str) -> str:
         parse_duration(text, field)
     except InvalidInput:
         raise InvalidInput(field, f"{text!r} is not a window; write a Prometheus duration like 30d, 28d, 4w or 7d") from None
+    check_slo_window(text, DEFAULT_WINDOWS, field)  # the policy's windows are the same for every SLO window
     return text
 
 
@@ -338,19 +388,58 @@ def load_spec(source: str | Path | Mapping[str, Any]) -> SLOSpec:
     return specs[0]
 
 
-def validate_queries(spec: SLOSpec, config: Config | None = None) -> None:
-    """Ask a running Prometheus to evaluate every query of the SLI; its rejection becomes InvalidInput naming the part."""
+def validate_queries(spec: SLOSpec, config: Config | None = None) -> list[str]:
+    """Ask a running Prometheus to evaluate every query of the SLI and the error ratio composed from them.
+
+    Prometheus's rejection of a query raises InvalidInput naming the field as
+    the spec spells it. Returns warnings (one line each) about what parses but
+    cannot work: an SLI with no data never pages (a misspelled label, a bucket
+    bound the service does not expose), and an error ratio outside 0–1 means
+    the queries do not count the same events.
+    """
     from . import prom  # needs httpx and a Prometheus; keep importing this module light
 
     sli = spec.sli
-    parts = {"sli.latency": sli_error_expr(spec, "5m")} if isinstance(sli, LatencySLI) else {
-        f"sli.{role}": _rate(getattr(sli, role), "5m") for role in ("good", "bad", "total") if getattr(sli, role)
-    }
-    for field, expr in parts.items():
+    if isinstance(sli, LatencySLI):
+        parts = {spec.field("total"): sli_total_expr(spec, "5m"),
+                 spec.field("threshold"): f"sum(rate({_bucket_selector(sli)}[5m]))"}
+    else:
+        parts = {spec.field(role): _rate(getattr(sli, role), "5m") for role in ("total", "good", "bad")
+                 if getattr(sli, role)}
+    values = {}
+    for field, expr in [*parts.items(), ("sli", sli_error_expr(spec, "5m"))]:
         try:
-            prom.query(expr, config=config)
+            frame = prom.query(expr, config=config)
         except PromQLError as exc:
-            raise spec.invalid(field, str(exc)) from None
+            raise InvalidInput(field, str(exc), source=spec.source) from None
+        values[field] = [float(v) for v in frame["value"]] if len(frame) else []
+    warnings = []
+    total_field = spec.field("total")
+    if not values[total_field]:
+        warnings.append(f"{total_field}: no data in Prometheus: until it has some, the SLO measures nothing and "
+                        "cannot page; check the metric and label names with `kit query`, or wait for traffic")
+    elif isinstance(sli, LatencySLI) and not values[spec.field("threshold")]:
+        warnings.append(f"{spec.field('threshold')}: the histogram has data but no bucket with le={sli.threshold:g}: "
+                        "the SLO will never page; choose a bound the service exposes")
+    outside = [v for v in values["sli"] if not -1e-9 <= v <= 1 + 1e-9]
+    if outside:
+        warnings.append(f"sli: the error ratio over 5m is {outside[0]:.4g}, outside 0 to 1: the queries do not "
+                        "count the same events (is a bad or good query larger than the total?)")
+    return warnings
+
+
+def install(spec: SLOSpec, *, time_scale: float | None = None, name: str | None = None,
+            config: Config | None = None) -> SandboxStatus:
+    """Install the SLO's rules into the running sandbox at its profile's time scale (unless ``time_scale`` is
+    given) and return the sandbox status. ``name`` is the rule file, ``slo-<name>`` by default; each installer
+    uses its own (a drill ``drill-slo-<name>``), so removing one never removes another's rules."""
+    from . import sandbox
+
+    config = sandbox.current_config(config)
+    profile = config.profile_spec
+    rules = generate_rules(spec, time_scale=profile.time_scale if time_scale is None else time_scale,
+                           profile=profile)
+    return sandbox.install_rules(name or f"slo-{spec.name}", rules, config=config)
 
 
 # --------------------------------------------------------------------------- budget math
@@ -441,13 +530,47 @@ class BurnWindow:
         return self.factor * parse_duration(self.long) / _seconds(slo_window, "slo_window")
 
 
-DEFAULT_WINDOWS: tuple[BurnWindow, ...] = (
-    BurnWindow.derive("page", "1h", 0.02),
-    BurnWindow.derive("page", "6h", 0.05),
-    BurnWindow.derive("ticket", "1d", 0.10),
-    BurnWindow.derive("ticket", "3d", 0.10),
+@dataclass(frozen=True)
+class BudgetShare:
+    """An alerting policy's row: alert at ``severity`` when ``spent`` of the SLO's budget burns within ``long``."""
+
+    severity: str
+    long: str
+    spent: float
+
+
+BUDGET_POLICY: tuple[BudgetShare, ...] = (
+    BudgetShare("page", "1h", 0.02),
+    BudgetShare("page", "6h", 0.05),
+    BudgetShare("ticket", "1d", 0.10),
+    BudgetShare("ticket", "3d", 0.10),
 )
-"""Page on 2 % of a 30-day budget in 1 h (14.4×) or 5 % in 6 h (6×); ticket on 10 % in 1 d (3×) or 3 d (1×)."""
+"""Page on 2 % of the budget in 1 h or 5 % in 6 h; ticket on 10 % in 1 d or in 3 d (Google SRE workbook, ch. 5)."""
+
+
+def burn_windows(slo_window: Duration, policy: Sequence[BudgetShare] = BUDGET_POLICY) -> tuple[BurnWindow, ...]:
+    """The policy's alert windows for an SLO over ``slo_window``: factor = spent × slo_window / long.
+
+    Over 30 days: 14.4, 6, 3, 1. Over 28 days: 13.44, 5.6, 2.8, 0.933. The
+    factors follow the SLO's own window, so every alert pages on the share of
+    *its* budget the policy names.
+    """
+    window = format_duration(_seconds(slo_window, "slo_window"))
+    return tuple(BurnWindow.derive(p.severity, p.long, p.spent, window) for p in policy)
+
+
+DEFAULT_WINDOWS: tuple[BurnWindow, ...] = burn_windows("30d")
+"""The policy's windows for a 30-day SLO (14.4×, 6×, 3×, 1×): what the alert-quality lab compares by default."""
+
+def check_slo_window(window: str, windows: Sequence[BurnWindow] = DEFAULT_WINDOWS, field: str = "window",
+                     source: str = "") -> None:
+    """InvalidInput on ``field`` (named as the input file spells it) unless the SLO window ``window`` holds
+    every alert window: the one verdict the spec loader and the rule generator share."""
+    longest = max(windows, key=lambda bw: parse_duration(bw.long))
+    if parse_duration(window, field) < parse_duration(longest.long):
+        raise InvalidInput(field, f"{window} is shorter than the longest alert window ({longest.long}, the "
+                                  f"{longest.severity} on slow burns); an SLO window must be at least "
+                                  f"{longest.long}: the usual ones are 28d, 30d or 4w", source=source)
 
 
 # --------------------------------------------------------------------------- rule generation
@@ -465,25 +588,53 @@ def _record(window: str) -> str:
     return f"slo:sli_error:ratio_rate{window}"
 
 
-def _scaled(window: str, time_scale: float) -> str:
+def _profile(profile: str | Profile) -> Profile:
+    from .config import PROFILES
+
+    if isinstance(profile, str):
+        if profile not in PROFILES:
+            raise InvalidInput("profile", f"{profile!r} is not a profile; choose one of {', '.join(PROFILES)}")
+        return PROFILES[profile]
+    return profile
+
+
+def _scaled(window: str, time_scale: float, profile: Profile) -> str:
+    """``window`` compressed ``time_scale``×; InvalidInput when the profile's scrapes cannot fill it."""
     seconds = parse_duration(window) / time_scale
-    if seconds < 1:
-        raise InvalidInput("time_scale", f"{time_scale:g}× turns the {window} window into {seconds:.3g} s, "
-                                         "shorter than one scrape; use a smaller time scale")
+    scrape = parse_duration(profile.scrape_interval)
+    if seconds < MIN_SCRAPES_PER_WINDOW * scrape:
+        most = parse_duration(window) / (MIN_SCRAPES_PER_WINDOW * scrape)
+        raise InvalidInput("time_scale", (
+            f"{time_scale:g}× turns the {window} window into {seconds:.3g} s, shorter than {MIN_SCRAPES_PER_WINDOW} "
+            f"scrapes at the {profile.name} profile's {profile.scrape_interval} scrape interval: rate() needs two "
+            f"samples in its window (four intervals leave room for a missed scrape), so the alerts reading it could "
+            f"never fire reliably. With the {profile.name} profile use a time scale of at most {math.floor(most):g}"
+            + (" (its own is 1: production timing)" if profile.time_scale == 1 else f" (its own is {profile.time_scale})")))
     return format_duration(seconds)
 
 
 _VALUE = '{{ printf "%.1f" $value }}'
 
 
+def _factor_label(factor: float) -> str:
+    """A burn factor as people read it: 14.4, 6, 13.44, 0.9333."""
+    return f"{factor:.4g}"
+
+
+def _factor_expr(factor: float) -> str:
+    """A burn factor at full precision for the alert expression (0.933333333, not 0.9333)."""
+    return f"{factor:.10g}"
+
+
 def _annotations(spec: SLOSpec, bw: BurnWindow, long: str, short: str, time_scale: float) -> dict[str, str]:
-    runway = format_duration(spec.window_seconds / bw.factor)
+    runway = format_duration(round(spec.window_seconds / bw.factor / 60) * 60)
     threshold = _pct(bw.factor * spec.budget)
+    factor = _factor_label(bw.factor)
     summary = (f"{spec.name} ({spec.service}): errors are spending the {spec.window} error budget {_VALUE}× faster "
-               f"than it allows; at {bw.factor:g}× or more the whole budget is gone within {runway}")
+               f"than it allows; at {factor}× or more the whole budget is gone within {runway}")
     description = (f"The error ratio of SLO {spec.name} (objective {_pct(spec.objective)} over {spec.window}) has been "
-                   f"above {threshold} over both the last {long} and the last {short}: {bw.factor:g}× the rate the "
-                   f"budget allows, which spends {_pct(bw.budget_spent(spec.window))} of the budget per {long}. "
+                   f"above {threshold} over both the last {long} and the last {short}: {factor}× the rate the "
+                   f"budget allows, which spends {_pct(bw.budget_spent(spec.window))} of the budget per {bw.long}. "
                    + ("Act now: follow the runbook." if bw.severity == "page" else
                       "Not an emergency; look at it during working hours."))
     if time_scale != 1:
@@ -494,116 +645,74 @@ def _annotations(spec: SLOSpec, bw: BurnWindow, long: str, short: str, time_scal
             "runbook_url": spec.runbook_url or f"runbooks/slo-{spec.name}.md"}
 
 
-def generate_rules(spec: SLOSpec, *, time_scale: float = 1, windows: Sequence[BurnWindow] = DEFAULT_WINDOWS) -> dict:
-    """A Prometheus rule file: the SLI error ratio over every window, then one burn alert per window pair."""
-    if time_scale <= 0:
-        raise InvalidInput("time_scale", f"{time_scale} must be a positive number")
+def _checked_windows(spec: SLOSpec, windows: Sequence[BurnWindow] | None) -> Sequence[BurnWindow]:
+    if windows is None:
+        windows = burn_windows(spec.window)
+        check_slo_window(spec.window, windows, spec.field("window"), spec.source)
+        return windows
     if not windows:
         raise InvalidInput("windows", "give at least one burn window")
-    longest = max(parse_duration(bw.long) for bw in windows)
-    if longest > spec.window_seconds:
-        raise spec.invalid("window", f"{spec.window} is shorter than the longest alert window "
-                                     f"{format_duration(longest)}; lengthen it or pass shorter windows")
     for i, bw in enumerate(windows):
         if bw.severity not in ("page", "ticket"):
             raise InvalidInput(f"windows[{i}].severity", f"{bw.severity!r} must be page or ticket")
         if parse_duration(bw.short) >= parse_duration(bw.long) or bw.factor <= 0:
             raise InvalidInput(f"windows[{i}]", "needs short < long and a positive factor")
+    check_slo_window(spec.window, windows, spec.field("window"), spec.source)
+    return windows
+
+
+def generate_rules(spec: SLOSpec, *, time_scale: float = 1, profile: str | Profile = "realistic",
+                   windows: Sequence[BurnWindow] | None = None) -> dict:
+    """A Prometheus rule file: the SLI error ratio over every window, then one burn alert per window pair.
+
+    ``windows`` defaults to ``burn_windows(spec.window)``: the factors follow
+    the SLO's own window. ``time_scale`` divides every window; ``profile``
+    (a name or a ``Profile``; default the production-like ``realistic``) is
+    the Prometheus the rules are meant for, and InvalidInput(time_scale) says
+    when a compressed window would hold fewer than ``MIN_SCRAPES_PER_WINDOW``
+    of its scrapes.
+    """
+    if time_scale <= 0:
+        raise InvalidInput("time_scale", f"{time_scale} must be a positive number")
+    windows = _checked_windows(spec, windows)
+    prof = _profile(profile)
     needed = sorted({w for bw in windows for w in (bw.long, bw.short)}, key=parse_duration)
     labels = {"slo": spec.name, "service": spec.service}
-    recordings = [{"record": _record(_scaled(w, time_scale)), "expr": sli_error_expr(spec, _scaled(w, time_scale)),
+    recordings = [{"record": _record(_scaled(w, time_scale, prof)), "expr": sli_error_expr(spec, _scaled(w, time_scale, prof)),
                    "labels": dict(labels)} for w in needed]
     match = f'{{slo="{spec.name}", service="{spec.service}"}}'
     alerts = []
     for bw in windows:
-        long, short = _scaled(bw.long, time_scale), _scaled(bw.short, time_scale)
-        expr = (f"(\n  {_record(long)}{match} / {spec.budget!r} > {bw.factor:g}\nand\n"
-                f"  {_record(short)}{match} / {spec.budget!r} > {bw.factor:g}\n)")
+        long, short = _scaled(bw.long, time_scale, prof), _scaled(bw.short, time_scale, prof)
+        factor = _factor_expr(bw.factor)
+        expr = (f"(\n  {_record(long)}{match} / {spec.budget!r} > {factor}\nand\n"
+                f"  {_record(short)}{match} / {spec.budget!r} > {factor}\n)")
         alerts.append({
             "alert": f"{_camel(spec.name)}ErrorBudgetBurn",
             "expr": expr,
             "labels": {"severity": bw.severity, "long_window": long, "short_window": short,
-                       "burn_factor": f"{bw.factor:g}", **labels},
+                       "burn_factor": _factor_label(bw.factor), **labels},
             "annotations": _annotations(spec, bw, long, short, time_scale),
         })
     return {"groups": [{"name": f"slo-{spec.name}-sli", "rules": recordings},
                        {"name": f"slo-{spec.name}-alerts", "rules": alerts}]}
 
 
-def _alert_steps(bw: BurnWindow, long: float, short: float, step: float, budget: float) -> int | None:
-    """First step k at which a total outage starting at step 0 trips ``bw``, computed as Prometheus will;
-    None when even 100 % errors stay below factor × budget (e.g. 14.4× a 10 % budget)."""
-    if bw.factor * budget >= 1:
-        return None
-    k = 0
-    while not (_outage_ratio(k, step, long) / budget > bw.factor and _outage_ratio(k, step, short) / budget > bw.factor):
-        k += 1
-    return k
+def generate_tests(spec: SLOSpec, *, time_scale: float = 1, profile: str | Profile = "realistic",
+                   windows: Sequence[BurnWindow] | None = None, rule_file: str = "rules.yml") -> dict:
+    """A ``promtool test rules`` document for ``generate_rules``, starting from raw counter series
+    (``kit.slotests`` builds it: scenarios, series and the model of ``rate()``)."""
+    from . import slotests
+
+    return slotests.generate_tests(spec, time_scale=time_scale, profile=profile, windows=windows, rule_file=rule_file)
 
 
-def _outage_ratio(k: int, step: float, window: float) -> float:
-    return min(1.0, k * step / window)
-
-
-def generate_tests(spec: SLOSpec, *, time_scale: float = 1, windows: Sequence[BurnWindow] = DEFAULT_WINDOWS,
-                   rule_file: str = "rules.yml") -> dict:
-    """A ``promtool test rules`` file for ``generate_rules``: no alert in a clean steady state; each alert at the
-    step the arithmetic predicts during a total outage.
-
-    The input series are the recorded SLI error ratios themselves (what a total
-    outage starting at t=0 makes them: elapsed/window, capped at 1), so the test
-    covers the alert logic, labels and annotations for any SLI query.
-    """
-    doc = generate_rules(spec, time_scale=time_scale, windows=windows)
-    alerts = doc["groups"][1]["rules"]
-    scaled = [(bw, _scaled(bw.long, time_scale), _scaled(bw.short, time_scale)) for bw in windows]
-    step = min(parse_duration(s) for _, _, s in scaled) / 5
-    budget = spec.budget
-    fire_at = [_alert_steps(bw, parse_duration(lo), parse_duration(sh), step, budget) for bw, lo, sh in scaled]
-    reachable = [k for k in fire_at if k is not None]
-    last = max(reachable, default=0) + 1
-    series_windows = sorted({w for _, lo, sh in scaled for w in (lo, sh)}, key=parse_duration)
-    labels = f'slo="{spec.name}", service="{spec.service}"'
-
-    def series(values: Callable[[int, float], float]) -> list[dict]:
-        return [{"series": f"{_record(w)}{{{labels}}}",
-                 "values": " ".join(repr(values(k, parse_duration(w))) for k in range(last + 1))}
-                for w in series_windows]
-
-    def expected(k: int) -> list[dict]:
-        out = []
-        for (_, lo, _), rule, first in zip(scaled, alerts, fire_at):
-            if first is not None and first <= k:
-                value = f"{_outage_ratio(k, step, parse_duration(lo)) / budget:.1f}"
-                out.append({"exp_labels": dict(rule["labels"]),
-                            "exp_annotations": {key: text.replace(_VALUE, value)
-                                                for key, text in rule["annotations"].items()}})
-        return out
-
-    name = alerts[0]["alert"]
-    interval = format_duration(step)
-    times = sorted({k for f in reachable for k in (f - 1, f) if k >= 0} | {last})
-    return {
-        "rule_files": [rule_file],
-        "evaluation_interval": interval,
-        "tests": [
-            {"name": "steady state without errors: no alert", "interval": interval,
-             "input_series": series(lambda k, w: 0.0),
-             "alert_rule_test": [{"eval_time": format_duration(k * step) if k else "0s", "alertname": name,
-                                  "exp_alerts": []} for k in times]},
-            {"name": "total outage from t=0: each alert when its windows cross factor × budget", "interval": interval,
-             "input_series": series(lambda k, w: _outage_ratio(k, step, w)),
-             "alert_rule_test": [{"eval_time": format_duration(k * step) if k else "0s", "alertname": name,
-                                  "exp_alerts": expected(k)} for k in times]},
-        ],
-    }
-
-
-def test_rules(spec: SLOSpec, *, time_scale: float = 1, windows: Sequence[BurnWindow] = DEFAULT_WINDOWS) -> PromtoolResult:
+def test_rules(spec: SLOSpec, *, time_scale: float = 1, profile: str | Profile = "realistic",
+               windows: Sequence[BurnWindow] | None = None) -> PromtoolResult:
     """Generate the rules and their unit tests and run ``promtool test rules`` on them."""
-    rules = generate_rules(spec, time_scale=time_scale, windows=windows)
-    tests = generate_tests(spec, time_scale=time_scale, windows=windows, rule_file="rules.yml")
-    return promtool(["test", "rules", "tests.yml"], {"rules.yml": rules, "tests.yml": tests})
+    from . import slotests
+
+    return slotests.test_rules(spec, time_scale=time_scale, profile=profile, windows=windows)
 
 
 test_rules.__test__ = False  # type: ignore[attr-defined]  # not a pytest test despite its name
@@ -635,13 +744,15 @@ def burn_rate_strategy(objective: float, window: Duration = "1h", factor: float 
                     (((seconds,), factor * error_budget(objective)),))
 
 
-def multiwindow_strategy(objective: float, windows: Sequence[BurnWindow] = DEFAULT_WINDOWS,
-                         severity: str | None = "page") -> Strategy:
-    """The generated rule set (its ``severity`` alerts, or all when None)."""
+def multiwindow_strategy(objective: float, windows: Sequence[BurnWindow] | None = None,
+                         severity: str | None = "page", *, slo_window: Duration = "30d") -> Strategy:
+    """The generated rule set (its ``severity`` alerts, or all when None); ``windows`` defaults to the policy's
+    windows for ``slo_window``."""
+    windows = burn_windows(slo_window) if windows is None else windows
     chosen = [bw for bw in windows if severity is None or bw.severity == severity]
     if not chosen:
         raise InvalidInput("severity", f"no {severity} windows in the table")
-    pairs = ", ".join(f"{bw.factor:g}×/{bw.long}+{bw.short}" for bw in chosen)
+    pairs = ", ".join(f"{_factor_label(bw.factor)}×/{bw.long}+{bw.short}" for bw in chosen)
     return Strategy(f"multi-window multi-burn-rate ({pairs})",
                     tuple(((parse_duration(bw.long), parse_duration(bw.short)), bw.factor * error_budget(objective))
                           for bw in chosen))
@@ -720,12 +831,13 @@ def simulate(strategy: Strategy, scenario: Scenario, *, step: float = 1.0) -> Ou
     return Outcome(True, float(times[first]), float(after[0] * step) if len(after) else None)
 
 
-def should_page(scenario: Scenario, objective: float, *, windows: Sequence[BurnWindow] = DEFAULT_WINDOWS,
+def should_page(scenario: Scenario, objective: float, *, windows: Sequence[BurnWindow] | None = None,
                 slo_window: Duration = "30d", step: float = 1.0) -> bool:
     """Ground truth: the scenario spends, within some page window's long window, at least the budget share that
     window pages on (defaults: ≥ 2 % of a 30-day budget within 1 h, or ≥ 5 % within 6 h)."""
     import numpy as np
 
+    windows = burn_windows(slo_window) if windows is None else windows
     pages = [bw for bw in windows if bw.severity == "page"]
     longest = max(parse_duration(bw.long) for bw in pages)
     times, cum = _timeline(scenario, longest, longest, step)
@@ -748,14 +860,16 @@ class AlertQuality:
 
 
 def alert_quality(objective: float = 0.999, strategies: Sequence[Strategy] | None = None,
-                  scenarios: Sequence[Scenario] | None = None, *, step: float = 1.0) -> AlertQuality:
-    """Compare strategies on scenarios: detection time, reset time, and precision/recall against ``should_page``."""
+                  scenarios: Sequence[Scenario] | None = None, *, step: float = 1.0,
+                  slo_window: Duration = "30d") -> AlertQuality:
+    """Compare strategies on scenarios: detection time, reset time, and precision/recall against ``should_page``
+    (for an SLO over ``slo_window``: its factors and budget)."""
     import pandas as pd
 
     strategies = strategies or (threshold_strategy(objective), burn_rate_strategy(objective),
-                                multiwindow_strategy(objective))
+                                multiwindow_strategy(objective, slo_window=slo_window))
     scenarios = scenarios or default_scenarios(objective)
-    truth = {s.name: should_page(s, objective, step=step) for s in scenarios}
+    truth = {s.name: should_page(s, objective, slo_window=slo_window, step=step) for s in scenarios}
     rows = []
     for strategy in strategies:
         for scenario in scenarios:

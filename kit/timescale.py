@@ -12,6 +12,10 @@ import re
 
 from .errors import InvalidInput
 
+MIN_SCRAPES_PER_WINDOW = 4
+"""A rate() window must span this many scrape intervals: rate() needs two samples in its window, and four
+intervals leave room for a late or failed scrape (the usual advice for rate windows)."""
+
 _UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800, "y": 31536000}
 _PART = re.compile(r"(\d+)(ms|s|m|h|d|w|y)")
 _DURATION = re.compile(r"^(?:\d+(?:ms|s|m|h|d|w|y))+$")

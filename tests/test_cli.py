@@ -114,15 +114,40 @@ def test_slo_validate_shows_a_bad_openslo_file_in_one_line(capsys, name, expecte
     assert len(err.splitlines()) == 1 and "Traceback" not in err
 
 
-def test_slo_apply_installs_into_the_sandbox(live):
-    from kit import prom, sandbox
+def test_slo_window_verdict_is_the_same_for_validate_and_generate():
+    spec = str(REPO_ROOT / "tests/slo_specs/bad/window-one-day.yml")
+    results = [kit("slo", action, spec) for action in ("validate", "generate")]
+    assert [r.returncode for r in results] == [2, 2]
+    assert len({r.stderr.split(": ", 1)[1] for r in results}) == 1
+    assert "window: 1d is shorter than the longest alert window (3d" in results[0].stderr
+
+
+def test_slo_time_scale_is_checked_against_the_profiles_scrape_interval():
+    result = kit("slo", "generate", SPEC, "--time-scale", "60", "--profile", "realistic")
+    assert result.returncode == 2
+    assert "15s scrape interval" in result.stderr and "at most 5" in result.stderr
+
+
+def test_slo_apply_uses_the_profile_scale_and_a_drill_never_removes_it(live):
+    from kit import drills, prom, sandbox, slo
 
     try:
-        result = kit("slo", "apply", SPEC, "--time-scale", "60")
+        result = kit("slo", "apply", SPEC)
         assert result.returncode == 0, result.stderr
+        assert "time scale 15× (the lab profile's" in result.stdout
         names = set(prom.rules(config=live)["name"])
-        assert {"slo:sli_error:ratio_rate5s", "CheckoutAvailabilityErrorBudgetBurn"} <= names
+        assert {"slo:sli_error:ratio_rate20s", "CheckoutAvailabilityErrorBudgetBurn"} <= names
+        loaded = sandbox.status(live).rules_loaded
+        # a drill that uses the same SLO installs the same rules under its own name: evaluated once
+        slo.install(slo.load_spec(SPEC), name="drill-slo-checkout-availability", config=live)
+        assert sandbox.status(live).rules_loaded == loaded
+        drills._reset(drills.load_scenario("bad-deploy"), live)  # what ending the drill does
+        assert "CheckoutAvailabilityErrorBudgetBurn" in set(prom.rules(config=live)["name"])
+        result = kit("slo", "apply", SPEC, "--time-scale", "60")
+        assert result.returncode == 0 and "time scale 60× (as asked" in result.stdout, result.stderr
+        assert "slo:sli_error:ratio_rate5s" in set(prom.rules(config=live)["name"])
     finally:
+        sandbox.remove_rules("drill-slo-checkout-availability", config=live)
         sandbox.remove_rules("slo-checkout-availability", config=live)
 
 

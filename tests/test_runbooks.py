@@ -96,7 +96,8 @@ def test_shipped_runbooks_lint_clean_live_with_slo_alerts_loaded(live):
     """Live lint reads what Prometheus has loaded, so SLO alerts installed at run time are covered too."""
     scale = live.profile_spec.time_scale
     groups = [group for path in sorted((REPO_ROOT / "slos").glob("*.yml"))
-              for group in slo.generate_rules(slo.load_spec(path), time_scale=scale)["groups"]]
+              for group in slo.generate_rules(slo.load_spec(path), time_scale=scale,
+                                              profile=live.profile_spec)["groups"]]
     sandbox.install_rules("slo-runbook-lint", {"groups": groups}, config=live)
     try:
         report = runbooks.lint(config=live)

@@ -170,6 +170,12 @@ def test_rules_promtool_rejects_change_nothing(live):
     assert sandbox.status(live).rules_loaded == before
     with pytest.raises(InvalidInput, match="name"):
         sandbox.install_rules("../escape", GOOD_RULES, config=live)
+    squeezed = {"groups": [{"name": "squeezed", "rules": [
+        {"alert": "NeverFires", "expr": 'sum(rate(http_requests_total{job="shop"}[3s])) > 0'}]}]}
+    with pytest.raises(InvalidInput, match="^rules: NeverFires: its 3s window holds fewer than 4 scrapes at the lab "
+                                           "profile's 1s scrape interval"):
+        sandbox.install_rules("squeezed-test", squeezed, config=live)
+    assert sandbox.status(live).rules_loaded == before
 
 
 def test_restart_replaces_one_process_only(own):

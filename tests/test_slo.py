@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 import subprocess
 import time
 from pathlib import Path
@@ -48,10 +49,9 @@ def test_openslo_gives_the_same_model_as_the_kit_format():
 def test_openslo_good_expression_with_window_placeholder_and_target_percent():
     spec = slo.load_spec(SPECS / "good" / "checkout-openslo-good-expr.yml")
     assert spec.objective == pytest.approx(0.995) and spec.window == "28d"
-    assert slo.sli_error_expr(spec, "1h") == (
-        '1 - (sum(rate(http_requests_total{job="shop", route="/checkout", code!~"5.."}[1h])) / '
-        'sum(rate(http_requests_total{job="shop", route="/checkout"}[1h])))'
-    )
+    good = '(sum(rate(http_requests_total{job="shop", route="/checkout", code!~"5.."}[1h])))'
+    total = '(sum(rate(http_requests_total{job="shop", route="/checkout"}[1h])))'
+    assert slo.sli_error_expr(spec, "1h") == f"1 - (({good} or (0 * {total})) / {total})"
 
 
 def test_spec_from_text_and_mapping():
@@ -96,14 +96,58 @@ def test_there_are_at_least_ten_distinct_bad_specs():
 
 
 def test_error_expressions():
+    total = 'sum(rate(http_requests_total{job="shop", route="/checkout"}[5m]))'
     assert slo.sli_error_expr(slo.load_spec(CHECKOUT), "5m") == (
-        '(sum(rate(http_requests_total{job="shop", route="/checkout", code=~"5.."}[5m])) or vector(0)) / '
-        'sum(rate(http_requests_total{job="shop", route="/checkout"}[5m]))'
+        f'(sum(rate(http_requests_total{{job="shop", route="/checkout", code=~"5.."}}[5m])) or (0 * {total})) / {total}'
     )
     assert slo.sli_error_expr(slo.load_spec(CATALOG), "5m") == (
-        '1 - (sum(rate(http_request_duration_seconds_bucket{job="shop", route="/catalog", le="0.25"}[5m])) / '
+        '1 - (sum(rate(http_request_duration_seconds_bucket{job="shop", route="/catalog", le=~"0[.]250*"}[5m])) / '
         'sum(rate(http_request_duration_seconds_count{job="shop", route="/catalog"}[5m])))'
     )
+
+
+UP_SLI = CHECKOUT.read_text().replace(
+    'bad: http_requests_total{job="shop", route="/checkout", code=~"5.."}',
+    "bad: sum(count_over_time(up[{{window}}])) - sum(sum_over_time(up[{{window}}]))").replace(
+    'total: http_requests_total{job="shop", route="/checkout"}', "total: sum(count_over_time(up[{{window}}]))")
+
+
+def test_every_query_keeps_its_meaning_inside_the_ratio():
+    expr = slo.sli_error_expr(slo.load_spec(UP_SLI), "5m")
+    bad, total = "(sum(count_over_time(up[5m])) - sum(sum_over_time(up[5m])))", "(sum(count_over_time(up[5m])))"
+    assert expr == f"({bad} or (0 * {total})) / {total}"
+
+
+def test_bool_gauge_availability_sli_records_zero_and_fires_nothing_when_every_target_is_up():
+    """The issue's instance: unparenthesised, it recorded 119 over 5 minutes and all four alerts fired."""
+    spec = slo.load_spec(UP_SLI)
+    rules = slo.generate_rules(spec)
+    records = [r["record"] for r in rules["groups"][0]["rules"]]
+    labels = 'slo="checkout-availability", service="shop"'
+    tests = {"rule_files": ["rules.yml"], "evaluation_interval": "1m",
+             "group_eval_order": [g["name"] for g in rules["groups"]],
+             "tests": [{"interval": "15s",
+                        "input_series": [{"series": f'up{{job="shop", instance="{i}"}}', "values": "1x400"}
+                                         for i in ("a", "b")],
+                        "promql_expr_test": [{"expr": f"{r}{{{labels}}}", "eval_time": "90m",
+                                              "exp_samples": [{"labels": f"{r}{{{labels}}}", "value": 0}]}
+                                             for r in records],
+                        "alert_rule_test": [{"eval_time": t, "alertname": "CheckoutAvailabilityErrorBudgetBurn",
+                                             "exp_alerts": []} for t in ("5m", "1h", "90m")]}]}
+    result = slo.promtool(["test", "rules", "tests.yml"], {"rules.yml": rules, "tests.yml": tests})
+    assert result.passed, result.output
+    assert slo.test_rules(spec).passed  # its own generated tests (fed recorded ratios: no counter model)
+
+
+@pytest.mark.parametrize("bound,spellings", [
+    (0.25, ["0.25", "0.250"]), (1, ["1", "1.0", "1.00"]), (1.0, ["1", "1.0"]), (10, ["10", "10.0"]),
+    (0.005, ["0.005"]), (1e-05, ["1e-05", "0.00001"]), (2.5, ["2.5"])])
+def test_bucket_bound_matches_whatever_the_client_library_wrote(bound, spellings):
+    pattern = slo.le_pattern(bound)
+    assert "\\" not in pattern, "the pattern goes into a PromQL string unescaped"
+    assert all(re.fullmatch(pattern, text) for text in spellings), pattern
+    assert not any(re.fullmatch(pattern, text) for text in ("0.3", "11", "0.025", "1.5", "+Inf", "")), pattern
+
 
 
 # --------------------------------------------------------------------------- math
@@ -156,6 +200,35 @@ def test_window_table_reproduces_the_textbook_factors():
     assert table == [("page", "1h", "5m", 14.4), ("page", "6h", "30m", 6.0),
                      ("ticket", "1d", "2h", 3.0), ("ticket", "3d", "6h", 1.0)]
     assert [bw.budget_spent("30d") for bw in slo.DEFAULT_WINDOWS] == pytest.approx([0.02, 0.05, 0.10, 0.10])
+
+
+@pytest.mark.parametrize("window,factors", [
+    ("30d", [14.4, 6, 3, 1]), ("28d", [13.44, 5.6, 2.8, 0.9333333]), ("4w", [13.44, 5.6, 2.8, 0.9333333]),
+    ("7d", [3.36, 1.4, 0.7, 0.2333333])])
+def test_factors_follow_the_slo_window(window, factors):
+    windows = slo.burn_windows(window)
+    days = parse_duration(window) / 86400
+    # factor = budget_spent × window / long_window, from the policy's budget shares
+    assert [bw.factor for bw in windows] == pytest.approx(
+        [p.spent * days * 24 / (parse_duration(p.long) / 3600) for p in slo.BUDGET_POLICY])
+    assert [bw.factor for bw in windows] == pytest.approx(factors, abs=1e-6)
+    assert [bw.budget_spent(window) for bw in windows] == pytest.approx([0.02, 0.05, 0.10, 0.10])
+
+
+def test_rules_of_a_28_day_slo_page_on_its_own_budget_shares():
+    spec = slo.load_spec(CHECKOUT.read_text().replace("window: 30d", "window: 28d"))
+    alerts = slo.generate_rules(spec)["groups"][1]["rules"]
+    assert [a["labels"]["burn_factor"] for a in alerts] == ["13.44", "5.6", "2.8", "0.9333"]
+    assert "> 13.44\n" in alerts[0]["expr"] and "> 0.933333333\n" in alerts[3]["expr"]
+    spent = [a["annotations"]["description"].split("which spends ")[1].split(" of the budget")[0] for a in alerts]
+    assert spent == ["2 %", "5 %", "10 %", "10 %"]
+    assert "gone within 2d2h" in alerts[0]["annotations"]["summary"]  # 28d / 13.44 = 50 h
+    assert "gone within 4w2d" in alerts[3]["annotations"]["summary"]  # 28d / 0.9333 = 30 d
+    # a total outage trips the fast page after 13.44 × 0.001 × 3600 s = 48.4 s of its 1-hour window
+    table = slo.alert_quality(0.999, slo_window="28d").table
+    multi = table[table["strategy"].str.startswith("multi") & (table["scenario"] == "total outage for 1h")]
+    assert multi["detection_s"].iloc[0] == 49
+    assert slo.test_rules(spec).passed
 
 
 def test_windows_and_factors_are_configurable():
@@ -215,7 +288,7 @@ def test_default_runbook_url_names_the_slo():
 
 
 def test_time_scale_divides_every_window_and_says_so():
-    doc = slo.generate_rules(slo.load_spec(CHECKOUT), time_scale=60)
+    doc = slo.generate_rules(slo.load_spec(CHECKOUT), time_scale=60, profile="lab")
     assert [r["record"] for r in doc["groups"][0]["rules"]] == [
         f"slo:sli_error:ratio_rate{w}" for w in ("5s", "30s", "1m", "2m", "6m", "24m", "1h12m")]
     assert "[5s]" in doc["groups"][0]["rules"][0]["expr"]
@@ -225,49 +298,100 @@ def test_time_scale_divides_every_window_and_says_so():
     assert "the 1h/5m windows run as 1m/5s" in page["annotations"]["description"]
 
 
-def test_time_scale_that_makes_a_window_shorter_than_a_second_is_refused():
-    with pytest.raises(InvalidInput, match="time_scale: 3600× turns the 5m window into 0.0833 s"):
-        slo.generate_rules(slo.load_spec(CHECKOUT), time_scale=3600)
+@pytest.mark.parametrize("profile,scale,message", [
+    ("realistic", 60, "60× turns the 5m window into 5 s, shorter than 4 scrapes at the realistic profile's 15s "
+                      "scrape interval"),
+    ("lab", 3600, "3600× turns the 5m window into 0.0833 s, shorter than 4 scrapes at the lab profile's 1s"),
+])
+def test_time_scale_that_squeezes_a_window_below_the_profiles_scrapes_is_refused(profile, scale, message):
+    with pytest.raises(InvalidInput) as caught:
+        slo.generate_rules(slo.load_spec(CHECKOUT), time_scale=scale, profile=profile)
+    assert str(caught.value).startswith(f"time_scale: {message}")
+    assert "could never fire" in str(caught.value)
+    most = {"realistic": 5, "lab": 75}[profile]
+    assert f"use a time scale of at most {most}" in str(caught.value)
+    slo.generate_rules(slo.load_spec(CHECKOUT), time_scale=most, profile=profile)
 
 
-def test_slo_window_shorter_than_an_alert_window_is_refused():
-    spec = slo.load_spec(CHECKOUT.read_text().replace("window: 30d", "window: 1d"))
-    with pytest.raises(InvalidInput, match="window: 1d is shorter than the longest alert window 3d"):
-        slo.generate_rules(spec)
+def test_validate_and_generate_give_one_verdict_on_the_slo_window():
+    for window in ("0d", "1d", "2d"):
+        with pytest.raises(InvalidInput, match=f"^window: {window} is shorter than the longest alert window \\(3d"):
+            slo.load_spec(CHECKOUT.read_text().replace("window: 30d", f"window: {window}"))
+    spec = slo.load_spec(CHECKOUT.read_text().replace("window: 30d", "window: 3d"))
+    assert slo.check_rules(slo.generate_rules(spec)).passed
+    longer = slo.DEFAULT_WINDOWS + (slo.BurnWindow("ticket", "7d", "12h", 1.0),)
+    with pytest.raises(InvalidInput, match="^window: 3d is shorter than the longest alert window \\(7d"):
+        slo.generate_rules(spec, windows=longer)
 
 
 @pytest.mark.parametrize("spec_path", [CHECKOUT, CATALOG, SPECS / "good" / "checkout-openslo-good-expr.yml"])
 @pytest.mark.parametrize("scale", [1, 60])
 def test_promtool_accepts_generated_rules(spec_path, scale):
-    result = slo.check_rules(slo.generate_rules(slo.load_spec(spec_path), time_scale=scale))
+    result = slo.check_rules(slo.generate_rules(slo.load_spec(spec_path), time_scale=scale, profile="lab"))
     assert result.passed, result.output
     assert "SUCCESS: 11 rules found" in result.output
 
 
-@pytest.mark.parametrize("spec_path", [CHECKOUT, CATALOG])
-@pytest.mark.parametrize("scale", [1, 60])
-def test_generated_promtool_unit_tests_pass(spec_path, scale):
-    result = slo.test_rules(slo.load_spec(spec_path), time_scale=scale)
+@pytest.mark.parametrize("spec_path,profile,scale", [
+    (CHECKOUT, "realistic", 1), (CATALOG, "realistic", 1), (CHECKOUT, "lab", 60), (CATALOG, "lab", 15),
+    (SPECS / "good" / "checkout-openslo-good-expr.yml", "lab", 15)])
+def test_generated_promtool_unit_tests_pass(spec_path, profile, scale):
+    result = slo.test_rules(slo.load_spec(spec_path), time_scale=scale, profile=profile)
     assert result.passed, result.output
 
 
-def test_generated_unit_tests_expect_alerts_when_the_arithmetic_says(tmp_path):
-    tests = slo.generate_tests(slo.load_spec(CHECKOUT))
-    assert tests["evaluation_interval"] == "1m"
-    outage = tests["tests"][1]["alert_rule_test"]
-    firing = {t["eval_time"]: sorted(a["exp_labels"]["burn_factor"] for a in t["exp_alerts"]) for t in outage}
-    # 1-minute steps of a total outage: 1h/5m trips at 1m (1/60 > 1.44 %), 6h/30m at 3m (3/360 > 0.6 %),
-    # 1d/2h and 3d/6h at 5m (5/1440 > 0.3 %, 5/4320 > 0.1 %)
-    assert firing == {"0s": [], "1m": ["14.4"], "2m": ["14.4"], "3m": ["14.4", "6"], "4m": ["14.4", "6"],
-                      "5m": ["1", "14.4", "3", "6"], "6m": ["1", "14.4", "3", "6"]}
-    assert all(t["exp_alerts"] == [] for t in tests["tests"][0]["alert_rule_test"])
+def test_generated_unit_tests_start_from_raw_counters_including_series_that_appear_later():
+    tests = slo.generate_tests(slo.load_spec(CHECKOUT), profile="realistic")
+    assert tests["evaluation_interval"] == "15s"
+    steady, outage, restart = tests["tests"]
+    ok = 'http_requests_total{code="200", job="shop", route="/checkout"}'
+    failed = 'http_requests_total{code="500", job="shop", route="/checkout"}'
+    assert {s["series"]: s["values"] for s in steady["input_series"]} == {ok: "1+1x3", failed: "_x4"}
+    assert [p["exp_samples"][0]["value"] for p in steady["promql_expr_test"]] == [0.0] * 7
+    # 241 scrapes (1 h) of good traffic, then only failures: the failing series is created part-way
+    assert {s["series"]: s["values"] for s in outage["input_series"]} == {ok: "1+1x240 241x21", failed: "_x241 1+1x21"}
+    assert {s["series"]: s["values"] for s in restart["input_series"]} == {ok: "_x4", failed: "1+1x3"}
+    assert [p["exp_samples"][0]["value"] for p in restart["promql_expr_test"]] == [1.0] * 7
+    firing = {t["eval_time"]: sorted(a["exp_labels"]["burn_factor"] for a in t["exp_alerts"])
+              for t in outage["alert_rule_test"]}
+    # the 1h/5m page has a full hour of good traffic in its long window: it fires once the failures exceed
+    # 1.44 % of the hour (52 s, the 4th failed scrape), later than the tickets whose long windows hold less
+    assert firing["1h45s"] == ["1", "3", "6"] and firing["1h1m"] == ["1", "14.4", "3", "6"]
+
+
+def _promtool_test(tmp_path, rules: dict, tests: dict):
+    (tmp_path / "rules.yml").write_text(slo.to_yaml(rules))
+    (tmp_path / "tests.yml").write_text(slo.to_yaml(tests))
+    return subprocess.run([str(binaries.path("promtool")), "test", "rules", "tests.yml"], cwd=tmp_path,
+                          capture_output=True, text=True)
+
+
+GOOD_FORM = CHECKOUT.read_text().replace('bad: http_requests_total{job="shop", route="/checkout", code=~"5.."}',
+                                         'good: http_requests_total{job="shop", route="/checkout", code!~"5.."}')
+
+
+@pytest.mark.parametrize("broken", ["no fallback for a series not created yet", "queries pasted unparenthesised",
+                                    "the Python client's bucket spelling only"])
+def test_generated_unit_tests_catch_a_broken_recording_rule(tmp_path, broken):
+    bucket = "bucket" in broken
+    spec = slo.load_spec(CATALOG.read_text().replace("threshold: 0.25", "threshold: 1") if bucket else GOOD_FORM)
+    rules = slo.generate_rules(spec)
+    for rule in rules["groups"][0]["rules"]:
+        window = rule["record"].rsplit("rate", 1)[1]
+        good = f'sum(rate(http_requests_total{{job="shop", route="/checkout", code!~"5.."}}[{window}]))'
+        total = f'sum(rate(http_requests_total{{job="shop", route="/checkout"}}[{window}]))'
+        rule["expr"] = (rule["expr"].replace(f'le=~"{slo.le_pattern(1)}"', 'le="1.0"') if bucket else
+                        f"1 - ({good} / {total})" if "fallback" in broken else f"1 - {good} / {total}")
+    assert _promtool_test(tmp_path, rules, slo.generate_tests(spec)).returncode != 0
+    assert slo.test_rules(spec).passed
 
 
 def test_alerts_that_cannot_fire_at_a_low_objective_are_expected_never_to_fire():
     # at 90 % the budget is 10 %: 14.4× would need 144 % errors
     spec = slo.load_spec(CHECKOUT.read_text().replace("objective: 0.999", "objective: 0.9"))
-    outage = slo.generate_tests(spec)["tests"][1]["alert_rule_test"]
-    assert {a["exp_labels"]["burn_factor"] for t in outage for a in t["exp_alerts"]} == {"6", "3", "1"}
+    after_steady, after_restart = [{a["exp_labels"]["burn_factor"] for t in outage["alert_rule_test"]
+                                    for a in t["exp_alerts"]} for outage in slo.generate_tests(spec)["tests"][1:]]
+    assert after_restart == {"6", "3", "1"} and after_steady <= after_restart
     result = slo.test_rules(spec)
     assert result.passed, result.output
 
@@ -275,10 +399,7 @@ def test_alerts_that_cannot_fire_at_a_low_objective_are_expected_never_to_fire()
 def test_generated_unit_tests_catch_a_wrong_factor(tmp_path):
     spec = slo.load_spec(CHECKOUT)
     wrong = (slo.BurnWindow("page", "1h", "5m", 30),) + slo.DEFAULT_WINDOWS[1:]
-    (tmp_path / "rules.yml").write_text(slo.to_yaml(slo.generate_rules(spec, windows=wrong)))
-    (tmp_path / "tests.yml").write_text(slo.to_yaml(slo.generate_tests(spec)))
-    done = subprocess.run([str(binaries.path("promtool")), "test", "rules", "tests.yml"], cwd=tmp_path,
-                          capture_output=True, text=True)
+    done = _promtool_test(tmp_path, slo.generate_rules(spec, windows=wrong), slo.generate_tests(spec))
     assert done.returncode != 0 and "FAILED" in done.stdout + done.stderr
 
 
@@ -329,14 +450,28 @@ def test_alert_quality_table_and_scores():
 def test_validate_queries_passes_good_and_shows_prometheus_message_for_bad(live):
     for path in (CHECKOUT, CATALOG):
         spec = slo.load_spec(path)
-        slo.validate_queries(spec, live)
         # the SLI has data on the live shop (for latency: the le label matches the exposition)
         prom.wait_for(slo.sli_error_expr(spec, "10s") + " >= 0", timeout=20, config=live)
+        assert slo.validate_queries(spec, live) == []
     broken = CHECKOUT.read_text().replace(
         'bad: http_requests_total{job="shop", route="/checkout", code=~"5.."}',
         'bad: sum by (code (rate(http_requests_total{job="shop"}[{{window}}]))')
-    with pytest.raises(InvalidInput, match=r"^sli\.bad: Prometheus rejected .*parse error"):
+    with pytest.raises(InvalidInput, match=r"^sli\.availability\.bad: Prometheus rejected .*parse error"):
         slo.validate_queries(slo.load_spec(broken), live)
+
+
+@pytest.mark.parametrize("change,warning", [
+    (('route="/checkout"}', 'route="/nowhere"}'), "sli.availability.total: no data in Prometheus"),
+    (('bad: http_requests_total{job="shop", route="/checkout", code=~"5.."}', 'bad: http_requests_total{job="shop"}'),
+     "sli: the error ratio over 5m is"),
+    (("threshold: 0.25", "threshold: 0.33\n    buckets: [0.33]"),
+     "sli.latency.threshold: the histogram has data but no bucket with le=0.33"),
+])
+def test_validate_queries_warns_when_a_live_sli_cannot_work(live, change, warning):
+    prom.wait_for(slo.sli_error_expr(slo.load_spec(CHECKOUT), "10s") + " >= 0", timeout=20, config=live)
+    text = (CATALOG if "threshold" in change[0] else CHECKOUT).read_text().replace(*change)
+    warnings = slo.validate_queries(slo.load_spec(text), live)
+    assert len(warnings) == 1 and warnings[0].startswith(warning), warnings
 
 
 def _page_rows(since: float, live, status: str, long_window: str):
@@ -362,8 +497,7 @@ def _wait_page(since: float, live, status: str, long_window: str, timeout: float
 def test_live_total_outage_pages_and_resets(clean_faults):
     live = clean_faults
     # 60×: the 1h/5m page runs as 1m/5s, still five scrapes in the short window at the lab profile's 1 s
-    doc = slo.generate_rules(slo.load_spec(CHECKOUT), time_scale=60)
-    sandbox.install_rules("slo-checkout-availability", doc, config=live)
+    slo.install(slo.load_spec(CHECKOUT), time_scale=60, config=live)
     try:
         since = time.time()
         faults.set_fault("errors", ratio=1.0, route="checkout", config=live)
