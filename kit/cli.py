@@ -135,8 +135,9 @@ def _pages(args) -> int:
     elif frame.empty:
         print("no pages yet")
     else:
-        view = shown[["received_at", "status", "alertname", "severity", "summary"]]
-        print(view.assign(received_at=view["received_at"].map(_local_time)).to_string(index=False))
+        columns = ("received_at", "status", "alertname", "severity", "summary")
+        print(_columns(("received", *columns[1:]), [(_local_time(row[0]), *row[1:])
+                                                     for row in shown[list(columns)].itertuples(index=False)]))
         _more(len(frame) - len(shown), "pages")
     return 0
 
