@@ -232,6 +232,7 @@ def _drill_results_table(frame) -> str:
         view = view.rename(columns={column: column[:-2]})
     return view.to_string(index=False)
 
+
 @command("mitigate")
 def _mitigate(args) -> int:
     from . import mitigations
@@ -564,8 +565,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-browser", action="store_true", help="do not open a browser window")
     p.add_argument("--lan", action="store_true",
                    help="let a mob on your network join this JupyterLab (token auth stays on)")
-    p = sub.add_parser("status", help="not running, starting, healthy or unhealthy: each process, its pid, port and "
-                                      "health; Prometheus targets (exit 1 unless healthy)")
+    p = sub.add_parser("status", help="not running, starting, stopping, healthy or unhealthy: each process, its pid, "
+                                      "port and health; Prometheus targets (exit 1 unless healthy)")
     p.add_argument("--json", action="store_true")
     p = sub.add_parser("logs", help="the last lines of a process's log")
     p.add_argument("name", help="a sandbox process, as `kit status` lists them")
