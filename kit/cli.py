@@ -62,17 +62,58 @@ def _logs(args) -> int:
 def _fault(args) -> int:
     from . import faults
     if args.action == "set":
-        params = {k: getattr(args, k) for k in ("ms", "percent", "route", "ratio", "code", "slots", "mb_per_s", "mode")
-                  if getattr(args, k) is not None}
+        params = {k: getattr(args, k) for k in _fault_params() if getattr(args, k) is not None}
         applied = faults.set_fault(args.kind, service=args.service, **params)
-        print(f"fault {args.kind} set: {json.dumps(applied)}")
+        print(f"fault {args.kind} set: {_params_text(applied)}")
     elif args.action == "clear":
         faults.clear_faults(args.kind, service=args.service)
         print(f"cleared {args.kind or 'all faults'}")
+    elif args.json:
+        print(json.dumps(faults.list_faults(), indent=2))
     else:
-        active = faults.list_faults()
-        print(json.dumps(active, indent=2))
+        print(_faults_table(faults.list_faults()))
     return 0
+
+
+def _faults_table(active: dict[str, dict[str, dict]]) -> str:
+    """Active faults as a table, one row per service and kind, its parameters as name=value."""
+    rows = [(service, kind, _params_text(params)) for service, kinds in active.items() for kind, params in kinds.items()]
+    if not rows:
+        return "no faults active"
+    return _columns(("service", "fault", "parameters"), rows)
+
+
+def _params_text(params: dict) -> str:
+    """A fault's parameters as name=value; a route of None is every route."""
+    return ", ".join(f"{k}={'every route' if v is None and k == 'route' else _number(v)}"
+                     for k, v in params.items()) or "-"
+
+
+def _number(value) -> str:
+    """A number as a person writes it (250.0 -> 250, never in e-notation); other values as they are."""
+    if not isinstance(value, float):
+        return str(value)
+    if value.is_integer() and abs(value) < 1e15:
+        return str(int(value))
+    text = repr(value)
+    return f"{value:.12f}".rstrip("0") if "e" in text else text
+
+
+def _columns(header: tuple[str, ...], rows: list[tuple]) -> str:
+    """A plain text table, left-aligned, as wide as its widest cell per column."""
+    cells = [tuple(str(c) for c in row) for row in [header, *rows]]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
+    return "\n".join("  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip() for row in cells)
+
+
+def _local_time(value) -> str:
+    """A moment (Unix seconds or a datetime) as local time to the second, e.g. 2026-11-30 10:55:01; "-" if none."""
+    from datetime import datetime
+
+    if value is None or (isinstance(value, float) and value != value):  # NaN: a row without that moment
+        return "-"
+    seconds = value.timestamp() if isinstance(value, datetime) else float(value)  # an aware datetime is a moment
+    return datetime.fromtimestamp(seconds).strftime("%Y-%m-%d %H:%M:%S")
 
 
 @command("flag")
@@ -87,15 +128,29 @@ def _flag(args) -> int:
 def _pages(args) -> int:
     from . import pager
     frame = pager.pages()
+    shown = _newest(frame, args)
     if args.json:
-        records = frame.drop(columns=["labels"]).assign(received_at=frame["received_at"].astype(str))
+        records = shown.drop(columns=["labels"]).assign(received_at=shown["received_at"].map(lambda t: t.isoformat()))
         print(json.dumps(records.to_dict(orient="records"), indent=2))
     elif frame.empty:
         print("no pages yet")
     else:
-        view = frame[["received_at", "status", "alertname", "severity", "summary"]].tail(args.last)
-        print(view.to_string(index=False))
+        columns = ("received_at", "status", "alertname", "severity", "summary")
+        print(_columns(("received", *columns[1:]), [(_local_time(row[0]), *row[1:])
+                                                     for row in shown[list(columns)].itertuples(index=False)]))
+        _more(len(frame) - len(shown), "pages")
     return 0
+
+
+def _newest(frame, args: argparse.Namespace):
+    """The newest rows first (a frame stored oldest first), at most --limit of them unless --all."""
+    newest = frame.iloc[::-1].reset_index(drop=True)
+    return newest if args.all else newest.head(args.limit)
+
+
+def _more(hidden: int, what: str) -> None:
+    if hidden > 0:
+        print(f"({hidden} older {what} not shown: --limit N or --all)")
 
 
 @command("drill")
@@ -112,7 +167,7 @@ def _drill(args) -> int:
         print(current)
         print("the drill is on: watch `kit pages`, follow the runbook, `kit drill ack` when paged")
     elif args.action == "status":
-        print(drills.status())
+        print(_drill_status(drills.status(), args))
     elif args.action == "ack":
         print(drills.ack(by=args.by or "").text)
     elif args.action == "note":
@@ -134,9 +189,48 @@ def _drill(args) -> int:
         print(rehearsal.result)
     elif args.action == "results":
         frame = drills.results()
-        print(frame.drop(columns=["actions", "roles"], errors="ignore").to_string(index=False)
-              if len(frame) else "no drill has ended yet")
+        shown = _newest(frame, args)
+        if args.json:
+            print(shown.to_json(orient="records", indent=2))
+        elif len(frame):
+            print(_drill_results_table(shown))
+            _more(len(frame) - len(shown), "drills")
+        else:
+            print("no drill has ended yet")
     return 0
+
+
+def _drill_status(current, args: argparse.Namespace) -> str:
+    """The drill as ``kit drill status`` shows it: the newest events first, at most --limit unless --all."""
+    from .postmortem import clock
+
+    lines = [f"drill {current.run}: {current.title} ({'running' if current.active else 'ended'}, "
+             f"{clock(current.elapsed)} elapsed)"]
+    if current.roles:
+        lines.append("roles: " + ", ".join(f"{role}: {who}" for role, who in current.roles.items()))
+    events = current.visible_events()[::-1]
+    shown = events if args.all else events[:args.limit]
+    lines += [f"  {'+' + clock(e.t - current.started_at):>7}  {e.kind:<17} {e.text}" for e in shown]
+    if len(events) > len(shown):
+        lines.append(f"  ({len(events) - len(shown)} older events not shown: --limit N or --all)")
+    figures = {k: v for k, v in current.figures.as_dict().items() if v is not None}
+    if figures:
+        lines.append("figures: " + ", ".join(f"{k[:-2].upper()} {clock(v)}" for k, v in figures.items()))
+    return "\n".join(lines)
+
+
+def _drill_results_table(frame) -> str:
+    """Finished drills with local start and end times and the response times as m:ss."""
+    from .postmortem import clock
+
+    view = frame.drop(columns=["actions", "roles"], errors="ignore").copy()
+    for column in ("started_at", "ended_at"):
+        if column in view:
+            view[column] = view[column].map(_local_time)
+    for column in [c for c in view.columns if c.startswith("tt") and c.endswith("_s")]:
+        view[column] = view[column].map(lambda s: "-" if s is None or s != s else clock(s))
+        view = view.rename(columns={column: column[:-2]})
+    return view.to_string(index=False)
 
 
 @command("mitigate")
@@ -159,7 +253,11 @@ def _runbooks(args) -> int:
 def _query(args) -> int:
     from . import prom
     frame = prom.query(args.expr)
-    print(frame.to_string(index=False) if not frame.empty else "(no series)")
+    if frame.empty:
+        print("(no series)")
+    else:
+        print(frame.assign(timestamp=frame["timestamp"].map(_local_time), value=frame["value"].map(_number))
+              .to_string(index=False))
     return 0
 
 
@@ -361,10 +459,110 @@ def _lab(args) -> int:
         print("sandbox and JupyterLab stopped")
 
 
+class KitParser(argparse.ArgumentParser):
+    """The parser of `kit` and of every one of its (sub)commands.
+
+    Options are never abbreviated (``--rout`` must not pass for ``--route``), and an
+    option a command does not know is reported by that command with its own usage:
+    argparse would hand it up to `kit` itself, whose usage does not show it. So
+    ``parse_known_args`` leaves nothing unknown; subparsers inherit this class.
+    """
+
+    def __init__(self, *args, **kwargs) -> None:
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)
+
+    def parse_known_args(self, args=None, namespace=None):
+        parsed, unknown = super().parse_known_args(args, namespace)
+        if unknown:
+            self.error(f"unrecognized arguments: {' '.join(unknown)} (see `{self.prog} --help`)")
+        return parsed, unknown
+
+
+def _listing(names) -> str:
+    """Names as a sentence lists them: "a, b or c"."""
+    names = list(names)
+    return ", ".join(names[:-1]) + f" or {names[-1]}" if len(names) > 1 else "".join(names)
+
+
+def _fault_params() -> dict[str, list[str]]:
+    """Every parameter of the fault model and the kinds (aliases included) that take it, from kit.faults."""
+    from .faults import ALIASES, FAULT_KINDS
+
+    takers: dict[str, list[str]] = {}
+    for name, kind in [*((k, k) for k in FAULT_KINDS), *((alias, real) for alias, (_, real) in ALIASES.items())]:
+        for param in FAULT_KINDS[kind].params:
+            takers.setdefault(param.name, []).append(name)
+    return takers
+
+
+def _add_fault_commands(sub) -> None:
+    """`kit fault set|clear|list`: kinds, parameters, services and routes all from kit.faults' tables."""
+    from .faults import ALIASES, FAULT_KINDS, ROUTES, SERVICES
+
+    p = sub.add_parser("fault", help="inject or clear faults through the admin API")
+    fault = p.add_subparsers(dest="action", required=True)
+    kinds = [*FAULT_KINDS, *ALIASES]
+    epilog = "fault kinds:\n" + "\n".join(
+        [f"  {k.name:<22}{k.help} ({' or '.join(k.services)})" for k in FAULT_KINDS.values()]
+        + [f"  {alias:<22}{kind} on {service}" for alias, (service, kind) in ALIASES.items()])
+    s = fault.add_parser("set", help=f"inject a fault: {_listing(kinds)}", epilog=epilog,
+                         formatter_class=argparse.RawDescriptionHelpFormatter)
+    s.add_argument("kind", metavar="KIND", help=f"{_listing(kinds)} (see below)")
+    s.add_argument("--service", choices=SERVICES, default=None, help="where to inject (default: the shop)")
+    params: dict = {}
+    for kind in FAULT_KINDS.values():
+        for param in kind.params:
+            params.setdefault(param.name, param)  # the first kind's wording; the range is checked per kind
+    for name, takers in _fault_params().items():
+        param = params[name]
+        text = param.help
+        if param.minimum is not None and param.maximum is not None:
+            text += f", {'over' if param.exclusive_minimum else 'from'} {param.minimum:g} to {param.maximum:g}"
+        if name == "route":
+            text += " (" + "; ".join(f"{service}: {_listing(routes)}" for service, routes in ROUTES.items()) + ")"
+        s.add_argument(f"--{name.replace('_', '-')}", dest=name, type=param.type, choices=param.choices or None,
+                       help=f"{text} [{', '.join(takers)}]")
+    c = fault.add_parser("clear", help="clear one fault kind, or all")
+    c.add_argument("kind", nargs="?", metavar="KIND", help=f"{_listing(kinds)}; every fault when omitted")
+    c.add_argument("--service", choices=SERVICES, default=None)
+    f = fault.add_parser("list", help="active faults on every service, as a table")
+    f.add_argument("--json", action="store_true", help="machine-readable: {service: {kind: parameters}}")
+
+
+def _at_least_one(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of 1 or more")
+    return int(text)
+
+
+def _add_limit(parser: argparse.ArgumentParser, what: str, default: int = 20) -> None:
+    """--limit/--all for a list that grows, shown newest first."""
+    shown = parser.add_mutually_exclusive_group()
+    shown.add_argument("--limit", type=_at_least_one, default=default, metavar="N",
+                       help=f"show the newest N {what} (default {default})")
+    shown.add_argument("--all", action="store_true", help=f"show every {what.rstrip('s')}")
+
+
+def _name_subcommands(parser: argparse.ArgumentParser) -> None:
+    """Fill "{actions}" in a command's help with its subcommands, so the list cannot fall behind the parser."""
+    for commands in (a for a in parser._actions if isinstance(a, argparse._SubParsersAction)):
+        for entry in commands._choices_actions:
+            child = commands.choices[entry.dest]
+            if entry.help and "{actions}" in entry.help:
+                names = next(a.choices for a in child._actions if isinstance(a, argparse._SubParsersAction))
+                entry.help = entry.help.replace("{actions}", _listing(names))
+            _name_subcommands(child)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="kit", description="Reliability Dojo: the sandbox, faults, pages and grading.")
+    from .binaries import TOOLS
+    from .faults import FLAGS, ROUTES, SERVICES
+
+    parser = KitParser(prog="kit", description="Reliability Dojo: the sandbox, faults, pages and grading.")
     parser.add_argument("--version", action="version", version=f"kit {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    load_routes = (*ROUTES["shop"], "health")  # kit.load.ROUTES: the shop's business routes and its health check
 
     p = sub.add_parser("up", help="start the sandbox (or repair it) and wait until every target is healthy")
     p.add_argument("--profile", choices=sorted(PROFILES), default=None, help="timing profile (default lab, or KIT_PROFILE)")
@@ -376,39 +574,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-browser", action="store_true", help="do not open a browser window")
     p.add_argument("--lan", action="store_true",
                    help="let a mob on your network join this JupyterLab (token auth stays on)")
-    p = sub.add_parser("status", help="each process, its pid, port and health; Prometheus targets (exit 1 if unhealthy)")
+    p = sub.add_parser("status", help="not running, starting, stopping, healthy or unhealthy: each process, its pid, "
+                                      "port and health; Prometheus targets (exit 1 unless healthy)")
     p.add_argument("--json", action="store_true")
     p = sub.add_parser("logs", help="the last lines of a process's log")
-    p.add_argument("name", help="shop, payments, pager, alertmanager, prometheus or traffic")
+    p.add_argument("name", help="a sandbox process, as `kit status` lists them")
     p.add_argument("-n", "--lines", type=int, default=50)
 
-    p = sub.add_parser("fault", help="inject or clear faults through the admin API")
-    fault = p.add_subparsers(dest="action", required=True)
-    s = fault.add_parser("set", help="inject a fault: latency, errors, capacity, broken_metrics, bad_deploy, payments_down, payments_slow")
-    s.add_argument("kind")
-    s.add_argument("--service", choices=["shop", "payments"], default=None)
-    s.add_argument("--ms", type=float, help="extra latency in milliseconds (latency, payments_slow)")
-    s.add_argument("--percent", type=float, help="share of requests affected, 100 = all (latency)")
-    s.add_argument("--route", help="catalog, product, checkout or pay (default: every route)")
-    s.add_argument("--ratio", type=float, help="share of requests that fail, 0-1 (errors)")
-    s.add_argument("--code", type=int, help="HTTP status of injected errors, 5xx (errors)")
-    s.add_argument("--slots", type=int, help="worker slots left (capacity)")
-    s.add_argument("--mb-per-s", type=float, help="megabytes leaked per second (memory_leak)")
-    s.add_argument("--mode", choices=["error", "empty"], help="500 or an empty body (broken_metrics)")
-    c = fault.add_parser("clear", help="clear one fault kind, or all")
-    c.add_argument("kind", nargs="?")
-    c.add_argument("--service", choices=["shop", "payments"], default=None)
-    fault.add_parser("list", help="active faults on every service")
+    _add_fault_commands(sub)
 
     p = sub.add_parser("flag", help="turn a feature flag on or off")
-    p.add_argument("name")
+    p.add_argument("name", metavar="NAME", help=_listing(FLAGS))
     p.add_argument("value", choices=["on", "off"])
 
     p = sub.add_parser("pages", help="pages the pager received")
-    p.add_argument("--json", action="store_true")
-    p.add_argument("--last", type=int, default=20, help="how many to show (table view)")
+    p.add_argument("--json", action="store_true", help="machine-readable, the same pages")
+    _add_limit(p, "pages")
 
-    p = sub.add_parser("drill", help="incident drills: list, start, status, ack, note, hint, check, end, results")
+    p = sub.add_parser("drill", help="incident drills: {actions}")
     drill = p.add_subparsers(dest="action", required=True)
     drill.add_parser("list", help="every scenario in drills/")
     d = drill.add_parser("start", help="check the steady state and inject a scenario (the wheel of misfortune with --random)")
@@ -418,7 +601,8 @@ def build_parser() -> argparse.ArgumentParser:
     for flag, role in (("--ic", "incident commander"), ("--driver", "driver"), ("--comms", "communications"),
                        ("--scribe", "scribe")):
         d.add_argument(flag, help=f"who is the {role}")
-    drill.add_parser("status", help="the timeline so far and the response times")
+    d = drill.add_parser("status", help="the timeline so far, newest first, and the response times")
+    _add_limit(d, "events")
     d = drill.add_parser("ack", help="acknowledge the page")
     d.add_argument("--by", help="who acknowledges")
     d = drill.add_parser("note", help="add a note to the timeline")
@@ -429,15 +613,17 @@ def build_parser() -> argparse.ArgumentParser:
     d = drill.add_parser("end", help="resolve once the steady state holds; writes the postmortem draft")
     d.add_argument("--abandon", action="store_true", help="end without resolving")
     d.add_argument("--wait", type=float, default=None, help="seconds to wait for the steady state")
-    drill.add_parser("results", help="every finished drill")
+    d = drill.add_parser("results", help="finished drills, newest first")
+    d.add_argument("--json", action="store_true", help="machine-readable, the same drills")
+    _add_limit(d, "drills")
     d = drill.add_parser("rehearse", help="run a scenario unattended with its documented mitigation (for facilitators)")
     d.add_argument("name")
 
-    p = sub.add_parser("mitigate", help="real fixes: rollback, restart SERVICE, restore-capacity, shed-load")
+    p = sub.add_parser("mitigate", help="real fixes: {actions}")
     mitigate = p.add_subparsers(dest="action", required=True)
     mitigate.add_parser("rollback", help="deploy the previous shop version")
     m = mitigate.add_parser("restart", help="restart shop or payments")
-    m.add_argument("service", choices=["shop", "payments"])
+    m.add_argument("service", choices=SERVICES)
     mitigate.add_parser("restore-capacity", help="give the shop back its worker slots")
     mitigate.add_parser("shed-load", help="stop a noisy neighbour's extra load")
 
@@ -458,7 +644,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("submissions", help="folder of <student>/<lab>/<lab>.ipynb or <student>.ipynb")
     p.add_argument("--lab", required=True)
     p.add_argument("--out", default="gradebook.csv", help="CSV file to write")
-    p = sub.add_parser("slo", help="validate an SLO spec, generate its alert rules, test them, apply them")
+    p = sub.add_parser("slo", help="validate an SLO spec, generate its alert rules, test them, apply them, "
+                                   "report its budget")
     slo_sub = p.add_subparsers(dest="action", required=True)
     for name, text in (("validate", "check a spec (own YAML or OpenSLO v1) and show its error budget"),
                        ("generate", "print (or --out) the recording and burn-rate alert rules"),
@@ -498,23 +685,23 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--spawn-rate", type=float, default=10.0, help="users started per second")
     r.add_argument("--duration", type=float, default=10.0, help="seconds (at most 600)")
     r.add_argument("--workers", type=int, default=0, help="locust worker processes on this machine (0: one process)")
-    r.add_argument("--route", choices=["catalog", "product", "checkout", "health"], default=None,
+    r.add_argument("--route", choices=load_routes, default=None,
                    help="hit one route only (default: weighted shop journeys)")
     r.add_argument("--step-users", type=int, default=0, help="step shape: add this many users every --step-seconds")
     r.add_argument("--step-seconds", type=float, default=5.0)
     o = load_sub.add_parser("open", help="send requests at a constant rate, latency measured from intended start")
     o.add_argument("--rate", type=float, required=True, help="requests per second")
     o.add_argument("--duration", type=float, default=10.0)
-    o.add_argument("--route", choices=["catalog", "product", "checkout", "health"], default=None)
+    o.add_argument("--route", choices=load_routes, default=None)
     v = load_sub.add_parser("slo", help="does a latency SLO hold at this load, and how much budget does the test burn")
     v.add_argument("spec", help="latency SLO spec, e.g. slos/catalog-latency.yml")
     v.add_argument("--rate", type=float, required=True, help="requests per second to offer")
     v.add_argument("--duration", type=float, default=10.0)
-    v.add_argument("--route", choices=["catalog", "product", "checkout"], default=None)
+    v.add_argument("--route", choices=ROUTES["shop"], default=None)
     c = load_sub.add_parser("search", help="step the offered load up until the shop stops keeping up: the knee")
     c.add_argument("--expected", type=float, required=True,
                    help="expected capacity in req/s (worker slots / mean service time) to centre the steps on")
-    c.add_argument("--route", choices=["catalog", "product", "checkout"], default=None)
+    c.add_argument("--route", choices=ROUTES["shop"], default=None)
     c.add_argument("--plot", default=None, help="PNG file for throughput, latency and errors against load")
     p = sub.add_parser("render", help="write the Prometheus/Alertmanager config for a profile into a folder")
     p.add_argument("--out", required=True, help="folder to write prometheus.yml, alertmanager.yml and rules/ into")
@@ -522,8 +709,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--compose", action="store_true", help="keep container host names (for docker-compose)")
     p = sub.add_parser("config", help="every setting, its KIT_* variable and current value")
     p.add_argument("--profile", choices=sorted(PROFILES), default=None)
-    p = sub.add_parser("binaries", help="find (or --install) prometheus, promtool, alertmanager, amtool")
+    p = sub.add_parser("binaries", help=f"find (or --install) {_listing(TOOLS)}")
     p.add_argument("--install", action="store_true", help="install missing ones with the system package manager")
+    _name_subcommands(parser)
     return parser
 
 

@@ -120,14 +120,15 @@ def _rows(path: Path) -> list[dict]:
             for alert in record["notification"].get("alerts", []):
                 labels = alert.get("labels", {})
                 notes = alert.get("annotations", {})
+                status = alert.get("status", "")
                 rows.append({
                     "received_at": received,
                     "alertname": labels.get("alertname", ""),
-                    "status": alert.get("status", ""),
+                    "status": status,
                     "severity": labels.get("severity", ""),
                     "job": labels.get("job", ""),
                     "service": labels.get("service", ""),
-                    "summary": notes.get("summary", ""),
+                    "summary": headline(status, notes.get("summary", "")),
                     "runbook_url": notes.get("runbook_url", ""),
                     "starts_at": alert.get("startsAt", ""),
                     "ends_at": alert.get("endsAt", ""),
@@ -137,8 +138,22 @@ def _rows(path: Path) -> list[dict]:
     return rows
 
 
+def headline(status: str, summary: str) -> str:
+    """The summary as a person should read it for an alert of that status.
+
+    Alertmanager sends a resolved alert with the annotations Prometheus last
+    evaluated while it fired ("100% of checkouts are failing"), which would read as
+    still true; so a resolved alert's summary says that it was the firing one.
+    """
+    return f"was firing: {summary}" if status == "resolved" and summary else summary
+
+
 def pages(config: Config | None = None, *, since: float | datetime | None = None):
-    """Every stored page as a DataFrame, oldest first; ``since`` keeps only later ones."""
+    """Every stored page as a DataFrame, oldest first; ``since`` keeps only later ones.
+
+    One row per alert per notification (columns ``PAGE_COLUMNS``); ``received_at`` is
+    an aware UTC datetime; ``summary`` is the alert's ``headline``.
+    """
     import pandas as pd
 
     frame = pd.DataFrame(_rows(pages_file(config)), columns=PAGE_COLUMNS)

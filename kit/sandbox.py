@@ -20,7 +20,7 @@ import secrets
 import shutil
 import sys
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Callable
 
@@ -161,15 +161,34 @@ def _state_path(config: Config) -> Path:
 
 
 @contextlib.contextmanager
-def _locked(config: Config):
-    """One `kit up`/`kit down` at a time per state folder."""
+def _locked(config: Config, doing: str = ""):
+    """One `kit up`/`kit down` at a time per state folder; `kit status` reports ``doing`` ("starting") meanwhile."""
     config.state.mkdir(parents=True, exist_ok=True)
-    with open(config.state / ".lock", "w") as fh:
+    with open(config.state / ".lock", "a+") as fh:  # "a+": a caller waiting for the lock must not erase ``doing``
         fcntl.flock(fh, fcntl.LOCK_EX)
         try:
+            fh.truncate(0)
+            fh.write(doing)
+            fh.flush()
             yield
         finally:
+            fh.truncate(0)
             fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def _in_progress(config: Config) -> str:
+    """What a `kit up` or `kit down` holding the lock is doing right now ("starting", "stopping"), else ""."""
+    try:
+        fh = open(config.state / ".lock", "r")
+    except FileNotFoundError:
+        return ""
+    with fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return fh.read().strip()
+        fcntl.flock(fh, fcntl.LOCK_UN)
+        return ""
 
 
 def _ensure_token(config: Config) -> None:
@@ -264,10 +283,31 @@ class SandboxStatus:
     rules_loaded: int
     rules_expected: int
     urls: dict[str, str]
+    in_progress: str = ""
+    """"starting" while a `kit up` runs, "stopping" while a `kit down` runs, else ""."""
 
     @property
     def running(self) -> bool:
         return any(p.running for p in self.processes)
+
+    @property
+    def state(self) -> str:
+        """One of: not running, starting, stopping, healthy, unhealthy (what `kit status` leads with)."""
+        if self.in_progress in ("starting", "stopping"):
+            return self.in_progress
+        if not self.running:
+            return "not running"
+        return "healthy" if self.healthy else "unhealthy"
+
+    @property
+    def verdict(self) -> str:
+        """The state in a sentence, with what to do about it."""
+        return {
+            "not running": "not running; start it with `kit up`",
+            "starting": "starting: `kit up` is bringing it up; ask again in a few seconds",
+            "stopping": "stopping: `kit down` is taking it down",
+            "healthy": "healthy",
+        }.get(self.state) or "unhealthy: " + "; ".join(self.problems())
 
     @property
     def healthy(self) -> bool:
@@ -295,12 +335,15 @@ class SandboxStatus:
     def to_json(self) -> dict:
         data = asdict(self)
         data["healthy"] = self.healthy
+        data["state"] = self.state
         for proc in data["processes"]:
             proc["state"] = ProcessStatus(**proc).state
         return data
 
     def __str__(self) -> str:
-        head = f"sandbox: {'healthy' if self.healthy else 'NOT healthy'} (profile {self.profile or '-'})"
+        head = f"sandbox: {self.verdict}" + (f" (profile {self.profile})" if self.profile else "")
+        if not self.processes:
+            return head
         lines = [head, f"{'process':<14}{'pid':>8}  {'port':>6}  state"]
         for p in self.processes:
             lines.append(f"{p.name:<14}{p.pid or '-':>8}  {p.port or '-':>6}  {p.state}")
@@ -316,7 +359,7 @@ class SandboxStatus:
             f"<td style='color:{'green' if p.healthy and p.running else 'crimson'}'>{p.state}</td></tr>"
             for p in self.processes)
         targets = ", ".join(f"{job}={h}" for job, h in sorted(self.targets.items())) or "-"
-        verdict = "healthy" if self.healthy else "NOT healthy: " + "; ".join(self.problems())
+        verdict = self.verdict
         return (f"<b>sandbox {verdict}</b> (profile {self.profile or '-'})<table>"
                 f"<tr><th>process</th><th>pid</th><th>port</th><th>state</th></tr>{rows}</table>"
                 f"<p>targets: {targets}; rules loaded {self.rules_loaded}/{self.rules_expected}</p>")
@@ -373,7 +416,8 @@ def status(config: Config | None = None) -> SandboxStatus:
     """What is running right now, checked against the real processes and Prometheus."""
     config = current_config(config)
     with httpx.Client(timeout=1.0) as client:
-        return _collect(config, _State.load(_state_path(config)), client, _expected_rules(config))
+        current = _collect(config, _State.load(_state_path(config)), client, _expected_rules(config))
+    return replace(current, in_progress=_in_progress(config))
 
 
 # ---------------------------------------------------------------- up / down
@@ -393,7 +437,7 @@ def up(profile: str | None = None, *, config: Config | None = None, timeout: flo
     if profile is not None and config.profile != profile:
         config = config.with_(profile=profile)
     tools = binaries.find_all()
-    with _locked(config):
+    with _locked(config, "starting"):
         state_file = _state_path(config)
         state = _State.load(state_file)
         wanted_config = asdict(config)
@@ -481,7 +525,7 @@ def _stop_all(config: Config, state: _State, progress: Progress) -> list[str]:
 def down(config: Config | None = None, *, progress: Progress = _quiet) -> list[str]:
     """Stop every sandbox process and its companions; safe to run twice or after a crash. Returns what it stopped."""
     config = current_config(config)
-    with _locked(config):
+    with _locked(config, "stopping"):
         state_file = _state_path(config)
         state = _State.load(state_file)
         stopped = []

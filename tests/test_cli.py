@@ -28,13 +28,25 @@ def test_status_json_lists_every_process_and_target(live):
     assert data["targets"]["shop"] == "up"
 
 
-def test_fault_set_list_clear_round_trip(clean_faults):
-    result = kit("fault", "set", "latency", "--ms", "250", "--route", "product")
-    assert result.returncode == 0, result.stderr
-    listed = json.loads(kit("fault", "list").stdout)
-    assert listed["shop"]["latency"]["ms"] == 250
-    assert kit("fault", "clear").returncode == 0
+def test_fault_set_list_clear_round_trip(clean_faults, capsys):
+    from kit.cli import main
+
+    assert main(["fault", "set", "latency", "--ms", "250", "--route", "product"]) == 0
+    assert capsys.readouterr().out.strip() == "fault latency set: ms=250, percent=100, route=product"
+    assert main(["fault", "set", "payments_slow", "--ms", "1500"]) == 0
+    capsys.readouterr()
+    assert main(["fault", "list"]) == 0
+    assert capsys.readouterr().out.splitlines() == [  # a table a person reads, not JSON
+        "service   fault    parameters",
+        "shop      latency  ms=250, percent=100, route=product",
+        "payments  latency  ms=1500, percent=100, route=every route",
+    ]
+    assert main(["fault", "list", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["shop"]["latency"]["ms"] == 250
+    assert main(["fault", "clear"]) == 0
     assert faults.list_faults(config=clean_faults) == {"shop": {}, "payments": {}}
+    assert main(["fault", "list"]) == 0
+    assert capsys.readouterr().out.splitlines()[-1] == "no faults active"
 
 
 def test_bad_fault_input_is_one_line_naming_the_field_and_changes_nothing(clean_faults):
@@ -303,3 +315,212 @@ def test_kit_lab_stops_everything_it_started_on_sigterm_and_sighup(tmp_path, how
                 proc.kill()
         terminal.hang_up()
         sandbox.down(config)
+
+
+# ------------------------------------------------------------------ the command line itself, in-process
+
+
+def _parsers(parser=None, prefix=()):
+    """Every (sub)command parser of `kit`, with the words that reach it."""
+    import argparse
+
+    from kit.cli import build_parser
+
+    parser = parser or build_parser()
+    yield prefix, parser
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, child in action.choices.items():
+                yield from _parsers(child, (*prefix, name))
+
+
+def test_every_command_refuses_abbreviations_and_shows_its_own_usage_for_a_bad_option(capsys):
+    from kit.cli import KitParser, main
+
+    parsers = list(_parsers())
+    assert len(parsers) > 50
+    for words, parser in parsers:
+        assert isinstance(parser, KitParser) and parser.allow_abbrev is False, parser.prog
+        with pytest.raises(SystemExit) as exit_:
+            main([*words, "--no-such-option"])
+        assert exit_.value.code == 2
+        err = capsys.readouterr().err
+        assert err.startswith(f"usage: {parser.prog} ") or err.startswith(f"usage: {parser.prog}\n"), err
+        assert f"{parser.prog}: error: " in err, err
+
+
+def test_an_abbreviated_option_injects_nothing(capsys):
+    from kit.cli import main
+
+    with pytest.raises(SystemExit) as exit_:  # parsing fails before any request: no sandbox needed
+        main(["fault", "set", "latency", "--ms", "100", "--rout", "product"])
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith("usage: kit fault set ") and "unrecognized arguments: --rout product" in err
+
+
+def test_help_lists_what_the_validation_accepts():
+    import re
+
+    from kit import binaries, capacity, load, mitigations
+    from kit.cli import _fault_params
+
+    helps = {words: parser.format_help() for words, parser in _parsers()}
+    fault_set = helps[("fault", "set")]
+    for kind in [*faults.FAULT_KINDS, *faults.ALIASES]:
+        assert re.search(rf"^  {kind} ", fault_set, re.M), f"kit fault set --help does not explain {kind}"
+        assert kind in helps[("fault", "clear")].replace("\n", " ").replace("  ", ""), kind
+    params = {p.name for k in faults.FAULT_KINDS.values() for p in k.params}
+    assert set(_fault_params()) == params
+    for name in params:
+        assert f"--{name.replace('_', '-')} " in fault_set, name
+    route_help = " ".join(fault_set.split("\n  --route ROUTE", 1)[1].split("\n  --", 1)[0].split())
+    for service, routes in faults.ROUTES.items():
+        assert f"{service}: {', '.join(routes[:-1])}{' or ' if len(routes) > 1 else ''}{routes[-1]}" in route_help
+
+    def choices(words, dest):
+        parser = dict(_parsers())[words]
+        return set(next(a.choices for a in parser._actions if a.dest == dest))
+
+    assert choices(("load", "run"), "route") == choices(("load", "open"), "route") == set(load.ROUTES)
+    assert choices(("load", "slo"), "route") == choices(("load", "search"), "route") == set(capacity.SERVICE_ROUTES)
+    assert choices(("fault", "set"), "service") == choices(("mitigate", "restart"), "service") == set(faults.SERVICES)
+    assert {w[1] for w in helps if len(w) == 2 and w[0] == "mitigate"} == set(mitigations.ACTIONS)
+    assert all(name in helps[("flag",)] for name in faults.FLAGS)
+    summaries = _command_summaries()
+    assert all(name in summaries["binaries"] for name in binaries.TOOLS)
+    for command, summary in summaries.items():  # a command's help naming two or more subcommands names them all
+        subcommands = {w[1] for w in helps if len(w) == 2 and w[0] == command}
+        named = {name for name in subcommands if re.search(rf"(?<![\w-]){re.escape(name)}(?![\w-])", summary)}
+        assert len(named) < 2 or named == subcommands, f"kit {command}: help names {sorted(named)} of {sorted(subcommands)}"
+
+
+def _command_summaries() -> dict[str, str]:
+    """Each command's one-line help, as `kit --help` lists it."""
+    import argparse
+
+    from kit.cli import build_parser
+
+    commands = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
+    return {entry.dest: entry.help for entry in commands._choices_actions}
+
+
+def _write_pages(state, count: int, start: float) -> None:
+    """``count`` notifications as Alertmanager posts them, one a minute from ``start``: firing, then resolved."""
+    path = state / "pages.jsonl"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w", encoding="utf-8") as fh:
+        for i in range(count):
+            status = "firing" if i % 2 == 0 else "resolved"
+            alert = {"status": status, "labels": {"alertname": f"Alert{i // 2}", "severity": "page", "job": "shop"},
+                     "annotations": {"summary": "100% of checkouts are failing"},
+                     "startsAt": "2026-11-30T10:00:00Z", "endsAt": "0001-01-01T00:00:00Z", "fingerprint": f"f{i // 2}"}
+            notification = {"version": "4", "status": status, "receiver": "pager", "alerts": [alert]}
+            fh.write(json.dumps({"received_at": start + 60 * i, "notification": notification}) + "\n")
+
+
+TIME = r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d"
+
+
+def test_pages_newest_first_limited_with_human_times(tmp_path, monkeypatch, capsys):
+    import re
+    from datetime import datetime
+
+    from kit.cli import main
+
+    monkeypatch.setenv("KIT_STATE_DIR", str(tmp_path))
+    start = 1796030000.0  # the kind of number that printed as 1.796030e+09
+    _write_pages(tmp_path, 25, start)
+    assert main(["pages"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    rows = [line for line in lines if re.match(TIME, line.strip())]
+    assert len(rows) == 20 and lines[-1] == "(5 older pages not shown: --limit N or --all)"
+    newest = datetime.fromtimestamp(start + 60 * 24).strftime("%Y-%m-%d %H:%M:%S")
+    assert rows[0].split()[:4] == [*newest.split(), "firing", "Alert12"]
+    assert rows[1].split()[2:4] == ["resolved", "Alert11"]
+    assert rows[1].endswith("was firing: 100% of checkouts are failing")
+    assert not any("e+" in line for line in lines)
+    assert main(["pages", "--limit", "3"]) == 0
+    assert len([line for line in capsys.readouterr().out.splitlines() if re.match(TIME, line.strip())]) == 3
+    assert main(["pages", "--all"]) == 0
+    out = capsys.readouterr().out
+    assert len([line for line in out.splitlines() if re.match(TIME, line.strip())]) == 25 and "not shown" not in out
+    assert main(["pages", "--json", "--limit", "2"]) == 0
+    records = json.loads(capsys.readouterr().out)
+    assert [r["alertname"] for r in records] == ["Alert12", "Alert11"]
+    assert records[1]["status"] == "resolved" and records[1]["summary"].startswith("was firing: ")
+    assert datetime.fromisoformat(records[0]["received_at"]).timestamp() == start + 60 * 24
+
+
+def test_drill_results_newest_first_limited_with_human_times(tmp_path, monkeypatch, capsys):
+    import re
+
+    from kit.cli import main
+
+    monkeypatch.setenv("KIT_STATE_DIR", str(tmp_path))
+    (tmp_path / "drills").mkdir()
+    start = 1796030000.0
+    with open(tmp_path / "drills" / "results.jsonl", "w", encoding="utf-8") as fh:
+        for i in range(25):
+            fh.write(json.dumps({"run": f"run-{i:02d}", "scenario": "bad-deploy", "outcome": "resolved",
+                                 "started_at": start + 600 * i, "ended_at": start + 600 * i + 400.5,
+                                 "ttd_s": 6.2, "tta_s": None, "ttm_s": 125.0, "ttr_s": 3725.4,
+                                 "actions": ["rollback"], "roles": {}}) + "\n")
+    assert main(["drill", "results"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    rows = lines[1:-1]
+    assert len(rows) == 20 and rows[0].split()[0] == "run-24" and rows[-1].split()[0] == "run-05"
+    assert lines[-1] == "(5 older drills not shown: --limit N or --all)"
+    assert re.search(rf"{TIME} +{TIME}", rows[0]) and not any("e+" in line for line in lines)
+    assert rows[0].split()[-4:] == ["0:06", "-", "2:05", "1:02:05"]
+    assert main(["drill", "results", "--json", "--limit", "1"]) == 0
+    assert [r["run"] for r in json.loads(capsys.readouterr().out)] == ["run-24"]
+
+
+def test_drill_status_timeline_is_newest_first_and_limited():
+    import argparse
+
+    from kit import drills
+    from kit.cli import _drill_status
+
+    t0 = 1796030000.0
+    events = [drills.Event(t0 + 10 * i, "note", f"note {i}") for i in range(30)]
+    current = drills.DrillStatus("r1", drills.list_drills()[0], False, t0, events, {}, 1, active=False)
+    lines = _drill_status(current, argparse.Namespace(limit=5, all=False)).splitlines()
+    assert [line.split()[-1] for line in lines[1:6]] == ["29", "28", "27", "26", "25"]
+    assert lines[1].split()[0] == "+4:50" and lines[6] == "  (25 older events not shown: --limit N or --all)"
+    assert len(_drill_status(current, argparse.Namespace(limit=5, all=True)).splitlines()) == 31
+
+
+def test_numbers_never_print_in_e_notation():
+    from kit.cli import _number
+
+    assert [_number(v) for v in (250.0, 1796030000.25, 0.5, 1e-7, 3, "x")] == \
+        ["250", "1796030000.25", "0.5", "0.0000001", "3", "x"]
+
+
+def test_status_says_not_running_and_starting(tmp_path, monkeypatch, capsys):
+    from kit import sandbox
+    from kit.cli import main
+    from kit.config import Config
+
+    monkeypatch.setenv("KIT_STATE_DIR", str(tmp_path))
+    assert main(["status"]) == 1
+    assert capsys.readouterr().out.strip() == "sandbox: not running; start it with `kit up`"
+    with sandbox._locked(Config.from_env(), "starting"):  # what `kit up` holds while it starts the processes
+        assert main(["status", "--json"]) == 1
+        assert json.loads(capsys.readouterr().out)["state"] == "starting"
+        assert main(["status"]) == 1
+        assert capsys.readouterr().out.startswith("sandbox: starting: `kit up` is bringing it up")
+    assert main(["status"]) == 1
+    assert "not running" in capsys.readouterr().out
+
+
+def test_a_closed_pipe_ends_the_command_quietly(tmp_path):
+    _write_pages(tmp_path, 1500, time.time() - 1500 * 60)  # about 130 kB: more than a pipe holds
+    proc = subprocess.Popen([sys.executable, "-m", "kit.cli", "pages", "--all"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, env={**os.environ, "KIT_STATE_DIR": str(tmp_path)})
+    assert proc.stdout.readline()  # `| head -1`
+    proc.stdout.close()
+    err = proc.stderr.read()
+    assert proc.wait(timeout=30) == 0 and err == b"", err.decode()

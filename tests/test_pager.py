@@ -71,3 +71,15 @@ def test_wait_for_page_times_out_and_validates(tmp_path):
         pager.wait_for_page("X", timeout=0.3, config=config)
     with pytest.raises(InvalidInput, match="status"):
         pager.wait_for_page("X", status="burning", config=config)
+
+
+def test_a_resolved_alert_does_not_read_as_still_firing(tmp_path):
+    """Alertmanager resends the firing annotations with a resolved alert; every view of pages says they are past."""
+    config = Config.from_env({}, state_dir=str(tmp_path))
+    resolved = {**NOTIFICATION, "status": "resolved",
+                "alerts": [{**NOTIFICATION["alerts"][0], "status": "resolved", "endsAt": "2026-01-01T00:05:00Z"}]}
+    with open(pager.pages_file(config), "w", encoding="utf-8") as fh:
+        for received, notification in ((1.0, NOTIFICATION), (2.0, resolved)):
+            fh.write(json.dumps({"received_at": received, "notification": notification}) + "\n")
+    assert list(pager.pages(config)["summary"]) == ["x broke", "was firing: x broke"]
+    assert pager.headline("resolved", "") == ""

@@ -191,3 +191,19 @@ def test_profile_change_restarts_with_the_new_timing(own):
     current = sandbox.up(config=own.with_(profile="realistic"), progress=said.append)
     assert current.profile == "realistic" and current.healthy
     assert any("configuration changed (profile)" in line for line in said), said
+
+
+def test_status_tells_not_running_starting_stopping_healthy_and_unhealthy_apart():
+    from kit.sandbox import ProcessStatus, SandboxStatus
+
+    def status(*processes, in_progress=""):
+        return SandboxStatus("lab", list(processes), {"shop": "up"}, 10, 10, {}, in_progress)
+
+    healthy = ProcessStatus("shop", 11, 8000, True, True)
+    faulted = ProcessStatus("payments", 12, 8001, True, False, answering=True)
+    assert status().state == "not running" and str(status()).startswith("sandbox: not running; start it with `kit up`")
+    assert status(in_progress="starting").state == "starting"
+    assert status(healthy, in_progress="stopping").state == "stopping"
+    assert status(healthy).state == "healthy" and str(status(healthy)).startswith("sandbox: healthy (profile lab)")
+    assert status(healthy, faulted).state == "unhealthy"
+    assert status(healthy, faulted).verdict == "unhealthy: payments is unhealthy (it answers, but reports a fault)"
