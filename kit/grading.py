@@ -486,7 +486,7 @@ def _autograde(
     return reports
 
 
-MAX_SKIPPED = 5
+_MAX_SKIPPED = 5
 """Cells that kill the kernel (or ignore interrupts) one submission may have before the grader gives up on it."""
 
 
@@ -521,7 +521,7 @@ class _Grader:
             if executed is not None:
                 break
             stuck = _stuck(output, self.timeout)
-            if stuck and last_cell is not None and last_cell not in skipped and len(skipped) < MAX_SKIPPED:
+            if stuck and last_cell is not None and last_cell not in skipped and len(skipped) < _MAX_SKIPPED:
                 skipped[last_cell] = stuck
                 continue
             if stuck and last_cell is not None:
@@ -593,8 +593,10 @@ def _stuck(output: str, timeout: int) -> str:
     """What the kernel did when nbgrader failed because of one cell ("" when the failure is something else)."""
     if "DeadKernelError" in output or "Kernel died" in output:
         return "killed the kernel (it exited, crashed, or ran out of memory)"
-    if "CellTimeoutError" in output or "the autograder was stopped after" in output:
+    if "Interrupting kernel" in output or "the autograder was stopped after" in output:
         return f"ran longer than {timeout} s and did not stop when interrupted"
+    if "Timeout waiting for IOPub output" in output:  # a cell that finished, but whose output never did
+        return "did not finish sending its output (a machine too busy, or output without end)"
     return ""
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import copy
 import csv
+import html
 import json
 import shutil
 from pathlib import Path
@@ -358,6 +359,7 @@ def test_every_notebook_not_graded_is_named(cohort):
     assert two.total == 0 and two.note == (
         f"2 notebooks and none at two/{LAB}/{LAB}.ipynb: two/final.ipynb, two/mine.ipynb; keep the one to grade there")
     assert book.ignored == ("readme.txt (neither a student folder nor a .ipynb)",)
+    assert "4 could not be graded; 4 graded with notes (see the note column)" in str(book)
     assert "not graded: readme.txt" in str(book)
     with open(book.csv, newline="") as fh:
         notes = {row["student"]: row["note"] for row in csv.DictReader(fh)}
@@ -399,6 +401,7 @@ def test_split_deleted_moved_and_endless_cells_lose_nothing_and_are_named(cohort
         f"answer cell burn_rate-answer (exercise burn_rate, cell 7) ran longer than {TIMEOUT} s and was stopped",
     )
     assert all(f"note: {p}" in str(report) for p in report.problems)
+    assert all(p in html.unescape(report._repr_html_()) for p in report.problems)
 
 
 def test_copied_stripped_retyped_and_skip_tagged_cells_are_graded_as_released(cohort):
