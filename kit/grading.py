@@ -391,7 +391,8 @@ def grade_notebook(
     notebook, root = Path(notebook), Path(root)
     submissions.load(notebook)
     lab = _require_lab(lab, root) if lab else _infer_lab(notebook, root)
-    return _autograde(root, lab, [submissions.Submission(_LEARNER, notebook, notebook)], timeout, progress=None)[_LEARNER]
+    learner = submissions.Submission(_LEARNER, notebook, notebook)
+    return _autograde(root, lab, [learner], timeout, progress=None)[_LEARNER]
 
 
 def check(
@@ -618,7 +619,8 @@ def _exercises(notebook: dict) -> dict[str, list[tuple[str, float]]]:
     for cell in notebook["cells"]:
         meta = cell.get("metadata", {}).get("nbgrader", {})
         if meta.get("grade") and not meta.get("solution") and cell.get("cell_type") == "code":
-            exercises.setdefault(submissions.exercise_of(meta["grade_id"]), []).append((meta["grade_id"], float(meta["points"])))
+            exercise = submissions.exercise_of(meta["grade_id"])
+            exercises.setdefault(exercise, []).append((meta["grade_id"], float(meta["points"])))
     return exercises
 
 
@@ -683,8 +685,8 @@ def _raised(graded: dict, timeout: int) -> tuple[str, ...]:
     for cell in graded["cells"]:
         errors = [o for o in cell.get("outputs", []) if o.get("output_type") == "error"]
         if cell.get("cell_type") == "code" and errors:
-            error = errors[0]
-            raised.append(f"{_cell_label(cell)}: {_error_hint(error['ename'], (error.get('evalue') or '').strip(), timeout)}")
+            hint = _error_hint(errors[0]["ename"], (errors[0].get("evalue") or "").strip(), timeout)
+            raised.append(f"{_cell_label(cell)}: {hint}")
     return tuple(raised)
 
 

@@ -11,7 +11,10 @@ Pure functions on files and notebook dicts; :mod:`kit.grading` runs nbgrader on 
   The rules follow nbgrader's own: of cells sharing a grade id the last one counts
   (``DeduplicateIds``), a locked cell runs with its released source and type
   (``OverwriteCells``), and a deleted test cell is put back after the cells it tests
-  (``OverwriteCells.add_missing_cells``).
+  (``OverwriteCells.add_missing_cells``). They run here rather than in nbgrader because
+  nbgrader 0.9 fails the whole notebook on the metadata its ``DeduplicateIds`` leaves
+  behind, and because ``add_missing_cells`` would put back a test cell the grader removed
+  from grading after it killed the kernel.
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ from typing import Iterable, Mapping
 
 from .errors import InvalidInput
 
-__all__ = ["CellNote", "Repaired", "Submission", "find", "load", "repair"]
+__all__ = ["CellNote", "Repaired", "Submission", "exercise_of", "find", "load", "repair"]
 
 _HIDDEN = (".", "__")  # .ipynb_checkpoints, .git, __MACOSX, __pycache__
 
@@ -109,7 +112,8 @@ def _in_folder(student_dir: Path, folder: Path, lab: str, other_labs: set[str]) 
         listed = ", ".join(_shown(p, folder) for p in notebooks)
         return Submission(student, student_dir, None, problem=(
             f"{len(notebooks)} notebooks and none at {where}: {listed}; keep the one to grade there"))
-    notes = tuple(f"not graded: {_shown(p, folder)} (graded {_shown(chosen, folder)})" for p in notebooks if p != chosen)
+    graded = _shown(chosen, folder)
+    notes = tuple(f"not graded: {_shown(p, folder)} (graded {graded})" for p in notebooks if p != chosen)
     return Submission(student, student_dir, chosen, notes)
 
 
@@ -228,7 +232,8 @@ def repair(submitted: Mapping, released: Mapping) -> Repaired:
     ``released`` is the lab's notebook as nbgrader released it (cell ids, nbgrader metadata).
     Steps, each noted per cell: unique cell ids; metadata of a grade id the lab does not have
     removed; of cells sharing a grade id only the last keeps it; metadata lost by another editor
-    restored (found by cell id, or a test cell by its released source); a deleted test cell put
+    restored (found by cell id, a test cell by its released source, a code answer as the one plain
+    code cell between the graded cells around it); a deleted test cell put
     back after its exercise's cells; a test cell above an answer it follows in the lab moved below
     it; a changed cell type changed back (as nbgrader would); every graded cell's nbgrader metadata
     reset to the released one, so nbgrader never sees a malformed or outdated copy.
@@ -273,15 +278,24 @@ def repair(submitted: Mapping, released: Mapping) -> Repaired:
                            f"(a split or copied cell): {what}")
 
     present = {_grade_id(c) for c in cells if _grade_id(c)}
-    for grade_id, ref in by_id.items():
-        if grade_id in present:
-            continue
-        index = _stripped_copy(cells, ref, kinds[grade_id])
-        if index is not None:
-            cells[index].setdefault("metadata", {})["nbgrader"] = copy.deepcopy(ref["metadata"]["nbgrader"])
-            present.add(grade_id)
-            note(grade_id, f"{label(index, grade_id)} had lost its nbgrader metadata (saved by an editor that "
-                           "drops it?): the grader restored it")
+    graded = [g for g in by_id if kinds[g] != "text"]
+    lab_code = {_source(c) for c in released["cells"] if c.get("cell_type") == "code" and not _grade_id(c)}
+    # Cells found by id or source first: they are the landmarks that place an answer cell without either.
+    for by_position in (False, True):
+        for grade_id, ref in by_id.items():
+            if grade_id in present:
+                continue
+            if not by_position:
+                index = _stripped_copy(cells, ref, kinds[grade_id])
+            elif kinds[grade_id] == "answer" and ref["cell_type"] == "code":
+                index = _only_code_between(cells, grade_id, graded, lab_code)
+            else:
+                continue
+            if index is not None:
+                cells[index].setdefault("metadata", {})["nbgrader"] = copy.deepcopy(ref["metadata"]["nbgrader"])
+                present.add(grade_id)
+                note(grade_id, f"{label(index, grade_id)} had lost its nbgrader metadata (saved by an editor that "
+                               "drops it?): the grader restored it")
 
     for grade_id, ref in by_id.items():
         if grade_id in present:
@@ -372,6 +386,21 @@ def _stripped_copy(cells: list[dict], ref: Mapping, kind: str) -> int | None:
         if kind == "test" and cell.get("cell_type") == "code" and _source(cell) == _source(ref):
             return index
     return None
+
+
+def _only_code_between(cells: list[dict], grade_id: str, order: list[str], lab_code: set[str]) -> int | None:
+    """An answer cell that lost its id too: the one plain code cell between the graded cells around it in the
+    lab (an editor that strips metadata keeps the order), not counting the lab's own plain code cells
+    (``lab_code``, their sources); None when there is not exactly one."""
+    found = {_grade_id(c): i for i, c in enumerate(cells) if _grade_id(c)}
+    at = order.index(grade_id)
+    before = [found[g] for g in order[:at] if g in found]
+    after = [found[g] for g in order[at + 1:] if g in found]
+    start, end = (before[-1] if before else -1), (after[0] if after else len(cells))
+    plain = [i for i in range(start + 1, end)
+             if cells[i].get("cell_type") == "code" and "nbgrader" not in cells[i].get("metadata", {})
+             and _source(cells[i]) not in lab_code]
+    return plain[0] if len(plain) == 1 else None
 
 
 def _insert_after(cells: list[dict], grade_id: str, order: list[str]) -> int:

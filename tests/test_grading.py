@@ -22,6 +22,7 @@ import pytest
 
 from kit.errors import CheckFailed, InvalidInput
 from kit.grading import (
+    _stuck,
     build_labs,
     check,
     check_labs,
@@ -103,7 +104,8 @@ def edit_elsewhere(cells, index):
     cells[index("availability-tests")]["metadata"]["tags"] = ["skip-execution"]
 
 
-UNSTOPPABLE = "\nimport time\nwhile True:\n    try:\n        time.sleep(0.05)\n    except KeyboardInterrupt:\n        pass"
+UNSTOPPABLE = (  # a retry loop with a bare except: the interrupt nbgrader sends at the timeout cannot stop it
+    "\nimport time\nwhile True:\n    try:\n        time.sleep(0.05)\n    except KeyboardInterrupt:\n        pass")
 SEGFAULT_ON_HIDDEN = (
     "def burn_rate(error_ratio, slo):\n    if slo == 0.99:\n        import ctypes\n        ctypes.string_at(0)\n"
     "    return error_ratio / (1 - slo)"
@@ -433,3 +435,16 @@ def test_a_dead_kernel_or_an_endless_cell_costs_only_its_own_exercise(cohort):
     assert burn_rate.passed and burn_rate.message == ""
     assert report.problems == (budget.message.split("; ")[0], availability.message.split("; ")[0])
     assert str(report).count("killed the kernel") == 1 and "note:" not in str(report)
+
+
+@pytest.mark.parametrize("output, what", [
+    ("DeadKernelError: Kernel died", "killed the kernel (it exited, crashed, or ran out of memory)"),
+    ("[AutogradeApp | ERROR] Interrupting kernel\nCellTimeoutError: ...\nThe message was: Timeout waiting for IOPub "
+     "output.", f"ran longer than {TIMEOUT} s and did not stop when interrupted"),
+    ("the autograder was stopped after 99 s", f"ran longer than {TIMEOUT} s and did not stop when interrupted"),
+    ("CellTimeoutError: ...\nThe message was: Timeout waiting for IOPub output.",
+     "did not finish sending its output (a machine too busy, or output without end)"),
+    ("ValidationError: Notebook failed to validate", ""),
+])
+def test_what_stopped_nbgrader_is_told_from_its_output(output, what):
+    assert _stuck(output, TIMEOUT) == what

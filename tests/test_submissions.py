@@ -136,6 +136,32 @@ def test_stripped_metadata_is_restored_by_cell_id_or_by_a_test_cells_source():
     ]
 
 
+def test_a_notebook_stripped_of_ids_and_metadata_gets_its_graded_cells_back():
+    mine = released()
+    for cell in mine["cells"]:
+        cell["metadata"] = {}
+        del cell["id"]
+    mine["nbformat_minor"] = 4
+    result = repair(mine, released())
+    assert grade_ids(result.notebook) == ["plain", "a-answer", "a-tests", "plain", "b-answer", "b-tests"]
+    assert [n.text.split(")")[0] for n in result.notes] == [  # read-only tests first: they place the answers
+        "test cell a-tests (exercise a, cell 3", "test cell b-tests (exercise b, cell 6",
+        "answer cell a-answer (exercise a, cell 2", "answer cell b-answer (exercise b, cell 5"]
+    assert all(n.text.endswith("had lost its nbgrader metadata (saved by an editor that drops it?): the grader "
+                               "restored it") for n in result.notes)
+
+
+def test_an_answer_among_the_learners_own_cells_is_not_guessed():
+    mine = released()
+    for index in (1, 2):
+        mine["cells"][index]["metadata"] = {}
+        mine["cells"][index]["id"] = f"renamed{index}"
+    mine["cells"].insert(1, _cell("code", "mine", "x = 1"))
+    result = repair(mine, released())
+    assert "a-answer" not in grade_ids(result.notebook) and "a-tests" in grade_ids(result.notebook)
+    assert "answer cell a-answer (exercise a) is missing" in texts(result)[-1]
+
+
 def test_a_retyped_cell_is_changed_back():
     mine = released()
     for index in (4, 5):
