@@ -271,8 +271,12 @@ def repair(submitted: Mapping, released: Mapping) -> Repaired:
             for index in where[:-1]:
                 del cells[index]["metadata"]["nbgrader"]
             numbers = [str(origin[i]) for i in where]
-            what = ("all ran in order, as the learner's code" if kinds[grade_id] == "answer"
-                    else f"cell {numbers[-1]} was graded, the others ran as plain cells")
+            if kinds[grade_id] == "test":
+                what = f"cell {numbers[-1]} was graded, the others ran as plain cells"
+            elif by_id[grade_id]["cell_type"] == "code":
+                what = "all ran in order, as the learner's code"
+            else:
+                what = f"cell {numbers[-1]} is the written answer a facilitator marks"
             note(grade_id, f"{kinds[grade_id]} cell {grade_id} (exercise {exercise_of(grade_id)}) appears "
                            f"{len(where)} times, as cells {', '.join(numbers[:-1])} and {numbers[-1]} "
                            f"(a split or copied cell): {what}")

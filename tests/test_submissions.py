@@ -91,6 +91,16 @@ def test_a_copied_test_cell_is_graded_once():
                              "cell): cell 4 was graded, the others ran as plain cells"]
 
 
+def test_a_copied_written_answer_names_the_one_a_facilitator_marks():
+    lab = released()
+    lab["cells"].append(_cell("markdown", "c-written", "Why?", {"grade": True, "locked": False, "points": 3,
+                                                                 "solution": True}))
+    mine = copy.deepcopy(lab)
+    mine["cells"].append(copy.deepcopy(mine["cells"][-1]) | {"id": "again", "source": "Because."})
+    assert texts(repair(mine, lab)) == ["answer cell c-written (exercise c) appears 2 times, as cells 7 and 8 (a "
+                                        "split or copied cell): cell 8 is the written answer a facilitator marks"]
+
+
 def test_a_deleted_test_cell_is_put_back_after_its_answer():
     mine = released()
     del mine["cells"][5]
