@@ -335,13 +335,13 @@ def repair(submitted: Mapping, released: Mapping) -> Repaired:
             continue
         ref = by_id[grade_id]
         if cell.get("cell_type") != ref["cell_type"]:
-            note(grade_id, f"{label(index, grade_id)} was changed to a {cell.get('cell_type')} cell: the grader ran "
-                           f"it as the {ref['cell_type']} cell the lab has")
+            note(grade_id, f"{label(index, grade_id)} was changed to a {cell.get('cell_type')} cell: the grader "
+                           f"changed it back to {ref['cell_type']}, as the lab has it")
             _retype(cell, ref["cell_type"])
         cell["metadata"]["nbgrader"] = copy.deepcopy(ref["metadata"]["nbgrader"])
     _unique_cell_ids(cells)
 
-    notebook = dict(copy.deepcopy(dict(submitted)))
+    notebook = {key: copy.deepcopy(value) for key, value in submitted.items() if key != "cells"}
     notebook["cells"] = cells
     return Repaired(notebook, notes, origin, kinds)
 

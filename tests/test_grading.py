@@ -412,7 +412,7 @@ def test_copied_stripped_retyped_and_skip_tagged_cells_are_graded_as_released(co
     availability = report.exercises[2]
     assert availability.message == (
         "answer cell availability-answer (exercise availability, cell 10) was changed to a markdown cell: the grader "
-        "ran it as the code cell the lab has; ZeroDivisionError: division by zero")
+        "changed it back to code, as the lab has it; ZeroDivisionError: division by zero")
     assert report.problems[:2] == (
         "test cell budget-tests (exercise budget) appears 2 times, as cells 4 and 5 (a split or copied cell): cell 5 "
         "was graded, the others ran as plain cells",

@@ -184,10 +184,10 @@ def test_a_retyped_cell_is_changed_back():
     assert [c["cell_type"] for c in cells[4:]] == ["code", "code"]
     assert cells[4]["outputs"] == [] and "attachments" not in cells[4]
     assert texts(result) == [
-        "answer cell b-answer (exercise b, cell 5) was changed to a markdown cell: the grader ran it as the code "
-        "cell the lab has",
-        "test cell b-tests (exercise b, cell 6) was changed to a raw cell: the grader ran it as the code cell the lab "
-        "has",
+        "answer cell b-answer (exercise b, cell 5) was changed to a markdown cell: the grader changed it back to "
+        "code, as the lab has it",
+        "test cell b-tests (exercise b, cell 6) was changed to a raw cell: the grader changed it back to code, as the "
+        "lab has it",
     ]
 
 
