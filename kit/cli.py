@@ -409,7 +409,7 @@ def _check(args) -> int:
 def _grade(args) -> int:
     from . import grading
     book = grading.grade_cohort(args.submissions, args.lab, args.out, progress=print)
-    print(f"gradebook written to {book.csv} ({len(book.reports)} submissions)")
+    print(book)
     return 0
 
 

@@ -26,6 +26,17 @@ Conventions lab authors follow
   byte for byte.
 * The kernel is ``python3``: the interpreter that runs kit, whatever
   kernelspecs the learner has installed.
+
+What reaches the grader
+-----------------------
+Learners' notebooks arrive damaged by editors: :mod:`kit.submissions` finds them
+(refusing two for one student), reads them, and repairs their cells before nbgrader
+runs them, noting each repair. A cell that kills the kernel (``os._exit``, a
+segfault, the memory limit) or ignores the interrupt after ``timeout`` stops
+nbgrader for the whole notebook; the grader then skips that cell, grades the
+rest again, and names it. Every note names the cell (grade id, exercise, number
+in the learner's notebook) and lands in ``GradeReport.problems``, the CSV's note
+column and, when its exercise lost points, that exercise's result.
 """
 
 from __future__ import annotations
@@ -36,6 +47,7 @@ import json
 import logging
 import os
 import re
+import secrets
 import shutil
 import subprocess
 import sys
@@ -45,6 +57,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator, Mapping
 
+from . import submissions
 from .config import REPO_ROOT
 from .errors import CheckFailed, InvalidInput
 
@@ -118,7 +131,12 @@ class GradeReport:
     """Points of written answers a facilitator marks by hand in nbgrader's formgrader; not in ``total``."""
     raised: tuple[str, ...] = ()
     """Every code cell that raised while autograding, as ``"<cell>: <error>"`` in notebook order (answer,
-    test and plain cells alike): empty when the whole notebook ran clean, as a lab's solution must."""
+    test and plain cells alike), once per cell: empty when the whole notebook ran clean, as a lab's solution must."""
+    problems: tuple[str, ...] = ()
+    """Everything the grader found wrong with the submission and worked around, each naming the file or the
+    cell (grade id, exercise, number in the learner's notebook) and what happened: other notebooks not graded,
+    split, copied, deleted, moved or retyped cells, a cell that killed the kernel or would not stop. Empty for
+    a notebook as the lab released it."""
 
     @property
     def total(self) -> float:
@@ -139,12 +157,22 @@ class GradeReport:
             line += f", plus {_num(self.manual_points)} for written answers your facilitator marks"
         return f"{line} ({self.note})" if self.note else line
 
+    def notes(self) -> list[str]:
+        """``note`` and ``problems``: the CSV's note column, one string per note."""
+        return [self.note, *self.problems] if self.note else list(self.problems)
+
+    def _unshown(self) -> list[str]:
+        """Problems not already part of a failed exercise's result."""
+        shown = " ".join(e.message for e in self.exercises if not e.passed)
+        return [p for p in self.problems if p not in shown]
+
     def __str__(self) -> str:
         width = max([len("exercise")] + [len(e.name) for e in self.exercises])
         lines = [f"{self.lab}: {self.summary()}", f"  {'exercise':<{width}}  points  result"]
         for e in self.exercises:
             points = f"{_num(e.points)}/{_num(e.max_points)}"
             lines.append(f"  {e.name:<{width}}  {points:>6}  {'passed' if e.passed else e.message or 'failed'}")
+        lines += [f"  note: {p}" for p in self._unshown()]
         return "\n".join(lines)
 
     def _repr_html_(self) -> str:
@@ -153,25 +181,33 @@ class GradeReport:
             f"<td>{'&#10004; passed' if e.passed else html.escape(e.message or 'failed')}</td></tr>"
             for e in self.exercises
         )
+        notes = "".join(f"<li>{html.escape(p)}</li>" for p in self._unshown())
         return (
             f"<p><b>{html.escape(self.lab)}</b>: {html.escape(self.summary())}</p>"
             f"<table><thead><tr><th>exercise</th><th>points</th><th>result</th></tr></thead>"
-            f"<tbody>{rows}</tbody></table>"
+            f"<tbody>{rows}</tbody></table>" + (f"<ul>{notes}</ul>" if notes else "")
         )
 
 
 @dataclass(frozen=True)
 class Gradebook:
-    """A cohort's grades for one lab, by student, as written to ``csv``."""
+    """A cohort's grades for one lab, by student, as written to ``csv``; ``ignored`` names entries of the
+    submissions folder that are no student's submission."""
 
     lab: str
     csv: Path
     reports: dict[str, GradeReport]
+    ignored: tuple[str, ...] = ()
 
     def __str__(self) -> str:
         failed = sum(1 for r in self.reports.values() if r.note)
-        extra = f"; {failed} could not be graded (see the note column)" if failed else ""
-        return f"{self.lab}: graded {len(self.reports)} students into {self.csv}{extra}"
+        noted = sum(1 for r in self.reports.values() if r.problems and not r.note)
+        extra = f"; {failed} could not be graded" if failed else ""
+        extra += f"; {noted} graded with notes" if noted else ""
+        extra += " (see the note column)" if extra else ""
+        lines = [f"{self.lab}: graded {len(self.reports)} students into {self.csv}{extra}"]
+        lines += [f"not graded: {entry}" for entry in self.ignored]
+        return "\n".join(lines)
 
 
 @dataclass(frozen=True)
@@ -349,12 +385,14 @@ def grade_notebook(
     """Autograde a learner's copy of a lab, hidden tests included; the file itself is only read.
 
     The lab is the notebook's folder name or the start of its file name unless given.
-    ``timeout`` is the seconds one cell may run.
+    ``timeout`` is the seconds one cell may run. Raises InvalidInput (field "notebook") when the
+    file is not a notebook; damage to its cells is graded around and named in ``problems``.
     """
     notebook, root = Path(notebook), Path(root)
-    _load_notebook(notebook)
+    submissions.load(notebook)
     lab = _require_lab(lab, root) if lab else _infer_lab(notebook, root)
-    return _autograde(root, lab, {_LEARNER: notebook}, timeout, progress=None)[_LEARNER]
+    learner = submissions.Submission(_LEARNER, notebook, notebook)
+    return _autograde(root, lab, [learner], timeout, progress=None)[_LEARNER]
 
 
 def check(
@@ -379,7 +417,7 @@ def check(
 
 
 def grade_cohort(
-    submissions: Path | str,
+    submitted: Path | str,
     lab: str,
     out_csv: Path | str,
     *,
@@ -387,70 +425,70 @@ def grade_cohort(
     timeout: int = CELL_TIMEOUT,
     progress: Callable[[str], None] | None = None,
 ) -> Gradebook:
-    """Autograde ``submissions/<student>/<lab>/<lab>.ipynb`` (or ``submissions/<student>.ipynb``) into a CSV.
+    """Autograde ``submitted/<student>/<lab>/<lab>.ipynb`` (or ``submitted/<student>.ipynb``) into a CSV.
 
-    Missing or broken notebooks score 0 with a note; ``progress`` gets one line per student.
+    A student folder without that notebook is graded from the only notebook in it; missing,
+    ambiguous or broken notebooks score 0 with a note; ``progress`` gets one line per student.
+    Raises InvalidInput (field "submissions") naming both entries when two claim one student
+    (``alice/`` and ``alice.ipynb``, or names differing only by case): nothing is graded then.
     """
-    submissions, out_csv, root = Path(submissions), Path(out_csv), Path(root)
+    submitted, out_csv, root = Path(submitted), Path(out_csv), Path(root)
     lab = _require_lab(lab, root)
-    if not submissions.is_dir():
-        raise InvalidInput("submissions", f"{submissions} is not a folder")
-    found = _find_submissions(submissions, lab)
+    if not submitted.is_dir():
+        raise InvalidInput("submissions", f"{submitted} is not a folder")
+    partial = out_csv.with_name(out_csv.name + ".partial")
+    found, ignored = submissions.find(submitted, lab, other_labs=set(list_labs(root)) - {lab},
+                                      skip=[out_csv, partial])
     if not found:
-        raise InvalidInput("submissions", f"{submissions} holds no student folders or .ipynb files")
+        raise InvalidInput("submissions", f"{submitted} holds no student folders or .ipynb files")
     reports = _autograde(root, lab, found, timeout, progress)
     exercises = [e.name for e in next(iter(reports.values())).exercises]
     out_csv.parent.mkdir(parents=True, exist_ok=True)
-    partial = out_csv.with_name(out_csv.name + ".partial")
     with open(partial, "w", newline="", encoding="utf-8") as fh:
         writer = csv.writer(fh)
         writer.writerow(["student", *exercises, "total", "max_total", "note"])
         for student, report in reports.items():
             points = [_num(e.points) for e in report.exercises]
-            writer.writerow([student, *points, _num(report.total), _num(report.max_total), report.note])
+            writer.writerow([student, *points, _num(report.total), _num(report.max_total), "; ".join(report.notes())])
     partial.replace(out_csv)
-    return Gradebook(lab, out_csv, reports)
-
-
-def _find_submissions(folder: Path, lab: str) -> dict[str, Path]:
-    found: dict[str, Path] = {}
-    for entry in sorted(folder.iterdir()):
-        if entry.name.startswith("."):
-            continue
-        if entry.is_dir():
-            found.setdefault(entry.name, entry / lab / f"{lab}.ipynb")
-        elif entry.suffix == ".ipynb":
-            found.setdefault(entry.stem, entry)
-    return found
+    return Gradebook(lab, out_csv, reports, tuple(ignored))
 
 
 def _autograde(
     root: Path,
     lab: str,
-    notebooks: Mapping[str, Path],
+    found: list[submissions.Submission],
     timeout: int,
     progress: Callable[[str], None] | None,
 ) -> dict[str, GradeReport]:
     """Steps: copy the source into a temp course, generate (fills its gradebook), then per student:
-    read → submit → ``nbgrader autograde`` in a child process → scores from the gradebook, hints from outputs."""
+    read → repair → submit → ``nbgrader autograde`` in a child process (again without a cell that killed
+    the kernel) → scores from the gradebook, hints from outputs."""
     source = json.loads((root / SOLUTIONS / lab / f"{lab}.ipynb").read_text(encoding="utf-8"))
     reports = {}
     with _course(root, [lab]) as course:
-        _generate(course, lab, gradebook=True)
-        grader = _Grader(course, lab, _exercises(source), _manual_points(source), len(source["cells"]),
-                         _grading_env(course), timeout)
+        released = json.loads(_generate(course, lab, gradebook=True).joinpath(f"{lab}.ipynb").read_text("utf-8"))
+        grader = _Grader(course, lab, released, _exercises(source), _manual_points(source), len(source["cells"]),
+                         _grading_env(course), timeout, f"kit-skip-{secrets.token_hex(4)}")
         # Students get opaque ids inside the course so no name can upset nbgrader's globs and paths.
-        for number, (student, path) in enumerate(notebooks.items()):
-            try:
-                notebook = _load_notebook(path)
-            except InvalidInput as exc:
-                report = grader.zero(path, exc.problem)
+        for number, submission in enumerate(found):
+            if submission.path is None:
+                report = grader.zero(submission.entry, submission.problem, submission.notes)
             else:
-                report = grader.grade(f"s{number:04d}", path, len(notebook["cells"]))
-            reports[student] = report
+                try:
+                    notebook = submissions.load(submission.path)
+                except InvalidInput as exc:
+                    report = grader.zero(submission.path, exc.problem, submission.notes)
+                else:
+                    report = grader.grade(f"s{number:04d}", submission, notebook)
+            reports[submission.student] = report
             if progress:
-                progress(f"{student}: {report.summary()}")
+                progress(f"{submission.student}: {report.summary()}")
     return reports
+
+
+_MAX_SKIPPED = 5
+"""Cells that kill the kernel (or ignore interrupts) one submission may have before the grader gives up on it."""
 
 
 @dataclass(frozen=True)
@@ -459,43 +497,120 @@ class _Grader:
 
     course: Path
     lab: str
+    released: dict
     exercises: dict[str, list[tuple[str, float]]]
     manual_points: float
     source_cells: int
     env: dict[str, str]
     timeout: int
+    skip_tag: str
+    """Tag of cells nbclient skips: drawn per run, so no learner's ``skip-execution`` tag can skip a test."""
 
-    def zero(self, notebook: Path, note: str) -> GradeReport:
-        return GradeReport(self.lab, notebook, [_score(n, cells, {}, {}) for n, cells in self.exercises.items()], note,
-                           self.manual_points)
+    def zero(self, notebook: Path, note: str, problems: tuple[str, ...] = ()) -> GradeReport:
+        return GradeReport(self.lab, notebook, [_score(n, cells, {}, {}, []) for n, cells in self.exercises.items()],
+                           note, self.manual_points, problems=problems)
 
-    def grade(self, student_id: str, notebook: Path, cells: int) -> GradeReport:
+    def grade(self, student_id: str, submission: submissions.Submission, notebook: dict) -> GradeReport:
+        """Repair, then autograde; a cell that kills the kernel or will not stop is skipped and the rest regraded."""
+        assert submission.path is not None
+        repaired = submissions.repair(notebook, self.released)
+        skipped: dict[int, str] = {}
+        while True:
+            attempt = f"{student_id}r{len(skipped)}" if skipped else student_id
+            prepared, notes = repaired.skipping(skipped, self.skip_tag)
+            executed, output, last_cell = self._autograde(attempt, prepared)
+            if executed is not None:
+                break
+            stuck = _stuck(output, self.timeout)
+            if stuck and last_cell is not None and last_cell not in skipped and len(skipped) < _MAX_SKIPPED:
+                skipped[last_cell] = stuck
+                continue
+            if stuck and last_cell is not None:
+                _, where = repaired.describe(last_cell)
+                note = f"autograde failed: {where} {stuck}" + (
+                    f" after {len(skipped)} other cells were skipped" if skipped else "")
+            else:
+                note = f"autograde failed: {_first_error(output)}"
+            return self.zero(submission.path, note, submission.notes + tuple(n.text for n in notes))
+        notes += _timeouts(executed, repaired, self.timeout)
+        scores = _gradebook_scores(self.course, self.lab, attempt)
+        hints = _hints(executed)
+        exercises = [_score(n, c, scores, hints, notes) for n, c in self.exercises.items()]
+        return GradeReport(self.lab, submission.path, exercises, manual_points=self.manual_points,
+                           raised=_raised(executed, self.timeout),
+                           problems=submission.notes + tuple(n.text for n in notes))
+
+    def _autograde(self, student_id: str, notebook: dict) -> tuple[dict | None, str, int | None]:
+        """nbgrader autograde of one notebook: (the executed notebook or None, nbgrader's output, index of the
+        last cell the kernel started)."""
         submitted = self.course / "submitted" / student_id / self.lab / f"{self.lab}.ipynb"
         submitted.parent.mkdir(parents=True)
-        shutil.copyfile(notebook, submitted)
+        submitted.write_text(json.dumps(notebook, indent=1, ensure_ascii=False), encoding="utf-8")
+        trace = self.course / "trace" / student_id
+        trace.parent.mkdir(exist_ok=True)
         argv = [
             sys.executable, "-c", _AUTOGRADER, "autograde", self.lab,
             f"--CourseDirectory.root={self.course}",
             f"--CourseDirectory.student_id={student_id}",
             f"--Execute.timeout={self.timeout}",
             "--Execute.kernel_name=python3",
+            f"--Execute.skip_cells_with_tag={self.skip_tag}",
+            # The outputs are in by then; a graceful shutdown waits seconds for a kernel stuck in a cell.
+            "--Execute.shutdown_kernel=immediate",
         ]
         # nbgrader stops each cell after `timeout`; the cap only guards against a wedged autograder.
-        cap = 60 + self.timeout * (cells + self.source_cells)
+        cap = 60 + self.timeout * (len(notebook["cells"]) + self.source_cells)
         try:
-            run = subprocess.run(argv, cwd=self.course, env=self.env, stdin=subprocess.DEVNULL,
-                                 capture_output=True, text=True, timeout=cap)
+            run = subprocess.run(argv, cwd=self.course, env={**self.env, _TRACE: str(trace)},
+                                 stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=cap)
             output = run.stdout + run.stderr
         except subprocess.TimeoutExpired:
             output = f"the autograder was stopped after {cap} s"
+        lines = trace.read_text(encoding="utf-8").split() if trace.is_file() else []
+        last_cell = int(lines[-1]) if lines else None
         graded = self.course / "autograded" / student_id / self.lab / f"{self.lab}.ipynb"
         if not graded.is_file():
-            return self.zero(notebook, f"autograde failed: {_first_error(output)}")
-        scores = _gradebook_scores(self.course, self.lab, student_id)
-        executed = json.loads(graded.read_text(encoding="utf-8"))
-        hints = _hints(executed, self.timeout)
-        return GradeReport(self.lab, notebook, [_score(n, c, scores, hints) for n, c in self.exercises.items()],
-                           manual_points=self.manual_points, raised=_raised(executed, self.timeout))
+            return None, output, last_cell
+        return json.loads(graded.read_text(encoding="utf-8")), output, last_cell
+
+
+_TRACE = "KIT_GRADING_TRACE"
+_TRACE_CONFIG = f"""\
+# Written by kit.grading: nbclient calls this before each code cell, so when the kernel dies
+# or a cell ignores interrupts the grader knows which cell it was.
+import os
+
+
+def _started(cell, cell_index, **_):
+    with open(os.environ["{_TRACE}"], "a", encoding="utf-8") as trace:
+        trace.write(f"{{cell_index}}\\n")
+
+
+get_config().Execute.on_cell_execute = _started  # noqa: F821 - provided by nbgrader
+"""
+
+
+def _stuck(output: str, timeout: int) -> str:
+    """What the kernel did when nbgrader failed because of one cell ("" when the failure is something else)."""
+    if "DeadKernelError" in output or "Kernel died" in output:
+        return "killed the kernel (it exited, crashed, or ran out of memory)"
+    if "Interrupting kernel" in output or "the autograder was stopped after" in output:
+        return f"ran longer than {timeout} s and did not stop when interrupted"
+    if "Timeout waiting for IOPub output" in output:  # a cell that finished, but whose output never did
+        return "did not finish sending its output (a machine too busy, or output without end)"
+    return ""
+
+
+def _timeouts(executed: dict, repaired: submissions.Repaired, timeout: int) -> list[submissions.CellNote]:
+    notes = []
+    for index, cell in enumerate(executed["cells"]):
+        if any(o.get("output_type") == "error" and o.get("ename") in _TIMEOUTS for o in cell.get("outputs", [])):
+            exercise, where = repaired.describe(index)
+            notes.append(submissions.CellNote(exercise, f"{where} ran longer than {timeout} s and was stopped"))
+    return notes
+
+
+_TIMEOUTS = ("KeyboardInterrupt", "CellTimeoutError")
 
 
 def _exercises(notebook: dict) -> dict[str, list[tuple[str, float]]]:
@@ -504,7 +619,8 @@ def _exercises(notebook: dict) -> dict[str, list[tuple[str, float]]]:
     for cell in notebook["cells"]:
         meta = cell.get("metadata", {}).get("nbgrader", {})
         if meta.get("grade") and not meta.get("solution") and cell.get("cell_type") == "code":
-            exercises.setdefault(_exercise(meta["grade_id"]), []).append((meta["grade_id"], float(meta["points"])))
+            exercise = submissions.exercise_of(meta["grade_id"])
+            exercises.setdefault(exercise, []).append((meta["grade_id"], float(meta["points"])))
     return exercises
 
 
@@ -515,20 +631,21 @@ def _manual_points(notebook: dict) -> float:
                and cell["metadata"]["nbgrader"].get("solution"))
 
 
-def _exercise(grade_id: str) -> str:
-    return grade_id.split("-", 1)[0]
-
-
 def _score(
     name: str,
     cells: list[tuple[str, float]],
     scores: Mapping[str, float],
     hints: Mapping[str, str],
+    notes: list[submissions.CellNote],
 ) -> ExerciseScore:
+    """An exercise's points; when it lost some, the message gives the notes on its cells, then its first error."""
     points = sum(scores.get(grade_id, 0.0) for grade_id, _ in cells)
     max_points = sum(p for _, p in cells)
     passed = bool(scores) and points >= max_points
-    return ExerciseScore(name, points, max_points, passed, "" if passed else hints.get(name, ""))
+    if passed:
+        return ExerciseScore(name, points, max_points, True)
+    reasons = [n.text for n in notes if n.exercise == name] + ([hints[name]] if name in hints else [])
+    return ExerciseScore(name, points, max_points, False, "; ".join(reasons))
 
 
 def _gradebook_scores(course: Path, lab: str, student_id: str) -> dict[str, float]:
@@ -539,19 +656,22 @@ def _gradebook_scores(course: Path, lab: str, student_id: str) -> dict[str, floa
         return {g.name: float(g.score or 0.0) for g in graded.grades}
 
 
-def _hints(graded: dict, timeout: int) -> dict[str, str]:
-    """Exercise → first line of the first error among its cells (stderr counts only in test cells)."""
+def _hints(graded: dict) -> dict[str, str]:
+    """Exercise → first line of the first error among its cells (stderr counts only in test cells).
+
+    A timeout is not a hint: the grader's note on the cell that ran too long says it.
+    """
     hints: dict[str, str] = {}
     for cell in graded["cells"]:
         meta = cell.get("metadata", {}).get("nbgrader", {})
         if "grade_id" not in meta or cell.get("cell_type") != "code":
             continue
-        name = _exercise(meta["grade_id"])
+        name = submissions.exercise_of(meta["grade_id"])
         for output in cell.get("outputs", []):
             if name in hints:
                 break
-            if output.get("output_type") == "error":
-                hints[name] = _error_hint(output["ename"], (output.get("evalue") or "").strip(), timeout)
+            if output.get("output_type") == "error" and output.get("ename") not in _TIMEOUTS:
+                hints[name] = _error_hint(output["ename"], (output.get("evalue") or "").strip(), 0)
             elif output.get("name") == "stderr" and meta.get("grade") and not meta.get("solution"):
                 lines = [line for line in _text(output.get("text", "")).splitlines() if line.strip()]
                 hints[name] = lines[0] if lines else "the test wrote to stderr"
@@ -559,12 +679,15 @@ def _hints(graded: dict, timeout: int) -> dict[str, str]:
 
 
 def _raised(graded: dict, timeout: int) -> tuple[str, ...]:
-    """``"<cell>: <error>"`` for every code cell of an executed notebook with an error output."""
-    return tuple(
-        f"{_cell_label(cell)}: {_error_hint(output['ename'], (output.get('evalue') or '').strip(), timeout)}"
-        for cell in graded["cells"] if cell.get("cell_type") == "code"
-        for output in cell.get("outputs", []) if output.get("output_type") == "error"
-    )
+    """``"<cell>: <error>"`` for every code cell of an executed notebook with an error output (its first one:
+    nbgrader adds the kernel's reply to a timed-out cell as a second error)."""
+    raised = []
+    for cell in graded["cells"]:
+        errors = [o for o in cell.get("outputs", []) if o.get("output_type") == "error"]
+        if cell.get("cell_type") == "code" and errors:
+            hint = _error_hint(errors[0]["ename"], (errors[0].get("evalue") or "").strip(), timeout)
+            raised.append(f"{_cell_label(cell)}: {hint}")
+    return tuple(raised)
 
 
 def _error_hint(ename: str, evalue: str, timeout: int) -> str:
@@ -721,7 +844,12 @@ class _Collect(logging.Handler):
 
 
 def _grading_env(course: Path) -> dict[str, str]:
-    """Environment of the autograder: kernel python3 is this interpreter; no user Jupyter/IPython config applies."""
+    """Environment of the autograder: kernel python3 is this interpreter; no user Jupyter/IPython config applies.
+
+    Also writes the course's ``nbgrader_config.py`` (nbgrader reads it from its working directory),
+    which records the index of each cell the kernel starts in the file named by ``$KIT_GRADING_TRACE``.
+    """
+    (course / "nbgrader_config.py").write_text(_TRACE_CONFIG, encoding="utf-8")
     spec = course / "jupyter" / "kernels" / "python3" / "kernel.json"
     spec.parent.mkdir(parents=True)
     spec.write_text(json.dumps({
@@ -760,23 +888,6 @@ def _infer_lab(notebook: Path, root: Path) -> str:
     raise InvalidInput(
         "lab", f"cannot tell which lab {notebook.name} belongs to; pass lab= one of: {', '.join(labs) or 'none'}"
     )
-
-
-def _load_notebook(path: Path) -> dict:
-    """The notebook at ``path``; InvalidInput saying why when it is not one nbgrader can grade."""
-    import nbformat
-
-    if not path.is_file():
-        raise InvalidInput("notebook", f"{path} does not exist")
-    try:
-        notebook = nbformat.reads(path.read_text(encoding="utf-8"), as_version=4)
-        nbformat.validate(notebook)
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InvalidInput("notebook", f"cannot read {path}: {exc}") from None
-    except Exception as exc:  # nbformat raises many types for the many ways a file is not a notebook
-        reason = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
-        raise InvalidInput("notebook", f"{path} is not a Jupyter notebook ({reason})") from None
-    return notebook
 
 
 def _subdirs(folder: Path) -> list[Path]:

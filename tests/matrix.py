@@ -68,6 +68,7 @@ class GradingMatrix:
     def test_solution_runs_every_cell_cleanly(self, graded):
         report = graded.reports["solution"]
         assert report.note == "", report.note
+        assert report.problems == (), "the grader had to work around the solution:\n" + "\n".join(report.problems)
         assert report.raised == (), "cells of the solution raised:\n" + "\n".join(report.raised)
 
     test_solution_runs_every_cell_cleanly.runs_solution_notebook = True  # see conftest.py: replaces nbval's run
