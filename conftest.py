@@ -83,7 +83,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     * pytest-xdist hands out work in collection order (``--no-loadscope-reorder``): a file at a time
       (see ``pytest_xdist_make_scheduler``), or a single test of a ``SPREAD`` file. The longest work goes
       first so that no worker is left with a long file at the end while the others idle: the spread tests, files
-      named ``test_*_slow.py``, then the grading matrices (minutes of notebooks run one after another; the
+      named ``test_*_slow.py`` or marked ``long``, then the grading matrices (minutes of notebooks run one after another; the
       later labs' longest), then the other files that use the live sandbox (or run notebooks), and last the
       quick ones that do not, to fill in at the end.
     """
@@ -97,7 +97,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
     matrix_labs = {item.path: item.cls.LAB for item in items if isinstance(item, pytest.Function)
                    and item.cls is not None and any(base.__name__ == "GradingMatrix" for base in item.cls.__mro__)}
-    first = sorted({item.path for item in items if item.path.name.endswith("_slow.py")})
+    first = sorted({item.path for item in items
+                    if item.path.name.endswith("_slow.py") or item.get_closest_marker("long") is not None})
     first += sorted(set(matrix_labs) - set(first), key=matrix_labs.get, reverse=True)
     order = {path: rank for rank, path in enumerate(first)}
     live = {item.path for item in items if "live" in getattr(item, "fixturenames", ("live",))}

@@ -32,6 +32,8 @@ from kit.grading import (
     solution_answers,
 )
 
+pytestmark = pytest.mark.long  # a cohort of a dozen real nbgrader runs, some waiting out cell timeouts
+
 FIXTURE = Path(__file__).parent / "fixtures" / "grading"
 LAB = "99-fixture"
 POINTS = {"budget": 1, "burn_rate": 2, "availability": 3}
