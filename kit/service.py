@@ -430,7 +430,7 @@ def create_shop_app(settings: ServiceSettings) -> FastAPI:
         async with runtime.serving("product"):
             return found
 
-    @app.post("/checkout", responses=_refusals(404, 422, 500, 502, 503, 504))
+    @app.post("/checkout", responses=_refusals(400, 404, 422, 500, 502, 503, 504))
     async def checkout(order: CheckoutRequest) -> dict[str, Any]:
         found = _product(order.product_id)
         async with runtime.serving("checkout"):
@@ -447,7 +447,7 @@ def create_payments_app(settings: ServiceSettings) -> FastAPI:
     runtime = _Runtime("payments", settings)
     app = _base_app(runtime, None)
 
-    @app.post("/pay", responses=_refusals(422, 500, 503))
+    @app.post("/pay", responses=_refusals(400, 422, 500, 503))
     async def pay(payment: PaymentRequest) -> dict[str, Any]:
         if "down" in runtime.faults:
             raise HTTPException(503, "payments is down")
