@@ -180,7 +180,8 @@ def _check_param(param: Param, value: Any, kind: str) -> Any:
         if param.choices and value not in param.choices:
             raise InvalidInput(param.name, f"{value!r} is not one of {', '.join(param.choices)}")
         return value
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or isinstance(value, float) and not math.isfinite(value):
+    not_a_number = isinstance(value, bool) or not isinstance(value, (int, float))
+    if not_a_number or isinstance(value, float) and not math.isfinite(value):
         raise InvalidInput(param.name, f"must be a number, got {_shown(value)}")
     number = _float(value)
     low, high = param.minimum, param.maximum

@@ -134,7 +134,8 @@ def _handler(store: _Store):
                 self._refuse(400, InvalidInput("Content-Length", f"must be a number of bytes, got {announced!r:.40}"))
                 return
             if int(announced) > MAX_BODY_BYTES:
-                self._refuse(413, InvalidInput("body", f"is {announced} bytes; the pager reads at most {MAX_BODY_BYTES}"))
+                too_long = InvalidInput("body", f"is {announced} bytes; the pager reads at most {MAX_BODY_BYTES}")
+                self._refuse(413, too_long)
                 return
             raw = self.rfile.read(int(announced))
             try:

@@ -390,8 +390,6 @@ def _refusals(*codes: int) -> dict[int | str, dict[str, Any]]:
     return {code: {"model": Problem, "description": said[code]} for code in codes}
 
 
-_BUSINESS = _refusals(500, 503)
-
 
 def create_shop_app(settings: ServiceSettings) -> FastAPI:
     """The shop: catalog, product pages and a checkout that calls payments."""
@@ -417,7 +415,7 @@ def create_shop_app(settings: ServiceSettings) -> FastAPI:
 
     app = _base_app(runtime, lifespan)
 
-    @app.get("/catalog", responses=_BUSINESS)
+    @app.get("/catalog", responses=_refusals(500, 503))
     async def catalog() -> list[dict[str, Any]]:
         async with runtime.serving("catalog"):
             return list(CATALOG)
@@ -590,7 +588,8 @@ def _admin_router(runtime: _Runtime) -> APIRouter:
 
     @router.put(
         "/flags/{name}", responses=_refusals(400, 404), include_in_schema=bool(runtime.flags),
-        openapi_extra={"requestBody": {"required": True, "content": {"application/json": {"schema": FLAG_BODY_SCHEMA}}}},
+        openapi_extra={"requestBody": {"required": True,
+                                       "content": {"application/json": {"schema": FLAG_BODY_SCHEMA}}}},
     )
     async def set_flag(
         request: Request, name: str = PathParameter(json_schema_extra={"enum": list(runtime.flags)}),
@@ -609,9 +608,10 @@ def _allowed_methods(request: Request) -> set[str]:
 
     Starlette answers with the methods of the first route whose path matched, so ask every route.
     """
+    routes = request.app.router.routes
     return {
         method for method in _METHODS
-        if any(route.matches({**request.scope, "method": method})[0] == Match.FULL for route in request.app.router.routes)
+        if any(route.matches({**request.scope, "method": method})[0] == Match.FULL for route in routes)
     }
 
 
