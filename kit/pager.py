@@ -15,6 +15,7 @@ import time
 from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from typing import Any
 
@@ -32,6 +33,7 @@ MAX_BODY_BYTES = 16 * 2**20
 READ_TIMEOUT_S = 10.0
 """How long the pager waits for a body that a client announced but does not send."""
 _ALERT_STRINGS = ("startsAt", "endsAt", "fingerprint", "generatorURL")
+_ROUTES = {"/health": "GET", "/metrics": "GET", "/alerts": "POST"}
 
 
 def check_notification(payload: Any) -> dict:
@@ -102,29 +104,43 @@ def _handler(store: _Store):
             body = {"error": str(error), "field": error.field, "problem": error.problem}
             self._reply(code, json.dumps(body).encode())
 
-        def _reply(self, code: int, body: bytes, kind: str = "application/json") -> None:
+        def _reply(self, code: int, body: bytes, kind: str = "application/json", allow: str | None = None) -> None:
             self.send_response(code)
+            if allow:
+                self.send_header("Allow", allow)
             self.send_header("Content-Type", kind)
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
             self.wfile.write(body)
 
-        def do_GET(self) -> None:
-            if self.path == "/health":
-                self._reply(200, b'{"status":"ok"}')
-            elif self.path == "/metrics":
-                text = (
-                    "# HELP pager_notifications_total Alertmanager notifications stored.\n"
-                    "# TYPE pager_notifications_total counter\n"
-                    f"pager_notifications_total {store.count}\n"
-                )
-                self._reply(200, text.encode(), "text/plain; version=0.0.4")
-            else:
+        def _route(self) -> bool:
+            """True when this method serves this path; otherwise answers 404 or 405 (with Allow) and says False."""
+            method = _ROUTES.get(urlsplit(self.path).path)
+            if method == self.command:
+                return True
+            if method is None:
                 self._reply(404, b'{"error":"not found"}')
+            else:
+                self._reply(405, json.dumps({"error": f"{self.path:.80} answers {method} only"}).encode(), allow=method)
+            return False
+
+        do_PUT = do_DELETE = do_PATCH = do_OPTIONS = _route
+
+        def do_GET(self) -> None:
+            if not self._route():
+                return
+            if urlsplit(self.path).path == "/health":
+                self._reply(200, b'{"status":"ok"}')
+                return
+            text = (
+                "# HELP pager_notifications_total Alertmanager notifications stored.\n"
+                "# TYPE pager_notifications_total counter\n"
+                f"pager_notifications_total {store.count}\n"
+            )
+            self._reply(200, text.encode(), "text/plain; version=0.0.4")
 
         def do_POST(self) -> None:
-            if self.path != "/alerts":
-                self._reply(404, b'{"error":"not found"}')
+            if not self._route():
                 return
             announced = self.headers.get("Content-Length")
             if announced is None:

@@ -150,7 +150,11 @@ def test_posts_that_once_broke_the_pager(receiver):
     assert pager.pages(config).empty and not pager.pages_file(config).exists()
     for length, status in [("many", 400), ("-1", 400), ("\u00b2", 400), (str(2**40), 413), (None, 411)]:
         assert _raw_post(url, length, b"{}") == status, length
-    assert httpx.post(f"{url}/alerts", json=NOTIFICATION).status_code == 200
+    for method, path, allowed in [("PUT", "/alerts", "POST"), ("GET", "/alerts", "POST"), ("POST", "/health", "GET"),
+                                  ("DELETE", "/metrics", "GET")]:
+        response = httpx.request(method, f"{url}{path}", content=b"{}")
+        assert (response.status_code, response.headers["Allow"]) == (405, allowed), (method, path)
+    assert httpx.post(f"{url}/alerts?from=alertmanager", json=NOTIFICATION).status_code == 200
     assert len(pager.pages(config)) == 1
 
 
