@@ -6,6 +6,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 python="${1:-python3}"
+"$python" -c 'import sys; sys.exit(sys.version_info < (3, 11))' || {
+  echo "scripts/lock.sh needs Python 3.11 or newer (it reads pyproject.toml with tomllib): make lock PYTHON=python3.11" >&2
+  exit 1
+}
 venv="$(mktemp -d)"
 trap 'rm -rf "$venv"' EXIT
 
