@@ -10,14 +10,18 @@ deterministically, so a run is repeatable (about 15 s on a quiet two-core machin
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import httpx
 import pytest
-import schemathesis
 from hypothesis import HealthCheck, given, settings
 from hypothesis.errors import Unsatisfiable
 from services import Services, running_services
 
 from kit.faults import FLAGS, SERVICES
+
+if TYPE_CHECKING:
+    from schemathesis import Case
 
 EXAMPLES_PER_OPERATION = 5
 """Examples per documented operation, generation mode and token setting: enough that every operation is drawn."""
@@ -38,6 +42,8 @@ def client() -> httpx.Client:
 @pytest.mark.parametrize("with_token", [True, False], ids=["token", "no-token"])
 @pytest.mark.parametrize("service", SERVICES)
 def test_api_holds_its_document_under_fuzzing(services, client, service, with_token):
+    import schemathesis  # here, not at the top: every xdist worker collects this module, one runs it
+
     url = getattr(services, service)
     schema = schemathesis.openapi.from_dict(client.get(f"{url}/openapi.json").json())
     headers = services.admin if with_token else None
@@ -54,7 +60,7 @@ def test_api_holds_its_document_under_fuzzing(services, client, service, with_to
 
     clean = state()
 
-    def fuzz(case: schemathesis.Case) -> None:
+    def fuzz(case: Case) -> None:
         # Every example starts from the clean state: a refused request leaves it so, an accepted one is undone.
         response = case.call(base_url=url, headers=headers, timeout=10)
         if response.status_code >= 400 or not with_token:
