@@ -4,7 +4,7 @@ PYTHON ?= python3
 KIT := $(VENV)/bin/kit
 STAMP := $(VENV)/.installed
 
-.PHONY: lab test setup
+.PHONY: lab test setup lock
 
 lab: setup ## start the sandbox and open JupyterLab on lab 00; Ctrl-C stops both
 	$(KIT) lab
@@ -21,9 +21,13 @@ test: setup ## run every test: unit, sandbox, notebooks, grading, browser
 setup: $(STAMP)
 	$(KIT) binaries --install
 
-$(STAMP): pyproject.toml
+# Exact versions from constraints.txt, for the build backend too: a new release elsewhere changes nothing here.
+$(STAMP): pyproject.toml constraints.txt
 	scripts/system-packages.sh
 	$(PYTHON) -m venv $(VENV)
-	$(VENV)/bin/python -m pip install --quiet --upgrade pip
-	$(VENV)/bin/python -m pip install --quiet -e '.[dev]'
+	$(VENV)/bin/python -m pip install --quiet --upgrade -c constraints.txt pip
+	$(VENV)/bin/python -m pip install --quiet -c constraints.txt --build-constraint constraints.txt -e '.[dev]'
 	touch $(STAMP)
+
+lock: ## re-resolve constraints.txt to the newest versions pyproject.toml allows (after adding a dependency)
+	scripts/lock.sh $(PYTHON)

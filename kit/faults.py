@@ -180,20 +180,35 @@ def _check_param(param: Param, value: Any, kind: str) -> Any:
         if param.choices and value not in param.choices:
             raise InvalidInput(param.name, f"{value!r} is not one of {', '.join(param.choices)}")
         return value
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise InvalidInput(param.name, f"must be a number, got {value!r}")
-    if param.type is int:
-        if value != int(value):
-            raise InvalidInput(param.name, f"must be a whole number, got {value!r}")
-        value = int(value)
-    else:
-        value = float(value)
+    not_a_number = isinstance(value, bool) or not isinstance(value, (int, float))
+    if not_a_number or isinstance(value, float) and not math.isfinite(value):
+        raise InvalidInput(param.name, f"must be a number, got {_shown(value)}")
+    number = _float(value)
     low, high = param.minimum, param.maximum
-    too_low = low is not None and (value <= low if param.exclusive_minimum else value < low)
-    if too_low or (high is not None and value > high):
+    too_low = low is not None and (number <= low if param.exclusive_minimum else number < low)
+    if too_low or (high is not None and number > high):
         opening = "more than" if param.exclusive_minimum else "at least"
-        raise InvalidInput(param.name, f"must be {opening} {low:g} and at most {high:g}, got {value:g}")
-    return value
+        got = f"{number:g}" if math.isfinite(number) else _shown(value)
+        raise InvalidInput(param.name, f"must be {opening} {low:g} and at most {high:g}, got {got}")
+    if param.type is int:
+        if number != int(number):
+            raise InvalidInput(param.name, f"must be a whole number, got {value!r}")
+        return int(number)
+    return number
+
+
+def _float(value: int | float) -> float:
+    """A JSON number as a float; an integer too large for one becomes infinity (JSON integers have no limit)."""
+    try:
+        return float(value)
+    except OverflowError:
+        return math.inf if value > 0 else -math.inf
+
+
+def _shown(value: Any) -> str:
+    """A value for an error message, cut short: a refused body may be megabytes long."""
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def validate_flag(name: str, enabled: Any) -> bool:
@@ -201,8 +216,57 @@ def validate_flag(name: str, enabled: Any) -> bool:
     if name not in FLAGS:
         raise UnknownName("name", f"{name!r} is not a feature flag; choose one of {', '.join(FLAGS)}")
     if not isinstance(enabled, bool):
-        raise InvalidInput("enabled", f"must be true or false, got {enabled!r}")
+        raise InvalidInput("enabled", f"must be true or false, got {_shown(enabled)}")
     return enabled
+
+
+def validate_flag_body(name: str, body: dict[str, Any]) -> bool:
+    """Check the body of a flag change, ``{"enabled": true|false}``: a misspelt key is refused, not ignored."""
+    for key in body:
+        if key != "enabled":
+            raise InvalidInput(key, f"is not a field of a flag change; its only field: enabled")
+    return validate_flag(name, body.get("enabled"))
+
+
+def fault_body_schema(kind: str, service: str) -> dict[str, Any]:
+    """The JSON Schema (OpenAPI 3.1) of a fault's parameters, as ``validate_fault`` checks them.
+
+    Raises InvalidInput (UnknownName) for a kind the service does not have. ``null`` stands for an
+    omitted optional parameter, as the kit's own client sends it.
+    """
+    spec = fault_kind(kind, service)
+    properties: dict[str, Any] = {}
+    for param in spec.params:
+        schema: dict[str, Any] = {"description": param.help}
+        if param.type is str:
+            choices = ROUTES[service] if param.name == "route" else param.choices
+            schema |= {"type": "string", "enum": list(choices)} if choices else {"type": "string", "minLength": 1}
+        else:
+            schema["type"] = "integer" if param.type is int else "number"
+            if param.minimum is not None:
+                schema["exclusiveMinimum" if param.exclusive_minimum else "minimum"] = param.minimum
+            if param.maximum is not None:
+                schema["maximum"] = param.maximum
+        if param.default is not None:
+            schema["default"] = param.default
+        if not param.required:
+            schema = {"anyOf": [schema, {"type": "null"}], "description": param.help}
+        properties[param.name] = schema
+    return {
+        "type": "object",
+        "properties": properties,
+        "required": [param.name for param in spec.params if param.required],
+        "additionalProperties": False,
+    }
+
+
+FLAG_BODY_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {"enabled": {"type": "boolean"}},
+    "required": ["enabled"],
+    "additionalProperties": False,
+}
+"""The JSON Schema of a flag change, as ``validate_flag_body`` checks it."""
 
 
 def set_fault(kind: str, *, service: str | None = None, config: Config | None = None, **params: Any) -> dict[str, Any]:

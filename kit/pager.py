@@ -15,6 +15,9 @@ import time
 from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from urllib.parse import urlsplit
+
+from typing import Any
 
 from .config import LOOPBACK, Config
 from .errors import CheckFailed, InvalidInput
@@ -23,6 +26,49 @@ PAGE_COLUMNS = [
     "received_at", "alertname", "status", "severity", "job", "service", "summary",
     "runbook_url", "starts_at", "ends_at", "fingerprint", "labels",
 ]
+
+
+MAX_BODY_BYTES = 16 * 2**20
+"""The largest notification the pager reads; Alertmanager's are kilobytes, even with hundreds of alerts."""
+READ_TIMEOUT_S = 10.0
+"""How long the pager waits for a body that a client announced but does not send."""
+_ALERT_STRINGS = ("startsAt", "endsAt", "fingerprint", "generatorURL")
+_ROUTES = {"/health": "GET", "/metrics": "GET", "/alerts": "POST"}
+
+
+def check_notification(payload: Any) -> dict:
+    """Refuse what is not an Alertmanager webhook notification the pager can read back.
+
+    Checks the parts ``pages()`` reads: ``alerts`` a list of objects whose ``labels`` and
+    ``annotations`` are objects of strings, ``status`` "firing" or "resolved", times and
+    fingerprint strings. Raises InvalidInput naming the field (``alerts[2].labels.severity``).
+    """
+    if not isinstance(payload, dict):
+        raise InvalidInput("body", "must be a JSON object (an Alertmanager webhook notification)")
+    alerts = payload.get("alerts")
+    if not isinstance(alerts, list):
+        raise InvalidInput("alerts", f"must be a list of alerts, got {_kind(alerts)}")
+    for i, alert in enumerate(alerts):
+        where = f"alerts[{i}]"
+        if not isinstance(alert, dict):
+            raise InvalidInput(where, f"must be an object, got {_kind(alert)}")
+        for part in ("labels", "annotations"):
+            values = alert.get(part, {})
+            if not isinstance(values, dict):
+                raise InvalidInput(f"{where}.{part}", f"must be an object of strings, got {_kind(values)}")
+            for name, value in values.items():
+                if not isinstance(value, str):
+                    raise InvalidInput(f"{where}.{part}.{name}", f"must be a string, got {_kind(value)}")
+        if alert.get("status", "firing") not in ("firing", "resolved"):
+            raise InvalidInput(f"{where}.status", f"must be 'firing' or 'resolved', got {alert['status']!r:.40}")
+        for name in _ALERT_STRINGS:
+            if not isinstance(alert.get(name, ""), str):
+                raise InvalidInput(f"{where}.{name}", f"must be a string, got {_kind(alert[name])}")
+    return payload
+
+
+def _kind(value: Any) -> str:
+    return "nothing" if value is None else type(value).__name__
 
 
 def pages_file(config: Config | None = None) -> Path:
@@ -49,40 +95,72 @@ class _Store:
 
 def _handler(store: _Store):
     class Handler(BaseHTTPRequestHandler):
+        timeout = READ_TIMEOUT_S
+
         def log_message(self, *args) -> None:
             pass
 
-        def _reply(self, code: int, body: bytes, kind: str = "application/json") -> None:
+        def _refuse(self, code: int, error: InvalidInput) -> None:
+            body = {"error": str(error), "field": error.field, "problem": error.problem}
+            self._reply(code, json.dumps(body).encode())
+
+        def _reply(self, code: int, body: bytes, kind: str = "application/json", allow: str | None = None) -> None:
             self.send_response(code)
+            if allow:
+                self.send_header("Allow", allow)
             self.send_header("Content-Type", kind)
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
             self.wfile.write(body)
 
-        def do_GET(self) -> None:
-            if self.path == "/health":
-                self._reply(200, b'{"status":"ok"}')
-            elif self.path == "/metrics":
-                text = (
-                    "# HELP pager_notifications_total Alertmanager notifications stored.\n"
-                    "# TYPE pager_notifications_total counter\n"
-                    f"pager_notifications_total {store.count}\n"
-                )
-                self._reply(200, text.encode(), "text/plain; version=0.0.4")
-            else:
+        def _route(self) -> bool:
+            """True when this method serves this path; otherwise answers 404 or 405 (with Allow) and says False."""
+            method = _ROUTES.get(urlsplit(self.path).path)
+            if method == self.command:
+                return True
+            if method is None:
                 self._reply(404, b'{"error":"not found"}')
+            else:
+                self._reply(405, json.dumps({"error": f"{self.path:.80} answers {method} only"}).encode(), allow=method)
+            return False
+
+        do_PUT = do_DELETE = do_PATCH = do_OPTIONS = _route
+
+        def do_GET(self) -> None:
+            if not self._route():
+                return
+            if urlsplit(self.path).path == "/health":
+                self._reply(200, b'{"status":"ok"}')
+                return
+            text = (
+                "# HELP pager_notifications_total Alertmanager notifications stored.\n"
+                "# TYPE pager_notifications_total counter\n"
+                f"pager_notifications_total {store.count}\n"
+            )
+            self._reply(200, text.encode(), "text/plain; version=0.0.4")
 
         def do_POST(self) -> None:
-            if self.path != "/alerts":
-                self._reply(404, b'{"error":"not found"}')
+            if not self._route():
                 return
-            length = int(self.headers.get("Content-Length") or 0)
+            announced = self.headers.get("Content-Length")
+            if announced is None:
+                self._refuse(411, InvalidInput("Content-Length", "is required: send the notification with its length"))
+                return
+            if not (announced.strip().isascii() and announced.strip().isdigit()):
+                self._refuse(400, InvalidInput("Content-Length", f"must be a number of bytes, got {announced!r:.40}"))
+                return
+            if int(announced) > MAX_BODY_BYTES:
+                too_long = InvalidInput("body", f"is {announced} bytes; the pager reads at most {MAX_BODY_BYTES}")
+                self._refuse(413, too_long)
+                return
+            raw = self.rfile.read(int(announced))
             try:
-                payload = json.loads(self.rfile.read(length))
-                if not isinstance(payload, dict) or not isinstance(payload.get("alerts"), list):
-                    raise ValueError("body must be an Alertmanager webhook notification with an 'alerts' list")
-            except ValueError as exc:
-                self._reply(400, json.dumps({"error": str(exc)}).encode())
+                payload = check_notification(json.loads(raw))
+            except InvalidInput as error:
+                self._refuse(400, error)
+                return
+            except (ValueError, RecursionError):
+                self._refuse(400, InvalidInput("body", "is not JSON the pager can read"))
                 return
             store.append(payload)
             self._reply(200, b'{"status":"stored"}')
@@ -114,8 +192,9 @@ def _rows(path: Path) -> list[dict]:
         for line in fh:
             try:
                 record = json.loads(line)
-            except ValueError:
-                continue  # a line cut short by a crash mid-write; the rest is intact
+                check_notification(record["notification"])
+            except (ValueError, KeyError, TypeError):
+                continue  # a line cut short by a crash mid-write, or stored before the pager checked shapes
             received = datetime.fromtimestamp(record["received_at"], tz=timezone.utc)
             for alert in record["notification"].get("alerts", []):
                 labels = alert.get("labels", {})

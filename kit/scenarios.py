@@ -325,7 +325,10 @@ def _number(doc: dict, key: str, where: str) -> float:
     value = doc.get(key)
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise InvalidScenario(where, f"must be a number, got {value!r}")
-    return float(value)
+    try:
+        return float(value)
+    except OverflowError:  # YAML integers have no limit; a float does
+        raise InvalidScenario(where, f"is a {len(str(abs(value)))}-digit number, too large to use") from None
 
 
 def _duration(doc: dict, key: str, where: str, allow_zero: bool = False) -> float:

@@ -25,20 +25,26 @@ from typing import Any
 
 import httpx
 import uvicorn
-from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request, Security
+from fastapi import Path as PathParameter
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from prometheus_client import (
     CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, ProcessCollector, disable_created_metrics,
     generate_latest,
 )
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from .config import LOOPBACK
 from .errors import InvalidInput
 from .metrics import BAD_VERSION, LATENCY_BUCKETS, PAYMENT_OUTCOMES, VERSION
-from .faults import FLAGS, SERVICES, UnknownName, fault_kind, validate_fault, validate_flag
+from .faults import (
+    FAULT_KINDS, FLAG_BODY_SCHEMA, FLAGS, SERVICES, UnknownName, fault_body_schema, fault_kind, validate_fault,
+    validate_flag_body,
+)
 
 
 
@@ -337,13 +343,52 @@ class _PaymentsClient:
 
 
 class CheckoutRequest(BaseModel):
-    product_id: str
-    quantity: int = Field(default=1, ge=1, le=100)
+    # Closed and typed as the OpenAPI document says: "2", true or an unknown key is refused, not guessed at.
+    model_config = ConfigDict(strict=True, extra="forbid")
+
+    product_id: str = Field(json_schema_extra={"enum": [product["id"] for product in CATALOG]})
+    quantity: int = Field(default=1, ge=1, le=100, strict=False)
+
+    @field_validator("quantity", mode="before")
+    @classmethod
+    def _a_json_number(cls, value: Any) -> Any:
+        # JSON Schema counts 2.0 as an integer, so lax mode stays for numbers; strings and booleans are refused.
+        if isinstance(value, (str, bool)):
+            raise ValueError(f"must be a whole number, got {value!r}"[:80])
+        return value
 
 
 class PaymentRequest(BaseModel):
+    model_config = ConfigDict(strict=True, extra="forbid")
+
     order_id: str
-    amount: float = Field(gt=0)
+    amount: float = Field(gt=0, allow_inf_nan=False)
+
+
+class Problem(BaseModel):
+    """The body of every refusal: ``error`` for people; ``field`` and ``problem`` when the input was wrong."""
+
+    error: str
+    field: str | None = None
+    problem: str | None = None
+
+
+class Health(BaseModel):
+    status: str = Field(json_schema_extra={"enum": ["ok", "down"]})
+    service: str
+    version: str
+
+
+def _refusals(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` for the error codes a route can answer, all with the Problem body."""
+    said = {
+        400: "invalid input; `field` names it", 401: "no or wrong admin token",
+        404: "no such resource; `field` names the path parameter", 422: "invalid body; `field` names it",
+        500: "an injected errors fault", 502: "payments refused the charge", 503: "at capacity (shed) or down",
+        504: "payments did not answer in time",
+    }
+    return {code: {"model": Problem, "description": said[code]} for code in codes}
+
 
 
 def create_shop_app(settings: ServiceSettings) -> FastAPI:
@@ -370,18 +415,20 @@ def create_shop_app(settings: ServiceSettings) -> FastAPI:
 
     app = _base_app(runtime, lifespan)
 
-    @app.get("/catalog")
+    @app.get("/catalog", responses=_refusals(500, 503))
     async def catalog() -> list[dict[str, Any]]:
         async with runtime.serving("catalog"):
             return list(CATALOG)
 
-    @app.get("/products/{product_id}")
-    async def product(product_id: str) -> dict[str, Any]:
+    @app.get("/products/{product_id}", responses=_refusals(404, 500, 503))
+    async def product(
+        product_id: str = PathParameter(json_schema_extra={"enum": [product["id"] for product in CATALOG]}),
+    ) -> dict[str, Any]:
         found = _product(product_id)
         async with runtime.serving("product"):
             return found
 
-    @app.post("/checkout")
+    @app.post("/checkout", responses=_refusals(400, 404, 422, 500, 502, 503, 504))
     async def checkout(order: CheckoutRequest) -> dict[str, Any]:
         found = _product(order.product_id)
         async with runtime.serving("checkout"):
@@ -398,7 +445,7 @@ def create_payments_app(settings: ServiceSettings) -> FastAPI:
     runtime = _Runtime("payments", settings)
     app = _base_app(runtime, None)
 
-    @app.post("/pay")
+    @app.post("/pay", responses=_refusals(400, 422, 500, 503))
     async def pay(payment: PaymentRequest) -> dict[str, Any]:
         if "down" in runtime.faults:
             raise HTTPException(503, "payments is down")
@@ -411,7 +458,7 @@ def create_payments_app(settings: ServiceSettings) -> FastAPI:
 def _product(product_id: str) -> dict[str, Any]:
     found = _PRODUCTS.get(product_id)
     if found is None:
-        raise HTTPException(404, f"product_id: no product {product_id!r}")
+        raise UnknownName("product_id", f"no product {product_id!r}")
     return found
 
 
@@ -424,8 +471,13 @@ def _base_app(runtime: _Runtime, lifespan: Callable | None) -> FastAPI:
     app = FastAPI(title=runtime.service, version=VERSION, lifespan=lifespan)
 
     @app.exception_handler(StarletteHTTPException)
-    async def http_error(_: Request, error: StarletteHTTPException) -> JSONResponse:
-        return JSONResponse({"error": error.detail}, status_code=error.status_code, headers=error.headers)
+    async def http_error(request: Request, error: StarletteHTTPException) -> JSONResponse:
+        if error.status_code == 400 and error.__cause__ is not None:  # FastAPI could not parse a body
+            return _problem(400, _unreadable_body(error.__cause__))
+        headers = error.headers
+        if error.status_code == 405:
+            headers = {"Allow": ", ".join(sorted(_allowed_methods(request)))}
+        return JSONResponse({"error": error.detail}, status_code=error.status_code, headers=headers)
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(_: Request, error: RequestValidationError) -> JSONResponse:
@@ -442,7 +494,7 @@ def _base_app(runtime: _Runtime, lifespan: Callable | None) -> FastAPI:
     async def invalid_input(_: Request, error: InvalidInput) -> JSONResponse:
         return _problem(400, error)
 
-    @app.get("/health")
+    @app.get("/health", response_model=Health, responses={503: {"model": Health, "description": "down"}})
     async def health() -> JSONResponse:
         down = "down" in runtime.faults
         body = {"status": "down" if down else "ok", "service": runtime.service, "version": runtime.version}
@@ -465,34 +517,64 @@ def _base_app(runtime: _Runtime, lifespan: Callable | None) -> FastAPI:
 
 def _admin_router(runtime: _Runtime) -> APIRouter:
     """Faults and flags behind the token; validation happens before any state changes."""
-    expected = f"Bearer {runtime.settings.token}".encode()
+    expected = runtime.settings.token.encode()
+    bearer = HTTPBearer(auto_error=False, description="the admin token `kit up` wrote into the state folder")
 
-    async def require_token(request: Request) -> None:
-        given = request.headers.get("authorization", "").encode()
+    async def require_token(credentials: HTTPAuthorizationCredentials | None = Security(bearer)) -> None:
+        given = credentials.credentials.encode() if credentials else b""
         if not hmac.compare_digest(given, expected):
             raise HTTPException(
                 401, "the admin API needs `Authorization: Bearer <token>` with the token `kit up` wrote",
                 headers={"WWW-Authenticate": "Bearer"},
             )
 
-    router = APIRouter(prefix="/admin", dependencies=[Depends(require_token)], tags=["admin"])
+    router = APIRouter(
+        prefix="/admin", dependencies=[Depends(require_token)], tags=["admin"], responses=_refusals(401),
+    )
+    kinds = [spec.name for spec in FAULT_KINDS.values() if runtime.service in spec.services]
 
     @router.get("/faults")
     async def list_faults() -> dict[str, dict[str, Any]]:
         return runtime.faults
 
-    @router.put("/faults/{kind}")
     async def set_fault(kind: str, request: Request) -> dict[str, Any]:
         fault_kind(kind, runtime.service)
         params = validate_fault(kind, await _json_object(request), runtime.service)
         runtime.set_fault(kind, params)
         return {"kind": kind, "params": params}
 
-    @router.delete("/faults/{kind}")
     async def clear_fault(kind: str) -> dict[str, dict[str, Any]]:
         fault_kind(kind, runtime.service)
         runtime.clear_fault(kind)
         return runtime.faults
+
+    def setter(kind: str) -> Callable[[Request], Awaitable[dict[str, Any]]]:
+        async def set_this_fault(request: Request) -> dict[str, Any]:
+            return await set_fault(kind, request)
+
+        return set_this_fault
+
+    def clearer(kind: str) -> Callable[[], Awaitable[dict[str, dict[str, Any]]]]:
+        async def clear_this_fault() -> dict[str, dict[str, Any]]:
+            return await clear_fault(kind)
+
+        return clear_this_fault
+
+    # Each kind has a path of its own in the OpenAPI document, with its own parameters; the
+    # undocumented catch-alls after them answer unknown kinds (404) and another service's kinds (400).
+    for kind in kinds:
+        schema = fault_body_schema(kind, runtime.service)
+        body = {"required": bool(schema["required"]), "content": {"application/json": {"schema": schema}}}
+        router.add_api_route(
+            f"/faults/{kind}", setter(kind), methods=["PUT"], name=f"set_fault_{kind}", summary=f"Inject {kind}",
+            description=FAULT_KINDS[kind].help, responses=_refusals(400), openapi_extra={"requestBody": body},
+        )
+        router.add_api_route(
+            f"/faults/{kind}", clearer(kind), methods=["DELETE"], name=f"clear_fault_{kind}",
+            summary=f"Clear {kind}",
+        )
+    router.add_api_route("/faults/{kind}", set_fault, methods=["PUT"], include_in_schema=False)
+    router.add_api_route("/faults/{kind}", clear_fault, methods=["DELETE"], include_in_schema=False)
 
     @router.delete("/faults")
     async def clear_faults() -> dict[str, dict[str, Any]]:
@@ -504,15 +586,44 @@ def _admin_router(runtime: _Runtime) -> APIRouter:
     async def list_flags() -> dict[str, bool]:
         return runtime.flags
 
-    @router.put("/flags/{name}")
-    async def set_flag(name: str, request: Request) -> dict[str, bool]:
+    @router.put(
+        "/flags/{name}", responses=_refusals(400, 404), include_in_schema=bool(runtime.flags),
+        openapi_extra={"requestBody": {"required": True,
+                                       "content": {"application/json": {"schema": FLAG_BODY_SCHEMA}}}},
+    )
+    async def set_flag(
+        request: Request, name: str = PathParameter(json_schema_extra={"enum": list(runtime.flags)}),
+    ) -> dict[str, bool]:
         if name not in runtime.flags:
             flags = ", ".join(runtime.flags) or "none"
             raise UnknownName("name", f"{runtime.service} has no flag {name!r}; its flags: {flags}")
-        runtime.flags[name] = validate_flag(name, (await _json_object(request)).get("enabled"))
+        runtime.flags[name] = validate_flag_body(name, await _json_object(request))
         return runtime.flags
 
     return router
+
+
+def _allowed_methods(request: Request) -> set[str]:
+    """Every method some route of this path answers: a 405's Allow header must list them all (RFC 9110 15.5.6).
+
+    Starlette answers with the methods of the first route whose path matched, so ask every route.
+    """
+    routes = request.app.router.routes
+    return {
+        method for method in _METHODS
+        if any(route.matches({**request.scope, "method": method})[0] == Match.FULL for route in routes)
+    }
+
+
+def _unreadable_body(cause: BaseException) -> InvalidInput:
+    """Why a request body could not be parsed, for a 400 that names the body."""
+    if isinstance(cause, RecursionError):
+        return InvalidInput("body", "nests too deeply to be read")
+    if isinstance(cause, UnicodeDecodeError):
+        return InvalidInput("body", "is not UTF-8 text")
+    if isinstance(cause, ValueError) and "digits" in str(cause):
+        return InvalidInput("body", "holds a number too long to be read")
+    return InvalidInput("body", "is not valid JSON")
 
 
 async def _json_object(request: Request) -> dict[str, Any]:
@@ -521,8 +632,8 @@ async def _json_object(request: Request) -> dict[str, Any]:
         return {}
     try:
         body = json.loads(raw)
-    except ValueError:
-        raise InvalidInput("body", "is not valid JSON") from None
+    except (ValueError, RecursionError) as error:
+        raise _unreadable_body(error) from None
     if not isinstance(body, dict):
         raise InvalidInput("body", "must be a JSON object")
     return body

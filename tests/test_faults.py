@@ -11,8 +11,8 @@ from hypothesis import strategies as st
 from kit.config import Config
 from kit.errors import InvalidInput, SandboxNotReady
 from kit.faults import (
-    ALIASES, FAULT_KINDS, FLAGS, ROUTES, SERVICES, UnknownName, clear_faults, set_fault, set_flag, validate_fault,
-    validate_flag,
+    ALIASES, FAULT_KINDS, FLAG_BODY_SCHEMA, FLAGS, ROUTES, SERVICES, UnknownName, clear_faults, fault_body_schema,
+    set_fault, set_flag, validate_fault, validate_flag, validate_flag_body,
 )
 from kit.procs import free_port
 
@@ -68,6 +68,9 @@ def test_good_params_are_normalized(kind, params, service, expected):
         ("capacity", {}, "shop", "slots"),
         ("capacity", {"slots": 0}, "shop", "slots"),
         ("capacity", {"slots": 1.5}, "shop", "slots"),
+        ("capacity", {"slots": 10**400}, "shop", "slots"),  # a JSON integer no float can hold
+        ("latency", {"ms": -10**400}, "shop", "ms"),
+        ("latency", {"ms": 10, "percent": 10**400}, "shop", "percent"),
         ("broken_metrics", {"really": True}, "shop", "really"),
         ("broken_metrics", {"mode": "quiet"}, "shop", "mode"),
         ("memory_leak", {"mb_per_s": 0}, "shop", "mb_per_s"),
@@ -124,6 +127,31 @@ def test_flags_must_exist_and_be_boolean():
         with pytest.raises(InvalidInput) as caught:
             validate_flag("new_checkout", value)
         assert caught.value.field == "enabled"
+
+
+def test_a_flag_change_refuses_unknown_keys():
+    assert validate_flag_body("recommendations", {"enabled": False}) is False
+    for body, field in [({"enabled": True, "colour": "red"}, "colour"), ({}, "enabled"), ({"on": True}, "on")]:
+        with pytest.raises(InvalidInput) as caught:
+            validate_flag_body("recommendations", body)
+        assert caught.value.field == field
+    assert FLAG_BODY_SCHEMA["required"] == ["enabled"] and FLAG_BODY_SCHEMA["additionalProperties"] is False
+
+
+def test_body_schemas_say_what_validation_checks():
+    for kind in FAULT_KINDS.values():
+        for service in kind.services:
+            schema = fault_body_schema(kind.name, service)
+            assert list(schema["properties"]) == [param.name for param in kind.params]
+            assert schema["required"] == [param.name for param in kind.params if param.required]
+            assert schema["additionalProperties"] is False
+    latency = fault_body_schema("latency", "payments")["properties"]
+    assert latency["ms"] == {"description": "extra latency in milliseconds", "type": "number",
+                             "exclusiveMinimum": 0, "maximum": 60000}
+    assert latency["route"]["anyOf"][0]["enum"] == ["pay"] and latency["route"]["anyOf"][1] == {"type": "null"}
+    assert fault_body_schema("capacity", "shop")["properties"]["slots"]["type"] == "integer"
+    with pytest.raises(UnknownName):
+        fault_body_schema("meteor", "shop")
 
 
 @pytest.fixture

@@ -1,12 +1,15 @@
 """The pager stores what Alertmanager posts and reads it back, even after a crash mid-write."""
 
 import json
+import socket
 import subprocess
 import sys
 import time
 
 import httpx
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from kit import pager, procs
 from kit.config import Config
@@ -22,6 +25,18 @@ NOTIFICATION = {
 
 @pytest.fixture
 def receiver(tmp_path):
+    yield from _receiver(tmp_path)
+
+
+@pytest.fixture(scope="module")
+def shared_receiver(tmp_path_factory):
+    """One receiver and one client for every example of a property test."""
+    with httpx.Client() as client:
+        for config, url in _receiver(tmp_path_factory.mktemp("pager")):
+            yield config, url, client
+
+
+def _receiver(tmp_path):
     config = Config.from_env({}, state_dir=str(tmp_path), pager_port=procs.free_port())
     proc = subprocess.Popen([sys.executable, "-m", "kit.pager", "--port", str(config.pager_port),
                              "--store", str(pager.pages_file(config))])
@@ -83,3 +98,90 @@ def test_a_resolved_alert_does_not_read_as_still_firing(tmp_path):
             fh.write(json.dumps({"received_at": received, "notification": notification}) + "\n")
     assert list(pager.pages(config)["summary"]) == ["x broke", "was firing: x broke"]
     assert pager.headline("resolved", "") == ""
+
+
+# ---------------------------------------------------------------- malformed payloads
+
+_TEXT = st.text(max_size=8)
+_JSON = st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | _TEXT,
+                     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(_TEXT, inner, max_size=3),
+                     max_leaves=8)
+_ALERT = st.fixed_dictionaries(
+    {"status": st.sampled_from(["firing", "resolved"]), "labels": st.dictionaries(_TEXT, _TEXT, max_size=3)},
+    optional={"annotations": st.dictionaries(_TEXT, _TEXT, max_size=2), "startsAt": _TEXT, "fingerprint": _TEXT},
+)
+_VALID = st.fixed_dictionaries({"alerts": st.lists(_ALERT, max_size=3)}, optional={"status": _TEXT})
+
+
+@st.composite
+def _spoiled(draw) -> dict:
+    """A valid notification with one part an alert holds replaced by any JSON value."""
+    notification = draw(_VALID.filter(lambda n: n["alerts"]))
+    alert = draw(st.sampled_from(notification["alerts"]))
+    part = draw(st.sampled_from(["status", "labels", "annotations", "startsAt", "fingerprint", "label"]))
+    if part == "label":
+        alert["labels"][draw(_TEXT)] = draw(_JSON)
+    else:
+        alert[part] = draw(_JSON)
+    return notification
+
+
+def _lines(config) -> int:
+    path = pager.pages_file(config)
+    return len(path.read_bytes().splitlines()) if path.exists() else 0
+
+
+@settings(max_examples=150, deadline=None, derandomize=True, database=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(body=st.one_of(_JSON.map(lambda value: json.dumps(value).encode()), st.binary(max_size=40),
+                      _spoiled().map(lambda value: json.dumps(value).encode()),
+                      _VALID.map(lambda value: json.dumps(value).encode())))
+def test_any_post_is_stored_whole_or_refused_naming_the_field(shared_receiver, body):
+    config, url, client = shared_receiver
+    before = _lines(config)
+    response = client.post(f"{url}/alerts", content=body)
+    assert response.status_code in (200, 400), (body[:80], response.status_code, response.text[:200])
+    if response.status_code == 400:
+        assert response.json()["field"] and _lines(config) == before, body[:80]
+    else:
+        assert _lines(config) == before + 1
+    pager.pages(config)  # whatever was stored reads back
+
+
+def test_posts_that_once_broke_the_pager(receiver):
+    config, url = receiver
+    for body, field in [
+        (b'{"alerts": [1, "x"]}', "alerts[0]"),  # stored, then every pages() call failed
+        (b'{"alerts": [{"labels": "x"}]}', "alerts[0].labels"),
+        (b'{"alerts": [{"labels": {"alertname": 5}}]}', "alerts[0].labels.alertname"),
+        (b'{"alerts": [{"status": "burning"}]}', "alerts[0].status"),
+        (b'{"alerts": ' + b"[" * 100_000 + b"]" * 100_000 + b"}", "body"),  # the connection dropped
+    ]:
+        response = httpx.post(f"{url}/alerts", content=body)
+        assert response.status_code == 400 and response.json()["field"] == field, (body[:60], response.text)
+    assert pager.pages(config).empty and not pager.pages_file(config).exists()
+    for length, status in [("many", 400), ("-1", 400), ("\u00b2", 400), (str(2**40), 413), (None, 411)]:
+        assert _raw_post(url, length, b"{}") == status, length
+    for method, path, allowed in [("PUT", "/alerts", "POST"), ("GET", "/alerts", "POST"), ("POST", "/health", "GET"),
+                                  ("DELETE", "/metrics", "GET")]:
+        response = httpx.request(method, f"{url}{path}", content=b"{}")
+        assert (response.status_code, response.headers["Allow"]) == (405, allowed), (method, path)
+    assert httpx.post(f"{url}/alerts?from=alertmanager", json=NOTIFICATION).status_code == 200
+    assert len(pager.pages(config)) == 1
+
+
+def _raw_post(url: str, length: str | None, body: bytes) -> int:
+    """POST with any Content-Length header, or none, which HTTP clients refuse to send; returns the status."""
+    host, port = url.removeprefix("http://").split(":")
+    head = f"POST /alerts HTTP/1.1\r\nHost: pager\r\n" + (f"Content-Length: {length}\r\n" if length else "")
+    with socket.create_connection((host, int(port)), timeout=5) as raw:
+        raw.sendall(head.encode() + b"\r\n" + body)
+        return int(raw.recv(200).split()[1])
+
+
+def test_stored_lines_the_pager_cannot_read_are_skipped(tmp_path):
+    config = Config.from_env({}, state_dir=str(tmp_path))
+    good = json.dumps({"received_at": time.time(), "notification": NOTIFICATION})
+    bad = json.dumps({"received_at": time.time(), "notification": {"alerts": [1, {"labels": "x"}]}})
+    pager.pages_file(config).write_text(f"{bad}\n{good}\n[]\n")
+    assert list(pager.pages(config)["alertname"]) == ["X"]

@@ -3,21 +3,19 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
-from pathlib import Path
 
 import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
+from services import Services, running_services
 
-from kit.config import REPO_ROOT, Config
+from kit.config import REPO_ROOT
 from kit.errors import InvalidInput
 from kit.faults import FLAGS, clear_faults, list_faults, set_fault, set_flag
-from kit.procs import ProcessRecord, alive, free_port, log_tail, spawn, stop, wait_until
+from kit.procs import free_port, wait_until
 from kit.service import Capacity, ServiceSettings, create_payments_app, create_shop_app
 
 pytestmark = pytest.mark.quiet  # latency bounds of faults and health paths: measured with the CPU to themselves
@@ -25,61 +23,10 @@ pytestmark = pytest.mark.quiet  # latency bounds of faults and health paths: mea
 QUEUE = 4
 
 
-@dataclass(frozen=True)
-class Services:
-    shop: str
-    payments: str
-    token: str
-    config: Config
-
-    @property
-    def admin(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.token}"}
-
-
-def _start(name: str, argv: list[str], log: Path, url: str) -> ProcessRecord:
-    record = spawn(name, [sys.executable, "-m", "kit.service", *argv], log, cwd=REPO_ROOT)
-
-    def healthy() -> bool:
-        if not alive(record):
-            pytest.fail(f"{name} exited during start:\n{log_tail(log)}")
-        try:
-            return httpx.get(f"{url}/health", timeout=0.5).status_code == 200
-        except httpx.TransportError:
-            return False
-
-    if not wait_until(healthy, timeout=20):
-        stop(record)
-        pytest.fail(f"{name} did not answer /health within 20 s:\n{log_tail(log)}")
-    return record
-
-
 @pytest.fixture(scope="module")
 def services(tmp_path_factory) -> Services:
-    state = tmp_path_factory.mktemp("state")
-    config = Config(shop_port=free_port(), payments_port=free_port(), state_dir=str(state))
-    token = "test-token-0123456789"
-    fd = os.open(config.token_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as fh:
-        fh.write(token + "\n")
-    common = ["--host", "127.0.0.1", "--token-file", str(config.token_file)]
-    records: list[ProcessRecord] = []
-    try:
-        records.append(_start(
-            "payments", ["payments", *common, "--port", str(config.payments_port)],
-            state / "payments.log", config.url("payments"),
-        ))
-        records.append(_start(
-            "shop",
-            ["shop", *common, "--port", str(config.shop_port), "--payments-url", config.url("payments"),
-             "--queue", str(QUEUE)],
-            state / "shop.log", config.url("shop"),
-        ))
-        yield Services(config.url("shop"), config.url("payments"), token, config)
-    finally:
-        for record in reversed(records):
-            stop(record)
-        assert not any(alive(record) for record in records)
+    with running_services(tmp_path_factory.mktemp("state"), "--queue", str(QUEUE)) as started:
+        yield started
 
 
 @pytest.fixture(autouse=True)
@@ -237,6 +184,56 @@ def test_invalid_admin_input_changes_nothing(services):
         name: flag.default for name, flag in FLAGS.items()
     }
     assert metric(services.shop, "shop_capacity_slots") == 8
+
+
+def test_unreadable_or_out_of_range_input_is_a_4xx_naming_the_field(services):
+    """Inputs the fuzzer found answered 500 (or were taken): each is refused, named, and changes nothing."""
+    set_fault("errors", ratio=0.5, route="catalog", config=services.config)
+    before = list_faults(services.config), httpx.get(f"{services.shop}/admin/flags", headers=services.admin).json()
+    deep = b"[" * 100_000 + b"]" * 100_000
+    huge = "1" + "0" * 400  # a JSON integer with no float of its size
+    admin, shop, payments = f"{services.shop}/admin", services.shop, services.payments
+    for method, url, content, status, field in [
+        ("PUT", f"{admin}/faults/latency", deep, 400, "body"),
+        ("PUT", f"{admin}/flags/recommendations", deep, 400, "body"),
+        ("PUT", f"{admin}/faults/capacity", f'{{"slots": {huge}}}'.encode(), 400, "slots"),
+        ("PUT", f"{admin}/faults/latency", f'{{"ms": -{huge}}}'.encode(), 400, "ms"),
+        ("PUT", f"{admin}/flags/recommendations", b'{"enabled": true, "colour": "red"}', 400, "colour"),
+        ("POST", f"{shop}/checkout", deep, 400, "body"),
+        ("POST", f"{shop}/checkout", b'{"product_id": "p01", "quantity": 1' + b"0" * 5000 + b"}", 400, "body"),
+        ("POST", f"{shop}/checkout", b'{"product_id": "p\xff01"}', 400, "body"),
+        ("POST", f"{shop}/checkout", b'{"product_id": "p01", "quantity": "2"}', 422, "quantity"),
+        ("POST", f"{shop}/checkout", b'{"product_id": "p01", "quantity": true}', 422, "quantity"),
+        ("POST", f"{shop}/checkout", b'{"product_id": "p01", "coupon": "FREE"}', 422, "coupon"),
+        ("POST", f"{shop}/checkout", b'{"product_id": "p99"}', 404, "product_id"),
+        ("POST", f"{payments}/pay", b'{"order_id": "o-1", "amount": 1e400}', 422, "amount"),
+        ("POST", f"{payments}/pay", b'{"order_id": "o-1", "amount": Infinity}', 422, "amount"),
+    ]:
+        response = httpx.request(
+            method, url, content=content, headers={**services.admin, "Content-Type": "application/json"}
+        )
+        assert response.status_code == status, (url, content[:60], response.text[:200])
+        assert response.json()["field"] == field, (url, content[:60], response.json())
+    whole = httpx.post(f"{shop}/checkout", json={"product_id": "p01", "quantity": 2.0})
+    assert whole.status_code == 200 and whole.json()["amount"] == 2 * 7.75, whole.text
+    assert (list_faults(services.config),
+            httpx.get(f"{services.shop}/admin/flags", headers=services.admin).json()) == before
+
+
+def test_a_405_allows_every_method_of_its_path(services):
+    response = httpx.request("PATCH", f"{services.shop}/admin/faults/latency", headers=services.admin)
+    assert response.status_code == 405 and response.headers["Allow"] == "DELETE, PUT"
+    assert httpx.post(f"{services.shop}/admin/faults", headers=services.admin).headers["Allow"] == "DELETE, GET"
+
+
+def test_openapi_documents_each_fault_and_the_token(services):
+    document = httpx.get(f"{services.shop}/openapi.json").json()
+    latency = document["paths"]["/admin/faults/latency"]["put"]
+    body = latency["requestBody"]["content"]["application/json"]["schema"]
+    assert body["required"] == ["ms"] and body["properties"]["ms"]["maximum"] == 60000
+    assert latency["security"] and "401" in latency["responses"]
+    assert "/admin/faults/down" not in document["paths"]
+    assert "/admin/faults/down" in httpx.get(f"{services.payments}/openapi.json").json()["paths"]
 
 
 def test_flags(services):
