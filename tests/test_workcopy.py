@@ -164,3 +164,24 @@ def test_every_released_lab_gets_a_working_copy(config):
     assert labs and {r.lab for r in results} == set(labs)
     assert all(workcopy.notebook(lab, config).is_file() for lab in labs)
     assert REPO_ROOT not in config.work.parents
+
+
+def test_kit_labs_copy_and_kit_check_take_a_lab_number(tmp_path, monkeypatch, capsys):
+    from kit.cli import main
+
+    monkeypatch.setenv("KIT_STATE_DIR", str(tmp_path / "state"))
+    monkeypatch.delenv("KIT_WORK_DIR", raising=False)
+    work = tmp_path / "state" / "work"
+    assert main(["check", "00"]) == 2
+    assert "kit labs copy 00-mob-and-sandbox" in capsys.readouterr().err
+    assert main(["labs", "copy", "0"]) == 0
+    assert str(work) in capsys.readouterr().out and (work / "00-mob-and-sandbox").is_dir()
+    assert not (work / "01-instrumentation").exists()
+    assert main(["labs", "copy", "--fresh"]) == 2
+    assert "kit labs copy 00 --fresh" in capsys.readouterr().err
+    copy = work / "00-mob-and-sandbox" / "00-mob-and-sandbox.ipynb"
+    copy.write_text(copy.read_text().replace("raise NotImplementedError()", "roster = ['mine']", 1))
+    assert main(["labs", "copy", "00", "--fresh"]) == 0
+    assert "yours is now" in capsys.readouterr().out
+    assert [p.name for p in copy.parent.glob("*.backup-*.ipynb")]
+    assert "roster = ['mine']" not in copy.read_text()
