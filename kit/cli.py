@@ -371,14 +371,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--profile", choices=sorted(PROFILES), default=None, help="timing profile (default lab, or KIT_PROFILE)")
     p.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for health")
     sub.add_parser("down", help="stop every sandbox process")
-    p = sub.add_parser("lab", help="start the sandbox and open JupyterLab on lab 00; Ctrl-C, SIGTERM or SIGHUP stops both")
+    p = sub.add_parser("lab", help="start the sandbox and open JupyterLab on your copy of lab 00; "
+                                   "Ctrl-C, SIGTERM or SIGHUP stops both")
     p.add_argument("--profile", choices=sorted(PROFILES), default=None)
     p.add_argument("--port", type=int, default=8888, help="JupyterLab port")
     p.add_argument("--no-browser", action="store_true", help="do not open a browser window")
     p.add_argument("--lan", action="store_true",
                    help="let a mob on your network join this JupyterLab (token auth stays on)")
     p.add_argument("--facilitator", action="store_true",
-                   help="open the repository with nbgrader's authoring and grading tools instead of your working copies")
+                   help="open the repository with nbgrader's authoring and grading tools, not your working copies")
     p = sub.add_parser("status", help="each process, its pid, port and health; Prometheus targets (exit 1 if unhealthy)")
     p.add_argument("--json", action="store_true")
     p = sub.add_parser("logs", help="the last lines of a process's log")

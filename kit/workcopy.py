@@ -132,8 +132,12 @@ def ensure(config: Config | None = None, labs: list[str] | None = None, *, root:
     return results
 
 
-def fresh(lab: str, config: Config | None = None, *, root: Path = REPO_ROOT, now: float | None = None) -> list[CopyResult]:
-    """Put the released version of ``lab`` in the working folder, moving a learner's differing file to a backup."""
+def fresh(lab: str, config: Config | None = None, *, root: Path = REPO_ROOT,
+          now: float | None = None) -> list[CopyResult]:
+    """Put the released version of ``lab`` in the working folder, moving a learner's differing file to a backup.
+
+    ``now`` (seconds since the epoch, default the clock) names the backup.
+    """
     config = config or Config.from_env()
     lab = find_lab(lab, root)
     work = config.work
@@ -195,7 +199,7 @@ def _entry(released: Path) -> dict[str, str]:
 
 
 def _fingerprint(path: Path) -> str:
-    """What the learner wrote: a notebook's cell types and sources (not outputs, counts or metadata); other files' bytes."""
+    """What the learner wrote: a notebook's cell types and sources (not outputs, counts, metadata); other files' bytes."""
     data = path.read_bytes()
     if path.suffix != ".ipynb":
         return _sha256(data)

@@ -163,7 +163,7 @@ def lab_server(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def browser():
-    """One headless Chromium for the tests that only look (the Ctrl-C test drives its own)."""
+    """One headless Chromium for this file's tests."""
     from playwright.sync_api import sync_playwright
 
     chromium = _chromium()
