@@ -199,7 +199,7 @@ def _entry(released: Path) -> dict[str, str]:
 
 
 def _fingerprint(path: Path) -> str:
-    """What the learner wrote: a notebook's cell types and sources (not outputs, counts, metadata); other files' bytes."""
+    """What the learner wrote: a notebook's cell types and sources (not outputs or metadata); other files' bytes."""
     data = path.read_bytes()
     if path.suffix != ".ipynb":
         return _sha256(data)
