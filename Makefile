@@ -3,8 +3,9 @@ VENV ?= .venv
 PYTHON ?= python3
 KIT := $(VENV)/bin/kit
 STAMP := $(VENV)/.installed
+TEST_STAMP := $(VENV)/.installed-dev
 
-.PHONY: lab test setup lock
+.PHONY: lab test setup setup-test lock
 
 lab: setup ## start the sandbox and open JupyterLab on lab 00; Ctrl-C stops both
 	$(KIT) lab
@@ -13,7 +14,7 @@ lab: setup ## start the sandbox and open JupyterLab on lab 00; Ctrl-C stops both
 # workers, each with a sandbox of its own, share two cores well. Tests marked `quiet` measure latency
 # and throughput, which a busy CPU would distort: they run afterwards, on two workers.
 WORKERS ?= 4
-test: setup ## run every test: unit, sandbox, notebooks, grading, browser
+test: setup-test ## run every test: unit, sandbox, notebooks, grading, browser
 	scripts/system-packages.sh --test
 	$(VENV)/bin/python -m pytest -n $(WORKERS) --dist loadfile -m "not quiet"
 	$(VENV)/bin/python -m pytest -n 2 --dist loadfile -m quiet
@@ -21,13 +22,18 @@ test: setup ## run every test: unit, sandbox, notebooks, grading, browser
 setup: $(STAMP)
 	$(KIT) binaries --install
 
+setup-test: $(TEST_STAMP)
+	$(KIT) binaries --install
+
 # Exact versions from constraints.txt, for the build backend too: a new release elsewhere changes nothing here.
-$(STAMP): pyproject.toml constraints.txt
+# `make lab` installs what running the labs needs; `make test` adds the test tools (the dev extra).
+$(TEST_STAMP): EXTRAS = [dev]
+$(STAMP) $(TEST_STAMP): pyproject.toml constraints.txt
 	scripts/system-packages.sh
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/python -m pip install --quiet --upgrade -c constraints.txt pip
-	$(VENV)/bin/python -m pip install --quiet -c constraints.txt --build-constraint constraints.txt -e '.[dev]'
-	touch $(STAMP)
+	$(VENV)/bin/python -m pip install --quiet -c constraints.txt --build-constraint constraints.txt -e '.$(EXTRAS)'
+	touch $@
 
 lock: ## re-resolve constraints.txt to the newest versions pyproject.toml allows (after adding a dependency)
 	scripts/lock.sh $(PYTHON)

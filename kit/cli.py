@@ -11,7 +11,7 @@ from typing import Callable
 
 from . import __version__
 from .config import PROFILES, Config
-from .errors import KitError
+from .errors import InvalidInput, KitError
 
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {}
 
@@ -388,6 +388,17 @@ def _binaries(args) -> int:
 @command("labs")
 def _labs(args) -> int:
     from . import grading
+    if args.action == "copy":
+        from . import workcopy
+        config = _config(args)
+        if args.fresh:
+            if not args.lab:
+                raise InvalidInput("lab", "--fresh replaces one lab's copy; name it: kit labs copy 00 --fresh")
+            results = workcopy.fresh(args.lab, config)
+        else:
+            results = workcopy.ensure(config, [workcopy.find_lab(args.lab)] if args.lab else None)
+        print(workcopy.report(results, config))
+        return 0
     if args.action == "build":
         for path in grading.build_labs(args.lab):
             print(f"built {path}")
@@ -399,8 +410,8 @@ def _labs(args) -> int:
 
 @command("check")
 def _check(args) -> int:
-    from . import grading
-    report = grading.grade_notebook(args.notebook, lab=args.lab)
+    from . import grading, workcopy
+    report = grading.grade_notebook(workcopy.resolve(args.notebook, _config(args)), lab=args.lab)
     print(report)
     return 0 if report.passed else 1
 
@@ -413,13 +424,12 @@ def _grade(args) -> int:
     return 0
 
 
-FIRST_LAB = "labs/00-mob-and-sandbox/00-mob-and-sandbox.ipynb"
-
-
 @command("lab")
 def _lab(args) -> int:
     """Sandbox up, JupyterLab in the foreground; both stopped on Ctrl-C, SIGTERM, SIGHUP or when Jupyter exits.
 
+    A learner's JupyterLab opens their working copies of the labs (made or updated
+    first, see kit.workcopy); ``--facilitator`` opens the repository with nbgrader's tools.
     JupyterLab runs in its own session, so a terminal's Ctrl-C or hang-up reaches this
     process only and the stop always goes one way: SIGTERM to Jupyter (which shuts its
     kernels down), then the sandbox. The sandbox and Jupyter are tethered to this
@@ -427,22 +437,22 @@ def _lab(args) -> int:
     """
     import subprocess
 
-    from . import procs, sandbox
-    from .config import REPO_ROOT
+    from . import labserver, procs, sandbox, workcopy
 
-    argv = [sys.executable, "-m", "jupyter", "lab", f"--ServerApp.root_dir={REPO_ROOT}",
-            f"--ServerApp.ip={'0.0.0.0' if args.lan else '127.0.0.1'}", f"--ServerApp.port={args.port}",
-            "--ServerApp.answer_yes=True", FIRST_LAB]
-    if args.no_browser:
-        argv.append("--no-browser")
-    if os.geteuid() == 0:
-        argv.append("--ServerApp.allow_root=True")
+    config = _config(args)
+    if not args.facilitator:
+        print(workcopy.report(workcopy.ensure(config), config))
+    launch = labserver.settings(config, port=args.port, lan=args.lan, facilitator=args.facilitator,
+                                browser=not args.no_browser)
+    labserver.write_page_config(launch)
     jupyter = None
     try:
-        sandbox.up(args.profile, progress=print, tether=True)
+        running = sandbox.up(args.profile, progress=print, tether=True)
+        print("\n".join(f"{name}: {url}" for name, url in running.urls.items()))
         if args.lan:
             print("JupyterLab is reachable from your network (token required); the sandbox stays on 127.0.0.1")
-        jupyter = subprocess.Popen(procs.tethered(argv), cwd=REPO_ROOT, start_new_session=True)
+        jupyter = subprocess.Popen(procs.tethered(launch.argv), cwd=launch.root_dir, env=launch.env,
+                                   start_new_session=True)
         return jupyter.wait()
     except KeyboardInterrupt:  # Ctrl-C, and SIGTERM or SIGHUP (see main): a request to stop, done cleanly
         return 0
@@ -568,12 +578,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--profile", choices=sorted(PROFILES), default=None, help="timing profile (default lab, or KIT_PROFILE)")
     p.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for health")
     sub.add_parser("down", help="stop every sandbox process")
-    p = sub.add_parser("lab", help="start the sandbox and open JupyterLab on lab 00; Ctrl-C, SIGTERM or SIGHUP stops both")
+    p = sub.add_parser("lab", help="start the sandbox and open JupyterLab on your copy of lab 00; "
+                                   "Ctrl-C, SIGTERM or SIGHUP stops both")
     p.add_argument("--profile", choices=sorted(PROFILES), default=None)
     p.add_argument("--port", type=int, default=8888, help="JupyterLab port")
     p.add_argument("--no-browser", action="store_true", help="do not open a browser window")
     p.add_argument("--lan", action="store_true",
                    help="let a mob on your network join this JupyterLab (token auth stays on)")
+    p.add_argument("--facilitator", action="store_true",
+                   help="open the repository with nbgrader's authoring and grading tools, not your working copies")
     p = sub.add_parser("status", help="not running, starting, stopping, healthy or unhealthy: each process, its pid, "
                                       "port and health; Prometheus targets (exit 1 unless healthy)")
     p.add_argument("--json", action="store_true")
@@ -637,8 +650,12 @@ def build_parser() -> argparse.ArgumentParser:
     b = labs.add_parser("build", help="regenerate labs/ (all labs, or one)")
     b.add_argument("lab", nargs="?")
     labs.add_parser("check", help="fail when labs/ is out of sync with solutions/ or leaks hidden tests")
+    b = labs.add_parser("copy", help="make or update your working copies of the labs (KIT_WORK_DIR), as `kit lab` does")
+    b.add_argument("lab", nargs="?", help="one lab: its name or number (default: every lab)")
+    b.add_argument("--fresh", action="store_true",
+                   help="replace your copy of LAB with the released version; yours is kept as a backup beside it")
     p = sub.add_parser("check", help="grade your own copy of a lab: points per exercise (exit 1 unless full marks)")
-    p.add_argument("notebook")
+    p.add_argument("notebook", help="a lab's name or number (your working copy of it), or a notebook file")
     p.add_argument("--lab", default=None, help="which lab it is (default: from the file or folder name)")
     p = sub.add_parser("grade", help="autograde a folder of submissions into a CSV gradebook")
     p.add_argument("submissions", help="folder of <student>/<lab>/<lab>.ipynb or <student>.ipynb")

@@ -63,6 +63,8 @@ class Config:
     shop_slots: int = _setting(8, "worker slots of the shop's simulated capacity", "KIT_SHOP_SLOTS")
     shop_queue: int = _setting(32, "requests that may wait for a slot before the shop sheds load", "KIT_SHOP_QUEUE")
     state_dir: str = _setting(_default_state_dir(), "where pid files, logs, data and the admin token live", "KIT_STATE_DIR")
+    work_dir: str = _setting("", "your own copies of the labs, which `kit lab` opens (empty: <state_dir>/work)",
+                             "KIT_WORK_DIR")
     sandbox_dir: str = _setting(str(REPO_ROOT / "sandbox"), "folder of the Prometheus/Alertmanager config and rules", "KIT_SANDBOX_DIR")
     allow_remote: bool = _setting(False, "allow binding to an address other than loopback", "KIT_ALLOW_REMOTE")
 
@@ -108,6 +110,11 @@ class Config:
         return Path(self.state_dir)
 
     @property
+    def work(self) -> Path:
+        """The folder of the learner's (or the mob's) working copies of the labs."""
+        return Path(self.work_dir).expanduser() if self.work_dir else self.state / "work"
+
+    @property
     def token_file(self) -> Path:
         return self.state / "admin-token"
 
@@ -117,7 +124,9 @@ class Config:
 
     def describe(self) -> list[tuple[str, str, str, str]]:
         """(field, env var, value, help) for every setting, for `kit config`."""
-        return [(f.name, f.metadata["env"], str(getattr(self, f.name)), f.metadata["help"]) for f in fields(self)]
+        resolved = {"work_dir": str(self.work)}
+        return [(f.name, f.metadata["env"], resolved.get(f.name, str(getattr(self, f.name))), f.metadata["help"])
+                for f in fields(self)]
 
 
 def _parse(f, raw: str):

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import html
 import json
 import os
 import re
@@ -362,7 +363,16 @@ class SandboxStatus:
         verdict = self.verdict
         return (f"<b>sandbox {verdict}</b> (profile {self.profile or '-'})<table>"
                 f"<tr><th>process</th><th>pid</th><th>port</th><th>state</th></tr>{rows}</table>"
-                f"<p>targets: {targets}; rules loaded {self.rules_loaded}/{self.rules_expected}</p>")
+                f"<p>targets: {targets}; rules loaded {self.rules_loaded}/{self.rules_expected}</p>"
+                + _html_links(self.urls))
+
+
+def _html_links(urls: dict[str, str]) -> str:
+    if not urls:
+        return ""
+    items = " · ".join(f"<a href='{html.escape(url)}' target='_blank' rel='noopener'>{html.escape(name)}</a>"
+                       for name, url in urls.items())
+    return f"<p>open: {items}</p>"
 
 
 def _prometheus_view(client: httpx.Client, config: Config) -> tuple[dict[str, str], int]:
@@ -393,8 +403,14 @@ def _collect(config: Config, state: _State, client: httpx.Client, expected_rules
     prom_up = any(r.name == "prometheus" and r.healthy for r in rows)
     targets, loaded = _prometheus_view(client, config) if prom_up else ({}, 0)
     expected = expected_rules if rows else 0
-    urls = {n: config.url(n) for n in ("shop", "prometheus", "alertmanager")} if rows else {}
+    urls = links(config) if rows else {}
     return SandboxStatus(config.profile if rows else None, rows, targets, loaded, expected, urls)
+
+
+def links(config: Config) -> dict[str, str]:
+    """What a person opens in a browser while the sandbox runs, at the ports of ``config``."""
+    return {"Prometheus": config.url("prometheus"), "Alertmanager": config.url("alertmanager"),
+            "shop API docs": config.url("shop") + "/docs", "shop": config.url("shop")}
 
 
 def current_config(config: Config | None) -> Config:

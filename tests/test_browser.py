@@ -1,7 +1,9 @@
 """`make lab` as a person uses it: JupyterLab in a real browser, lab 00's mob timer, then Ctrl-C.
 
 `kit lab` runs with its own sandbox (own state folder and ports), because it stops
-its sandbox on exit and must never stop the test session's shared one.
+its sandbox on exit and must never stop the test session's shared one. One `kit lab`
+serves every test of this file (the ``lab_server`` fixture); the Ctrl-C test stops it,
+so it stays the last test here.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import shutil
 import signal
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -25,17 +28,17 @@ from kit import procs, sandbox
 from kit.config import REPO_ROOT, Config
 
 LAB = "labs/00-mob-and-sandbox/00-mob-and-sandbox.ipynb"
+WORK_LAB = "00-mob-and-sandbox/00-mob-and-sandbox.ipynb"
+"""Lab 00 in the learner's working folder, which is what `kit lab` serves."""
 PORT_VARS = ("KIT_SHOP_PORT", "KIT_PAYMENTS_PORT", "KIT_PAGER_PORT", "KIT_PROMETHEUS_PORT", "KIT_ALERTMANAGER_PORT")
 CHROMIUM_FLAGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                   "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 ROSTER = 'roster = ["Ada", "Grace", "Linus"]\nturn_minutes = 7'
 
-# JupyterLab user settings for the test's private config folder: never autosave the
-# released lab into the repository, no news or update checks, every cell in the DOM.
+# JupyterLab user settings for the test's private config folder: never autosave, every cell in
+# the DOM. (No news settings: `kit lab` itself must keep the news pop-up away.)
 LAB_SETTINGS = {
     "@jupyterlab/docmanager-extension/plugin": {"autosave": False},
-    "@jupyterlab/apputils-extension/notification": {"checkForUpdates": False, "fetchNews": "false",
-                                                    "doNotDisturbMode": True},
     "@jupyterlab/notebook-extension/tracker": {"windowingMode": "none"},
 }
 
@@ -61,6 +64,10 @@ def _lab_env(tmp: Path, token: str) -> dict[str, str]:
             port = procs.free_port()
         taken.add(port)
         env[var] = str(port)
+    # The user's own page config still applies beside the kit's: here it exposes the app to the test.
+    page_config = tmp / "jupyter-config" / "labconfig" / "page_config.json"
+    page_config.parent.mkdir(parents=True, exist_ok=True)
+    page_config.write_text(json.dumps({"exposeAppInBrowser": True}))
     for name, values in LAB_SETTINGS.items():
         path = tmp / "jupyter-config" / "lab" / "user-settings" / f"{name}.jupyterlab-settings"
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -89,22 +96,37 @@ def _tail(path: Path, lines: int = 40) -> str:
     return "\n".join(path.read_text(errors="replace").splitlines()[-lines:]) if path.exists() else ""
 
 
-def test_kit_lab_shows_the_mob_timer_in_a_browser_and_ctrl_c_stops_everything(tmp_path):
-    from playwright.sync_api import expect, sync_playwright
+@dataclass
+class LabServer:
+    """A running `kit lab --no-browser` with its own sandbox, as a learner starts it."""
 
-    chromium = _chromium()
+    process: subprocess.Popen
+    terminal: int
+    base: str
+    port: int
+    token: str
+    env: dict[str, str]
+    config: Config
+    log_path: Path
+    shot_dir: Path
+
+    def why(self, message: str, shot: Path | None = None) -> str:
+        where = f"\nscreenshot: {shot}" if shot else ""
+        return f"{message}{where}\nkit lab output:\n{_tail(self.log_path)}"
+
+    def url(self, path: str) -> str:
+        return f"{self.base}/lab/tree/{path}?token={self.token}"
+
+
+@pytest.fixture(scope="module")
+def lab_server(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("kit-lab")
     token = secrets.token_hex(16)
-    env = _lab_env(tmp_path, token)
+    env = _lab_env(tmp, token)
     config = Config.from_env(env)
     assert config.state_dir != os.environ.get("KIT_STATE_DIR")
     port = procs.free_port()
-    base = f"http://127.0.0.1:{port}"
-    log_path = tmp_path / "kit-lab.log"
-    shot = tmp_path / "mob-timer.png"
-
-    def why(message: str) -> str:
-        return f"{message}\nscreenshot: {shot}\nkit lab output:\n{_tail(log_path)}"
-
+    log_path = tmp / "kit-lab.log"
     # A terminal, as under `make lab`: Jupyter only takes over Ctrl-C (and shuts its kernels down) on a tty.
     terminal, terminal_end = os.openpty()
     with open(log_path, "wb") as log:
@@ -112,89 +134,18 @@ def test_kit_lab_shows_the_mob_timer_in_a_browser_and_ctrl_c_stops_everything(tm
                                cwd=REPO_ROOT, env=env, stdin=terminal_end, stdout=log,
                                stderr=subprocess.STDOUT, start_new_session=True)
     os.close(terminal_end)
+    server = LabServer(lab, terminal, f"http://127.0.0.1:{port}", port, token, env, config, log_path, tmp)
     try:
         def serving() -> bool:
-            assert lab.poll() is None, why(f"kit lab exited early with {lab.returncode}")
+            assert lab.poll() is None, server.why(f"kit lab exited early with {lab.returncode}")
             try:
-                return httpx.get(f"{base}/api/status", headers={"Authorization": f"token {token}"},
+                return httpx.get(f"{server.base}/api/status", headers={"Authorization": f"token {token}"},
                                  timeout=1.0).status_code == 200
             except httpx.HTTPError:
                 return False
 
-        assert procs.wait_until(serving, timeout=60, interval=0.2), why("JupyterLab never answered /api/status")
-        assert httpx.get(f"{base}/api/status", timeout=2.0).status_code == 403, "token auth must stay on"
-        assert sandbox.status(config).healthy, why("kit lab's own sandbox is not healthy")
-
-        with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=chromium, args=CHROMIUM_FLAGS)
-            try:
-                page = browser.new_page(viewport={"width": 1400, "height": 1000})
-                page.set_default_timeout(30_000)
-                try:
-                    page.goto(f"{base}/lab/tree/{LAB}?token={token}")
-                    notebook = page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook")
-                    expect(notebook).to_be_visible(timeout=30_000)
-                    # "| Idle" only once the kernel is connected (the toolbar's indicator says idle before);
-                    # a cell run before that is silently dropped.
-                    kernel = page.locator("#jp-main-statusbar").get_by_text(re.compile(r"\(ipykernel\) \| Idle"))
-                    expect(kernel).to_be_visible(timeout=30_000)
-                    code = notebook.locator(".jp-CodeCell")
-
-                    def run(cell, timeout=45_000) -> None:
-                        cell.locator(".jp-InputArea-editor").click()
-                        page.keyboard.press("Shift+Enter")
-                        expect(cell.locator(".jp-InputPrompt")).to_have_text(re.compile(r"\[\d+\]"), timeout=timeout)
-                        expect(cell.locator(".jp-OutputArea")).not_to_contain_text("Traceback", timeout=1)
-
-                    setup, answer = code.nth(0), code.nth(1)
-                    expect(setup).to_contain_text("kit.up()")
-                    expect(answer).to_contain_text("NotImplementedError")
-                    run(setup)
-                    expect(setup.locator(".jp-OutputArea")).to_contain_text("sandbox healthy")
-
-                    answer.locator(".jp-InputArea-editor .cm-content").click()
-                    page.keyboard.press("ControlOrMeta+a")
-                    page.keyboard.insert_text(ROSTER)
-                    expect(answer.locator(".cm-content")).to_contain_text('roster = ["Ada", "Grace", "Linus"]')
-                    run(answer)
-                    run(code.nth(2))  # the exercise's visible test
-
-                    timer = code.filter(has_text="kit.MobTimer(roster")
-                    expect(timer).to_have_count(1)
-                    run(timer)
-                    widget = timer.locator(".jp-OutputArea .jupyter-widgets")
-                    expect(widget.first).to_be_visible()
-                    output = timer.locator(".jp-OutputArea")
-                    expect(output).to_contain_text("Driver: Ada")
-                    expect(output).to_contain_text("Navigator: Grace")
-                    expect(output).to_contain_text("Researchers: Linus")
-                    expect(output.get_by_role("button", name="Start")).to_be_visible()
-                    expect(output).to_contain_text(re.compile(r"7:00"))
-                    timer.scroll_into_view_if_needed()
-                    page.screenshot(path=str(shot))
-                except Exception as error:
-                    page.screenshot(path=str(shot))
-                    raise AssertionError(why(f"browser step failed: {error}")) from error
-
-                # Ctrl-C in the terminal that runs `make lab`, with the browser tab still open.
-                os.killpg(lab.pid, signal.SIGINT)
-                try:
-                    exit_code = lab.wait(timeout=30)
-                except subprocess.TimeoutExpired:
-                    pytest.fail(why("kit lab did not exit within 30 s of Ctrl-C"))
-            finally:
-                browser.close()
-
-        assert exit_code == 0, why(f"kit lab exited with {exit_code} after Ctrl-C")
-        assert "sandbox and JupyterLab stopped" in log_path.read_text(errors="replace"), why("no goodbye line")
-        left = _leftovers(config.state_dir, port)
-        assert not left, why("still running after Ctrl-C:\n" + "\n".join(f"{k}: {v}" for k, v in left.items()))
-        assert not sandbox.status(config).running, why("kit lab's sandbox still runs")
-        assert not procs.port_in_use("127.0.0.1", port), why(f"JupyterLab's port {port} is still taken")
-        for var in PORT_VARS:
-            assert not procs.port_in_use("127.0.0.1", int(env[var])), why(f"{var}={env[var]} is still taken")
-        assert b'roster = [\\"Ada\\"' not in (REPO_ROOT / LAB).read_bytes(), \
-            "the browser session saved its roster into the released lab"
+        assert procs.wait_until(serving, timeout=60, interval=0.2), server.why("JupyterLab never answered /api/status")
+        yield server
     finally:
         if lab.poll() is None:  # a failed step: Ctrl-C first so Jupyter stops its kernel, then force
             os.killpg(lab.pid, signal.SIGINT)
@@ -208,3 +159,182 @@ def test_kit_lab_shows_the_mob_timer_in_a_browser_and_ctrl_c_stops_everything(tm
         for pid in _leftovers(config.state_dir):  # only processes this test started carry its state folder
             with contextlib.suppress(psutil.Error):
                 psutil.Process(pid).kill()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """One headless Chromium for this file's tests."""
+    from playwright.sync_api import sync_playwright
+
+    chromium = _chromium()
+    with sync_playwright() as p:
+        launched = p.chromium.launch(executable_path=chromium, args=CHROMIUM_FLAGS)
+        try:
+            yield launched
+        finally:
+            launched.close()
+
+
+@dataclass
+class LabPage:
+    page: object
+    notebook: object
+    shots: Path
+
+    def fail(self, server: LabServer, error: Exception, name: str) -> AssertionError:
+        shot = self.shots / f"{name}.png"
+        self.page.screenshot(path=str(shot))
+        return AssertionError(server.why(f"browser step failed: {error}", shot))
+
+
+@pytest.fixture(scope="module")
+def lab_page(lab_server, browser):
+    """One tab on lab 00's working copy, its kernel connected, shared by this file's tests (as by a mob)."""
+    from playwright.sync_api import expect
+
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.set_default_timeout(30_000)
+    opened = LabPage(page, page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook"), lab_server.shot_dir)
+    try:
+        page.goto(lab_server.url(WORK_LAB))
+        expect(opened.notebook).to_be_visible(timeout=30_000)
+        # "| Idle" only once the kernel is connected (the toolbar's indicator says idle before);
+        # a cell run before that is silently dropped.
+        kernel = page.locator("#jp-main-statusbar").get_by_text(re.compile(r"\(ipykernel\) \| Idle"))
+        expect(kernel).to_be_visible(timeout=30_000)
+    except Exception as error:
+        raise opened.fail(lab_server, error, "opening-lab-00") from error
+    yield opened
+    page.close()
+
+
+def test_a_learner_sees_their_working_copy_and_no_authoring_tools_or_news(lab_server, lab_page):
+    from playwright.sync_api import expect
+
+    page = lab_page.page
+    try:
+        disabled = page.evaluate("JSON.parse(document.getElementById('jupyter-config-data').textContent)"
+                                 ".disabledExtensions")
+        assert {"@jupyter/nbgrader", "@jupyterlab/apputils-extension:announcements"} <= set(disabled), disabled
+        plugins = page.evaluate("""() => ({
+            notebook: window.jupyterapp.isPluginActivated('@jupyterlab/notebook-extension:tracker'),
+            news: window.jupyterapp.hasPlugin('@jupyterlab/apputils-extension:announcements'),
+            nbgrader: window.jupyterapp.listPlugins().filter(id => id.startsWith('@jupyter/nbgrader'))})""")
+        assert plugins == {"notebook": True, "news": False, "nbgrader": []}, plugins
+        menus = page.locator("#jp-menu-panel")
+        expect(menus.get_by_text("File", exact=True)).to_be_visible()
+        expect(menus.get_by_text("Nbgrader")).to_have_count(0)
+        toolbar = page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-NotebookPanel-toolbar")
+        expect(toolbar.get_by_title("Run this cell and advance")).to_be_visible()
+        expect(toolbar.get_by_text("Validate")).to_have_count(0)
+        expect(page.get_by_role("tab", name=re.compile("Create Assignment"))).to_have_count(0)
+        expect(page.get_by_text("official Jupyter news")).to_have_count(0)
+
+        page.locator(".jp-FileBrowser .jp-BreadCrumbs-home").click()
+        items = page.locator(".jp-FileBrowser .jp-DirListing-content .jp-DirListing-itemName")
+        expect(items.filter(has_text=re.compile(r"^runbooks$"))).to_have_count(1, timeout=10_000)  # the root listed
+        names = set(items.all_inner_texts())
+        assert {"00-mob-and-sandbox", "06-incident-drill", "runbooks"} <= names, names
+        assert not {"kit", "labs", "solutions", "drills"} & names, f"the repository is showing: {names}"
+        assert not [n for n in names if n.endswith(".egg-info")], names
+    except Exception as error:
+        raise lab_page.fail(lab_server, error, "learner-screen") from error
+    formgrader = httpx.get(f"{lab_server.base}/formgrader", headers={"Authorization": f"token {lab_server.token}"})
+    assert formgrader.status_code == 404, "nbgrader's server extensions must be off for learners"
+    assert (lab_server.config.work / WORK_LAB).is_file()
+
+
+def test_the_status_table_links_to_prometheus_and_alertmanager_at_the_configured_ports(lab_server, lab_page):
+    from playwright.sync_api import expect
+
+    env, page = lab_server.env, lab_page.page
+    wanted = {"Prometheus": f"http://127.0.0.1:{env['KIT_PROMETHEUS_PORT']}",
+              "Alertmanager": f"http://127.0.0.1:{env['KIT_ALERTMANAGER_PORT']}",
+              "shop API docs": f"http://127.0.0.1:{env['KIT_SHOP_PORT']}/docs"}
+    try:
+        setup = lab_page.notebook.locator(".jp-CodeCell").nth(0)
+        expect(setup).to_contain_text("kit.up()")
+        setup.locator(".jp-InputArea-editor").click()
+        page.keyboard.press("Shift+Enter")
+        output = setup.locator(".jp-OutputArea")
+        expect(output).to_contain_text("sandbox healthy", timeout=45_000)
+        for name, url in wanted.items():
+            expect(output.get_by_role("link", name=name, exact=True)).to_have_attribute("href", url)
+    except Exception as error:
+        raise lab_page.fail(lab_server, error, "status-links") from error
+    text = subprocess.run([sys.executable, "-m", "kit.cli", "status"], env=env, cwd=REPO_ROOT,
+                          capture_output=True, text=True, timeout=30).stdout
+    for name, url in wanted.items():
+        assert f"{name}: {url}" in text, text
+
+
+def test_kit_lab_shows_the_mob_timer_in_a_browser_and_ctrl_c_stops_everything(lab_server, lab_page):
+    """Stops the shared `kit lab`: keep it the last test of this file."""
+    from playwright.sync_api import expect
+
+    lab, env, config = lab_server.process, lab_server.env, lab_server.config
+    port, base, log_path = lab_server.port, lab_server.base, lab_server.log_path
+    shot = lab_server.shot_dir / "mob-timer.png"
+
+    def why(message: str) -> str:
+        return lab_server.why(message, shot)
+
+    assert httpx.get(f"{base}/api/status", timeout=2.0).status_code == 403, "token auth must stay on"
+    assert sandbox.status(config).healthy, why("kit lab's own sandbox is not healthy")
+    page, notebook = lab_page.page, lab_page.notebook
+    try:
+        code = notebook.locator(".jp-CodeCell")
+
+        def run(cell, timeout=45_000) -> None:
+            cell.locator(".jp-InputArea-editor").click()
+            page.keyboard.press("Shift+Enter")
+            expect(cell.locator(".jp-InputPrompt")).to_have_text(re.compile(r"\[\d+\]"), timeout=timeout)
+            expect(cell.locator(".jp-OutputArea")).not_to_contain_text("Traceback", timeout=1)
+
+        setup, answer = code.nth(0), code.nth(1)
+        expect(setup).to_contain_text("kit.up()")
+        expect(answer).to_contain_text("NotImplementedError")
+        run(setup)
+        expect(setup.locator(".jp-OutputArea")).to_contain_text("sandbox healthy")
+
+        answer.locator(".jp-InputArea-editor .cm-content").click()
+        page.keyboard.press("ControlOrMeta+a")
+        page.keyboard.insert_text(ROSTER)
+        expect(answer.locator(".cm-content")).to_contain_text('roster = ["Ada", "Grace", "Linus"]')
+        run(answer)
+        run(code.nth(2))  # the exercise's visible test
+
+        timer = code.filter(has_text="kit.MobTimer(roster")
+        expect(timer).to_have_count(1)
+        run(timer)
+        widget = timer.locator(".jp-OutputArea .jupyter-widgets")
+        expect(widget.first).to_be_visible()
+        output = timer.locator(".jp-OutputArea")
+        expect(output).to_contain_text("Driver: Ada")
+        expect(output).to_contain_text("Navigator: Grace")
+        expect(output).to_contain_text("Researchers: Linus")
+        expect(output.get_by_role("button", name="Start")).to_be_visible()
+        expect(output).to_contain_text(re.compile(r"7:00"))
+        timer.scroll_into_view_if_needed()
+        page.screenshot(path=str(shot))
+    except Exception as error:
+        page.screenshot(path=str(shot))
+        raise AssertionError(why(f"browser step failed: {error}")) from error
+
+    # Ctrl-C in the terminal that runs `make lab`, with the browser tab still open.
+    os.killpg(lab.pid, signal.SIGINT)
+    try:
+        exit_code = lab.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        pytest.fail(why("kit lab did not exit within 30 s of Ctrl-C"))
+
+    assert exit_code == 0, why(f"kit lab exited with {exit_code} after Ctrl-C")
+    assert "sandbox and JupyterLab stopped" in log_path.read_text(errors="replace"), why("no goodbye line")
+    left = _leftovers(config.state_dir, port)
+    assert not left, why("still running after Ctrl-C:\n" + "\n".join(f"{k}: {v}" for k, v in left.items()))
+    assert not sandbox.status(config).running, why("kit lab's sandbox still runs")
+    assert not procs.port_in_use("127.0.0.1", port), why(f"JupyterLab's port {port} is still taken")
+    for var in PORT_VARS:
+        assert not procs.port_in_use("127.0.0.1", int(env[var])), why(f"{var}={env[var]} is still taken")
+    assert b'roster = [\\"Ada\\"' not in (REPO_ROOT / LAB).read_bytes(), \
+        "the browser session saved its roster into the released lab"

@@ -15,6 +15,7 @@ import subprocess
 import sys
 import textwrap
 
+import httpx
 import psutil
 import pytest
 
@@ -38,6 +39,18 @@ def test_live_sandbox_is_healthy_and_verified(live):
     assert current.healthy, current.problems()
     assert set(current.targets) == {"shop", "payments", "pager", "alertmanager", "prometheus"}
     assert current.rules_loaded == current.rules_expected >= 3
+
+
+def test_status_links_what_a_person_opens_at_the_running_ports(live):
+    current = sandbox.status()  # no config given: the running sandbox's own, whatever the shell says
+    wanted = {"Prometheus": f"http://127.0.0.1:{live.prometheus_port}",
+              "Alertmanager": f"http://127.0.0.1:{live.alertmanager_port}",
+              "shop API docs": f"http://127.0.0.1:{live.shop_port}/docs"}
+    html = current._repr_html_()
+    for name, url in wanted.items():
+        assert f"{name}: {url}" in str(current)
+        assert f"<a href='{url}' target='_blank' rel='noopener'>{name}</a>" in html
+        assert httpx.get(url, timeout=5.0, follow_redirects=True).status_code == 200, url
 
 
 def test_every_listener_binds_loopback_only(live):

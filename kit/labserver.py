@@ -1,0 +1,110 @@
+"""How `kit lab` starts JupyterLab: a learner's screen, or a facilitator's.
+
+Only JupyterLab's own mechanisms are used: ServerApp and ContentsManager traitlets on
+the command line, and a ``labconfig/page_config.json`` (``disabledExtensions``) in a
+Jupyter config folder the kit owns under its state folder, put first on
+``JUPYTER_CONFIG_PATH``. The user's own Jupyter config (``JUPYTER_CONFIG_DIR``) is
+still read and is never written.
+
+A learner's JupyterLab opens in the working folder (``kit.workcopy``) and shows no
+nbgrader tools; a facilitator's (``kit lab --facilitator``) opens the repository with
+nbgrader's menu, Create Assignment panel, Validate button and formgrader. Nobody gets
+the Jupyter news and update pop-up, nor the install's ``*.egg-info`` folder.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from .config import REPO_ROOT, Config
+
+NEWS = "@jupyterlab/apputils-extension:announcements"
+"""JupyterLab's plugin that asks to fetch Jupyter news and checks for updates, in a pop-up."""
+NBGRADER_LAB = "@jupyter/nbgrader"
+"""nbgrader's JupyterLab extension: its menu, Create Assignment, Validate, assignment and course lists."""
+NBGRADER_SERVER = (
+    "nbgrader.server_extensions.formgrader",
+    "nbgrader.server_extensions.validate_assignment",
+    "nbgrader.server_extensions.assignment_list",
+    "nbgrader.server_extensions.course_list",
+)
+HIDDEN_FILES = ("*.egg-info",)
+"""Added to JupyterLab's hidden files: the folder `pip install -e .` leaves in the repository."""
+
+
+@dataclass(frozen=True)
+class LabLaunch:
+    """The command line and environment of JupyterLab for `kit lab`.
+
+    ``config_dir`` is the kit's Jupyter config folder; ``page_config`` goes into its
+    ``labconfig/page_config.json`` (``write_page_config``) before JupyterLab starts.
+    """
+
+    argv: list[str]
+    env: dict[str, str]
+    root_dir: Path
+    config_dir: Path
+    page_config: dict
+    opens: str | None
+    facilitator: bool
+
+
+def settings(config: Config, *, port: int, lan: bool = False, facilitator: bool = False, browser: bool = True,
+             env: dict[str, str] | None = None, root: Path = REPO_ROOT) -> LabLaunch:
+    """JupyterLab's settings for `kit lab` on ``port`` (TCP): a learner's unless ``facilitator``.
+
+    A learner's server serves ``config.work`` and opens the first lab's working copy
+    there; a facilitator's serves the repository ``root``. ``lan`` listens on every
+    address (token auth stays on). ``env`` is the environment to extend (default: this process's).
+    """
+    from .workcopy import lab_names
+
+    env = dict(os.environ if env is None else env)
+    root_dir = Path(root) if facilitator else config.work
+    config_dir = config.state / "jupyter" / ("facilitator" if facilitator else "learner")
+    hidden = [NEWS] if facilitator else [NEWS, NBGRADER_LAB]
+    argv = [sys.executable, "-m", "jupyter", "lab", f"--ServerApp.root_dir={root_dir}",
+            f"--ServerApp.ip={'0.0.0.0' if lan else '127.0.0.1'}", f"--ServerApp.port={port}",
+            "--ServerApp.answer_yes=True"]
+    argv += [f"--ContentsManager.hide_globs={glob}" for glob in _hide_globs()]
+    if not facilitator:
+        argv += [f"--ServerApp.jpserver_extensions={name}=False" for name in _nbgrader_server_extensions()]
+    labs = lab_names(root)
+    opens = None if facilitator or not labs else f"{labs[0]}/{labs[0]}.ipynb"
+    if opens:
+        argv.append(opens)
+    if not browser:
+        argv.append("--no-browser")
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        argv.append("--ServerApp.allow_root=True")
+    env["JUPYTER_CONFIG_PATH"] = os.pathsep.join(p for p in (str(config_dir), env.get("JUPYTER_CONFIG_PATH")) if p)
+    return LabLaunch(argv, env, root_dir, config_dir, {"disabledExtensions": {name: True for name in hidden}},
+                     opens, facilitator)
+
+
+def write_page_config(launch: LabLaunch) -> Path:
+    """Write the launch's page config into the kit's Jupyter config folder; returns the file."""
+    path = launch.config_dir / "labconfig" / "page_config.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(launch.page_config, indent=2), encoding="utf-8")
+    return path
+
+
+def _hide_globs() -> list[str]:
+    """Jupyter's own hidden-file patterns (the command line replaces them, so they are repeated) and the kit's."""
+    from jupyter_server.services.contents.manager import ContentsManager
+
+    return [*ContentsManager.class_traits()["hide_globs"].default(), *HIDDEN_FILES]
+
+
+def _nbgrader_server_extensions() -> list[str]:
+    """nbgrader's server extensions: the known ones and any other its install enables in the Jupyter config."""
+    from jupyter_core.paths import jupyter_config_path
+    from jupyter_server.extension.config import ExtensionConfigManager
+
+    enabled = ExtensionConfigManager(read_config_path=jupyter_config_path()).get_jpserver_extensions()
+    return sorted({*NBGRADER_SERVER, *(name for name in enabled if name.split(".")[0] == "nbgrader")})
