@@ -408,8 +408,9 @@ def up(profile: str | None = None, *, config: Config | None = None, timeout: flo
                     field_name = HOST_PORTS[name]
                     raise PortBusy(name, port, Config.__dataclass_fields__[field_name].metadata["env"])
                 log = config.state / "logs" / f"{name}.log"
+                argv = _argv(name, config, _tools(name, probing))
                 progress(f"starting {name}" + (f" on {config.host}:{port}" if port else ""))
-                state.processes[name] = procs.spawn(name, _argv(name, config, _tools(name, probing)), log, port=port)
+                state.processes[name] = procs.spawn(name, argv, log, port=port)
                 started.append(name)
                 state.save(state_file)
             probing.result()  # a missing or too old tool stops what was started, Prometheus included
