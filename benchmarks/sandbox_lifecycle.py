@@ -354,14 +354,15 @@ target at a fixed, hashed phase within the 1 s interval: the floor is ~5.1 s plu
 of those phases (up to 1 s), and the pairs differ mostly by that spread. The floor waits on
 timers and uses almost no CPU; everything `up` must do before Prometheus is spawned is CPU
 work, which a busy machine stretches and which moves Prometheus's whole tick later, one for
-one. That was the tail (measured 2026-11-30 before the fix): with version probes of four Go binaries, pure-Python YAML rendering
-and four other spawns ahead of Prometheus, it was spawned 0.15-0.25 s after `up` was called
-on a quiet machine and 0.46-1.21 s on one fully busy core (ratios 1.10-1.21 there). `up` now
-spawns Prometheus first, probes the tools' versions in parallel while it boots, and renders
-with libyaml. The next tail, not seen in these runs: the shop and payments each spend ~0.5
-CPU-seconds importing FastAPI before they listen, and a target not listening at its first
-scrape is retried only one scrape interval later (1 s here, 15 s in the realistic profile).
-`--cores 1` runs the whole benchmark on one core, to see a busier machine without adding load."""
+one. That was the tail (measured 2026-11-30 before the fix): with version probes of four Go
+binaries, pure-Python YAML rendering and four other spawns ahead of Prometheus, it was
+spawned 0.15-0.25 s after `up` was called on a quiet machine and 0.46-1.21 s on one fully
+busy core (ratios 1.10-1.21 there). `up` now spawns Prometheus first, probes the tools'
+versions in parallel while it boots, and renders with libyaml. The next tail, not seen in
+these runs: the shop and payments each spend ~0.5 CPU-seconds importing FastAPI before they
+listen, and a target not listening at its first scrape is retried only one scrape interval
+later (1 s here, 15 s in the realistic profile). `--cores 1` runs the whole benchmark on one
+core, to see a busier machine without adding load."""
 
 
 

@@ -437,13 +437,13 @@ def test_bad_deploy_fails_a_third_of_checkouts():
                                          headers={"Authorization": "Bearer t"}) as client:
                 assert (await client.put("/admin/faults/bad_deploy", json={})).status_code == 200
                 answers = []
-                for _ in range(4):  # batches: one gather of all 400 is slower than the sum of these
+                for _ in range(3):  # batches: one gather of all 300 is slower than the sum of these
                     answers += await asyncio.gather(*(client.post("/checkout", json={"product_id": "p01"})
                                                       for _ in range(100)))
         return [a.status_code for a in answers]
 
     codes = asyncio.run(scenario())
-    assert 0.25 <= codes.count(500) / len(codes) <= 0.42, collections.Counter(codes)  # a third ± 3.6 sd
+    assert 0.25 <= codes.count(500) / len(codes) <= 0.42, collections.Counter(codes)  # a third ± 3 sd
 
 
 def test_capacity_queues_in_order_sheds_when_full_and_resizes():
