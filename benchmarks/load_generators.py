@@ -13,8 +13,10 @@
       a no-fault baseline measured just before (1,024 worker slots so nothing queues):
       p50/p99 with the fault minus p50/p99 without, against 100 ms.
 
-Targets (issue 6): the open-model generator holds >= 2,000 requests/s on one core with a p99
-error <= 2 ms against the injected latency.
+Targets: the open-model generator holds >= 2,000 requests/s on one core (issue 6), and its p99
+scheduling error (how late requests leave against their schedule) is <= 2x the p99 oversleep of
+an idle timer on the same machine, measured in the same run, alternating with the generator
+runs (issue 10).
 
 Usage: .venv/bin/python benchmarks/load_generators.py [--seconds 6]
 """
@@ -35,7 +37,7 @@ import psutil
 from kit import faults, load, procs
 
 TARGET_RATE = 2000.0
-TARGET_P99_ERROR_MS = 2.0
+TARGET_LAG_RATIO = 2.0
 
 
 # --------------------------------------------------------------------------- helpers
@@ -70,20 +72,51 @@ class _CpuSampler:
         return c0 if t1 == t0 else c0 + (c1 - c0) * (when - t0) / (t1 - t0)
 
 
-def _timer_noise(n: int = 3000) -> tuple[float, float, float]:
-    """How late an idle 1 ms uvloop sleep wakes up on this machine: (p50, p99, p99.9) in ms."""
+def _timer_floor(rate: float = TARGET_RATE, seconds: float = 2.0) -> dict[str, list[float]]:
+    """How late an idle timer wakes a process on this machine right now, in ms, each list sorted.
+
+    ``schedule``: the generator's own pacing loop with nothing to send: instants every ``1 / rate`` s,
+    the loop woken by the generator's timerfd for the next one, each instant's lateness recorded when
+    the loop gets to it. Like the generator's send lag, a stall counts once per instant it delays, so the
+    two compare like with like. ``wake``: the same timer armed 1 ms ahead and waited on, one sample per
+    wake-up (a stall counts once); ``sleep``: ``asyncio.sleep(0.001)``, the loop's millisecond timer.
+    """
     import uvloop
 
-    async def measure() -> list[float]:
-        lags = []
-        for _ in range(n):
-            t = time.monotonic()
-            await asyncio.sleep(0.001)
-            lags.append((time.monotonic() - t - 0.001) * 1000)
-        return sorted(lags)
+    from kit.openmodel import _Pacer
 
-    lags = uvloop.run(measure())
-    return lags[n // 2], lags[int(n * 0.99)], lags[int(n * 0.999)]
+    async def measure() -> dict[str, list[float]]:
+        pacer = _Pacer.create(asyncio.get_running_loop())
+        lags: dict[str, list[float]] = {"schedule": [], "wake": [], "sleep": []}
+        try:
+            if pacer is not None:
+                total, interval = int(rate * seconds), 1.0 / rate
+                t0, i = time.monotonic() + 0.01, 0
+                while i < total:
+                    now = time.monotonic()
+                    while i < total and t0 + i * interval <= now:
+                        lags["schedule"].append((now - t0 - i * interval) * 1000)
+                        i += 1
+                    if i < total:
+                        await pacer.sleep_until(t0 + i * interval)
+                for _ in range(1000):
+                    due = time.monotonic() + 0.001
+                    await pacer.sleep_until(due)
+                    lags["wake"].append((time.monotonic() - due) * 1000)
+            for _ in range(1000):
+                t = time.monotonic()
+                await asyncio.sleep(0.001)
+                lags["sleep"].append((time.monotonic() - t - 0.001) * 1000)
+        finally:
+            if pacer is not None:
+                pacer.close()
+        return {k: sorted(v) for k, v in lags.items()}
+
+    return uvloop.run(measure())
+
+
+def _pct(values: list[float], q: float) -> float:
+    return values[min(len(values) - 1, int(len(values) * q / 100))] if values else float("nan")
 
 
 def _shop_cpu(record: procs.ProcessRecord) -> float:
@@ -156,6 +189,7 @@ def accuracy_shop(config, rate: float, seconds: float, delay_ms: float) -> dict:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=6.0)
+    parser.add_argument("--rounds", type=int, default=5, help="interleaved generator / idle-timer rounds")
     args = parser.parse_args(argv)
 
     gen_core, server_core = c.cores()
@@ -192,12 +226,18 @@ def main(argv: list[str] | None = None) -> int:
             throughput.append(open_per_core(shop_url, rate, args.seconds, shop))
             print(_line(throughput[-1]), flush=True)
 
-        fixed_runs = []
-        for _ in range(3):
-            fixed_runs.append(accuracy_fixed(delayed_url, TARGET_RATE, args.seconds, 100.0))
-            print(f"fixed 100 ms at {TARGET_RATE:.0f}/s: {fixed_runs[-1]['result'].summary()}", flush=True)
-        noise = _timer_noise()
-        print(f"idle 1 ms sleep oversleeps: p50 {noise[0]:.2f} ms, p99 {noise[1]:.2f} ms, p99.9 {noise[2]:.2f} ms")
+        fixed_runs, floors = [], []
+        for n in range(args.rounds):  # floor and generator alternate, so both see the same machine
+            pair = [lambda: floors.append(_timer_floor()),
+                    lambda: fixed_runs.append(accuracy_fixed(delayed_url, TARGET_RATE, args.seconds, 100.0))]
+            for step in (pair if n % 2 == 0 else pair[::-1]):
+                step()
+            lag99 = fixed_runs[-1]["result"].send_lag.percentile(99) / 1000
+            floor99 = _pct(floors[-1]["schedule"] or floors[-1]["sleep"], 99)
+            print(f"round {n + 1}: generator at {TARGET_RATE:.0f}/s sends p99 {lag99:.3f} ms late; idle timer "
+                  f"p99 {floor99:.3f} ms late on the same schedule, {_pct(floors[-1]['wake'], 99):.3f} ms per "
+                  f"wake-up, {_pct(floors[-1]['sleep'], 99):.3f} ms (sleep 1 ms); "
+                  f"ratio {lag99 / floor99:.2f}; {fixed_runs[-1]['result'].summary()}", flush=True)
         shop_acc = accuracy_shop(config, 500.0, args.seconds, 100.0)
         print(f"shop product +100 ms at 500/s: baseline {shop_acc['base'].summary()}; "
               f"slowed {shop_acc['slow'].summary()}", flush=True)
@@ -208,16 +248,54 @@ def main(argv: list[str] | None = None) -> int:
         os.sched_setaffinity(0, everywhere)
 
     loc, om2k = throughput[0], throughput[1]
-    fixed = sorted(fixed_runs, key=lambda f: f["p99_ms"])[1]  # the run with the median p99 error
+    lag99 = [f["result"].send_lag.percentile(99) / 1000 for f in fixed_runs]
+    floor99 = [_pct(fl["schedule"] or fl["sleep"], 99) for fl in floors]
+    ratios = [a / b for a, b in zip(lag99, floor99)]
+    med_ratio, worst_ratio = c.median(ratios), max(ratios)
+    fixed = sorted(fixed_runs, key=lambda f: f["p99_ms"])[len(fixed_runs) // 2]  # the run with the median p99 error
     fres = fixed["result"]
-    rate_ok = fres.achieved_rate >= 0.99 * TARGET_RATE and om2k["rps"] >= 0.99 * TARGET_RATE
-    p99_ok = abs(fixed["p99_ms"]) <= TARGET_P99_ERROR_MS
-    ok = rate_ok and p99_ok
+    rate_ok = all(f["result"].achieved_rate >= 0.99 * TARGET_RATE for f in fixed_runs) and om2k["rps"] >= 0.99 * TARGET_RATE
+    ratio_ok = med_ratio <= TARGET_LAG_RATIO
+    ok = rate_ok and ratio_ok
+    pacing = "a timerfd per request (`_Pacer`)" if floors and floors[0]["schedule"] else "millisecond sleeps (no timerfd here)"
     rows = [[t["generator"], f"{t['rps']:,.0f}", f"{t['cpu_share']:.0%}", f"**{t['per_core']:,.0f}**",
              f"{t['p50_ms']:.1f}", f"{t['p99_ms']:.1f}", t["errors"], f"{t['shop_per_cpu_s']:,.0f}"]
             for t in throughput]
     ratio = om2k["per_core"] / loc["per_core"]
     body = f"""
+| target | measured | result |
+|---|---|---|
+| open model holds ≥ {TARGET_RATE:,.0f} req/s on one core | {min(f['result'].achieved_rate for f in fixed_runs):,.0f} req/s or more (fixed-delay), {om2k['rps']:,.0f} req/s (`/health`), at {om2k['cpu_share']:.0%} of a core | {c.verdict(rate_ok)} |
+| p99 scheduling error / an idle timer's p99 lateness on the same schedule, median of {len(ratios)} interleaved rounds | **{med_ratio:.2f}×** ({c.median(lag99):.3f} ms / {c.median(floor99):.3f} ms) | ≤ {TARGET_LAG_RATIO:g}× {c.verdict(ratio_ok)} |
+| same, worst round | {worst_ratio:.2f}× | - |
+
+The scheduling error is how late each request left compared with its intended start (the
+generator's own `send_lag`), at {TARGET_RATE:,.0f} requests/s against a server that answers every
+request after exactly 100 ms. The floor is how late an idle timer wakes a process on this
+machine at that moment, on the same schedule: the generator's own pacing loop ({pacing}),
+{TARGET_RATE:,.0f} instants a second for 2 s with nothing to send, each instant's lateness recorded
+when the loop reaches it. A timer measured one wake-up at a time (the "per wake-up" and
+`sleep(1 ms)` columns) counts a stall of the process once, where the generator counts it once
+per request it delays: at 2,000 a second a 5 ms stall delays ten requests, so such a floor
+understates the tail the machine imposes (coordinated omission, in the floor itself). Floor
+and generator alternate (floor first in odd rounds, generator first in even ones), so both see
+the same machine. Paced by the loop's millisecond timer (before 2026-11-30), the generator sent
+requests due between two ticks together at the next tick: p99 1.30-1.40 ms late against a
+0.29 ms `sleep(1 ms)` p99, ~4.7×, on a quiet machine.
+
+{c.table(["round", "generator: send lag p50 / p99 / p99.9 (ms)", "idle timer, same schedule: p50 / p99 / p99.9 (ms)",
+          "idle timer per wake-up p50 / p99 (ms)", "idle `sleep(1 ms)` p50 / p99 (ms)", "ratio (p99 / p99)",
+          "latency p99 − 100 ms", "generator CPU"], [
+    [f"{n + 1}{' (generator first)' if n % 2 else ''}",
+     " / ".join(f"{f['result'].send_lag.percentile(q) / 1000:.3f}" for q in (50, 99, 99.9)),
+     " / ".join(f"{_pct(fl['schedule'], q):.3f}" for q in (50, 99, 99.9)) if fl["schedule"] else "-",
+     f"{_pct(fl['wake'], 50):.3f} / {_pct(fl['wake'], 99):.3f}" if fl["wake"] else "-",
+     f"{_pct(fl['sleep'], 50):.3f} / {_pct(fl['sleep'], 99):.3f}",
+     f"**{r:.2f}**", f"{f['p99_ms']:+.2f} ms",
+     f"{f['result'].cpu_seconds / f['result'].send_span:.0%}"]
+    for n, (f, fl, r) in enumerate(zip(fixed_runs, floors, ratios))
+])}
+
 Same route (the shop's `/health`, outside simulated capacity), same shop process, one run;
 generators pinned to core {gen_core}, shop to core {server_core}. "Per core" = requests answered per
 CPU-second of the generator in the steady state (locust: start-up excluded).
@@ -231,17 +309,13 @@ uses a fraction of its core). The shop's own ceiling on `/health` is
 {min(t['shop_per_cpu_s'] for t in throughput):,.0f}-{max(t['shop_per_cpu_s'] for t in throughput):,.0f} requests
 per CPU-second (last column; its CPU includes the idle-time overhead at lower rates).
 
-Percentile accuracy of the open-model generator (latency measured from each request's intended start):
+Percentile accuracy against the injected latency (latency measured from each request's intended start):
 
 {c.table(["against", "rate", "p50 error", "p90 error", "p99 error", "p99.9 error", "max error", "send lag p99"], [
-    [f"raw server, fixed 100 ms, run {n + 1}", f"{f['result'].achieved_rate:,.0f}/s",
+    [f"raw server, fixed 100 ms, round {n + 1}", f"{f['result'].achieved_rate:,.0f}/s",
      *(f"{f[k]:+.2f} ms" for k in ("p50_ms", "p90_ms", "p99_ms", "p99.9_ms", "max_ms")),
      f"{f['result'].send_lag.percentile(99) / 1000:.2f} ms"] for n, f in enumerate(fixed_runs)
 ])}
-
-Floor set by this machine: an idle uvloop `sleep(0.001)` oversleeps by p50 {noise[0]:.2f} ms,
-p99 {noise[1]:.2f} ms, p99.9 {noise[2]:.2f} ms (the server's 100 ms timers and the generator's
-send timers both pay it).
 
 {c.table(["against", "rate", "baseline p50 / p99", "+100 ms p50 / p99", "Δp50 − 100", "Δp99 − 100"], [
     ["shop `/products/p01`, latency fault 100 ms", "500/s",
@@ -250,14 +324,8 @@ send timers both pay it).
      f"{shop_acc['d50']:+.2f} ms", f"{shop_acc['d99']:+.2f} ms"],
 ])}
 
-| target | measured | result |
-|---|---|---|
-| open model holds ≥ {TARGET_RATE:,.0f} req/s on one core | {fres.achieved_rate:,.0f} req/s (fixed-delay), {om2k['rps']:,.0f} req/s (`/health`), at {om2k['cpu_share']:.0%} of a core | {c.verdict(rate_ok)} |
-| p99 error ≤ {TARGET_P99_ERROR_MS:g} ms vs injected latency | {fixed['p99_ms']:+.2f} ms (median of 3 runs, fixed 100 ms at {TARGET_RATE:,.0f}/s) | {c.verdict(p99_ok)} |
-
-Errors include the generator's own lateness: the event loop's timers tick in milliseconds,
-so a request leaves up to ~1 ms after its intended time and that wait is counted
-(send lag p99 {fres.send_lag.percentile(99) / 1000:.2f} ms in the fixed-delay run).
+The latency errors include the generator's own lateness and the server's: the 100 ms server
+waits on its own event-loop timer, which oversleeps like any other (idle `sleep` column above).
 """
     c.write_section("load_generators", "Load generators", body)
     return 0 if ok else 1

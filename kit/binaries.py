@@ -12,6 +12,7 @@ import platform
 import re
 import shutil
 import subprocess
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -86,12 +87,16 @@ def find_all() -> dict[str, Found]:
     """Every tool located and version-checked, or one BinaryMissing naming what to run."""
     found: dict[str, Found] = {}
     problems: list[str] = []
+    paths = {name: locate(name) for name in TOOLS}
+    # Each probe starts a Go binary; run together they cost `kit up` one probe's wait, not four.
+    with ThreadPoolExecutor(len(TOOLS)) as pool:
+        versions = dict(zip(paths, pool.map(lambda p: p and version_of(p), paths.values())))
     for name, tool in TOOLS.items():
-        path = locate(name)
+        path = paths[name]
         if path is None:
             problems.append(f"{name} not found (looked for {', '.join(tool.candidates)} on PATH and {tool.env_var})")
             continue
-        version = version_of(path)
+        version = versions[name]
         if version != "unknown" and tuple(int(p) for p in version.split(".")[:2]) < tool.minimum:
             need = ".".join(map(str, tool.minimum))
             problems.append(f"{name} at {path} is version {version}; the kit needs {need} or newer")

@@ -96,7 +96,7 @@ FAULT_KINDS: dict[str, FaultKind] = {
             "the monitor goes blind: /metrics answers 500 (mode=error) or 200 with no samples (mode=empty)",
             (Param("mode", str, "error or empty", default="error", required=False, choices=("error", "empty")),),
         ),
-        FaultKind("bad_deploy", ("shop",), "version 2.0.0: fails ~8 % of checkouts and slows product pages"),
+        FaultKind("bad_deploy", ("shop",), "version 2.0.0: fails ~1 in 3 checkouts and slows product pages"),
         FaultKind("down", ("payments",), "payments answers 503 to everything, health included"),
         FaultKind(
             "memory_leak",

@@ -18,7 +18,12 @@ import yaml
 from . import binaries
 
 
-class _Dumper(yaml.SafeDumper):
+# libyaml's parser and emitter where PyYAML was built with it: ~10x faster than the pure-Python ones,
+# and `kit up` renders every configuration and rule file before it can start Prometheus.
+_SafeLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class _Dumper(getattr(yaml, "CSafeDumper", yaml.SafeDumper)):
     """Multi-line strings (PromQL, descriptions) as literal blocks."""
 
 
@@ -37,7 +42,7 @@ def write_yaml(path: Path, doc: Mapping[str, Any]) -> None:
 
 def read_yaml(path: Path) -> Any:
     with open(path, encoding="utf-8") as fh:
-        return yaml.safe_load(fh)
+        return yaml.load(fh, Loader=_SafeLoader)
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,7 @@ import secrets
 import shutil
 import sys
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Callable
@@ -32,8 +33,12 @@ from .errors import InvalidInput, KitError, PortBusy, ProcessFailed, SandboxNotR
 from .promfiles import check_rules, read_yaml, write_yaml
 from .timescale import MIN_SCRAPES_PER_WINDOW, format_duration, parse_duration, range_windows, scale_rule_groups
 
-# Start order: dependencies first, Prometheus once everything it scrapes is listening.
+# Status and stop order (stopped in reverse: traffic first, payments last).
 PROCESS_NAMES = ("payments", "shop", "pager", "alertmanager", "prometheus", "traffic")
+# Start order: Prometheus first. Prometheus 2.42 applies its first target set only on its scrape
+# manager's 5 s reload tick, counted from its own start, so `up` can return no sooner than that
+# tick after Prometheus is spawned; everything else is healthy within ~1-4 s, well inside the tick.
+START_ORDER = ("prometheus", "alertmanager", "pager", "payments", "shop", "traffic")
 # Host names used in sandbox/*.yml (and by docker-compose) → the Config field holding their port.
 HOST_PORTS = {
     "shop": "shop_port", "payments": "payments_port", "pager": "pager_port",
@@ -452,13 +457,15 @@ def up(profile: str | None = None, *, config: Config | None = None, timeout: flo
     config = config or Config.from_env(profile=profile)
     if profile is not None and config.profile != profile:
         config = config.with_(profile=profile)
-    tools = binaries.find_all()
-    with _locked(config, "starting"):
+    # The version checks start four Go binaries; they run while Prometheus boots (see START_ORDER).
+    with ThreadPoolExecutor(1) as pool, _locked(config, "starting"):
+        probing = pool.submit(binaries.find_all)
         state_file = _state_path(config)
         state = _State.load(state_file)
         wanted_config = asdict(config)
         if state.processes and state.config and state.config != wanted_config:
             changed = sorted(k for k in wanted_config if state.config.get(k) != wanted_config[k])
+            probing.result()  # never stop a working sandbox for a restart that cannot start
             progress(f"configuration changed ({', '.join(changed)}): restarting the sandbox")
             _stop_all(_saved(state.config), state, progress)
         state.config = wanted_config
@@ -466,7 +473,7 @@ def up(profile: str | None = None, *, config: Config | None = None, timeout: flo
         render(config, config.state / "rendered")
         started: list[str] = []
         try:
-            for name in _wanted(config):
+            for name in sorted(_wanted(config), key=START_ORDER.index):
                 record = state.processes.get(name)
                 if record is not None and procs.alive(record):
                     continue
@@ -476,10 +483,12 @@ def up(profile: str | None = None, *, config: Config | None = None, timeout: flo
                     field_name = HOST_PORTS[name]
                     raise PortBusy(name, port, Config.__dataclass_fields__[field_name].metadata["env"], problem)
                 log = config.state / "logs" / f"{name}.log"
+                argv = _argv(name, config, _tools(name, probing))
                 progress(f"starting {name}" + (f" on {config.host}:{port}" if port else ""))
-                state.processes[name] = procs.spawn(name, _argv(name, config, tools), log, port=port, tether=tether)
+                state.processes[name] = procs.spawn(name, argv, log, port=port, tether=tether)
                 started.append(name)
                 state.save(state_file)
+            probing.result()  # a missing or too old tool stops what was started, Prometheus included
             if "prometheus" not in started:
                 _reload(config)
             result = _wait_healthy(config, state, timeout, progress)
@@ -493,6 +502,15 @@ def up(profile: str | None = None, *, config: Config | None = None, timeout: flo
                  f"{result.rules_loaded} rules loaded, {len(result.targets)} targets up"
                  + (f"; {', '.join(faulted)} reports a fault" if faulted else ""))
         return result
+
+
+def _tools(name: str, probing: Future) -> dict[str, binaries.Found]:
+    """The tools for spawning ``name``: Prometheus may start on its located path before the version checks end."""
+    if name == "prometheus" and not probing.done():
+        path = binaries.locate("prometheus")
+        if path is not None:
+            return {"prometheus": binaries.Found("prometheus", path, "not checked yet")}
+    return probing.result()
 
 
 def _reload(config: Config) -> None:

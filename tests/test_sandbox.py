@@ -21,7 +21,7 @@ import pytest
 
 from kit import procs, sandbox
 from kit.config import Config
-from kit.errors import PortBusy
+from kit.errors import BinaryMissing, PortBusy
 
 
 def _own_config(tmp_path, **extra) -> Config:
@@ -116,13 +116,25 @@ def test_stale_pid_file_is_not_trusted_and_unrelated_process_survives(own):
 
 def test_interrupted_start_leaves_nothing_running(own):
     def interrupt(message: str) -> None:
-        if message.startswith("starting prometheus"):
+        if message.startswith("starting traffic"):  # the last to start: every other process is running
             raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
         sandbox.up(config=own, progress=interrupt)
     current = sandbox.status(own)
     assert not current.running, current
+
+
+def test_too_old_tool_refuses_the_start_and_stops_the_early_prometheus(own, monkeypatch, tmp_path):
+    # Prometheus is spawned while the tools' versions are still being checked; a slow, too old amtool
+    # makes its check end after that spawn, and the refusal must stop what was started.
+    fake = tmp_path / "amtool"
+    fake.write_text("#!/bin/sh\nsleep 1\necho 'amtool, version 0.10.0 (branch: x)'\n")
+    fake.chmod(0o755)
+    monkeypatch.setenv("KIT_AMTOOL_BIN", str(fake))
+    with pytest.raises(BinaryMissing, match="version 0.10.0"):
+        sandbox.up(config=own)
+    assert not sandbox.status(own).running
 
 
 def test_busy_port_names_the_port_and_the_variable(own):
@@ -204,6 +216,9 @@ def test_profile_change_restarts_with_the_new_timing(own):
     current = sandbox.up(config=own.with_(profile="realistic"), progress=said.append)
     assert current.profile == "realistic" and current.healthy
     assert any("configuration changed (profile)" in line for line in said), said
+    # Prometheus's first scrape waits for a fixed tick counted from its own start: nothing may delay its spawn.
+    started = [line.split()[1] for line in said if line.startswith("starting ")]
+    assert started[0] == "prometheus" and len(started) == len(sandbox.PROCESS_NAMES), said
 
 
 def test_status_tells_not_running_starting_stopping_healthy_and_unhealthy_apart():

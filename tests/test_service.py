@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import collections
 import subprocess
 import sys
 import time
@@ -423,6 +424,25 @@ def test_apps_build_in_one_process_with_their_own_registries():
         return catalog.status_code, checkout.status_code
 
     assert asyncio.run(scenario()) == (200, 504)
+
+
+def test_bad_deploy_fails_a_third_of_checkouts():
+    # The drill's time to page rests on this share: the first failed checkout is the earliest a page can come.
+    async def scenario() -> list[int]:
+        refused = f"http://127.0.0.1:{free_port()}"  # the checkouts it lets through fail fast downstream
+        shop = create_shop_app(ServiceSettings(token="t", payments_url=refused, slots=2000, payments_timeout_s=0.2))
+        async with shop.router.lifespan_context(shop):
+            async with httpx.AsyncClient(transport=httpx.ASGITransport(shop), base_url="http://shop",
+                                         headers={"Authorization": "Bearer t"}) as client:
+                assert (await client.put("/admin/faults/bad_deploy", json={})).status_code == 200
+                answers = []
+                for _ in range(3):  # batches: one gather of all 300 is slower than the sum of these
+                    answers += await asyncio.gather(*(client.post("/checkout", json={"product_id": "p01"})
+                                                      for _ in range(100)))
+        return [a.status_code for a in answers]
+
+    codes = asyncio.run(scenario())
+    assert 0.25 <= codes.count(500) / len(codes) <= 0.42, collections.Counter(codes)  # a third ± 3 sd
 
 
 def test_capacity_queues_in_order_sheds_when_full_and_resizes():
