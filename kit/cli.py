@@ -400,7 +400,7 @@ def _labs(args) -> int:
 @command("check")
 def _check(args) -> int:
     from . import grading
-    report = grading.grade_notebook(args.notebook, lab=args.lab)
+    report = grading.grade_notebook(args.notebook, lab=args.lab, progress=print)
     print(report)
     return 0 if report.passed else 1
 
@@ -637,10 +637,11 @@ def build_parser() -> argparse.ArgumentParser:
     b = labs.add_parser("build", help="regenerate labs/ (all labs, or one)")
     b.add_argument("lab", nargs="?")
     labs.add_parser("check", help="fail when labs/ is out of sync with solutions/ or leaks hidden tests")
-    p = sub.add_parser("check", help="grade your own copy of a lab: points per exercise (exit 1 unless full marks)")
+    p = sub.add_parser("check", help="grade your own copy of a lab in a private sandbox (yours is left alone): "
+                                     "points per exercise (exit 1 unless full marks)")
     p.add_argument("notebook")
     p.add_argument("--lab", default=None, help="which lab it is (default: from the file or folder name)")
-    p = sub.add_parser("grade", help="autograde a folder of submissions into a CSV gradebook")
+    p = sub.add_parser("grade", help="autograde a folder of submissions into a CSV gradebook, in one private sandbox")
     p.add_argument("submissions", help="folder of <student>/<lab>/<lab>.ipynb or <student>.ipynb")
     p.add_argument("--lab", required=True)
     p.add_argument("--out", default="gradebook.csv", help="CSV file to write")
