@@ -412,8 +412,8 @@ def grade_notebook(
     lab = _require_lab(lab, root) if lab else _infer_lab(notebook, root)
     learner = submissions.Submission(_LEARNER, notebook, notebook)
     say = progress or _silent
-    return _autograde(root, lab, [learner], timeout, say, job="the check",
-                      running=f"running {notebook.name} with the lab's hidden tests (at most {timeout} s a cell)")[_LEARNER]
+    running = f"running {notebook.name} with the lab's hidden tests (at most {timeout} s a cell)"
+    return _autograde(root, lab, [learner], timeout, say, job="the check", running=running)[_LEARNER]
 
 
 def check(

@@ -545,7 +545,8 @@ def down(config: Config | None = None, *, progress: Progress = _quiet) -> list[s
 def throwaway(*, progress: Progress = _quiet) -> Iterator[Config]:
     """The Config of a sandbox of its own, for a job that must never touch anyone's (``kit check``, ``kit grade``).
 
-    Its settings are the kit's defaults (the lab profile on 127.0.0.1, whatever the KIT_* variables say), with
+    Its settings are the kit's defaults (the lab profile on 127.0.0.1, whatever the other KIT_* variables say,
+    so a job runs the same for everyone; only KIT_SANDBOX_DIR, where the config files are, is honoured), with
     ports free right now and a new temp state folder, so pages, faults, drills, results and rules live apart
     from every other sandbox. Nothing is started here. When the block ends, normally, on an error or on
     Ctrl-C, whatever was started in it is stopped with ``down``, any process still naming its folder is
@@ -558,7 +559,8 @@ def throwaway(*, progress: Progress = _quiet) -> Iterator[Config]:
         while port in ports.values():
             port = procs.free_port()
         ports[field_name] = port
-    config = Config(state_dir=state, **ports)
+    where = {var: value for var, value in os.environ.items() if var == "KIT_SANDBOX_DIR"}
+    config = Config.from_env(where, state_dir=state, **ports)
     try:
         yield config
     finally:
