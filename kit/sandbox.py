@@ -559,8 +559,7 @@ def throwaway(*, progress: Progress = _quiet) -> Iterator[Config]:
         while port in ports.values():
             port = procs.free_port()
         ports[field_name] = port
-    where = {var: value for var, value in os.environ.items() if var == "KIT_SANDBOX_DIR"}
-    config = Config.from_env(where, state_dir=state, **ports)
+    config = Config.from_env({"KIT_SANDBOX_DIR": os.environ.get("KIT_SANDBOX_DIR", "")}, state_dir=state, **ports)
     try:
         yield config
     finally:
