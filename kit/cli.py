@@ -411,7 +411,7 @@ def _labs(args) -> int:
 @command("check")
 def _check(args) -> int:
     from . import grading, workcopy
-    report = grading.grade_notebook(workcopy.resolve(args.notebook, _config(args)), lab=args.lab)
+    report = grading.grade_notebook(workcopy.resolve(args.notebook, _config(args)), lab=args.lab, progress=print)
     print(report)
     return 0 if report.passed else 1
 
@@ -654,10 +654,11 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("lab", nargs="?", help="one lab: its name or number (default: every lab)")
     b.add_argument("--fresh", action="store_true",
                    help="replace your copy of LAB with the released version; yours is kept as a backup beside it")
-    p = sub.add_parser("check", help="grade your own copy of a lab: points per exercise (exit 1 unless full marks)")
+    p = sub.add_parser("check", help="grade your own copy of a lab in a private sandbox (yours is left alone): "
+                                     "points per exercise (exit 1 unless full marks)")
     p.add_argument("notebook", help="a lab's name or number (your working copy of it), or a notebook file")
     p.add_argument("--lab", default=None, help="which lab it is (default: from the file or folder name)")
-    p = sub.add_parser("grade", help="autograde a folder of submissions into a CSV gradebook")
+    p = sub.add_parser("grade", help="autograde a folder of submissions into a CSV gradebook, in one private sandbox")
     p.add_argument("submissions", help="folder of <student>/<lab>/<lab>.ipynb or <student>.ipynb")
     p.add_argument("--lab", required=True)
     p.add_argument("--out", default="gradebook.csv", help="CSV file to write")

@@ -122,6 +122,10 @@ class Config:
         host = "[::1]" if self.host == "::1" else self.host
         return f"http://{host}:{getattr(self, name + '_port')}"
 
+    def environment(self) -> dict[str, str]:
+        """Every setting as its KIT_* variable: a child process given these reads back this same Config."""
+        return {f.metadata["env"]: str(getattr(self, f.name)) for f in fields(self)}
+
     def describe(self) -> list[tuple[str, str, str, str]]:
         """(field, env var, value, help) for every setting, for `kit config`."""
         resolved = {"work_dir": str(self.work)}

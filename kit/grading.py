@@ -37,6 +37,20 @@ nbgrader for the whole notebook; the grader then skips that cell, grades the
 rest again, and names it. Every note names the cell (grade id, exercise, number
 in the learner's notebook) and lands in ``GradeReport.problems``, the CSV's note
 column and, when its exercise lost points, that exercise's result.
+
+What the graded notebook runs against
+-------------------------------------
+Grading replays the whole notebook: its faults, pages, drills and rules. So it never
+runs against the sandbox a learner or a mob works in. Every grading run (a `kit check`,
+or a cohort's `kit grade`, whose students share one) gets a private sandbox of its own
+(:func:`kit.sandbox.throwaway`: free ports, a temp state folder), and the kernel's KIT_*
+variables all point at it. A lab that uses the sandbox starts it in a code cell with
+``kit.up()`` (or ``sandbox.up()``); for such a lab the grader starts the private sandbox
+before the notebook runs, tied to its own process so it dies with it even when that is
+killed. Afterwards, also on an error or Ctrl-C, the private sandbox is stopped, every
+process still naming its folder or the course's (a kernel, a process the notebook
+started) is stopped, and both folders are removed. nbgrader runs tied to the grader, and
+its kernel to nbgrader.
 """
 
 from __future__ import annotations
@@ -52,13 +66,14 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator, Mapping
 
-from . import submissions
-from .config import REPO_ROOT
+from . import procs, sandbox, submissions
+from .config import REPO_ROOT, Config
 from .errors import CheckFailed, InvalidInput
 
 __all__ = [
@@ -381,18 +396,24 @@ def grade_notebook(
     lab: str | None = None,
     root: Path = REPO_ROOT,
     timeout: int = CELL_TIMEOUT,
+    progress: Callable[[str], None] | None = None,
 ) -> GradeReport:
-    """Autograde a learner's copy of a lab, hidden tests included; the file itself is only read.
+    """Autograde a learner's copy of a lab, hidden tests included, in a private sandbox; the file is only read.
 
     The lab is the notebook's folder name or the start of its file name unless given.
-    ``timeout`` is the seconds one cell may run. Raises InvalidInput (field "notebook") when the
-    file is not a notebook; damage to its cells is graded around and named in ``problems``.
+    ``timeout`` is the seconds one cell may run; ``progress`` gets a line for each step (the private
+    sandbox started, the notebook run, the sandbox stopped). The learner's own sandbox, its drills,
+    pages and results are never touched (see "What the graded notebook runs against"). Raises
+    InvalidInput (field "notebook") when the file is not a notebook; damage to its cells is graded
+    around and named in ``problems``.
     """
     notebook, root = Path(notebook), Path(root)
     submissions.load(notebook)
     lab = _require_lab(lab, root) if lab else _infer_lab(notebook, root)
     learner = submissions.Submission(_LEARNER, notebook, notebook)
-    return _autograde(root, lab, [learner], timeout, progress=None)[_LEARNER]
+    say = progress or _silent
+    running = f"running {notebook.name} with the lab's hidden tests (at most {timeout} s a cell)"
+    return _autograde(root, lab, [learner], timeout, say, job="the check", running=running)[_LEARNER]
 
 
 def check(
@@ -401,11 +422,13 @@ def check(
     lab: str | None = None,
     root: Path = REPO_ROOT,
     timeout: int = CELL_TIMEOUT,
+    progress: Callable[[str], None] | None = print,
 ) -> GradeReport | None:
     """`kit check`: grade a notebook; inside Jupyter, the saved notebook this kernel runs.
 
-    Returns None while nbgrader itself executes the notebook, so a lab may end
-    with a ``kit.check()`` cell without grading recursing.
+    Like ``grade_notebook``, in a private sandbox, saying what it does on ``progress`` (printed
+    unless told otherwise). Returns None while nbgrader itself executes the notebook, so a lab
+    may end with a ``kit.check()`` cell without grading recursing.
     """
     if os.environ.get("NBGRADER_EXECUTION"):
         return None
@@ -413,7 +436,7 @@ def check(
         notebook = os.environ.get("JPY_SESSION_NAME", "")
         if not notebook.endswith(".ipynb"):
             raise InvalidInput("notebook", "cannot tell which notebook this is; pass it: kit.check('<lab>.ipynb')")
-    return grade_notebook(notebook, lab=lab, root=root, timeout=timeout)
+    return grade_notebook(notebook, lab=lab, root=root, timeout=timeout, progress=progress)
 
 
 def grade_cohort(
@@ -424,11 +447,16 @@ def grade_cohort(
     root: Path = REPO_ROOT,
     timeout: int = CELL_TIMEOUT,
     progress: Callable[[str], None] | None = None,
+    reuse: Config | None = None,
 ) -> Gradebook:
     """Autograde ``submitted/<student>/<lab>/<lab>.ipynb`` (or ``submitted/<student>.ipynb``) into a CSV.
 
     A student folder without that notebook is graded from the only notebook in it; missing,
-    ambiguous or broken notebooks score 0 with a note; ``progress`` gets one line per student.
+    ambiguous or broken notebooks score 0 with a note; ``progress`` gets one line per student
+    and one for each start and stop of the private sandbox, which the whole cohort shares, one
+    student after another. ``reuse`` runs the cohort in that already running sandbox instead:
+    only for one nobody works in and nothing else uses meanwhile (a test session's own), since
+    the notebooks inject faults, run drills and add rules there.
     Raises InvalidInput (field "submissions") naming both entries when two claim one student
     (``alice/`` and ``alice.ipynb``, or names differing only by case): nothing is graded then.
     """
@@ -441,7 +469,7 @@ def grade_cohort(
                                       skip=[out_csv, partial])
     if not found:
         raise InvalidInput("submissions", f"{submitted} holds no student folders or .ipynb files")
-    reports = _autograde(root, lab, found, timeout, progress)
+    reports = _autograde(root, lab, found, timeout, progress or _silent, job="grading", each=True, reuse=reuse)
     exercises = [e.name for e in next(iter(reports.values())).exercises]
     out_csv.parent.mkdir(parents=True, exist_ok=True)
     with open(partial, "w", newline="", encoding="utf-8") as fh:
@@ -454,37 +482,78 @@ def grade_cohort(
     return Gradebook(lab, out_csv, reports, tuple(ignored))
 
 
+def _silent(_: str) -> None:
+    pass
+
+
 def _autograde(
     root: Path,
     lab: str,
     found: list[submissions.Submission],
     timeout: int,
-    progress: Callable[[str], None] | None,
+    say: Callable[[str], None],
+    *,
+    job: str,
+    each: bool = False,
+    running: str = "",
+    reuse: Config | None = None,
 ) -> dict[str, GradeReport]:
-    """Steps: copy the source into a temp course, generate (fills its gradebook), then per student:
-    read → repair → submit → ``nbgrader autograde`` in a child process (again without a cell that killed
-    the kernel) → scores from the gradebook, hints from outputs."""
+    """Steps: copy the source into a temp course, generate (fills its gradebook), bring up the private sandbox
+    (or point at ``reuse``), then per student: read → repair → submit → ``nbgrader autograde`` in a child
+    process (again without a cell that killed the kernel) → scores from the gradebook, hints from outputs.
+    ``say`` gets ``running`` before the first notebook runs and, when ``each``, a line per student."""
     source = json.loads((root / SOLUTIONS / lab / f"{lab}.ipynb").read_text(encoding="utf-8"))
     reports = {}
     with _course(root, [lab]) as course:
         released = json.loads(_generate(course, lab, gradebook=True).joinpath(f"{lab}.ipynb").read_text("utf-8"))
-        grader = _Grader(course, lab, released, _exercises(source), _manual_points(source), len(source["cells"]),
-                         _grading_env(course), timeout, f"kit-skip-{secrets.token_hex(4)}")
-        # Students get opaque ids inside the course so no name can upset nbgrader's globs and paths.
-        for number, submission in enumerate(found):
-            if submission.path is None:
-                report = grader.zero(submission.entry, submission.problem, submission.notes)
-            else:
-                try:
-                    notebook = submissions.load(submission.path)
-                except InvalidInput as exc:
-                    report = grader.zero(submission.path, exc.problem, submission.notes)
+        with _sandbox_for(source, job, say, reuse) as config:
+            grader = _Grader(course, lab, released, _exercises(source), _manual_points(source),
+                             len(source["cells"]), _grading_env(course, config), timeout,
+                             f"kit-skip-{secrets.token_hex(4)}")
+            if running:
+                say(running)
+            # Students get opaque ids inside the course so no name can upset nbgrader's globs and paths.
+            for number, submission in enumerate(found):
+                if submission.path is None:
+                    report = grader.zero(submission.entry, submission.problem, submission.notes)
                 else:
-                    report = grader.grade(f"s{number:04d}", submission, notebook)
-            reports[submission.student] = report
-            if progress:
-                progress(f"{submission.student}: {report.summary()}")
+                    try:
+                        notebook = submissions.load(submission.path)
+                    except InvalidInput as exc:
+                        report = grader.zero(submission.path, exc.problem, submission.notes)
+                    else:
+                        report = grader.grade(f"s{number:04d}", submission, notebook)
+                reports[submission.student] = report
+                if each:
+                    say(f"{submission.student}: {report.summary()}")
     return reports
+
+
+_STARTS_SANDBOX = re.compile(r"\b(?:kit|sandbox)\.up\(")
+"""How a lab's setup cell starts the sandbox (see "What the graded notebook runs against")."""
+
+
+def _uses_sandbox(source: dict) -> bool:
+    return any(cell.get("cell_type") == "code" and _STARTS_SANDBOX.search(_text(cell.get("source", "")))
+               for cell in source["cells"])
+
+
+@contextmanager
+def _sandbox_for(source: dict, job: str, say: Callable[[str], None], reuse: Config | None) -> Iterator[Config]:
+    """The sandbox the graded notebooks run against: ``reuse``, else a private one, started first when the lab
+    starts one (tethered, so it dies with this process even if that is killed), stopped and removed afterwards."""
+    if reuse is not None:
+        yield reuse
+        return
+    with sandbox.throwaway(progress=say) as config:
+        if _uses_sandbox(source):
+            ports = ", ".join(f"{name} {getattr(config, setting)}" for name, setting in sandbox.HOST_PORTS.items())
+            say(f"starting a private sandbox for {job} on ports {ports}; "
+                "the sandbox you work in, its drills, pages and results are left alone")
+            began = time.monotonic()
+            sandbox.up(config=config, tether=True)
+            say(f"private sandbox up in {time.monotonic() - began:.0f} s")
+        yield config
 
 
 _MAX_SKIPPED = 5
@@ -560,12 +629,15 @@ class _Grader:
         ]
         # nbgrader stops each cell after `timeout`; the cap only guards against a wedged autograder.
         cap = 60 + self.timeout * (len(notebook["cells"]) + self.source_cells)
+        # Tethered: nbgrader dies with this process, and its kernel with nbgrader (ipykernel watches its parent).
         try:
-            run = subprocess.run(argv, cwd=self.course, env={**self.env, _TRACE: str(trace)},
+            run = subprocess.run(procs.tethered(argv), cwd=self.course, env={**self.env, _TRACE: str(trace)},
                                  stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=cap)
             output = run.stdout + run.stderr
         except subprocess.TimeoutExpired:
             output = f"the autograder was stopped after {cap} s"
+        finally:
+            procs.stop_naming(self.course)  # a kernel whose nbgrader was stopped before it could shut it down
         lines = trace.read_text(encoding="utf-8").split() if trace.is_file() else []
         last_cell = int(lines[-1]) if lines else None
         graded = self.course / "autograded" / student_id / self.lab / f"{self.lab}.ipynb"
@@ -843,8 +915,10 @@ class _Collect(logging.Handler):
         self.messages.append(record.getMessage())
 
 
-def _grading_env(course: Path) -> dict[str, str]:
-    """Environment of the autograder: kernel python3 is this interpreter; no user Jupyter/IPython config applies.
+def _grading_env(course: Path, config: Config) -> dict[str, str]:
+    """Environment of the autograder: kernel python3 is this interpreter; no user Jupyter/IPython config applies;
+    every KIT_* setting is ``config``'s, so the notebook's ``kit.up()`` and everything after it use that sandbox.
+    Kernels write their connection files into the course, so every kernel's command line names the course folder.
 
     Also writes the course's ``nbgrader_config.py`` (nbgrader reads it from its working directory),
     which records the index of each cell the kernel starts in the file named by ``$KIT_GRADING_TRACE``.
@@ -861,6 +935,8 @@ def _grading_env(course: Path) -> dict[str, str]:
     env["JUPYTER_PATH"] = os.pathsep.join(filter(None, [str(course / "jupyter"), env.get("JUPYTER_PATH")]))
     env["JUPYTER_CONFIG_DIR"] = str(course / "jupyter-config")
     env["IPYTHONDIR"] = str(course / "ipython")
+    env["JUPYTER_RUNTIME_DIR"] = str(course / "runtime")
+    env.update(config.environment())
     env["PATH"] = os.pathsep.join(filter(None, [_SCRIPTS, env.get("PATH")]))
     # The kernel imports the same kit as the grader, installed or not.
     kit_parent = str(Path(__file__).resolve().parent.parent)

@@ -138,6 +138,36 @@ def wait_stopped(processes: list[psutil.Process], timeout: float) -> list[psutil
         interval = min(interval * 2, 0.1)
 
 
+def stop_naming(folder: Path | str, timeout: float = 3.0) -> list[int]:
+    """Stop every process of this user whose command line names a path inside ``folder``; returns their pids.
+
+    For a private temp folder only this program created (a grading course, a throwaway sandbox's state):
+    whatever still names it once the job is over is a leftover of that job, such as a kernel whose
+    parent was killed. SIGTERM, then SIGKILL after ``timeout`` seconds.
+    """
+    inside = str(Path(folder)) + os.sep
+    me, uid = os.getpid(), os.getuid()
+    found = []
+    for proc in psutil.process_iter(["cmdline", "uids"]):
+        try:
+            if proc.pid != me and proc.info["uids"] and proc.info["uids"].real == uid \
+                    and any(inside in arg for arg in proc.info["cmdline"] or ()):
+                found.append(proc)
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            continue
+    left = found
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        for proc in left:
+            try:
+                proc.send_signal(sig)  # psutil checks first that the pid still names the same process
+            except (psutil.NoSuchProcess, psutil.AccessDenied):
+                pass
+        left = wait_stopped(left, timeout)
+        if not left:
+            break
+    return [proc.pid for proc in found]
+
+
 def _group(pid: int) -> list[psutil.Process]:
     procs = []
     for proc in psutil.process_iter(["pid"]):

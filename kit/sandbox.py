@@ -20,11 +20,12 @@ import re
 import secrets
 import shutil
 import sys
+import tempfile
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 import httpx
 from . import binaries, procs
@@ -572,6 +573,37 @@ def down(config: Config | None = None, *, progress: Progress = _quiet) -> list[s
         state_file.unlink(missing_ok=True)
         config.token_file.unlink(missing_ok=True)
     return stopped
+
+
+@contextlib.contextmanager
+def throwaway(*, progress: Progress = _quiet) -> Iterator[Config]:
+    """The Config of a sandbox of its own, for a job that must never touch anyone's (``kit check``, ``kit grade``).
+
+    Its settings are the kit's defaults (the lab profile on 127.0.0.1, whatever the other KIT_* variables say,
+    so a job runs the same for everyone; only KIT_SANDBOX_DIR, where the config files are, is honoured), with
+    ports free right now and a new temp state folder, so pages, faults, drills, results and rules live apart
+    from every other sandbox. Nothing is started here. When the block ends, normally, on an error or on
+    Ctrl-C, whatever was started in it is stopped with ``down``, any process still naming its folder is
+    stopped too, and the folder is removed.
+    """
+    state = tempfile.mkdtemp(prefix="kit-private-")
+    ports: dict[str, int] = {}
+    for field_name in HOST_PORTS.values():
+        port = procs.free_port()
+        while port in ports.values():
+            port = procs.free_port()
+        ports[field_name] = port
+    config = Config.from_env({"KIT_SANDBOX_DIR": os.environ.get("KIT_SANDBOX_DIR", "")}, state_dir=state, **ports)
+    try:
+        yield config
+    finally:
+        if is_up(config):
+            progress("stopping the private sandbox")
+        stopped = down(config)
+        strays = procs.stop_naming(state)
+        shutil.rmtree(state, ignore_errors=True)
+        if stopped or strays:
+            progress(f"private sandbox stopped ({len(stopped) + len(strays)} processes) and its folder removed")
 
 
 def attach(record: procs.ProcessRecord, config: Config | None = None) -> bool:

@@ -27,7 +27,7 @@ def clean_faults(live: Config):
 def graded(request, live: Config, tmp_path_factory) -> Graded:
     """A GradingMatrix class's cohort (blank, solution, its wrong answers), graded once."""
     wrong = {student: answers for student, (answers, _) in request.cls.WRONG.items()}
-    return grade_matrix(request.cls.LAB, wrong, tmp_path_factory.mktemp("submissions"))
+    return grade_matrix(request.cls.LAB, wrong, tmp_path_factory.mktemp("submissions"), live)
 
 
 @pytest.fixture(scope="class")

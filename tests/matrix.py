@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from kit import grading
+from kit.config import Config
 
 
 @dataclass(frozen=True)
@@ -28,14 +29,19 @@ class Graded:
     reports: dict[str, grading.GradeReport]
 
 
-def grade_matrix(lab: str, wrong: dict[str, dict[str, str]], folder: Path) -> Graded:
-    """Grade a blank, the solution, and each named set of wrong answers as one cohort."""
+def grade_matrix(lab: str, wrong: dict[str, dict[str, str]], folder: Path, sandbox: Config) -> Graded:
+    """Grade a blank, the solution, and each named set of wrong answers as one cohort, in ``sandbox``.
+
+    The test session's own sandbox, which no learner works in and which this worker's tests use one at a
+    time, is as private as the one `kit grade` would start, and reusing it saves a sandbox start per lab
+    (and lab 02 a fresh month of history). tests/test_check_isolation.py proves the private path.
+    """
     solution = grading.solution_answers(lab)
     variants = {"blank": {}, "solution": solution, **{name: {**solution, **answers} for name, answers in wrong.items()}}
     for student, answers in variants.items():
         grading.make_submission(lab, answers, folder / student / lab / f"{lab}.ipynb")
     out = folder / "gradebook.csv"
-    book = grading.grade_cohort(folder, lab, out, progress=print)
+    book = grading.grade_cohort(folder, lab, out, progress=print, reuse=sandbox)
     exercises = [e.name for e in next(iter(book.reports.values())).exercises]
     with open(out, newline="") as fh:
         points = {row["student"]: {ex: float(row[ex]) for ex in exercises} for row in csv.DictReader(fh)}

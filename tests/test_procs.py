@@ -107,3 +107,26 @@ def test_a_zombie_counts_as_stopped(zombie_maker):
     assert not procs.alive(record)
     assert procs.wait_stopped([child], timeout=30) == []
     assert procs.stopped(child)
+
+
+def _sleeper(*args: str) -> subprocess.Popen:
+    """A process that ignores SIGTERM (so stopping it takes the SIGKILL) and names ``args``; started and ready."""
+    code = ("import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); print('ready', flush=True); "
+            "time.sleep(60)")
+    proc = subprocess.Popen([sys.executable, "-c", code, *args], stdout=subprocess.PIPE, text=True)
+    assert proc.stdout.readline() == "ready\n"
+    return proc
+
+
+def test_stop_naming_stops_what_names_a_path_inside_the_folder_and_nothing_else(tmp_path):
+    folder = tmp_path / "private"
+    inside = _sleeper(str(folder / "kernel-1.json"))
+    sibling = _sleeper(str(tmp_path / "private-other" / "kernel-2.json"))  # a name that only starts the same
+    try:
+        assert procs.stop_naming(folder, timeout=0.2) == [inside.pid]
+        assert inside.wait(timeout=5) is not None  # it had to be killed: it ignores SIGTERM
+        assert sibling.poll() is None
+    finally:
+        for proc in (inside, sibling):
+            proc.kill()
+            proc.wait()

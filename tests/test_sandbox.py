@@ -235,3 +235,22 @@ def test_status_tells_not_running_starting_stopping_healthy_and_unhealthy_apart(
     assert status(healthy).state == "healthy" and str(status(healthy)).startswith("sandbox: healthy (profile lab)")
     assert status(healthy, faulted).state == "unhealthy"
     assert status(healthy, faulted).verdict == "unhealthy: payments is unhealthy (it answers, but reports a fault)"
+
+
+def test_a_throwaway_sandbox_is_the_lab_default_on_its_own_ports_and_folder_and_leaves_nothing(monkeypatch):
+    monkeypatch.setenv("KIT_PROFILE", "realistic")  # a learner's setting: a check runs the same for everyone
+    monkeypatch.setenv("KIT_SHOP_SLOTS", "2")
+    yours = Config.from_env()
+    with sandbox.throwaway() as config:
+        ports = [getattr(config, setting) for setting in sandbox.HOST_PORTS.values()]
+        assert len(set(ports)) == len(ports)
+        assert not set(ports) & {getattr(yours, setting) for setting in sandbox.HOST_PORTS.values()}
+        assert (config.profile, config.shop_slots, config.host) == ("lab", Config().shop_slots, "127.0.0.1")
+        assert config.state.is_dir() and config.state != yours.state and not sandbox.is_up(config)
+        # What a notebook may start there without recording it, such as a process reading the token.
+        code = "import time; print('ready', flush=True); time.sleep(60)"
+        stray = subprocess.Popen([sys.executable, "-c", code, str(config.token_file)], stdout=subprocess.PIPE,
+                                 text=True)
+        assert stray.stdout.readline() == "ready\n"
+    assert not config.state.exists()
+    assert stray.wait(timeout=5) is not None
