@@ -595,6 +595,9 @@ class MobTimer(widgets.VBox):
                 self.chime,
             ]
         )
+        # class names a browser (a test, a custom stylesheet) can find the parts by
+        self.add_class("kit-mob-timer")
+        self.countdown.add_class("kit-mob-countdown")
 
     def _handler(self, action: Callable[[], None]) -> Callable[[widgets.Button], None]:
         """Button callbacks have nowhere to raise to, so kit errors are shown under the buttons."""
