@@ -357,83 +357,81 @@ def _elapsed(text: str) -> int:
     return int(minutes) * 60 + int(seconds)
 
 
-def test_the_drill_console_fits_a_projected_screen_and_its_buttons_agree_with_the_code(
+def test_a_mob_screen_during_a_drill_fits_1280x720_and_its_buttons_agree_with_the_code(
         jupyterlab: Lab, screen, live: Config, tmp_path):
+    """The mob timer and the drill console in one notebook, as a mob projects them; one page and kernel for both."""
     from playwright.sync_api import expect
 
     from kit import drills
 
-    notebook = _write_notebook(jupyterlab.root / "drill.ipynb",
-                               "from kit import drills\nfrom kit.drillconsole import console\nconsole()",
-                               'print(drills.ack(by="Ada").text)')
+    notebook = _write_notebook(
+        jupyterlab.root / "mob.ipynb",
+        'import kit\nkit.MobTimer(roster=["Ada", "Grace", "Linus"], turn_minutes=7, path="mob.json", fresh=True)',
+        "from kit import drills\nfrom kit.drillconsole import console\nconsole()",
+        'print(drills.ack(by="Ada").text)')
     if drills.running(live):
         drills.end(abandon=True, config=live)
     pool = ThreadPoolExecutor(1)  # the drill waits for the steady state while the browser opens the notebook
     starting = pool.submit(drills.start, "payments-down", config=live)
     try:
-        with _notebook(screen, jupyterlab, notebook, tmp_path / "drill-console.png") as (page, cells):
-            starting.result(timeout=120)
+        with _notebook(screen, jupyterlab, notebook, tmp_path / "mob-screen.png") as (page, cells):
+            # the mob timer: digits and labels whole, and a rotation is heard
             _run(page, cells.nth(0))
-            view = cells.nth(0).locator(".kit-drill-console")
+            timer = cells.nth(0).locator(".kit-mob-timer")
+            expect(timer).to_contain_text("7:00", timeout=WAIT)
+            timer.evaluate("e => e.scrollIntoView({block: 'start'})")
+            digits = timer.locator(".kit-mob-countdown div")
+            buttons = timer.get_by_role("button")
+            assert buttons.count() == 5
+            assert not _clipped(digits), _clipped(digits)
+            assert not _clipped(buttons), _clipped(buttons)
+            for i in range(buttons.count()):
+                _inside(buttons.nth(i).bounding_box(), f"the timer's {buttons.nth(i).inner_text()!r} button")
+            timer.get_by_role("button", name="Start").click()
+            expect(timer.get_by_role("button", name="Pause")).to_be_enabled(timeout=WAIT)
+            expect(timer.locator("audio")).to_have_count(0, timeout=WAIT)
+            timer.get_by_role("button", name="Skip (rotate now)").click()
+            expect(timer).to_contain_text("Rotate! Grace drives now", timeout=WAIT)
+            chime = timer.locator("audio.kit-mob-chime")
+            expect(chime).to_have_count(1, timeout=WAIT)
+            chime.evaluate("a => new Promise((done, fail) => { if (!a.paused || a.ended) done(); "
+                           "a.addEventListener('playing', done); a.addEventListener('error', () => fail(a.error)); "
+                           "setTimeout(() => fail('the chime did not play'), 5000); })")
+
+            # the drill console: the lab invites the mob to press Acknowledge, then exercise 2 acknowledges
+            # in code; both succeed and the first one counts
+            starting.result(timeout=120)
+            _run(page, cells.nth(1))
+            view = cells.nth(1).locator(".kit-drill-console")
             pager = view.locator(".kit-drill-pager")
             expect(pager).to_contain_text("CheckoutErrorRatioHigh", timeout=60_000)
             timeline = view.locator(".kit-drill-timeline")
             expect(timeline).to_contain_text("page", timeout=WAIT)
-
-            # what the lab invites: press Acknowledge, then run exercise 2's line; both succeed, one ack
             view.locator(".widget-text input").first.fill("Grace")
             view.get_by_role("button", name="Acknowledge").click()
             expect(view).to_contain_text("acknowledged by Grace", timeout=WAIT)
-            _run(page, cells.nth(1))
-            expect(cells.nth(1).locator(".jp-Cell-outputArea")).to_contain_text("acknowledged by Grace", timeout=WAIT)
+            _run(page, cells.nth(2))
+            expect(cells.nth(2).locator(".jp-Cell-outputArea")).to_contain_text("acknowledged by Grace",
+                                                                                 timeout=WAIT)
             newest = timeline.locator("tr").nth(1)
             expect(newest).to_contain_text("acknowledged", timeout=WAIT)
 
+            # one projected screen: every button, the newest page and the newest events at once, newest first
             view.evaluate("e => e.scrollIntoView({block: 'start'})")
             buttons = view.get_by_role("button")
             assert buttons.count() >= 7
             for i in range(buttons.count()):
-                _inside(buttons.nth(i).bounding_box(), f"the {buttons.nth(i).inner_text()!r} button")
+                _inside(buttons.nth(i).bounding_box(), f"the console's {buttons.nth(i).inner_text()!r} button")
+            assert not _clipped(buttons), _clipped(buttons)
             _inside(pager.locator("tr").nth(1).bounding_box(), "the newest page")
             _inside(newest.bounding_box(), "the newest timeline event")
             assert timeline.locator("tr").count() > 3
             for table in (pager, timeline):
                 times = [_elapsed(t) for t in table.locator("tr td:first-child").all_inner_texts()]
                 assert times and times == sorted(times, reverse=True), f"not newest first: {times}"
-            assert not _clipped(buttons), _clipped(buttons)
         acks = [e for e in drills.status(live).events if e.kind == "acknowledged"]
         assert [e.data["by"] for e in acks] == ["Grace"]
     finally:
         pool.shutdown()  # the start has finished (or failed), so there is nothing left to race with
         if drills.running(live):
             drills.end(abandon=True, config=live)
-
-
-def test_the_mob_timer_is_readable_and_a_rotation_chimes(jupyterlab: Lab, screen, tmp_path):
-    from playwright.sync_api import expect
-
-    notebook = _write_notebook(jupyterlab.root / "timer.ipynb",
-                               'import kit\nkit.MobTimer(roster=["Ada", "Grace", "Linus"], turn_minutes=7, '
-                               'path="mob.json", fresh=True)')
-    with _notebook(screen, jupyterlab, notebook, tmp_path / "mob-timer.png") as (page, cells):
-        _run(page, cells.nth(0))
-        timer = cells.nth(0).locator(".kit-mob-timer")
-        expect(timer).to_contain_text("7:00", timeout=WAIT)
-        timer.evaluate("e => e.scrollIntoView({block: 'start'})")
-        digits = timer.locator(".kit-mob-countdown")
-        buttons = timer.get_by_role("button")
-        assert buttons.count() == 5
-        assert not _clipped(digits.locator("div")), _clipped(digits.locator("div"))
-        assert not _clipped(buttons), _clipped(buttons)
-        for i in range(buttons.count()):
-            _inside(buttons.nth(i).bounding_box(), f"the {buttons.nth(i).inner_text()!r} button")
-
-        timer.get_by_role("button", name="Start").click()
-        expect(timer.locator("audio")).to_have_count(0, timeout=WAIT)
-        timer.get_by_role("button", name="Skip (rotate now)").click()
-        expect(timer).to_contain_text("Rotate! Grace drives now", timeout=WAIT)
-        chime = timer.locator("audio.kit-mob-chime")
-        expect(chime).to_have_count(1, timeout=WAIT)
-        chime.evaluate("a => new Promise((done, fail) => { if (!a.paused || a.ended) done(); "
-                       "a.addEventListener('playing', done); a.addEventListener('error', () => fail(a.error)); "
-                       "setTimeout(() => fail('the chime did not play'), 5000); })")
