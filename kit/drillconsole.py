@@ -2,9 +2,12 @@
 
 Everything it shows is read from disk (the drill's active file and timeline,
 the pager's store), so a console built after a kernel restart attaches to the
-running drill with its whole timeline. The buttons call ``kit.drills``; a kit
-error is shown in the console, never raised out of a callback, because a
-callback has nowhere to raise to.
+running drill with its whole timeline. The buttons call the same ``kit.drills``
+functions a cell calls, and those are idempotent, so a button and a cell do
+the same thing to the same drill in any order (the Acknowledge button, then
+``drills.ack`` in a cell: one acknowledgement, and no error). A kit error is
+shown in the console, never raised out of a callback, because a callback has
+nowhere to raise to.
 """
 
 from __future__ import annotations
