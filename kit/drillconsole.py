@@ -2,9 +2,12 @@
 
 Everything it shows is read from disk (the drill's active file and timeline,
 the pager's store), so a console built after a kernel restart attaches to the
-running drill with its whole timeline. The buttons call ``kit.drills``; a kit
-error is shown in the console, never raised out of a callback, because a
-callback has nowhere to raise to.
+running drill with its whole timeline. The buttons call the same ``kit.drills``
+functions a cell calls, and those are idempotent, so a button and a cell do
+the same thing to the same drill in any order (the Acknowledge button, then
+``drills.ack`` in a cell: one acknowledgement, and no error). A kit error is
+shown in the console, never raised out of a callback, because a callback has
+nowhere to raise to.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import html
 import io
 import math
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import replace
 from numbers import Real
@@ -30,16 +34,19 @@ from .postmortem import clock
 START_HINT = 'import kit.drills\nkit.drills.start("payments-down")'
 """What the console tells a mob that opens it before any drill is running."""
 
-_SCROLL = "<div style='max-height:14em;overflow-y:auto'>{}</div>"
+_SCROLL = "<div style='max-height:12em;overflow-y:auto'>{}</div>"
+# fixed columns that wrap long words, so a table never spills out of its half of the console
+_TABLE = "<table style='table-layout:fixed;width:100%;overflow-wrap:anywhere'>"
 _RED, _GREEN = "#cf222e", "#1a7f37"
 
 
-def _table(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> str:
-    """A small HTML table; every cell is escaped here, so callers pass plain text."""
-    head = "".join(f"<th style='text-align:left;padding-right:1em'>{html.escape(h)}</th>" for h in header)
-    body = "".join("<tr>" + "".join(f"<td style='padding-right:1em'>{html.escape(c)}</td>" for c in row) + "</tr>"
-                   for row in rows)
-    return _SCROLL.format(f"<table><tr>{head}</tr>{body}</table>")
+def _table(header: tuple[str, ...], widths: tuple[str, ...], rows: list[tuple[str, ...]]) -> str:
+    """A small HTML table with these column widths (CSS); every cell is escaped here, so callers pass plain text."""
+    head = "".join(f"<th style='text-align:left;padding-right:0.8em;width:{w}'>{html.escape(h)}</th>"
+                   for h, w in zip(header, widths))
+    body = "".join("<tr>" + "".join(f"<td style='padding-right:0.8em;vertical-align:top;line-height:1.3'>"
+                                    f"{html.escape(c)}</td>" for c in row) + "</tr>" for row in rows)
+    return _SCROLL.format(f"{_TABLE}<tr>{head}</tr>{body}</table>")
 
 
 def _outcome(events: list[drills.Event]) -> str:
@@ -62,6 +69,7 @@ class DrillConsole(widgets.VBox):
         self._status: DrillStatus | None = None
         self._result: DrillResult | None = None
         self._plotted: tuple | None = None
+        self._roles_shown: dict[str, str] = {}
         self._refresh_problem = False
         self._build()
         self.refresh()
@@ -124,24 +132,32 @@ class DrillConsole(widgets.VBox):
     # ---------------------------------------------------------------- drawing
 
     def _build(self) -> None:
+        # Laid out for one projected screen (1280x720, JupyterLab's side panel open): the buttons on
+        # three rows, then the pager and the timeline side by side, newest first; the chart below them.
+        compact = widgets.Layout(width="auto")
         self.title = widgets.HTML()
         self.elapsed = widgets.HTML()
-        self.roles = {role: widgets.Text(description=role, placeholder="name", style={"description_width": "10em"})
+        # room for the role's name and about 7 characters of a person's
+        self.roles = {role: widgets.Text(description=role, placeholder="name", style={"description_width": "initial"},
+                                         layout=widgets.Layout(width=f"{7 + 0.56 * len(role):.1f}em"))
                       for role in ROLES}
-        self.save_roles_button = widgets.Button(description="Save roles", icon="users")
-        self.who = widgets.Text(description="who", placeholder="your name")
-        self.ack_button = widgets.Button(description="Acknowledge", button_style="warning", icon="bell-slash")
-        self.note_text = widgets.Text(placeholder="what you saw, thought or decided",
+        self.save_roles_button = widgets.Button(description="Save roles", icon="users", layout=compact)
+        self.who = widgets.Text(description="who", placeholder="your name", style={"description_width": "initial"},
+                                layout=widgets.Layout(width="12em"))
+        self.ack_button = widgets.Button(description="Acknowledge", button_style="warning", icon="bell-slash",
+                                         layout=compact)
+        self.note_text = widgets.Text(placeholder="a note: what you saw, thought or decided",
                                       layout=widgets.Layout(width="32em"))
-        self.note_button = widgets.Button(description="Note", icon="pencil")
-        self.hint_button = widgets.Button(description="Hint", icon="lightbulb-o")
-        self.check_button = widgets.Button(description="Check", icon="check",
+        self.note_button = widgets.Button(description="Note", icon="pencil", layout=compact)
+        self.hint_button = widgets.Button(description="Hint", icon="lightbulb-o", layout=compact)
+        self.check_button = widgets.Button(description="Check", icon="check", layout=compact,
                                            tooltip="run the resolution check (the steady-state hypothesis) now")
         self.end_button = widgets.Button(description="End", button_style="danger", icon="flag-checkered",
+                                         layout=compact,
                                          tooltip="resolve once the steady state holds again; writes the postmortem")
-        self.refresh_button = widgets.Button(description="Refresh", icon="refresh")
+        self.refresh_button = widgets.Button(description="Refresh", icon="refresh", layout=compact)
         self.problem = widgets.HTML()
-        self.message = widgets.HTML()
+        self.message = widgets.HTML(layout=widgets.Layout(max_height="6em", overflow="auto"))
         self.pager_feed = widgets.HTML()
         self.timeline = widgets.HTML()
         self.plot = widgets.Output()
@@ -150,22 +166,27 @@ class DrillConsole(widgets.VBox):
                                (self.check_button, self._check), (self.end_button, self._end)):
             button.on_click(self._handler(action))
         self.refresh_button.on_click(lambda _: self.refresh())
-        roles = list(self.roles.values())
+        wrap = widgets.Layout(flex_flow="row wrap", align_items="center")
+        column = widgets.Layout(width="50%", padding="0 0.5em 0 0")
         super().__init__(children=[
             self.title,
             self.elapsed,
-            widgets.HBox([widgets.VBox(roles[:2]), widgets.VBox(roles[2:]), self.save_roles_button]),
-            widgets.HBox([self.who, self.ack_button]),
-            widgets.HBox([self.note_text, self.note_button]),
-            widgets.HBox([self.hint_button, self.check_button, self.end_button, self.refresh_button]),
+            widgets.HBox([self.who, self.ack_button, self.hint_button, self.check_button, self.end_button,
+                          self.refresh_button], layout=wrap),
+            widgets.HBox([self.note_text, self.note_button], layout=wrap),
+            widgets.HBox([*self.roles.values(), self.save_roles_button], layout=wrap),
             self.problem,
             self.message,
-            widgets.HTML("<b>Pager</b> (newest first)"),
-            self.pager_feed,
-            widgets.HTML("<b>Timeline</b>"),
-            self.timeline,
+            widgets.HBox([
+                widgets.VBox([widgets.HTML("<b>Pager</b> (newest first)"), self.pager_feed], layout=column),
+                widgets.VBox([widgets.HTML("<b>Timeline</b> (newest first)"), self.timeline], layout=column),
+            ]),
             self.plot,
         ])
+        # class names a browser (a test, a custom stylesheet) can find the parts by
+        self.add_class("kit-drill-console")
+        self.pager_feed.add_class("kit-drill-pager")
+        self.timeline.add_class("kit-drill-timeline")
 
     def _follow(self) -> None:
         """Attach to the running drill, or notice that the one on show has ended."""
@@ -189,8 +210,9 @@ class DrillConsole(widgets.VBox):
         self._result = None
         self._plotted = None
         self.message.value = ""
-        for role, field in self.roles.items():
-            field.value = current.roles.get(role, "")
+        self._roles_shown = {}
+        for field in self.roles.values():
+            field.value = ""
 
     def _draw(self) -> None:
         status = self._status
@@ -201,6 +223,7 @@ class DrillConsole(widgets.VBox):
         if status is None:
             self._draw_idle()
             return
+        self._show_roles(status.roles)
         events = status.visible_events()
         briefing = "" if status.secret else f"<div>{html.escape(status.scenario.briefing)}</div>"
         self.title.value = f"<h3 style='margin:0'>Drill: {html.escape(status.title)}</h3>{briefing}"
@@ -212,12 +235,23 @@ class DrillConsole(widgets.VBox):
             self.elapsed.value = (f"<b style='color:{_GREEN}'>{html.escape(_outcome(events))}</b>, "
                                   f"ended after {clock(end - status.started_at)}")
         self.pager_feed.value = self._pages_html(status.started_at)
-        self.timeline.value = _table(("time", "what", ""), [
-            (f"+{clock(e.t - status.started_at)}", e.kind.replace("_", " "), e.text) for e in events])
-        key = (status.run, status.active, len(events), events[-1].t if events else None)
+        self.timeline.value = _table(("time", "what", ""), ("4em", "9em", "auto"), [
+            (f"+{clock(e.t - status.started_at)}", e.kind.replace("_", " "), e.text) for e in reversed(events)])
+        # while the drill runs, the chart's "so far" moves with the clock above it
+        now = time.time() if status.active else None
+        key = (status.run, status.active, len(events), events[-1].t if events else None,
+               clock(now - status.started_at) if now else None)
         if key != self._plotted:
-            self._show_plot(events, status.started_at)
+            self._show_plot(events, status.started_at, now)
             self._plotted = key
+
+    def _show_roles(self, roles: dict[str, str]) -> None:
+        """The drill's roles as they are on disk, except in a field someone has typed in and not saved yet."""
+        for role, field in self.roles.items():
+            fresh = roles.get(role, "")
+            if field.value == self._roles_shown.get(role, ""):
+                field.value = fresh
+            self._roles_shown[role] = fresh
 
     def _draw_idle(self) -> None:
         try:
@@ -239,14 +273,14 @@ class DrillConsole(widgets.VBox):
         frame = pager.pages(self._config, since=since)
         if not len(frame):
             return "<i>no pages since the drill started</i>"
-        rows = [(f"+{clock(row.received_at.timestamp() - since)}", row.status, row.severity, row.alertname,
+        rows = [(f"+{clock(row.received_at.timestamp() - since)}", f"{row.severity} {row.status}", row.alertname,
                  row.summary) for row in frame.iloc[::-1].itertuples()]
-        return _table(("received", "status", "severity", "alert", "summary"), rows)
+        return _table(("time", "", "alert", "summary"), ("4em", "6.5em", "auto", "auto"), rows)
 
-    def _show_plot(self, events: list[drills.Event], started_at: float) -> None:
+    def _show_plot(self, events: list[drills.Event], started_at: float, now: float | None) -> None:
         """Set the Output's content directly: safe from the refresh thread, unlike ``with output:``."""
         buffer = io.BytesIO()
-        plots.drill_timeline(events, started_at=started_at).savefig(buffer, format="png", dpi=90)
+        plots.drill_timeline(events, started_at=started_at, now=now).savefig(buffer, format="png", dpi=80)
         self.plot.outputs = ({"output_type": "display_data", "metadata": {},
                               "data": {"image/png": base64.b64encode(buffer.getvalue()).decode("ascii"),
                                        "text/plain": f"<drill timeline: {len(events)} events>"}},)
@@ -274,16 +308,26 @@ class DrillConsole(widgets.VBox):
         return on_click
 
     def _save_roles(self) -> str:
-        roles = {role: field.value.strip() for role, field in self.roles.items() if field.value.strip()}
-        return html.escape(drills.set_roles(roles, config=self._config).text)
+        """Save only the fields someone changed, over the roles as they are on disk now."""
+        self._show_roles(drills.status(self._config).roles)
+        changed = {role: field.value.strip() for role, field in self.roles.items()
+                   if field.value.strip() and field.value.strip() != self._roles_shown.get(role, "")}
+        event = drills.set_roles(changed, config=self._config)
+        for role, who in event.data.get("roles", {}).items():
+            self._roles_shown[role] = self.roles[role].value = who
+        return html.escape(event.text)
+
+    def _at(self, event: drills.Event) -> str:
+        started = self._status.started_at if self._status is not None else event.t
+        return f"{html.escape(event.text)} (at +{clock(event.t - started)})"
 
     def _ack(self) -> str:
-        return html.escape(drills.ack(by=self.who.value.strip(), config=self._config).text)
+        return self._at(drills.ack(by=self.who.value.strip(), config=self._config))
 
     def _note(self) -> str:
         event = drills.note(self.note_text.value, by=self.who.value.strip(), config=self._config)
         self.note_text.value = ""
-        return "noted: " + html.escape(event.text)
+        return "noted: " + self._at(event)
 
     def _hint(self) -> str:
         return "<b>Hint:</b> " + html.escape(drills.hint(config=self._config))
@@ -295,12 +339,13 @@ class DrillConsole(widgets.VBox):
         return f"<b>Resolution check:</b> the steady state {verdict}<ul>{''.join(lines)}</ul>"
 
     def _end(self) -> str:
-        current = drills.status(self._config)
-        self.message.value = (f"Waiting up to {current.scenario.settle / current.time_scale:.0f} s "
-                              "for the steady state to hold again…")
-        result = drills.end(config=self._config)
+        shown = self._status or drills.status(self._config)  # CheckFailed, saying how to start one, if none runs
+        if shown.active:
+            self.message.value = (f"Waiting up to {shown.scenario.settle / shown.time_scale:.0f} s "
+                                  "for the steady state to hold again…")
+        result = drills.end(run=shown.run, config=self._config)
         self._result = result
-        self._status = replace(current, events=drills.read_timeline(result.run, self._config), active=False)
+        self._status = replace(shown, events=drills.read_timeline(result.run, self._config), active=False)
         self._stop.set()
         lines = "<br>".join(html.escape(line) for line in str(result).splitlines())
         return f"<b style='color:{_GREEN}'>Drill {html.escape(result.outcome)}.</b><br>{lines}"

@@ -445,45 +445,82 @@ def wait_for_page(timeout: float = 60.0, config: Config | None = None) -> Event:
 
 
 def ack(by: str = "", config: Config | None = None) -> Event:
-    """Acknowledge the page: someone owns the incident now."""
+    """Acknowledge the page: someone owns the incident now.
+
+    Idempotent: once the page is acknowledged (from a cell, the console or the
+    CLI), acknowledging again records nothing and returns that first
+    acknowledgement, whoever asks. CheckFailed while no page has arrived.
+    """
+    config = sandbox.current_config(config)
     current = status(config)
-    if not any(e.kind == "page" and e.data.get("status") == "firing" for e in current.events):
-        raise CheckFailed("nothing to acknowledge yet: no page has arrived in this drill")
-    if any(e.kind == "acknowledged" for e in current.events):
-        raise CheckFailed("the page is already acknowledged")
-    return record(current.run, "acknowledged", f"acknowledged by {by}" if by else "acknowledged",
-                  sandbox.current_config(config), by=by)
+    with _locked(config):
+        events = read_timeline(current.run, config)
+        done = next((e for e in events if e.kind == "acknowledged"), None)
+        if done is not None:
+            return done
+        if not any(e.kind == "page" and e.data.get("status") == "firing" for e in events):
+            raise CheckFailed("nothing to acknowledge yet: no page has arrived in this drill")
+        return record(current.run, "acknowledged", f"acknowledged by {by}" if by else "acknowledged", config, by=by)
 
 
 def note(text: str, by: str = "", config: Config | None = None) -> Event:
-    """A line for the timeline: what the mob saw, thought or decided."""
-    if not text or not text.strip():
+    """A line for the timeline: what the mob saw, thought or decided.
+
+    The same text from the same person twice (a cell run again, a double click)
+    is one line: the earlier note is returned and nothing is recorded.
+    """
+    if not isinstance(text, str) or not text.strip():
         raise InvalidInput("text", "a note needs some text")
+    config = sandbox.current_config(config)
     current = status(config)
-    return record(current.run, "note", text.strip(), sandbox.current_config(config), by=by)
+    with _locked(config):
+        same = next((e for e in read_timeline(current.run, config) if e.kind == "note" and e.text == text.strip()
+                     and e.data.get("by", "") == by), None)
+        return same or record(current.run, "note", text.strip(), config, by=by)
 
 
 def hint(config: Config | None = None) -> str:
-    """Reveal the next of the scenario's progressive hints (counted in the results)."""
+    """Reveal the next of the scenario's progressive hints (counted in the results).
+
+    Once every hint is shown, asking again records nothing and returns the last one.
+    """
+    config = sandbox.current_config(config)
     current = status(config)
-    shown = current.hints_shown
-    if shown >= len(current.scenario.hints):
-        raise CheckFailed(f"no more hints: all {len(current.scenario.hints)} are shown")
-    text = current.scenario.hints[shown]
-    record(current.run, "hint", text, sandbox.current_config(config), number=shown + 1)
-    return text
+    with _locked(config):
+        shown = sum(1 for e in read_timeline(current.run, config) if e.kind == "hint")
+        hints = current.scenario.hints
+        if not hints:
+            raise CheckFailed(f"the scenario of drill {current.run} has no hints")
+        if shown >= len(hints):
+            return hints[-1]
+        record(current.run, "hint", hints[shown], config, number=shown + 1)
+        return hints[shown]
 
 
 def set_roles(roles: dict[str, str], config: Config | None = None) -> Event:
-    """Who plays which role; recorded, so the postmortem names the mob."""
+    """Give these roles to these people, keeping the roles not named; recorded, so the postmortem names the mob.
+
+    Roles are read fresh from the running drill, so a console and a cell never
+    overwrite each other with stale names. If nothing changes, nothing is
+    recorded and the latest roles event is returned.
+    """
     roles = _check_roles(roles)
     config = sandbox.current_config(config)
     current = status(config)
     with _locked(config):
         active = _read_active(config) or {}
-        active["roles"] = roles
+        if active.get("run") != current.run:
+            raise CheckFailed(f"drill {current.run} ended while the roles were being saved; nothing was changed")
+        merged = {**(active.get("roles") or {}), **roles}
+        merged = {role: merged[role] for role in ROLES if role in merged}
+        if merged == (active.get("roles") or {}):
+            latest = next((e for e in reversed(read_timeline(current.run, config)) if e.kind == "roles"), None)
+            if latest is None:
+                raise InvalidInput("roles", f"give at least one role a name; the roles are {', '.join(ROLES)}")
+            return latest
+        active["roles"] = merged
         _write_active(active, config)
-    return record(current.run, "roles", _roles_text(roles), config, roles=roles)
+        return record(current.run, "roles", _roles_text(merged), config, roles=merged)
 
 
 def check(config: Config | None = None) -> list[CheckResult]:
@@ -497,13 +534,49 @@ def check(config: Config | None = None) -> list[CheckResult]:
     return results
 
 
-def end(*, abandon: bool = False, wait: float | None = None, config: Config | None = None) -> DrillResult:
+def end(*, abandon: bool = False, wait: float | None = None, run: str | None = None,
+        config: Config | None = None) -> DrillResult:
     """Resolve the drill once the steady state holds again (or abandon it), then reset the sandbox.
 
     ``wait`` bounds how long to wait for the steady state (default: the time its
     query windows need after a fix). A drill that is not resolved stays running.
+    ``run`` names the drill to end (default: the running one, else the latest).
+    Idempotent: a drill that has already ended (from the console, a cell or the
+    CLI) is not ended again; its result is returned as it was recorded.
+    Raises CheckFailed when no drill has been run, or the steady state does not
+    hold in time; SandboxNotReady when the sandbox is down and ``abandon`` is False.
     """
     config = sandbox.current_config(config)
+    with _locked(config, ".end.lock"):
+        active = _read_active(config)
+        if active is None and run is None:
+            try:
+                run = last_run(config)
+            except CheckFailed:
+                raise CheckFailed("no drill is running; start one with `kit drill start NAME` "
+                                  "(`kit drill list` shows them)") from None
+        if active is None or (run is not None and active["run"] != run):
+            return result_of(run, config)
+        return _end(abandon, wait, config)
+
+
+def result_of(run: str, config: Config | None = None) -> DrillResult:
+    """How an ended drill ended, rebuilt from its results row and timeline; CheckFailed if it has not ended."""
+    config = sandbox.current_config(config)
+    path = results_file(config)
+    rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()] if path.exists() else []
+    row = next((r for r in reversed(rows) if r.get("run") == run), None)
+    if row is None:
+        if not run_dir(run, config).is_dir():
+            raise CheckFailed(f"there is no drill {run!r}; `kit drill results` lists the drills that ended")
+        raise CheckFailed(f"drill {run} has not ended: it is running, or it stopped before it was recorded "
+                          f"(see {run_dir(run, config) / 'timeline.jsonl'})")
+    events = read_timeline(run, config)
+    return DrillResult(run, row["scenario"], row["outcome"], figures(events), events,
+                       run_dir(run, config) / "postmortem.md", path)
+
+
+def _end(abandon: bool, wait: float | None, config: Config) -> DrillResult:
     current = status(config)
     run, scenario = current.run, current.scenario
     if not abandon and not sandbox.is_up(config):
@@ -730,10 +803,15 @@ def _scenario_doc(scenario: Scenario) -> dict:
 
 
 @contextlib.contextmanager
-def _locked(config: Config):
-    """One process at a time reads-and-rewrites the active drill (a console refreshing while the CLI ends it)."""
+def _locked(config: Config, name: str = ".lock"):
+    """One process at a time reads-and-rewrites the active drill (a console refreshing while the CLI ends it).
+
+    ``end`` holds a lock of its own for its whole run (it waits for the steady
+    state), so that a second ``end`` waits for the first and then finds it over.
+    Not reentrant: never take the same lock twice in one process.
+    """
     drills_dir(config).mkdir(parents=True, exist_ok=True)
-    with open(drills_dir(config) / ".lock", "w") as fh:
+    with open(drills_dir(config) / name, "w") as fh:
         fcntl.flock(fh, fcntl.LOCK_EX)
         try:
             yield

@@ -3,18 +3,27 @@
 The schedule is pure arithmetic over a saved session (plan, start time,
 paused intervals, skips), so the same file gives the same driver and the
 same remaining seconds after a kernel restart. ``MobTimer`` is a thin
-ipywidgets view over that arithmetic.
+ipywidgets view over that arithmetic. The file is the one state: every
+change (a button or a call, from any timer on the file) reads it, changes
+it and writes it back under a lock, and every view redraws from it.
 """
 
 from __future__ import annotations
 
+import base64
+import contextlib
+import fcntl
+import functools
 import html
+import io
 import json
 import math
 import os
+import struct
 import tempfile
 import threading
 import time
+import wave
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from numbers import Integral, Real
@@ -216,8 +225,14 @@ class MobSession:
             return self
         return MobSession(self.plan, self.started_at, self.pauses + ((now, None),), self.skips)
 
-    def skip(self, now: float) -> MobSession:
-        """End the current turn (or break) now, so the navigator drives."""
+    def skip(self, now: float, turn: int | None = None) -> MobSession:
+        """End the current turn (or break) now, so the navigator drives.
+
+        With ``turn`` (0-based), only if that turn is still on: a second press of a
+        view that showed turn ``turn`` does not skip the turn after it too.
+        """
+        if turn is not None and self.moment(now).turn != turn:
+            return self
         offset = active_seconds(self.started_at, now, self.pauses)
         return MobSession(self.plan, self.started_at, self.pauses, self.skips + (offset,))
 
@@ -301,6 +316,67 @@ def save_session(session: MobSession, path: Path) -> None:
         raise KitError(f"cannot save the mob session to {path}: {error.strerror or error}; pass path= to a writable file") from None
 
 
+@contextlib.contextmanager
+def _session_lock(path: Path):
+    """One change at a time to a session file, whichever kernel, timer or thread makes it.
+
+    The lock is on the folder, so that no lock file is left beside the session.
+    """
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path.parent, os.O_RDONLY)
+    except OSError as error:
+        raise KitError(f"cannot save the mob session to {path}: {error.strerror or error}; "
+                       "pass path= to a writable file") from None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
+
+
+def change_session(path: Path, update: Callable[[MobSession], MobSession], default: MobSession) -> MobSession:
+    """Read the session on disk (``default`` if there is none), apply ``update`` and save it, under one lock."""
+    with _session_lock(path):
+        session = update(load_session(path) or default)
+        save_session(session, path)
+        return session
+
+
+def _file_key(path: Path) -> tuple[int, int, int] | None:
+    """Changes whenever the file is replaced (``save_session`` writes a new file each time)."""
+    try:
+        stat = path.stat()
+    except OSError:
+        return None
+    return stat.st_ino, stat.st_mtime_ns, stat.st_size
+
+
+@functools.cache
+def chime_wav(seconds: float = 0.35, rate: int = 8000) -> bytes:
+    """A short two-note chime (E6 then A5, 16-bit mono WAV) that says "rotate" to people not looking at the screen."""
+    frames = bytearray()
+    count = int(seconds * rate)
+    for i in range(count):
+        t = i / rate
+        pitch = 1318.5 if i < count // 2 else 880.0
+        fade = 1.0 - (i % (count // 2)) / (count // 2)
+        frames += struct.pack("<h", int(12000 * fade * math.sin(2 * math.pi * pitch * t)))
+    buffer = io.BytesIO()
+    with wave.open(buffer, "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(rate)
+        out.writeframes(bytes(frames))
+    return buffer.getvalue()
+
+
+def cue_html(key: str) -> str:
+    """An audio element that plays the chime once as the browser shows it; ``key`` makes each cue a new element."""
+    data = base64.b64encode(chime_wav()).decode("ascii")
+    return f"<audio class='kit-mob-chime' data-cue='{html.escape(key)}' autoplay src='data:audio/wav;base64,{data}'></audio>"
+
+
 def load_session(path: Path) -> MobSession | None:
     """The saved session, or None if there is none; a damaged file is a KitError that says how to reset."""
     try:
@@ -330,6 +406,9 @@ class MobTimer(widgets.VBox):
     Passing the same roster and timings again (e.g. re-running the cell after a
     kernel restart) continues the saved session; a different plan starts a new one.
     ``clock`` returns wall-clock seconds, because a session must outlive the kernel.
+    Every timer on the same file shows and changes the same session. A rotation
+    or a break is also heard: a short chime, unless ``sound`` is False or the
+    widget's sound toggle is off.
     """
 
     def __init__(
@@ -343,12 +422,17 @@ class MobTimer(widgets.VBox):
         clock: Clock = time.time,
         fresh: bool = False,
         tick: bool = True,
+        sound: bool = True,
     ) -> None:
         self._stop = threading.Event()
         self._ticker: threading.Thread | None = None
         self._path = Path(path) if path is not None else default_path()
         self._clock = clock
         self._lock = threading.RLock()
+        self._segment: tuple[int, bool] | None = None
+        self._shown_turn: int | None = None
+        self.cues = 0
+        """How many rotation or break cues this timer has sounded."""
         saved = None if fresh else load_session(self._path)
         if roster is None:
             if saved is None:
@@ -358,8 +442,11 @@ class MobTimer(widgets.VBox):
             plan = MobPlan(roster, turn_minutes, break_every, break_minutes)
             self._session = saved if saved is not None and saved.plan == plan else MobSession(plan)
             if self._session is not saved:
-                save_session(self._session, self._path)
+                with _session_lock(self._path):
+                    save_session(self._session, self._path)
+        self._seen = _file_key(self._path)
         self._build()
+        self.sound.value = bool(sound)
         self.refresh()
         if tick:
             self._ticker = threading.Thread(target=self._tick, name="mob-timer", daemon=True)
@@ -376,11 +463,14 @@ class MobTimer(widgets.VBox):
 
     @property
     def session(self) -> MobSession:
-        return self._session
+        """The session as it is in the file now, whoever changed it last."""
+        with self._lock:
+            self._reload()
+            return self._session
 
     def moment(self) -> MobMoment:
         """Who drives and how long is left, right now."""
-        return self._session.moment(self._clock())
+        return self.session.moment(self._clock())
 
     def start(self) -> None:
         """Start, or continue after Pause."""
@@ -389,9 +479,9 @@ class MobTimer(widgets.VBox):
     def pause(self) -> None:
         self._change(lambda s, now: s.pause(now))
 
-    def skip(self) -> None:
-        """Rotate now: the navigator drives."""
-        self._change(lambda s, now: s.skip(now))
+    def skip(self, turn: int | None = None) -> None:
+        """Rotate now: the navigator drives. With ``turn`` (0-based), only if that turn is still on."""
+        self._change(lambda s, now: s.skip(now, turn))
 
     def reset(self) -> None:
         """Back to the first driver with a full turn, stopped."""
@@ -404,8 +494,9 @@ class MobTimer(widgets.VBox):
         super().close()
 
     def refresh(self) -> MobMoment:
-        """Redraw from the clock; the ticker calls this every second."""
+        """Redraw from the clock and the session file; the ticker calls this every second."""
         with self._lock:
+            self._reload()
             session = self._session
             m = session.moment(self._clock())
             plan = session.plan
@@ -414,12 +505,13 @@ class MobTimer(widgets.VBox):
             label = "Break" if m.on_break else f"Turn {m.turn + 1}"
             state = " (paused)" if m.paused else "" if m.started else " (press Start)"
             self.countdown.value = (
-                f"<div style='font-size:3.5em;font-weight:bold;padding:0.1em 0.4em;border-radius:8px;"
+                # the widget's own line height is one line of small text; the digits need their own
+                f"<div style='font-size:3.5em;line-height:1.2;font-weight:bold;padding:0.1em 0.4em;border-radius:8px;"
                 f"color:{color};background:{background}'>{format_seconds(m.seconds_left)}</div>"
                 f"<div>{label}{state}</div>"
             )
             self.banner.value = (
-                f"<div style='font-size:1.6em;font-weight:bold;padding:0.3em 0.6em;border-radius:6px;"
+                f"<div style='font-size:1.6em;line-height:1.3;font-weight:bold;padding:0.3em 0.6em;border-radius:6px;"
                 f"color:{color};background:{background}'>{html.escape(m.cue)}</div>"
                 if m.cue
                 else ""
@@ -430,31 +522,66 @@ class MobTimer(widgets.VBox):
             self.order_label.value = "Order: " + " → ".join(
                 f"<b>{html.escape(n)}</b>" if n == m.driver else html.escape(n) for n in plan.roster
             ) + " → …"
+            self._cue(m)
+            self._shown_turn = m.turn
             self.start_button.description = "Resume" if m.paused else "Start"
             self.start_button.disabled = session.running
             self.pause_button.disabled = not session.running
             return m
 
+    def _reload(self) -> None:
+        """Take the session from its file if anyone (another timer, kernel or button) changed it."""
+        key = _file_key(self._path)
+        if key is None or key == self._seen:
+            return
+        try:
+            saved = load_session(self._path)
+        except KitError as error:
+            self.problem.value = f"<span style='color:#cf222e'>{html.escape(str(error))}</span>"
+            return
+        if saved is not None:
+            self._session = saved
+        self._seen = key
+
+    def _cue(self, m: MobMoment) -> None:
+        """Chime once when a new turn (after the first) or a break begins; never for the one on show at start."""
+        segment = (m.turn, m.on_break) if m.started else None
+        if segment != self._segment and self._segment is not None and (m.rotated or m.on_break):
+            if self.sound.value:
+                self.chime.value = cue_html(f"{m.turn}-{'break' if m.on_break else 'turn'}")
+                self.cues += 1
+        elif not m.cue:
+            self.chime.value = ""
+        self._segment = segment
+
     def _build(self) -> None:
         self.banner = widgets.HTML()
-        self.countdown = widgets.HTML()
+        self.chime = widgets.HTML(layout=widgets.Layout(height="0px", overflow="hidden"))
+        self.sound = widgets.ToggleButton(value=True, description="Sound", icon="bell",
+                                          tooltip="chime when it is time to rotate or take a break",
+                                          layout=widgets.Layout(width="auto"))
+        self.countdown = widgets.HTML(layout=widgets.Layout(width="auto"))
         self.driver_label = widgets.HTML()
         self.navigator_label = widgets.HTML()
         self.researchers_label = widgets.HTML()
         self.order_label = widgets.HTML()
         self.problem = widgets.HTML()
-        self.start_button = widgets.Button(description="Start", button_style="success", icon="play")
-        self.pause_button = widgets.Button(description="Pause", icon="pause")
-        self.skip_button = widgets.Button(description="Skip (rotate now)", button_style="warning", icon="forward")
-        self.reset_button = widgets.Button(description="Reset", button_style="danger", icon="undo")
+        # width auto: a fixed-width button cuts its label off with an ellipsis
+        fits = widgets.Layout(width="auto")
+        self.start_button = widgets.Button(description="Start", button_style="success", icon="play", layout=fits)
+        self.pause_button = widgets.Button(description="Pause", icon="pause", layout=fits)
+        self.skip_button = widgets.Button(description="Skip (rotate now)", button_style="warning", icon="forward",
+                                          layout=fits)
+        self.reset_button = widgets.Button(description="Reset", button_style="danger", icon="undo", layout=fits)
         for button, action in (
             (self.start_button, self.start),
             (self.pause_button, self.pause),
-            (self.skip_button, self.skip),
+            (self.skip_button, lambda: self.skip(self._shown_turn)),
             (self.reset_button, self.reset),
         ):
             button.on_click(self._handler(action))
-        buttons = widgets.HBox([self.start_button, self.pause_button, self.skip_button, self.reset_button])
+        buttons = widgets.HBox([self.start_button, self.pause_button, self.skip_button, self.reset_button,
+                                self.sound], layout=widgets.Layout(flex_flow="row wrap"))
         super().__init__(
             children=[
                 self.banner,
@@ -465,8 +592,12 @@ class MobTimer(widgets.VBox):
                 self.order_label,
                 buttons,
                 self.problem,
+                self.chime,
             ]
         )
+        # class names a browser (a test, a custom stylesheet) can find the parts by
+        self.add_class("kit-mob-timer")
+        self.countdown.add_class("kit-mob-countdown")
 
     def _handler(self, action: Callable[[], None]) -> Callable[[widgets.Button], None]:
         """Button callbacks have nowhere to raise to, so kit errors are shown under the buttons."""
@@ -481,10 +612,10 @@ class MobTimer(widgets.VBox):
 
     def _change(self, update: Callable[[MobSession, float], MobSession]) -> None:
         with self._lock:
-            self._session = update(self._session, self._clock())
-            self.refresh()
-            save_session(self._session, self._path)
+            self._session = change_session(self._path, lambda s: update(s, self._clock()), self._session)
+            self._seen = _file_key(self._path)
             self.problem.value = ""
+            self.refresh()
 
     def _tick(self) -> None:
         while not self._stop.wait(1.0):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import pandas as pd
 
 
@@ -106,13 +108,17 @@ def _event_colour(event) -> str:
 
 
 def _tick_step(seconds: float) -> float:
-    """A round tick spacing (5 s … 30 min) that gives at most about ten m:ss ticks."""
-    return next((s for s in (5, 10, 15, 30, 60, 120, 300, 600, 900, 1800) if seconds / s <= 10), 3600)
+    """A round tick spacing (5 s, 10 s, … 30 min, then whole hours) that gives at most about ten m:ss ticks."""
+    return next((s for s in (5, 10, 15, 30, 60, 120, 300, 600, 900, 1800) if seconds / s <= 10),
+                3600 * max(1, math.ceil(seconds / 36000)))
 
 
-def drill_timeline(events, *, started_at: float | None = None, ax=None):
+def drill_timeline(events, *, started_at: float | None = None, now: float | None = None, ax=None):
     """A drill's timeline over elapsed m:ss: a marker row per event kind and TTD/TTA/TTM/TTR as labelled bars.
 
+    ``now`` (unix seconds) is the moment a running drill is drawn at: its title
+    says how long it has run so far, and a dashed line marks the present.
+    Without it, a running drill is drawn up to its latest event.
     Drawn on a ``matplotlib.figure.Figure`` outside pyplot, so a console can redraw
     it from a background thread without leaking figures or showing them twice.
     Works on any prefix of a timeline: spans not reached yet read "not yet".
@@ -136,7 +142,10 @@ def drill_timeline(events, *, started_at: float | None = None, ax=None):
     rows = list(spans) + kinds
     if ax is None:
         ax = Figure(figsize=(9, 1.4 + 0.3 * len(rows)), layout="constrained").add_subplot()
+    ended = next((e for e in events if e.kind in ("resolved", "abandoned")), None)
     last = max((e.t - origin for e in events), default=0.0)
+    if now is not None and ended is None:
+        last = max(last, now - origin)
     right = max(30.0, last * 1.15)
 
     for y, (name, (begin, end)) in enumerate(spans.items()):
@@ -154,6 +163,8 @@ def drill_timeline(events, *, started_at: float | None = None, ax=None):
         if moment is not None:
             ax.axvline(moment - origin, color="tab:gray", linewidth=0.8, linestyle=":")
     ax.axhline(len(spans) - 0.5, color="tab:gray", linewidth=0.8)
+    if now is not None and ended is None:
+        ax.axvline(now - origin, color="tab:red", linewidth=0.8, linestyle="--")
     if not events:
         ax.text(0.5, 0.5, "no events yet", ha="center", va="center", transform=ax.transAxes, color="tab:gray")
 
@@ -164,8 +175,7 @@ def drill_timeline(events, *, started_at: float | None = None, ax=None):
     ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _: clock(x)))
     ax.set_xlabel("elapsed since the drill started (m:ss)")
     ax.grid(True, axis="x", alpha=0.3)
-    ended = next((e for e in events if e.kind in ("resolved", "abandoned")), None)
-    state = ("no events yet" if not events else f"{ended.kind} at {clock(ended.t - origin)}" if ended
+    state = ("no events yet" if not events and now is None else f"{ended.kind} at {clock(ended.t - origin)}" if ended
              else f"running, {clock(last)} so far")
     ax.set_title(f"Drill timeline: {state}")
     return ax.figure

@@ -17,6 +17,7 @@ import shutil
 import signal
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -50,11 +51,20 @@ def _chromium() -> str:
     return found
 
 
+def _jupyter_env(tmp: Path, token: str, base: dict[str, str]) -> dict[str, str]:
+    """``base`` with Jupyter's folders and settings private to this test, and its token."""
+    env = {**base, "JUPYTER_TOKEN": token, "JUPYTER_CONFIG_DIR": str(tmp / "jupyter-config"),
+           "JUPYTER_DATA_DIR": str(tmp / "jupyter-data"), "JUPYTER_RUNTIME_DIR": str(tmp / "jupyter-runtime"),
+           "IPYTHONDIR": str(tmp / "ipython"), "MPLCONFIGDIR": str(tmp / "matplotlib"), "PYTHONUNBUFFERED": "1"}
+    for name, values in LAB_SETTINGS.items():
+        path = tmp / "jupyter-config" / "lab" / "user-settings" / f"{name}.jupyterlab-settings"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(values))
+    return env
+
+
 def _lab_env(tmp: Path, token: str) -> dict[str, str]:
-    env = {**os.environ, "KIT_STATE_DIR": str(tmp / "kit-state"), "KIT_PROFILE": "lab", "JUPYTER_TOKEN": token,
-           "JUPYTER_CONFIG_DIR": str(tmp / "jupyter-config"), "JUPYTER_DATA_DIR": str(tmp / "jupyter-data"),
-           "JUPYTER_RUNTIME_DIR": str(tmp / "jupyter-runtime"), "IPYTHONDIR": str(tmp / "ipython"),
-           "MPLCONFIGDIR": str(tmp / "matplotlib"), "PYTHONUNBUFFERED": "1"}
+    env = _jupyter_env(tmp, token, {**os.environ, "KIT_STATE_DIR": str(tmp / "kit-state"), "KIT_PROFILE": "lab"})
     env.pop("KIT_HOST", None)
     env.pop("KIT_TEST_SESSION", None)
     taken = {int(os.environ[v]) for v in PORT_VARS if os.environ.get(v)}
@@ -68,10 +78,6 @@ def _lab_env(tmp: Path, token: str) -> dict[str, str]:
     page_config = tmp / "jupyter-config" / "labconfig" / "page_config.json"
     page_config.parent.mkdir(parents=True, exist_ok=True)
     page_config.write_text(json.dumps({"exposeAppInBrowser": True}))
-    for name, values in LAB_SETTINGS.items():
-        path = tmp / "jupyter-config" / "lab" / "user-settings" / f"{name}.jupyterlab-settings"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(values))
     return env
 
 
@@ -163,12 +169,13 @@ def lab_server(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def browser():
-    """One headless Chromium for this file's tests."""
+    """One headless Chromium for this file's tests; it may play the mob timer's chime without a click."""
     from playwright.sync_api import sync_playwright
 
     chromium = _chromium()
     with sync_playwright() as p:
-        launched = p.chromium.launch(executable_path=chromium, args=CHROMIUM_FLAGS)
+        launched = p.chromium.launch(executable_path=chromium,
+                                     args=[*CHROMIUM_FLAGS, "--autoplay-policy=no-user-gesture-required"])
         try:
             yield launched
         finally:
@@ -266,6 +273,211 @@ def test_the_status_table_links_to_prometheus_and_alertmanager_at_the_configured
                           capture_output=True, text=True, timeout=30).stdout
     for name, url in wanted.items():
         assert f"{name}: {url}" in text, text
+
+
+# --- one JupyterLab on the test session's sandbox, shared by the tests below ---------------------------------
+
+SCREEN = {"width": 1280, "height": 720}
+"""A projector's screen: what a mob sees together."""
+WAIT = 20_000
+"""Milliseconds for the page to show what the kernel did (generous: the machine is shared)."""
+
+
+@dataclass
+class Lab:
+    base: str
+    token: str
+    root: Path
+    log: Path
+
+    def url(self, notebook: str) -> str:
+        """The notebook alone in a fresh workspace of its own (the default one would reopen earlier tabs)."""
+        return f"{self.base}/lab/workspaces/{Path(notebook).stem}/tree/{notebook}?reset&token={self.token}"
+
+
+def _write_notebook(path: Path, *cells: str) -> str:
+    import nbformat
+
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(code) for code in cells])
+    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}
+    nbformat.write(notebook, path)
+    return path.name
+
+
+@pytest.fixture(scope="module")
+def jupyterlab(live: Config, tmp_path_factory) -> Lab:
+    """Plain JupyterLab whose kernels use the session's sandbox and state (the KIT_* variables conftest set)."""
+    tmp = tmp_path_factory.mktemp("jupyterlab")
+    root = tmp / "notebooks"
+    root.mkdir()
+    token = secrets.token_hex(16)
+    port = procs.free_port()
+    log_path = tmp / "jupyterlab.log"
+    argv = [sys.executable, "-m", "jupyter", "lab", "--no-browser", f"--ServerApp.root_dir={root}",
+            "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={port}"]
+    if os.geteuid() == 0:
+        argv.append("--ServerApp.allow_root=True")
+    with open(log_path, "wb") as log:
+        lab = subprocess.Popen(procs.tethered(argv), cwd=root, env=_jupyter_env(tmp, token, dict(os.environ)),
+                               stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    base = f"http://127.0.0.1:{port}"
+
+    def serving() -> bool:
+        assert lab.poll() is None, f"JupyterLab exited with {lab.returncode}:\n{_tail(log_path)}"
+        try:
+            return httpx.get(f"{base}/api/status", headers={"Authorization": f"token {token}"},
+                             timeout=1.0).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    try:
+        assert procs.wait_until(serving, timeout=60, interval=0.2), f"JupyterLab never answered:\n{_tail(log_path)}"
+        yield Lab(base, token, root, log_path)
+    finally:
+        lab.terminate()  # Jupyter shuts its kernels down on SIGTERM
+        try:
+            lab.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(lab.pid, signal.SIGKILL)
+            lab.wait(timeout=10)
+
+
+@contextlib.contextmanager
+def _notebook(browser, lab: Lab, notebook: str, shot: Path):
+    """The notebook open and its kernel connected; a screenshot if anything inside fails."""
+    from playwright.sync_api import expect
+
+    page = browser.new_page(viewport=SCREEN)
+    page.set_default_timeout(30_000)
+    try:
+        page.goto(lab.url(notebook))
+        panel = page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook")
+        expect(panel).to_be_visible(timeout=60_000)
+        # "| Idle" only once the kernel is connected; a cell run before that is silently dropped
+        idle = page.locator("#jp-main-statusbar").get_by_text(re.compile(r"\(ipykernel\) \| Idle"))
+        expect(idle).to_be_visible(timeout=60_000)
+        yield page, panel.locator(".jp-CodeCell")
+        page.screenshot(path=str(shot))
+    except Exception as error:
+        page.screenshot(path=str(shot))
+        raise AssertionError(f"{error}\nscreenshot: {shot}\nJupyterLab's log:\n{_tail(lab.log)}") from error
+    finally:
+        page.close()
+
+
+def _run(page, cell, timeout: float = 45_000) -> None:
+    from playwright.sync_api import expect
+
+    cell.locator(".jp-InputArea-editor").click()
+    page.keyboard.press("Shift+Enter")
+    expect(cell.locator(".jp-InputPrompt")).to_have_text(re.compile(r"\[\d+\]"), timeout=timeout)
+    expect(cell.locator(".jp-Cell-outputArea")).not_to_contain_text("Traceback", timeout=1)
+
+
+def _inside(box: dict | None, what: str) -> None:
+    assert box is not None, f"{what} is not shown"
+    assert box["x"] >= 0 and box["y"] >= 0 and box["x"] + box["width"] <= SCREEN["width"] \
+        and box["y"] + box["height"] <= SCREEN["height"], f"{what} is off the 1280x720 screen: {box}"
+
+
+def _clipped(locator) -> list[str]:
+    """Elements whose content does not fit their box: scrolled or cut off (a label's ellipsis), or text drawn
+    past the box's edges (digits taller than the line they sit on), each as "text: content in box"."""
+    return locator.evaluate_all("""els => els.flatMap(e => {
+        const box = e.getBoundingClientRect(), range = document.createRange();
+        range.selectNodeContents(e);
+        const ink = range.getBoundingClientRect();
+        const cut = e.scrollWidth > e.clientWidth || e.scrollHeight > e.clientHeight;
+        const spills = ink.top < box.top - 0.5 || ink.bottom > box.bottom + 0.5
+            || ink.left < box.left - 0.5 || ink.right > box.right + 0.5;
+        return cut || spills ? [`${e.textContent.trim()}: ${e.scrollWidth}x${e.scrollHeight} `
+            + `(drawn ${Math.round(ink.width)}x${Math.round(ink.height)}) in ${e.clientWidth}x${e.clientHeight}`] : [];
+    })""")
+
+
+def _elapsed(text: str) -> int:
+    minutes, seconds = text.strip().lstrip("+").split(":")
+    return int(minutes) * 60 + int(seconds)
+
+
+def test_a_mob_screen_during_a_drill_fits_1280x720_and_its_buttons_agree_with_the_code(
+        jupyterlab: Lab, browser, live: Config, tmp_path):
+    """The mob timer and the drill console in one notebook, as a mob projects them; one page and kernel for both."""
+    from playwright.sync_api import expect
+
+    from kit import drills
+
+    notebook = _write_notebook(
+        jupyterlab.root / "mob.ipynb",
+        'import kit\nkit.MobTimer(roster=["Ada", "Grace", "Linus"], turn_minutes=7, path="mob.json", fresh=True)',
+        "from kit import drills\nfrom kit.drillconsole import console\nconsole()",
+        'print(drills.ack(by="Ada").text)')
+    if drills.running(live):
+        drills.end(abandon=True, config=live)
+    pool = ThreadPoolExecutor(1)  # the drill waits for the steady state while the browser opens the notebook
+    starting = pool.submit(drills.start, "payments-down", config=live)
+    try:
+        with _notebook(browser, jupyterlab, notebook, tmp_path / "mob-screen.png") as (page, cells):
+            # the mob timer: digits and labels whole, and a rotation is heard
+            _run(page, cells.nth(0))
+            timer = cells.nth(0).locator(".kit-mob-timer")
+            expect(timer).to_contain_text("7:00", timeout=WAIT)
+            timer.evaluate("e => e.scrollIntoView({block: 'start'})")
+            digits = timer.locator(".kit-mob-countdown div")
+            buttons = timer.get_by_role("button")
+            assert buttons.count() == 5
+            assert not _clipped(digits), _clipped(digits)
+            assert not _clipped(buttons), _clipped(buttons)
+            for i in range(buttons.count()):
+                _inside(buttons.nth(i).bounding_box(), f"the timer's {buttons.nth(i).inner_text()!r} button")
+            timer.get_by_role("button", name="Start").click()
+            expect(timer.get_by_role("button", name="Pause")).to_be_enabled(timeout=WAIT)
+            expect(timer.locator("audio")).to_have_count(0, timeout=WAIT)
+            timer.get_by_role("button", name="Skip (rotate now)").click()
+            expect(timer).to_contain_text("Rotate! Grace drives now", timeout=WAIT)
+            chime = timer.locator("audio.kit-mob-chime")
+            expect(chime).to_have_count(1, timeout=WAIT)
+            chime.evaluate("a => new Promise((done, fail) => { if (!a.paused || a.ended) done(); "
+                           "a.addEventListener('playing', done); a.addEventListener('error', () => fail(a.error)); "
+                           "setTimeout(() => fail('the chime did not play'), 5000); })")
+
+            # the drill console: the lab invites the mob to press Acknowledge, then exercise 2 acknowledges
+            # in code; both succeed and the first one counts
+            starting.result(timeout=120)
+            _run(page, cells.nth(1))
+            view = cells.nth(1).locator(".kit-drill-console")
+            pager = view.locator(".kit-drill-pager")
+            expect(pager).to_contain_text("CheckoutErrorRatioHigh", timeout=60_000)
+            timeline = view.locator(".kit-drill-timeline")
+            expect(timeline).to_contain_text("page", timeout=WAIT)
+            view.locator(".widget-text input").first.fill("Grace")
+            view.get_by_role("button", name="Acknowledge").click()
+            expect(view).to_contain_text("acknowledged by Grace", timeout=WAIT)
+            _run(page, cells.nth(2))
+            expect(cells.nth(2).locator(".jp-Cell-outputArea")).to_contain_text("acknowledged by Grace",
+                                                                                 timeout=WAIT)
+            newest = timeline.locator("tr").nth(1)
+            expect(newest).to_contain_text("acknowledged", timeout=WAIT)
+
+            # one projected screen: every button, the newest page and the newest events at once, newest first
+            view.evaluate("e => e.scrollIntoView({block: 'start'})")
+            buttons = view.get_by_role("button")
+            assert buttons.count() >= 7
+            for i in range(buttons.count()):
+                _inside(buttons.nth(i).bounding_box(), f"the console's {buttons.nth(i).inner_text()!r} button")
+            assert not _clipped(buttons), _clipped(buttons)
+            _inside(pager.locator("tr").nth(1).bounding_box(), "the newest page")
+            _inside(newest.bounding_box(), "the newest timeline event")
+            assert timeline.locator("tr").count() > 3
+            for table in (pager, timeline):
+                times = [_elapsed(t) for t in table.locator("tr td:first-child").all_inner_texts()]
+                assert times and times == sorted(times, reverse=True), f"not newest first: {times}"
+        acks = [e for e in drills.status(live).events if e.kind == "acknowledged"]
+        assert [e.data["by"] for e in acks] == ["Grace"]
+    finally:
+        pool.shutdown()  # the start has finished (or failed), so there is nothing left to race with
+        if drills.running(live):
+            drills.end(abandon=True, config=live)
 
 
 def test_kit_lab_shows_the_mob_timer_in_a_browser_and_ctrl_c_stops_everything(lab_server, lab_page):

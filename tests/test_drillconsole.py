@@ -79,6 +79,14 @@ def test_the_timeline_chart_draws_empty_and_unfinished_timelines() -> None:
     assert "running, 1:06 so far" in running.axes[0].get_title()
 
 
+def test_a_running_drill_is_charted_up_to_now_and_an_ended_one_up_to_its_end() -> None:
+    ax = drill_timeline(full_timeline()[:5], started_at=T0, now=T0 + 95).axes[0]
+    assert "running, 1:35 so far" in ax.get_title() and ax.get_xlim()[1] >= 95
+    assert "resolved at 0:20" in drill_timeline(full_timeline(), started_at=T0, now=T0 + 95).axes[0].get_title()
+    years = drill_timeline(full_timeline()[:5], started_at=T0, now=T0 + 3 * 365 * 86400).axes[0]
+    assert len(years.get_xticks()) <= 12, "a drill left running for years still gets a handful of ticks"
+
+
 # --- the console ------------------------------------------------------------
 
 
@@ -124,29 +132,58 @@ def test_a_mob_runs_a_drill_from_the_console(clean_faults: Config, no_drill: Con
     assert procs.wait_until(paged, 60, 0.2), texts(view)
     assert "firing" in view.pager_feed.value and "CheckoutErrorRatioHigh" in view.timeline.value
 
-    view.roles["incident commander"].value = "Ana"
+    # roles: a cell and the console each change only what they name, and a stale field never overwrites
+    drills.set_roles({"incident commander": "Ana", "driver": "Bo"}, config=live)
+    view.refresh()
+    assert view.roles["incident commander"].value == "Ana" and view.roles["driver"].value == "Bo"
     view.roles["scribe"].value = " Cy "
     view.save_roles_button.click()
-    assert "roles: incident commander Ana, scribe Cy" in view.message.value
+    assert "roles: incident commander Ana, driver Bo, scribe Cy" in view.message.value
+    view.stop()  # no refresh between the cell and the click: the console's fields are stale
+    drills.set_roles({"driver": "Dee"}, config=live)
+    assert view.roles["driver"].value == "Bo"
+    view.save_roles_button.click()
+    assert view.problem.value == "" and drills.status(live).roles == {
+        "incident commander": "Ana", "driver": "Dee", "scribe": "Cy"}
+    assert view.roles["driver"].value == "Dee", "saving shows the roles as saved"
+    view.roles["communications"].value = "Eve"
+    drills.set_roles({"driver": "Bo"}, config=live)
+    view.refresh()
+    assert view.roles["communications"].value == "Eve" and view.roles["driver"].value == "Bo", \
+        "a refresh keeps what someone is typing and shows what others saved"
+    view.save_roles_button.click()
+    assert drills.status(live).roles == {"incident commander": "Ana", "driver": "Bo", "communications": "Eve",
+                                         "scribe": "Cy"}
+    roles_saved = sum(e.kind == "roles" for e in drills.status(live).events)
+    view.save_roles_button.click()
+    assert sum(e.kind == "roles" for e in drills.status(live).events) == roles_saved, "nothing changed, nothing saved"
+    view.start(interval=0.2)
+
+    # the lab invites the mob to press Acknowledge, then its exercise acknowledges in code: both succeed
     view.who.value = "Ana"
-    view.ack_button.click()
-    assert "acknowledged by Ana" in view.message.value and view.problem.value == ""
-    view.ack_button.click()
-    assert "already acknowledged" in view.problem.value and view.message.value == ""
+    for _ in range(2):
+        view.ack_button.click()
+        assert "acknowledged by Ana" in view.message.value and view.problem.value == ""
+        assert drills.ack(by="Bo", config=live).data["by"] == "Ana"
     view.note_text.value = "   "
     view.note_button.click()
     assert "a note needs some text" in view.problem.value
-    view.note_text.value = "payments answers 503 to every charge"
-    view.note_button.click()
-    assert view.problem.value == "" and "noted: payments answers 503" in view.message.value
-    assert view.note_text.value == ""
-    view.hint_button.click()
-    assert started.scenario.hints[0] in html.unescape(view.message.value)
+    for _ in range(2):
+        view.note_text.value = "payments answers 503 to every charge"
+        view.note_button.click()
+        assert view.problem.value == "" and "noted: payments answers 503" in view.message.value
+        assert view.note_text.value == ""
+        drills.note("payments answers 503 to every charge", by="Ana", config=live)
+    for number in range(len(started.scenario.hints) + 1):
+        view.hint_button.click()
+        shown_hint = started.scenario.hints[min(number, len(started.scenario.hints) - 1)]
+        assert view.problem.value == "" and shown_hint in html.unescape(view.message.value)
     view.check_button.click()
     assert "does not hold yet" in view.message.value and "FAIL" in view.message.value
 
     on_disk = drills.read_timeline(started.run, live)
     assert [e.data.get("by") for e in on_disk if e.kind in ("acknowledged", "note")] == ["Ana", "Ana"]
+    assert sum(e.kind == "hint" for e in on_disk) == len(started.scenario.hints)
     assert {"roles", "acknowledged", "note", "hint", "resolution_check"} <= {e.kind for e in on_disk}
     assert view.plot.outputs and view.plot.outputs[0]["data"]["image/png"]
 
@@ -154,13 +191,16 @@ def test_a_mob_runs_a_drill_from_the_console(clean_faults: Config, no_drill: Con
     after_restart = DrillConsole(live)  # a kernel restart: nothing but the files on disk
     assert after_restart.status.events[:len(shown_before)] == shown_before
     assert all(html.escape(e.text) in after_restart.timeline.value for e in shown_before)
-    assert after_restart.roles["scribe"].value == "Cy" and after_restart.roles["driver"].value == ""
+    assert after_restart.roles["scribe"].value == "Cy" and after_restart.roles["driver"].value == "Bo"
     after_restart.close()
 
     mitigations.restart("payments", config=live)
     view.end_button.click()
     assert view.problem.value == "", view.problem.value
     assert view.result is not None and view.result.outcome == "resolved"
+    assert drills.end(wait=30, config=live) == view.result, "exercise 4's cell after the End button"
+    view.end_button.click()
+    assert view.problem.value == "" and view.result == drills.end(config=live)
     assert "Drill resolved" in view.message.value and str(view.result.postmortem) in view.message.value
     assert view.result.postmortem.exists() and not drills.running(live)
     assert "resolved" in view.elapsed.value and view.end_button.disabled

@@ -13,6 +13,7 @@ import pytest
 
 from kit import drills, mitigations, pager, postmortem, procs, sandbox
 from kit.config import Config
+from kit.drillconsole import DrillConsole
 from kit.drills import Event, figures
 from kit.drillwatch import describe_changes
 from kit.errors import CheckFailed, InvalidInput, KitError, SandboxNotReady
@@ -103,8 +104,8 @@ def test_a_drill_from_start_to_resolved_survives_a_prometheus_crash(no_drill):
         drills.note("   ", config=live)
     hints = [drills.hint(config=live) for _ in current.scenario.hints]
     assert hints == list(current.scenario.hints)
-    with pytest.raises(CheckFailed, match="no more hints"):
-        drills.hint(config=live)
+    assert drills.hint(config=live) == hints[-1], "asking again once all are shown repeats the last"
+    assert sum(e.kind == "hint" for e in drills.status(live).events) == len(hints)
 
     pager.wait_for_page("CheckoutErrorRatioHigh", since=current.started_at, timeout=30, config=live)
     assert wait_until(lambda: any(e.kind == "page" for e in drills.status(live).events), 10)
@@ -119,12 +120,29 @@ def test_a_drill_from_start_to_resolved_survives_a_prometheus_crash(no_drill):
     sandbox.up(config=live)
     assert wait_until(lambda: any("answers again" in e.text for e in drills.status(live).events), 15)
 
-    drills.ack(by="ana", config=live)
-    drills.note("checkout answers 502; payments is down", by="bo", config=live)
+    view = DrillConsole(live)  # a console that is not refreshing: it still shows no acknowledgement
+    acked = drills.ack(by="ana", config=live)
+    view.ack_button.click()
+    assert view.problem.value == "" and "acknowledged by ana" in view.message.value
+    assert drills.ack(by="bo", config=live) == acked == drills.ack(config=live), "one acknowledgement, the first"
+    noted = drills.note("checkout answers 502; payments is down", by="bo", config=live)
+    assert drills.note(" checkout answers 502; payments is down", by="bo", config=live) == noted
+    drills.note("checkout answers 502; payments is down", by="ana", config=live)
+    assert drills.set_roles({"driver": "cy"}, config=live).data["roles"] == {
+        "incident commander": "ana", "driver": "cy", "scribe": "bo"}, "naming one role keeps the others"
+    roles_events = sum(e.kind == "roles" for e in drills.status(live).events)
+    assert drills.set_roles({"scribe": "bo"}, config=live).data["roles"]["driver"] == "cy"
+    assert sum(e.kind == "roles" for e in drills.status(live).events) == roles_events, "nothing changed"
     mitigations.restart("payments", config=live)
     result = drills.end(wait=60, config=live)
+    assert drills.end(config=live) == drills.end(abandon=True, config=live) == drills.end(run=result.run, config=live) \
+        == result, "ending an ended drill returns how it ended"
+    view.end_button.click()
+    assert view.problem.value == "" and view.result == result and "Drill resolved" in view.message.value
+    view.close()
 
     kinds = [e.kind for e in result.events]
+    assert kinds.count("acknowledged") == 1 and kinds.count("note") == 2
     for milestone in ("injected", "page", "acknowledged", "note", "action", "resolution_check", "resolved"):
         assert milestone in kinds, milestone
     assert result.outcome == "resolved" and not drills.running(live)
@@ -132,6 +150,7 @@ def test_a_drill_from_start_to_resolved_survives_a_prometheus_crash(no_drill):
     assert "payments restarted" in [e.text for e in result.events if e.kind == "action"]
     row = json.loads(result.results_file.read_text().splitlines()[-1])
     assert row["run"] == result.run and row["expected_alert_paged"] and row["hints_used"] == len(hints)
+    assert [r for r in drills.results(live)["run"] if r == result.run] == [result.run], "ended once, one row"
     draft = result.postmortem.read_text()
     assert "incident commander: ana" in draft and "payments restarted" in draft
     assert postmortem.missing_sections(draft) == ["Contributing factors", "What went well", "What was hard",

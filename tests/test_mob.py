@@ -355,3 +355,107 @@ def test_closing_the_widget_stops_the_ticker(tmp_path) -> None:
     timer.close()
     timer._ticker.join(timeout=5)
     assert not timer._ticker.is_alive()
+
+
+# --- one state for buttons and code ------------------------------------------
+
+
+def test_buttons_and_calls_on_two_timers_change_one_session_in_any_order(tmp_path) -> None:
+    """A re-run cell makes a second timer on the same file; the first one's buttons must not undo its calls."""
+    clock = FakeClock()
+    path = tmp_path / "m.json"
+    shown = MobTimer(list(ROSTER), path=path, clock=clock, tick=False)
+    code = MobTimer(list(ROSTER), path=path, clock=clock, tick=False)
+    for press, call in ((shown.start_button.click, code.start), (code.start, shown.start_button.click)):
+        press()
+        call()
+        press()
+        assert load_session(path).running and shown.session == code.session == load_session(path)
+        clock.advance(30)
+        for pause in ((shown.pause_button.click, code.pause) if press == shown.start_button.click
+                      else (code.pause, shown.pause_button.click)):
+            pause()
+            pause()
+        assert load_session(path).paused and len(load_session(path).pauses) == 1
+        code.refresh()
+        shown.refresh()
+        assert shown.session == code.session == load_session(path)
+        assert shown.start_button.description == code.start_button.description == "Resume"
+        code.reset()
+
+    code.start()
+    clock.advance(10)
+    shown.refresh()
+    assert "Driver: <b>Ana</b>" in shown.driver_label.value
+    shown.skip_button.click()  # the button skips the turn it shows…
+    code.skip(turn=0)          # …so does a call that names that turn, once
+    shown.skip_button.click()  # a view refreshed since shows turn 2 and skips it
+    assert code.moment().driver == "Cy" and load_session(path).skips == (10.0, 10.0)
+    code.refresh()
+    assert "Driver: <b>Cy</b>" in code.driver_label.value and "Driver: <b>Cy</b>" in shown.driver_label.value
+
+
+def test_a_stale_view_does_not_skip_a_turn_twice(tmp_path) -> None:
+    clock = FakeClock()
+    path = tmp_path / "m.json"
+    stale = MobTimer(["Ana", "Ben", "Cy"], path=path, clock=clock, tick=False)
+    other = MobTimer(["Ana", "Ben", "Cy"], path=path, clock=clock, tick=False)
+    other.start()
+    other.skip()
+    stale.skip_button.click()  # it still shows Ana's turn, which has ended
+    assert stale.moment().driver == other.moment().driver == "Ben"
+
+
+# --- the rotation is heard, not only seen ------------------------------------
+
+
+def test_a_rotation_and_a_break_chime_once_each_and_nothing_else_does(tmp_path) -> None:
+    clock = FakeClock()
+    timer = MobTimer(["Ana", "Ben"], turn_minutes=1, break_every=2, break_minutes=5, path=tmp_path / "m.json",
+                     clock=clock, tick=False)
+    timer.start()
+    clock.advance(30)
+    timer.refresh()
+    assert timer.cues == 0 and timer.chime.value == "", "starting is no rotation"
+    clock.advance(31)
+    timer.refresh()
+    assert timer.cues == 1 and "<audio" in timer.chime.value and "autoplay" in timer.chime.value
+    assert "data:audio/wav;base64," in timer.chime.value and "data-cue='1-turn'" in timer.chime.value
+    timer.refresh()
+    assert timer.cues == 1, "one chime per rotation, however often the view redraws"
+    clock.advance(60)
+    timer.refresh()
+    assert timer.cues == 2 and "data-cue='2-break'" in timer.chime.value
+    timer.reset()
+    assert timer.cues == 2 and timer.chime.value == ""
+
+    after_restart = MobTimer(path=tmp_path / "m.json", clock=clock, tick=False)
+    after_restart.start()
+    after_restart.skip()
+    assert after_restart.cues == 1, "a skip is a rotation too"
+    assert MobTimer(path=tmp_path / "m.json", clock=clock, tick=False).cues == 0, "showing a turn is no rotation"
+
+
+def test_the_chime_can_be_turned_off(tmp_path) -> None:
+    clock = FakeClock()
+    quiet = MobTimer(["Ana", "Ben"], path=tmp_path / "m.json", clock=clock, tick=False, sound=False)
+    assert quiet.sound.value is False
+    quiet.start()
+    quiet.skip()
+    assert quiet.cues == 0 and quiet.chime.value == ""
+    quiet.sound.value = True
+    quiet.skip()
+    assert quiet.cues == 1 and "<audio" in quiet.chime.value
+
+
+def test_the_chime_is_a_short_valid_wav() -> None:
+    import io
+    import wave
+
+    from kit.mob import chime_wav
+
+    with wave.open(io.BytesIO(chime_wav())) as sound:
+        assert (sound.getnchannels(), sound.getsampwidth(), sound.getframerate()) == (1, 2, 8000)
+        assert 0.2 <= sound.getnframes() / sound.getframerate() <= 0.5
+        frames = sound.readframes(sound.getnframes())
+    assert max(frames) > 0, "not silence"
