@@ -76,6 +76,8 @@ class ServiceSettings:
     instrumentation: bool = True
     seed: int = 0
     payments_timeout_s: float = 1.0
+    secret_file: Path | None = None
+    """While this file exists (a secret drill runs), GET /admin/faults answers only with ?reveal=true."""
 
     def __post_init__(self) -> None:
         if not self.token:
@@ -477,9 +479,16 @@ def _admin_router(runtime: _Runtime) -> APIRouter:
 
     router = APIRouter(prefix="/admin", dependencies=[Depends(require_token)], tags=["admin"])
 
-    @router.get("/faults")
-    async def list_faults() -> dict[str, dict[str, Any]]:
+    def listing(reveal: bool) -> dict[str, dict[str, Any]] | JSONResponse:
+        secret = runtime.settings.secret_file
+        if secret is not None and secret.exists() and not reveal:
+            return _problem(403, InvalidInput("reveal", "a secret drill is running, so its faults stay hidden until "
+                                              "it ends; the game master sees them with `kit fault list --reveal`"))
         return runtime.faults
+
+    @router.get("/faults", response_model=None)
+    async def list_faults(reveal: bool = False) -> dict[str, dict[str, Any]] | JSONResponse:
+        return listing(reveal)
 
     @router.put("/faults/{kind}")
     async def set_fault(kind: str, request: Request) -> dict[str, Any]:
@@ -488,11 +497,11 @@ def _admin_router(runtime: _Runtime) -> APIRouter:
         runtime.set_fault(kind, params)
         return {"kind": kind, "params": params}
 
-    @router.delete("/faults/{kind}")
-    async def clear_fault(kind: str) -> dict[str, dict[str, Any]]:
+    @router.delete("/faults/{kind}", response_model=None)
+    async def clear_fault(kind: str, reveal: bool = False) -> dict[str, dict[str, Any]] | JSONResponse:
         fault_kind(kind, runtime.service)
         runtime.clear_fault(kind)
-        return runtime.faults
+        return listing(reveal)
 
     @router.delete("/faults")
     async def clear_faults() -> dict[str, dict[str, Any]]:
@@ -549,6 +558,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", type=int, required=True, help="port to bind")
     parser.add_argument("--payments-url", help="base URL of payments (shop only)")
     parser.add_argument("--token-file", type=Path, required=True, help="file holding the admin API token")
+    parser.add_argument("--secret-file", type=Path, help="while this file exists, listing faults needs ?reveal=true")
     parser.add_argument("--slots", type=int, help="worker slots (shop 8, payments 16)")
     parser.add_argument("--queue", type=int, help="requests that may wait for a slot (shop 32, payments 64)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the service-time and fault RNG")
@@ -562,7 +572,7 @@ def main(argv: list[str] | None = None) -> None:
     try:
         settings = ServiceSettings(
             token=read_token(args.token_file), slots=args.slots, queue=args.queue, payments_url=args.payments_url,
-            instrumentation=not args.no_instrumentation, seed=args.seed,
+            instrumentation=not args.no_instrumentation, seed=args.seed, secret_file=args.secret_file,
         )
     except InvalidInput as error:
         parser.error(str(error))
