@@ -70,7 +70,7 @@ def _fault(args) -> int:
         faults.clear_faults(args.kind, service=args.service)
         print(f"cleared {args.kind or 'all faults'}")
     else:
-        active = faults.list_faults()
+        active = faults.list_faults(reveal=args.reveal)
         print(json.dumps(active, indent=2))
     return 0
 
@@ -112,7 +112,9 @@ def _drill(args) -> int:
         print(current)
         print("the drill is on: watch `kit pages`, follow the runbook, `kit drill ack` when paged")
     elif args.action == "status":
-        print(drills.status())
+        from dataclasses import replace
+        current = drills.status()
+        print(replace(current, secret=False) if args.reveal else current)
     elif args.action == "ack":
         print(drills.ack(by=args.by or "").text)
     elif args.action == "note":
@@ -398,7 +400,8 @@ def build_parser() -> argparse.ArgumentParser:
     c = fault.add_parser("clear", help="clear one fault kind, or all")
     c.add_argument("kind", nargs="?")
     c.add_argument("--service", choices=["shop", "payments"], default=None)
-    fault.add_parser("list", help="active faults on every service")
+    f = fault.add_parser("list", help="active faults on every service (hidden while a secret drill runs)")
+    f.add_argument("--reveal", action="store_true", help="the game master's view: list them during a secret drill too")
 
     p = sub.add_parser("flag", help="turn a feature flag on or off")
     p.add_argument("name")
@@ -418,7 +421,8 @@ def build_parser() -> argparse.ArgumentParser:
     for flag, role in (("--ic", "incident commander"), ("--driver", "driver"), ("--comms", "communications"),
                        ("--scribe", "scribe")):
         d.add_argument(flag, help=f"who is the {role}")
-    drill.add_parser("status", help="the timeline so far and the response times")
+    d = drill.add_parser("status", help="the timeline so far and the response times")
+    d.add_argument("--reveal", action="store_true", help="the game master's view: show a secret drill's scenario")
     d = drill.add_parser("ack", help="acknowledge the page")
     d.add_argument("--by", help="who acknowledges")
     d = drill.add_parser("note", help="add a note to the timeline")
