@@ -479,16 +479,16 @@ def _admin_router(runtime: _Runtime) -> APIRouter:
 
     router = APIRouter(prefix="/admin", dependencies=[Depends(require_token)], tags=["admin"])
 
-    def listing(reveal: bool) -> dict[str, dict[str, Any]] | JSONResponse:
+    def hidden(reveal: bool) -> bool:
         secret = runtime.settings.secret_file
-        if secret is not None and secret.exists() and not reveal:
-            return _problem(403, InvalidInput("reveal", "a secret drill is running, so its faults stay hidden until "
-                                              "it ends; the game master sees them with `kit fault list --reveal`"))
-        return runtime.faults
+        return secret is not None and secret.exists() and not reveal
 
     @router.get("/faults", response_model=None)
     async def list_faults(reveal: bool = False) -> dict[str, dict[str, Any]] | JSONResponse:
-        return listing(reveal)
+        if hidden(reveal):
+            return _problem(403, InvalidInput("reveal", "a secret drill is running, so its faults stay hidden until "
+                                              "it ends; the game master sees them with `kit fault list --reveal`"))
+        return runtime.faults
 
     @router.put("/faults/{kind}")
     async def set_fault(kind: str, request: Request) -> dict[str, Any]:
@@ -497,11 +497,12 @@ def _admin_router(runtime: _Runtime) -> APIRouter:
         runtime.set_fault(kind, params)
         return {"kind": kind, "params": params}
 
-    @router.delete("/faults/{kind}", response_model=None)
-    async def clear_fault(kind: str, reveal: bool = False) -> dict[str, dict[str, Any]] | JSONResponse:
+    @router.delete("/faults/{kind}")
+    async def clear_fault(kind: str, reveal: bool = False) -> dict[str, dict[str, Any]]:
+        """The faults left; a mitigation's clear succeeds in a secret drill too, without listing what is left."""
         fault_kind(kind, runtime.service)
         runtime.clear_fault(kind)
-        return listing(reveal)
+        return {} if hidden(reveal) else runtime.faults
 
     @router.delete("/faults")
     async def clear_faults() -> dict[str, dict[str, Any]]:

@@ -179,6 +179,9 @@ def test_a_secret_drill_hides_what_was_injected(no_drill):
     revealed = subprocess.run([sys.executable, "-m", "kit.cli", "drill", "status", "--reveal"],
                               env=drills._env(no_drill), capture_output=True, text=True, timeout=60)
     assert "payments_slow" in revealed.stdout, revealed.stdout
+    faults.clear_faults("payments_slow", config=no_drill)  # a mitigation's clear works, and lists nothing back
+    assert wait_until(lambda: "payments: a fault cleared" in str(drills.status(no_drill)), 10, 0.2)
+    assert "latency fault" not in str(drills.status(no_drill))  # pages may speak of latency: the on-call sees them
     result = drills.end(abandon=True, config=no_drill)
     assert result.outcome == "abandoned"
     assert not drills.running(no_drill)
