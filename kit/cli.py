@@ -69,9 +69,9 @@ def _fault(args) -> int:
         faults.clear_faults(args.kind, service=args.service)
         print(f"cleared {args.kind or 'all faults'}")
     elif args.json:
-        print(json.dumps(faults.list_faults(), indent=2))
+        print(json.dumps(faults.list_faults(reveal=args.reveal), indent=2))
     else:
-        print(_faults_table(faults.list_faults()))
+        print(_faults_table(faults.list_faults(reveal=args.reveal)))
     return 0
 
 
@@ -167,7 +167,9 @@ def _drill(args) -> int:
         print(current)
         print("the drill is on: watch `kit pages`, follow the runbook, `kit drill ack` when paged")
     elif args.action == "status":
-        print(_drill_status(drills.status(), args))
+        from dataclasses import replace
+        current = drills.status()
+        print(_drill_status(replace(current, secret=False) if args.reveal else current, args))
     elif args.action == "ack":
         print(drills.ack(by=args.by or "").text)
     elif args.action == "note":
@@ -536,8 +538,9 @@ def _add_fault_commands(sub) -> None:
     c = fault.add_parser("clear", help="clear one fault kind, or all")
     c.add_argument("kind", nargs="?", metavar="KIND", help=f"{_listing(kinds)}; every fault when omitted")
     c.add_argument("--service", choices=SERVICES, default=None)
-    f = fault.add_parser("list", help="active faults on every service, as a table")
+    f = fault.add_parser("list", help="active faults on every service, as a table (hidden while a secret drill runs)")
     f.add_argument("--json", action="store_true", help="machine-readable: {service: {kind: parameters}}")
+    f.add_argument("--reveal", action="store_true", help="the game master's view: list them during a secret drill too")
 
 
 def _at_least_one(text: str) -> int:
@@ -616,6 +619,7 @@ def build_parser() -> argparse.ArgumentParser:
         d.add_argument(flag, help=f"who is the {role}")
     d = drill.add_parser("status", help="the timeline so far, newest first, and the response times")
     _add_limit(d, "events")
+    d.add_argument("--reveal", action="store_true", help="the game master's view: show a secret drill's scenario")
     d = drill.add_parser("ack", help="acknowledge the page")
     d.add_argument("--by", help="who acknowledges")
     d = drill.add_parser("note", help="add a note to the timeline")

@@ -118,6 +118,11 @@ class Config:
     def token_file(self) -> Path:
         return self.state / "admin-token"
 
+    @property
+    def secret_drill_file(self) -> Path:
+        """Present while a secret drill runs: the services' admin API then lists faults only when asked to reveal."""
+        return self.state / "secret-drill"
+
     def url(self, name: str) -> str:
         host = "[::1]" if self.host == "::1" else self.host
         return f"http://{host}:{getattr(self, name + '_port')}"

@@ -334,8 +334,10 @@ class DrillConsole(widgets.VBox):
 
     def _check(self) -> str:
         results = drills.check(config=self._config)
-        lines = [f"<li style='color:{_GREEN if r.holds else _RED}'>{html.escape(str(r))}</li>" for r in results]
         verdict = "holds" if all(r.holds for r in results) else "does not hold yet"
+        if self._status is not None and self._status.hidden:  # the checks' names would tell the secret scenario
+            return f"<b>Resolution check:</b> the steady state {verdict}"
+        lines = [f"<li style='color:{_GREEN if r.holds else _RED}'>{html.escape(str(r))}</li>" for r in results]
         return f"<b>Resolution check:</b> the steady state {verdict}<ul>{''.join(lines)}</ul>"
 
     def _end(self) -> str:

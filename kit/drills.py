@@ -14,6 +14,7 @@ import contextlib
 import fcntl
 import json
 import os
+import re
 import sys
 import time
 from dataclasses import dataclass, field
@@ -136,8 +137,13 @@ class DrillStatus:
     active: bool = True
 
     @property
+    def hidden(self) -> bool:
+        """Whether the mob's views keep the scenario secret: a secret drill, until it ends."""
+        return self.secret and self.active
+
+    @property
     def title(self) -> str:
-        return "a secret scenario" if self.secret else self.scenario.title
+        return "a secret scenario" if self.hidden else self.scenario.title
 
     @property
     def figures(self) -> Figures:
@@ -152,10 +158,14 @@ class DrillStatus:
         return sum(1 for e in self.events if e.kind == "hint")
 
     def visible_events(self) -> list[Event]:
-        """The timeline without what the game master keeps secret (what was injected)."""
-        if not self.secret:
+        """The timeline without what the game master keeps secret (what was injected) while the drill runs."""
+        if not self.hidden:
             return self.events
         return [_masked(e) for e in self.events]
+
+    def __repr__(self) -> str:
+        # a notebook shows a bare `drill` by its repr; the dataclass's own would print the scenario's diagnosis
+        return f"<drill {self.run}: {self.title}, {'running' if self.active else 'ended'}>"
 
     def __str__(self) -> str:
         lines = [f"drill {self.run}: {self.title} ({'running' if self.active else 'ended'}, "
@@ -177,7 +187,13 @@ def _masked(event: Event) -> Event:
     if event.kind in ("steady_state", "resolution_check"):
         verdict = "passed" if event.data.get("passed") else "failed"
         return Event(event.t, event.kind, f"the steady-state checks {verdict}", {"passed": event.data.get("passed")})
+    if event.kind == "action":
+        # the watcher's "payments: latency fault cleared" would name the fault a mob's restart happened to clear
+        return Event(event.t, event.kind, _FAULT_CLEARED.sub(r"\g<service>: a fault cleared", event.text), event.data)
     return event
+
+
+_FAULT_CLEARED = re.compile(r"^(?P<service>\w+): \w+ fault cleared$")
 
 
 @dataclass(frozen=True)
@@ -294,13 +310,14 @@ def firing(names: tuple[str, ...], config: Config, severity: str | None = None) 
     return sorted(set(hits["alertname"]))
 
 
-def _wait_steady(scenario: Scenario, config: Config, progress: Progress) -> list[CheckResult]:
+def _wait_steady(scenario: Scenario, config: Config, progress: Progress, secret: bool = False) -> list[CheckResult]:
     """Wait for the hypothesis to hold with none of the expected alerts active.
 
     An expected alert still active from an earlier incident could not page
     again, so the wait allows for the longest window of those alerts' rules (at
     the expected severity: an SLO's slow-burn tickets look back for days) as
-    well as the hypothesis's own windows.
+    well as the hypothesis's own windows. In a secret drill its messages count
+    the checks and alerts instead of naming them: their names tell the scenario.
     """
     from .timescale import parse_duration, range_windows
 
@@ -320,6 +337,8 @@ def _wait_steady(scenario: Scenario, config: Config, progress: Progress) -> list
             return results
         problems = [str(r.check.describe(r.value)) for r in results if not r.holds]
         problems += [f"{name} is still active" for name in active]
+        if secret:
+            problems = [f"{len(problems)} of the scenario's checks and alerts are not back to normal"]
         if time.monotonic() >= deadline:
             raise CheckFailed("the sandbox is not in its steady state: " + "; ".join(problems)
                               + ". Wait for earlier faults to clear (`kit fault list`, `kit status`) and try again.")
@@ -357,7 +376,7 @@ def start(name: str | None = None, *, random: bool = False, secret: bool = False
     scale = config.profile_spec.time_scale
     for slo in scenario.slos:
         _install_slo(slo, config)
-    checks = _wait_steady(scenario, config, progress)
+    checks = _wait_steady(scenario, config, progress, secret)
     started = datetime.now(timezone.utc)
     run = f"{started:%Y%m%dT%H%M%S}-{'secret' if secret else scenario.id}"
     folder = run_dir(run, config)
@@ -365,6 +384,8 @@ def start(name: str | None = None, *, random: bool = False, secret: bool = False
     (folder / "scenario.yml").write_text(yaml.safe_dump(_scenario_doc(scenario), sort_keys=False))
     _write_active({"run": run, "secret": secret, "started_at": started.timestamp(), "roles": roles,
                    "time_scale": scale, "watcher": None}, config)
+    if secret:  # from now on the services list faults only to the game master (`kit fault list --reveal`)
+        config.secret_drill_file.touch()
     record(run, "started", f"drill started: {'a secret scenario' if secret else scenario.title}", config,
            secret=secret, **({} if secret else {"scenario": scenario.id}))
     if roles:
@@ -603,6 +624,7 @@ def _end(abandon: bool, wait: float | None, config: Config) -> DrillResult:
         record(run, "abandoned", "abandoned before the steady state held again", config)
     _stop_watcher(config)
     _reset(scenario, config)
+    config.secret_drill_file.unlink(missing_ok=True)
     record(run, "ended", "the sandbox is reset", config)
     events = read_timeline(run, config)
     outcome = "abandoned" if abandon else "resolved"

@@ -60,7 +60,7 @@ class Watcher:
         seen: dict[str, object] = {"pids": sandbox.pids(self.config), "neighbour": neighbour_running(self.config)}
         for service in faults.SERVICES:
             try:
-                seen[f"faults:{service}"] = faults.faults_of(service, self.config)
+                seen[f"faults:{service}"] = faults.faults_of(service, self.config, reveal=True)
                 seen[f"flags:{service}"] = faults.flags_of(service, self.config)
             except KitError:
                 seen[f"faults:{service}"] = seen[f"flags:{service}"] = None  # restarting: judged next round

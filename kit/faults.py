@@ -224,7 +224,7 @@ def validate_flag_body(name: str, body: dict[str, Any]) -> bool:
     """Check the body of a flag change, ``{"enabled": true|false}``: a misspelt key is refused, not ignored."""
     for key in body:
         if key != "enabled":
-            raise InvalidInput(key, f"is not a field of a flag change; its only field: enabled")
+            raise InvalidInput(key, "is not a field of a flag change; its only field: enabled")
     return validate_flag(name, body.get("enabled"))
 
 
@@ -287,14 +287,18 @@ def clear_faults(kind: str | None = None, *, service: str | None = None, config:
     _admin(service, "DELETE", f"/admin/faults/{kind}", config)
 
 
-def list_faults(config: Config | None = None) -> dict[str, dict]:
-    """Active faults of both services: {service: {kind: params}}."""
-    return {name: faults_of(name, config) for name in SERVICES}
+def list_faults(config: Config | None = None, *, reveal: bool = False) -> dict[str, dict]:
+    """Active faults of both services: {service: {kind: params}}.
+
+    While a secret drill runs the services refuse (InvalidInput on ``reveal``)
+    unless ``reveal`` is true: the game master's view, not the mob's.
+    """
+    return {name: faults_of(name, config, reveal=reveal) for name in SERVICES}
 
 
-def faults_of(service: str, config: Config | None = None) -> dict[str, dict]:
-    """Active faults of one service: {kind: params}."""
-    return _admin(service, "GET", "/admin/faults", config)
+def faults_of(service: str, config: Config | None = None, *, reveal: bool = False) -> dict[str, dict]:
+    """Active faults of one service: {kind: params}; ``reveal`` as for ``list_faults``."""
+    return _admin(service, "GET", "/admin/faults?reveal=true" if reveal else "/admin/faults", config)
 
 
 def flags_of(service: str, config: Config | None = None) -> dict[str, bool]:

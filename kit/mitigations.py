@@ -26,7 +26,7 @@ ACTIONS = {
 
 def rollback(config: Config | None = None) -> str:
     """Deploy the previous version of the shop."""
-    if "bad_deploy" not in list_faults(config)["shop"]:
+    if "bad_deploy" not in list_faults(config, reveal=True)["shop"]:
         return "the shop already runs the previous version; nothing to roll back"
     clear_faults("bad_deploy", service="shop", config=config)
     return "rolled the shop back to its previous version"
@@ -42,7 +42,7 @@ def restart(service: str, config: Config | None = None) -> str:
 
 def restore_capacity(config: Config | None = None) -> str:
     """Give the shop its configured worker slots again."""
-    if "capacity" not in list_faults(config)["shop"]:
+    if "capacity" not in list_faults(config, reveal=True)["shop"]:
         return "the shop already has all its worker slots"
     clear_faults("capacity", service="shop", config=config)
     return "restored the shop's worker slots"

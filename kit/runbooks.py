@@ -35,9 +35,13 @@ from .config import REPO_ROOT, Config
 from .errors import InvalidInput, PromQLError, SandboxNotReady
 
 __all__ = [
-    "REQUIRED_SECTIONS", "LIVE_SOURCE", "Section", "Snippet", "Runbook", "Problem", "LintReport",
+    "REQUIRED_SECTIONS", "GAME_MASTER_COMMANDS", "LIVE_SOURCE", "Section", "Snippet", "Runbook", "Problem", "LintReport",
     "parse", "lint", "lint_runbook", "save_draft", "drafts_folder", "practice_incident", "to_notebook", "add_cli",
 ]
+
+GAME_MASTER_COMMANDS: tuple[str, ...] = ("fault",)
+"""``kit`` commands that inject, clear or list the game master's faults. Production has no such button, and in a
+drill a runbook that lists them hands the mob the diagnosis, so no runbook may use them."""
 
 REQUIRED_SECTIONS: tuple[str, ...] = (
     "What the alert means", "User impact", "First checks", "Likely causes", "Mitigations", "Escalation", "Links",
@@ -360,7 +364,8 @@ def _check_sections(book: Runbook, file: str) -> list[Problem]:
 
 
 def _check_commands(book: Runbook, file: str) -> list[Problem]:
-    """Every ``kit`` command in an sh block must be one the kit accepts: a runbook is no place to learn of a typo."""
+    """Every ``kit`` command in an sh block must be one the kit accepts (a runbook is no place to learn of a
+    typo) and none of the game master's (``GAME_MASTER_COMMANDS``)."""
     import contextlib
     import io
     import shlex
@@ -385,6 +390,11 @@ def _check_commands(book: Runbook, file: str) -> list[Problem]:
                 reason = errors.getvalue().strip().splitlines()[-1:] or ["not a kit command"]
                 problems.append(Problem(file, command.line, f"`{command.text}` is not a valid kit command: "
                                                             f"{reason[0].removeprefix('kit: ')}"))
+                continue
+        if argv[1] in GAME_MASTER_COMMANDS:
+            problems.append(Problem(file, command.line, f"`{command.text}` is the game master's tool, not the "
+                                    "on-call's: diagnose from the symptoms (queries, `kit status`, `kit logs`) and "
+                                    "fix with `kit mitigate`"))
     return problems
 
 
@@ -479,8 +489,8 @@ def practice_incident(*, config: Config | None = None, timeout: float = 60.0) ->
     """Break the sandbox for a runbook exercise without the notebook saying how; return the page it causes.
 
     Payments starts answering more slowly than the shop waits for it (the
-    ``payments_slow`` fault at 1500 ms, which ``kit fault list`` shows, as it
-    would show any fault). Blocks until CheckoutErrorRatioHigh pages and returns
+    ``payments_slow`` fault at 1500 ms; the runbook's queries find it, as they
+    would in production). Blocks until CheckoutErrorRatioHigh pages and returns
     the pager's rows for it. ``kit mitigate restart payments`` ends it, as does
     ``kit fault clear``.
     """

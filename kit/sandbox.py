@@ -217,11 +217,11 @@ def _argv(name: str, config: Config, tools: dict[str, binaries.Found]) -> list[s
     common = ["--host", host] + (["--allow-remote"] if config.allow_remote else [])
     if name == "payments":
         return py + ["kit.service", "payments", *common, "--port", str(config.payments_port),
-                     "--token-file", str(config.token_file)]
+                     "--token-file", str(config.token_file), "--secret-file", str(config.secret_drill_file)]
     if name == "shop":
         return py + ["kit.service", "shop", *common, "--port", str(config.shop_port),
                      "--payments-url", config.url("payments"), "--token-file", str(config.token_file),
-                     "--slots", str(config.shop_slots), "--queue", str(config.shop_queue)]
+                     "--secret-file", str(config.secret_drill_file), "--slots", str(config.shop_slots), "--queue", str(config.shop_queue)]
     if name == "pager":
         return py + ["kit.pager", *common, "--port", str(config.pager_port),
                      "--store", str(config.state / "pages.jsonl")]

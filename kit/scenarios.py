@@ -31,6 +31,9 @@ MAX_LOAD_SECONDS = 30 * 60
 COMPARISONS = ("below", "above")
 FAILURE_MODES = ("down", "slow", "errors", "bad-deploy", "capacity", "memory-leak", "blind-monitor", "feature-flag")
 """The words a diagnosis may use for what went wrong, so a grader can compare it with the scenario's."""
+GRADED_DRILLS: dict[str, str] = {"06-incident-drill": "payments-slow"}
+"""The scenario each lab's drill is graded on, by lab; kept out of the notebook, whose learners would read the
+diagnosis in the scenario's name."""
 
 
 class InvalidScenario(InvalidInput):

@@ -86,6 +86,8 @@ class ServiceSettings:
     instrumentation: bool = True
     seed: int = 0
     payments_timeout_s: float = 1.0
+    secret_file: Path | None = None
+    """While this file exists (a secret drill runs), GET /admin/faults answers only with ?reveal=true."""
 
     def __post_init__(self) -> None:
         if not self.token:
@@ -537,8 +539,15 @@ def _admin_router(runtime: _Runtime) -> APIRouter:
     )
     kinds = [spec.name for spec in FAULT_KINDS.values() if runtime.service in spec.services]
 
-    @router.get("/faults")
-    async def list_faults() -> dict[str, dict[str, Any]]:
+    def hidden(reveal: bool) -> bool:
+        secret = runtime.settings.secret_file
+        return secret is not None and secret.exists() and not reveal
+
+    @router.get("/faults", response_model=None)
+    async def list_faults(reveal: bool = False) -> dict[str, dict[str, Any]] | JSONResponse:
+        if hidden(reveal):
+            return _problem(403, InvalidInput("reveal", "a secret drill is running, so its faults stay hidden until "
+                                              "it ends; the game master sees them with `kit fault list --reveal`"))
         return runtime.faults
 
     async def set_fault(kind: str, request: Request) -> dict[str, Any]:
@@ -547,10 +556,11 @@ def _admin_router(runtime: _Runtime) -> APIRouter:
         runtime.set_fault(kind, params)
         return {"kind": kind, "params": params}
 
-    async def clear_fault(kind: str) -> dict[str, dict[str, Any]]:
+    async def clear_fault(kind: str, reveal: bool = False) -> dict[str, dict[str, Any]]:
+        """The faults left; a mitigation's clear succeeds in a secret drill too, without listing what is left."""
         fault_kind(kind, runtime.service)
         runtime.clear_fault(kind)
-        return runtime.faults
+        return {} if hidden(reveal) else runtime.faults
 
     def setter(kind: str) -> Callable[[Request], Awaitable[dict[str, Any]]]:
         async def set_this_fault(request: Request) -> dict[str, Any]:
@@ -558,9 +568,9 @@ def _admin_router(runtime: _Runtime) -> APIRouter:
 
         return set_this_fault
 
-    def clearer(kind: str) -> Callable[[], Awaitable[dict[str, dict[str, Any]]]]:
-        async def clear_this_fault() -> dict[str, dict[str, Any]]:
-            return await clear_fault(kind)
+    def clearer(kind: str) -> Callable[[bool], Awaitable[dict[str, dict[str, Any]]]]:
+        async def clear_this_fault(reveal: bool = False) -> dict[str, dict[str, Any]]:
+            return await clear_fault(kind, reveal)
 
         return clear_this_fault
 
@@ -664,6 +674,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", type=int, required=True, help="port to bind")
     parser.add_argument("--payments-url", help="base URL of payments (shop only)")
     parser.add_argument("--token-file", type=Path, required=True, help="file holding the admin API token")
+    parser.add_argument("--secret-file", type=Path, help="while this file exists, listing faults needs ?reveal=true")
     parser.add_argument("--slots", type=int, help="worker slots (shop 8, payments 16)")
     parser.add_argument("--queue", type=int, help="requests that may wait for a slot (shop 32, payments 64)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the service-time and fault RNG")
@@ -677,7 +688,7 @@ def main(argv: list[str] | None = None) -> None:
     try:
         settings = ServiceSettings(
             token=read_token(args.token_file), slots=args.slots, queue=args.queue, payments_url=args.payments_url,
-            instrumentation=not args.no_instrumentation, seed=args.seed,
+            instrumentation=not args.no_instrumentation, seed=args.seed, secret_file=args.secret_file,
         )
     except InvalidInput as error:
         parser.error(str(error))

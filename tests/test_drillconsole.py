@@ -115,6 +115,12 @@ def test_a_secret_drill_keeps_its_scenario_hidden(no_drill: Config, monkeypatch)
     assert "a secret scenario" in shown and "the game master injected something" in shown
     assert "Customers cannot pay" not in shown and "payments_down" not in shown and "lunch rush" not in shown
     assert "elapsed" in shown and not view.refreshing
+    failing = [drills.CheckResult(check, None) for check in secret.scenario.steady_state]
+    monkeypatch.setattr(drills, "check", lambda config=None: failing)
+    view.check_button.click()
+    shown = texts(view)
+    assert "the steady state does not hold yet" in shown
+    assert not any(check.name in shown for check in secret.scenario.steady_state)
 
 
 def test_a_mob_runs_a_drill_from_the_console(clean_faults: Config, no_drill: Config) -> None:

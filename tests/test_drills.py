@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import signal
@@ -11,13 +12,14 @@ import sys
 import psutil
 import pytest
 
-from kit import drills, mitigations, pager, postmortem, procs, sandbox
+from kit import drills, faults, mitigations, pager, postmortem, procs, sandbox
 from kit.config import Config
 from kit.drillconsole import DrillConsole
 from kit.drills import Event, figures
 from kit.drillwatch import describe_changes
 from kit.errors import CheckFailed, InvalidInput, KitError, SandboxNotReady
 from kit.procs import wait_until
+from kit.scenarios import load as load_scenario
 
 
 def _events(*pairs: tuple[float, str, dict]) -> list[Event]:
@@ -185,9 +187,38 @@ def test_a_secret_drill_hides_what_was_injected(no_drill):
     current = drills.start("payments-slow", secret=True, config=no_drill)
     assert current.title == "a secret scenario" and current.run.endswith("-secret")
     assert "payments" not in str(current) and "scenario" not in current.events[0].data
+    assert "payments" not in repr(current) and "slow" not in repr(current)  # a bare `drill` in a notebook
+    with pytest.raises(InvalidInput, match="secret drill"):
+        faults.list_faults(config=no_drill)
+    listed = subprocess.run([sys.executable, "-m", "kit.cli", "fault", "list"], env=drills._env(no_drill),
+                            capture_output=True, text=True, timeout=60)
+    assert listed.returncode != 0 and "secret drill" in listed.stdout + listed.stderr
+    assert "latency" not in listed.stdout + listed.stderr
+    assert faults.list_faults(config=no_drill, reveal=True)["payments"]["latency"]["ms"] == 1500
+    revealed = subprocess.run([sys.executable, "-m", "kit.cli", "drill", "status", "--reveal"],
+                              env=drills._env(no_drill), capture_output=True, text=True, timeout=60)
+    assert "payments_slow" in revealed.stdout, revealed.stdout
+    faults.clear_faults("payments_slow", config=no_drill)  # a mitigation's clear works, and lists nothing back
+    assert wait_until(lambda: "payments: a fault cleared" in str(drills.status(no_drill)), 10, 0.2)
+    assert "latency fault" not in str(drills.status(no_drill))  # pages may speak of latency: the on-call sees them
     result = drills.end(abandon=True, config=no_drill)
     assert result.outcome == "abandoned"
     assert not drills.running(no_drill)
+    assert faults.list_faults(config=no_drill) == {"shop": {}, "payments": {}}
+
+
+def test_a_secret_drill_shows_its_timeline_once_it_ends():
+    scenario = load_scenario("payments-slow")
+    cleared = describe_changes({"faults:payments": {"latency": {"ms": 1500}}}, {"faults:payments": {}})
+    events = _events((100, "started", {}), (101, "injected", {}))
+    events[1] = Event(101, "injected", scenario.injects[0].describe(), {"index": 0})
+    events.append(Event(120, "action", cleared[0], {}))
+    running = drills.DrillStatus("run-x", scenario, True, 100, events, {}, 1)
+    shown = [e.text for e in running.visible_events()]
+    assert shown[1:] == ["the game master injected something", "payments: a fault cleared"]
+    assert not any("latency" in text or "1500" in text for text in shown)
+    ended = dataclasses.replace(running, active=False)
+    assert ended.visible_events() == events and ended.title == scenario.title
 
 
 def test_kit_down_during_a_drill_stops_what_the_drill_started_and_the_drill_ends_at_once(tmp_path):

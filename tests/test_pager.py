@@ -173,7 +173,7 @@ def test_posts_that_once_broke_the_pager(receiver):
 def _raw_post(url: str, length: str | None, body: bytes) -> int:
     """POST with any Content-Length header, or none, which HTTP clients refuse to send; returns the status."""
     host, port = url.removeprefix("http://").split(":")
-    head = f"POST /alerts HTTP/1.1\r\nHost: pager\r\n" + (f"Content-Length: {length}\r\n" if length else "")
+    head = "POST /alerts HTTP/1.1\r\nHost: pager\r\n" + (f"Content-Length: {length}\r\n" if length else "")
     with socket.create_connection((host, int(port)), timeout=5) as raw:
         raw.sendall(head.encode() + b"\r\n" + body)
         return int(raw.recv(200).split()[1])

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from kit import scenarios
-from kit.scenarios import InvalidScenario
+from kit.config import REPO_ROOT
+from kit.scenarios import GRADED_DRILLS, InvalidScenario
 
 BAD = Path(__file__).parent / "fixtures" / "drills" / "bad"
 
@@ -58,3 +59,9 @@ def test_bad_yaml_is_reported_with_the_file(tmp_path: Path):
         scenarios.load(broken)
     assert str(caught.value).startswith("broken.yml:2:1: not valid YAML: ")  # where, then the parser's short problem
     assert len(str(caught.value).splitlines()) == 1
+
+
+def test_every_graded_drill_is_a_scenario_of_an_existing_lab():
+    for lab, name in GRADED_DRILLS.items():
+        assert (REPO_ROOT / "solutions" / lab).is_dir(), lab
+        assert scenarios.load(name).id == name

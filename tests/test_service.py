@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import json
 import subprocess
 import sys
 import time
@@ -443,6 +444,36 @@ def test_bad_deploy_fails_a_third_of_checkouts():
 
     codes = asyncio.run(scenario())
     assert 0.25 <= codes.count(500) / len(codes) <= 0.42, collections.Counter(codes)  # a third ± 3 sd
+
+
+def test_a_secret_drill_hides_the_fault_list_unless_revealed(tmp_path):
+    secret = tmp_path / "secret-drill"
+
+    async def listings() -> list[tuple[int, dict]]:
+        app = create_payments_app(ServiceSettings(token="t", secret_file=secret))
+        seen = []
+        async with app.router.lifespan_context(app):
+            transport = httpx.ASGITransport(app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://payments",
+                                         headers={"Authorization": "Bearer t"}) as client:
+                await client.put("/admin/faults/latency", json={"ms": 1500})
+                await client.put("/admin/faults/errors", json={"ratio": 0.1})
+                seen.append(await client.get("/admin/faults"))
+                secret.touch()
+                seen.append(await client.get("/admin/faults"))
+                seen.append(await client.delete("/admin/faults/errors"))
+                seen.append(await client.get("/admin/faults", params={"reveal": "true"}))
+                secret.unlink()
+                seen.append(await client.get("/admin/faults"))
+        return [(r.status_code, r.json()) for r in seen]
+
+    before, hidden, cleared, revealed, after = asyncio.run(listings())
+    assert before[0] == 200 and set(before[1]) == {"latency", "errors"}
+    status, body = hidden
+    assert status == 403 and body["field"] == "reveal" and "latency" not in json.dumps(body)
+    assert "kit fault list --reveal" in body["problem"]
+    assert cleared == (200, {}), "a mitigation's clear works in a secret drill and lists nothing"
+    assert revealed == after == (200, {"latency": {"ms": 1500.0, "percent": 100.0, "route": None}})
 
 
 def test_capacity_queues_in_order_sheds_when_full_and_resizes():
