@@ -252,7 +252,6 @@ def main(argv: list[str] | None = None) -> int:
     floor99 = [_pct(fl["schedule"] or fl["sleep"], 99) for fl in floors]
     ratios = [a / b for a, b in zip(lag99, floor99)]
     med_ratio, worst_ratio = c.median(ratios), max(ratios)
-    fixed = sorted(fixed_runs, key=lambda f: f["p99_ms"])[len(fixed_runs) // 2]  # the run with the median p99 error
     rate_ok = all(f["result"].achieved_rate >= 0.99 * TARGET_RATE for f in fixed_runs) and om2k["rps"] >= 0.99 * TARGET_RATE
     ratio_ok = med_ratio <= TARGET_LAG_RATIO
     ok = rate_ok and ratio_ok
