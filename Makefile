@@ -10,10 +10,11 @@ TEST_STAMP := $(VENV)/.installed-dev
 lab: setup ## start the sandbox and open JupyterLab on lab 00; Ctrl-C stops both
 	$(KIT) lab
 
-# Most tests wait on the sandbox (alerts firing, notebooks running) rather than compute, so four
-# workers, each with a sandbox of its own, share two cores well. Tests marked `quiet` measure latency
-# and throughput, which a busy CPU would distort: they run afterwards, on two workers.
-WORKERS ?= 4
+# Most tests wait on the sandbox (alerts firing, notebooks running) more than they compute, so three
+# workers, each with a sandbox of its own, share two cores (four saturate them and slow every test).
+# Tests marked `quiet` measure latency and throughput, which a busy CPU would distort: they run
+# afterwards, on two workers.
+WORKERS ?= 3
 test: setup-test ## run every test: unit, sandbox, notebooks, grading, browser
 	scripts/system-packages.sh --test
 	$(VENV)/bin/python -m pytest -n $(WORKERS) --dist loadfile -m "not quiet"

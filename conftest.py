@@ -53,11 +53,15 @@ def pytest_configure(config: pytest.Config) -> None:
     os.environ["KIT_STATE_DIR"] = state
     os.environ["KIT_PROFILE"] = "lab"
     os.environ.pop("KIT_HOST", None)
+    # The ports are bound only when the first test needs the sandbox, maybe minutes later: each worker draws
+    # them from a range of its own so that no other worker can pick the same ones in the meantime.
+    worker = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw") or 0)
+    own = range(20000 + 1000 * (worker % 6), 21000 + 1000 * (worker % 6))  # below free_port's own choices
     taken: set[int] = set()
     for var in _PORTS:
-        port = free_port()
+        port = free_port(within=own)
         while port in taken:
-            port = free_port()
+            port = free_port(within=own)
         taken.add(port)
         os.environ[var] = str(port)
 

@@ -3,9 +3,9 @@
 Usage: .venv/bin/python benchmarks/suite_time.py [--keep] [--durations N]
 
 Clones the last commit (``git clone`` of this repository: uncommitted changes are not measured) into
-``benchmarks/.work/``, then times ``make setup`` (a new virtual environment; system packages and the
-Prometheus binaries are already installed when this runs a second time) and ``make test``, the README's
-command. ``make test`` runs pytest twice (see the Makefile): the tests that wait on the sandbox on several
+``benchmarks/.work/``, then times ``make setup-test`` (a new virtual environment with the test tools; system
+packages and the Prometheus binaries are already installed when this runs a second time) and ``make test``,
+the README's command. ``make test`` runs pytest twice (see the Makefile): the tests that wait on the sandbox on several
 workers, then the ``quiet`` tests that measure latency and throughput; each phase's time is read from
 pytest's own summary line. The slowest tests of each phase (``--durations``) show where the time goes.
 
@@ -71,9 +71,9 @@ def main(argv: list[str] | None = None) -> int:
         subprocess.run(["git", "clone", "--quiet", str(REPO), str(clone)], check=True)
         commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=clone, capture_output=True,
                                 text=True, check=True).stdout.strip()
-        setup_s, status, _ = run(["make", "setup"], clone, env)
+        setup_s, status, _ = run(["make", "setup-test"], clone, env)
         if status:
-            print(f"make setup failed (exit {status})", file=sys.stderr)
+            print(f"make setup-test failed (exit {status})", file=sys.stderr)
             return 2
         test_s, status, output = run(["make", "test"], clone, env)
     finally:
@@ -82,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
 
     parts = phases(output)
     ok = status == 0 and test_s <= TARGET_S
-    rows = [["make setup (fresh venv)", fmt_s(setup_s), ""]]
+    rows = [["make setup-test (fresh venv)", fmt_s(setup_s), ""]]
     rows += [[f"pytest phase {i}", fmt_s(seconds), counts] for i, (counts, seconds) in enumerate(parts, 1)]
     rows += [["make test", fmt_s(test_s), f"target ≤ {TARGET_S:.0f} s: {verdict(ok)}"
               + ("" if status == 0 else f" (exit {status})")]]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import errno
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -231,8 +232,35 @@ def _holder(address: tuple, family: int) -> str:
             "recently closed connection from it (TIME-WAIT ends within about a minute)")
 
 
-def free_port(host: str = "127.0.0.1") -> int:
-    """A port the OS says is free right now."""
+_EPHEMERAL = Path("/proc/sys/net/ipv4/ip_local_port_range")
+_LOWEST_FREE_PORT = 26000  # above the sandbox's defaults; 20000-25999 stay for callers that pass `within`
+
+
+def free_port(host: str = "127.0.0.1", within: range | None = None) -> int:
+    """A port that is free right now and that the kernel will not hand out as a client's source port.
+
+    Asking the OS for port 0 returns one from the ephemeral range, which every outgoing connection on the
+    machine also draws from: between choosing the port and a server binding it, a client (a scrape, a test's
+    HTTP call) may take it and leave it in TIME-WAIT, and the server's start fails. So the port is drawn at
+    random below that range (Linux: ``ip_local_port_range``, 32768 by default), or from ``within`` (for
+    processes that choose ports long before binding them, each from a range of its own), and only port 0 is
+    the fallback when no such port is free.
+    """
+    low = 32768
+    try:
+        low = int(_EPHEMERAL.read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        pass
+    candidates = within if within is not None else range(_LOWEST_FREE_PORT, max(low, _LOWEST_FREE_PORT))
+    rng = random.Random()
+    for _ in range(50) if len(candidates) else ():
+        port = rng.choice(candidates)
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            try:
+                sock.bind((host, port))
+            except OSError:
+                continue
+            return port
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind((host, 0))
         return sock.getsockname()[1]

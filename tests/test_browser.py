@@ -535,10 +535,10 @@ def test_kit_lab_shows_the_mob_timer_in_a_browser_and_ctrl_c_stops_everything(la
 
     # Ctrl-C in the terminal that runs `make lab`, with the browser tab still open.
     os.killpg(lab.pid, signal.SIGINT)
-    try:
-        exit_code = lab.wait(timeout=30)
+    try:  # a guard against hanging, not a speed check: Jupyter, its kernel and six processes stop in turn
+        exit_code = lab.wait(timeout=90)
     except subprocess.TimeoutExpired:
-        pytest.fail(why("kit lab did not exit within 30 s of Ctrl-C"))
+        pytest.fail(why("kit lab did not exit within 90 s of Ctrl-C"))
 
     assert exit_code == 0, why(f"kit lab exited with {exit_code} after Ctrl-C")
     assert "sandbox and JupyterLab stopped" in log_path.read_text(errors="replace"), why("no goodbye line")

@@ -10,6 +10,7 @@ import socket
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import psutil
 import pytest
@@ -130,3 +131,10 @@ def test_stop_naming_stops_what_names_a_path_inside_the_folder_and_nothing_else(
         for proc in (inside, sibling):
             proc.kill()
             proc.wait()
+
+
+def test_free_ports_stay_out_of_the_range_clients_take_their_source_ports_from():
+    low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    assert all(procs.free_port() < low for _ in range(20))
+    own = range(21000, 21100)
+    assert all(procs.free_port(within=own) in own for _ in range(20))
