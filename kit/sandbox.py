@@ -461,6 +461,8 @@ def up(profile: str | None = None, *, config: Config | None = None, timeout: flo
     # The version checks start four Go binaries; they run while Prometheus boots (see START_ORDER).
     with ThreadPoolExecutor(1) as pool, _locked(config, "starting"):
         probing = pool.submit(binaries.find_all)
+        if any(binaries.locate(name) is None for name in binaries.TOOLS):
+            probing.result()  # a tool not even on PATH: say how to install it before anything else is judged
         state_file = _state_path(config)
         state = _State.load(state_file)
         wanted_config = asdict(config)

@@ -136,9 +136,11 @@ def lab_server(tmp_path_factory):
     # A terminal, as under `make lab`: Jupyter only takes over Ctrl-C (and shuts its kernels down) on a tty.
     terminal, terminal_end = os.openpty()
     with open(log_path, "wb") as log:
+        # a runner started in the background ignores SIGINT, and children inherit that; a terminal's Ctrl-C does not
         lab = subprocess.Popen([sys.executable, "-m", "kit.cli", "lab", "--no-browser", "--port", str(port)],
                                cwd=REPO_ROOT, env=env, stdin=terminal_end, stdout=log,
-                               stderr=subprocess.STDOUT, start_new_session=True)
+                               stderr=subprocess.STDOUT, start_new_session=True,
+                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     os.close(terminal_end)
     server = LabServer(lab, terminal, f"http://127.0.0.1:{port}", port, token, env, config, log_path, tmp)
     try:
