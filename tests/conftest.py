@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 from matrix import Graded, grade_matrix
 
-from kit import faults, sandbox
+from kit import faults, prom, sandbox
 from kit.config import Config
 
 
@@ -17,8 +17,13 @@ def live() -> Config:
 
 @pytest.fixture
 def clean_faults(live: Config):
-    """Tests that inject faults leave none behind for the next test."""
+    """Tests that inject faults leave none behind for the next test, and start with no page still firing.
+
+    Alertmanager notifies once per firing alert (then only every repeat_interval), so a test that waits for a
+    new page would wait in vain while an earlier test's incident on this worker's sandbox has not resolved.
+    """
     faults.clear_faults(config=live)
+    prom.wait_for('absent(ALERTS{alertstate="firing", severity="page"})', timeout=120, config=live)
     yield live
     faults.clear_faults(config=live)
 
