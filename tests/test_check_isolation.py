@@ -7,6 +7,7 @@ sandbox: it starts one, gives up a drill it finds running, injects a fault and w
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 from pathlib import Path
@@ -62,6 +63,17 @@ def still_running(ports: dict[str, int]) -> list[str]:
     return found
 
 
+def senders(config: Config) -> set[str]:
+    """The URLs of every Alertmanager (``externalURL``) and Prometheus (an alert's ``generatorURL``) that
+    notified this sandbox's pager: a page's own record of where it came from, whatever its alert is called."""
+    found = set()
+    for line in pager.pages_file(config).read_text(encoding="utf-8").splitlines():
+        notification = json.loads(line)["notification"]
+        found.add(notification.get("externalURL", ""))
+        found |= {alert.get("generatorURL", "") for alert in notification.get("alerts", [])}
+    return found
+
+
 def rules(config: Config) -> list[str]:
     groups = httpx.get(f"{config.url('prometheus')}/api/v1/rules", timeout=5).json()["data"]["groups"]
     return sorted(f"{g['file']}:{r['name']}" for g in groups for r in g["rules"])
@@ -102,9 +114,11 @@ def test_a_check_leaves_the_learners_sandbox_drill_pages_and_results_alone(live,
     run, events = after["drill"]
     assert run == before["drill"][0] and events[:len(before["drill"][1])] == before["drill"][1]
     assert not {"abandoned", "resolved", "ended"} & set(events), events
-    new_pages = after["pages"][len(before["pages"]):]
     assert after["pages"][:len(before["pages"])] == before["pages"]
-    assert "CheckoutErrorRatioHigh" not in {page["alertname"] for page in new_pages}, "the check's page reached it"
+    private = private_ports(lines)
+    leaked = {url for url in senders(live)
+              if re.search(rf":({private['prometheus']}|{private['alertmanager']})(/|$)", url)}
+    assert not leaked, f"the check's pages reached the learner's pager: {leaked}"
     drill_faults = {inject.fault for inject in scenario.injects if inject.fault}
     assert set(after["faults"]["shop"]) <= drill_faults and after["faults"]["payments"] == {}, after["faults"]
 
