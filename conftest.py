@@ -18,8 +18,10 @@ import pytest
 _PORTS = ("KIT_SHOP_PORT", "KIT_PAYMENTS_PORT", "KIT_PAGER_PORT", "KIT_PROMETHEUS_PORT", "KIT_ALERTMANAGER_PORT")
 
 
-SPREAD = ("tests/test_drill_scenarios.py", "tests/test_drill_scenarios_slow.py")
-"""Files whose tests share no setup and each take up to a minute of waiting on alerts (a drill scenario each)."""
+SPREAD = ("tests/test_drill_scenarios.py", "tests/test_drill_scenarios_slow.py", "tests/test_capacity.py",
+          "tests/test_load.py")
+"""Files whose tests share no setup beyond the worker's sandbox, and whose long tests each take up to a minute
+waiting: on alerts (a drill scenario each) or on load steps (a capacity search, a load test)."""
 
 
 def pytest_xdist_make_scheduler(config: pytest.Config, log):
@@ -108,8 +110,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     live = {item.path for item in items if "live" in getattr(item, "fixturenames", ("live",))}
 
     def rank(item: pytest.Item) -> int:
-        if item.nodeid.split("::", 1)[0] in SPREAD:
-            return -1
+        if item.nodeid.split("::", 1)[0] in SPREAD:  # the slow ones first, while no earlier fault's alert lingers
+            return -2 if item.path.name.endswith("_slow.py") else -1
         return order.get(item.path, len(order) + (item.path not in live))
 
     items.sort(key=rank)  # stable: a file's tests keep their order

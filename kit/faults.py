@@ -13,6 +13,7 @@ from typing import Any
 
 import httpx
 
+from . import localhttp
 from .config import Config
 from .errors import InvalidInput, KitError, SandboxNotReady
 
@@ -340,7 +341,7 @@ def _admin(service: str, method: str, path: str, config: Config | None, json: di
     if not token:
         raise SandboxNotReady(f"no admin token in {config.token_file}; {advice}")
     try:
-        response = httpx.request(
+        response = localhttp.client().request(
             method, url + path, json=json, headers={"Authorization": f"Bearer {token}"}, timeout=5.0
         )
     except httpx.TransportError:

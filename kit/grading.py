@@ -412,8 +412,14 @@ def grade_notebook(
     lab = _require_lab(lab, root) if lab else _infer_lab(notebook, root)
     learner = submissions.Submission(_LEARNER, notebook, notebook)
     say = progress or _silent
-    running = f"running {notebook.name} with the lab's hidden tests (at most {timeout} s a cell)"
+    running = (f"running {notebook.name} as saved {_ago(notebook.stat().st_mtime)} ago (save it first to check what "
+               f"is on screen), with the lab's hidden tests (at most {timeout} s a cell)")
     return _autograde(root, lab, [learner], timeout, say, job="the check", running=running)[_LEARNER]
+
+
+def _ago(when: float) -> str:
+    seconds = max(0, round(time.time() - when))
+    return f"{seconds} s" if seconds < 120 else f"{seconds // 60} min" if seconds < 7200 else f"{seconds // 3600} h"
 
 
 def check(

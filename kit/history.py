@@ -39,7 +39,7 @@ from typing import Callable, Iterator
 import httpx
 import numpy as np
 
-from . import procs
+from . import localhttp, procs
 from .config import Config
 from .errors import InvalidInput, KitError, ProcessFailed, SandboxNotReady
 from .metrics import LATENCY_BUCKETS, PAYMENT_OUTCOMES, VERSION
@@ -495,7 +495,7 @@ def _already_loaded(history: History, config: Config) -> LoadResult | None:
 def _admin(config: Config, path: str, params: list[tuple[str, str]] | None = None) -> None:
     url = f"{config.url('prometheus')}/api/v1/admin/tsdb/{path}"
     try:
-        response = httpx.post(url, params=params or [], timeout=120.0)
+        response = localhttp.client().post(url, params=params or [], timeout=120.0)
     except httpx.HTTPError as exc:
         raise SandboxNotReady(f"Prometheus is not reachable at {config.url('prometheus')} ({exc}); run `kit up`") from None
     if response.status_code >= 300:
@@ -514,7 +514,7 @@ def live_start(config: Config) -> float | None:
     coarse = prom.scalar(f'min_over_time(timestamp(up{{job="shop"}})[{MAX_DAYS}d:1m])', config=config)
     at = time.time() if math.isnan(coarse) else coarse
     try:
-        response = httpx.get(f"{config.url('prometheus')}/api/v1/query",
+        response = localhttp.client().get(f"{config.url('prometheus')}/api/v1/query",
                              params={"query": 'up{job="shop"}[150s]', "time": f"{at:.3f}"}, timeout=30.0)
         result = response.json()["data"]["result"]
     except (httpx.HTTPError, ValueError, KeyError) as exc:

@@ -13,6 +13,7 @@ from datetime import datetime
 import httpx
 import pandas as pd
 
+from . import localhttp
 from .config import Config
 from .errors import CheckFailed, InvalidInput, PromQLError, SandboxNotReady
 from .timescale import parse_duration
@@ -41,7 +42,7 @@ def _api(path: str, params: dict, config: Config | None, expr: str = "") -> dict
     config = config or Config.from_env()
     url = f"{config.url('prometheus')}/api/v1/{path}"
     try:
-        response = httpx.get(url, params=params, timeout=30.0)
+        response = localhttp.client().get(url, params=params, timeout=30.0)
     except httpx.HTTPError as exc:
         raise SandboxNotReady(
             f"Prometheus is not reachable at {config.url('prometheus')} ({exc.__class__.__name__}); "

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 import httpx
-from . import binaries, procs
+from . import binaries, localhttp, procs
 from .config import Config, Profile
 from .errors import InvalidInput, KitError, PortBusy, ProcessFailed, SandboxNotReady
 from .promfiles import check_rules, read_yaml, write_yaml
@@ -255,7 +255,7 @@ def _probe(client: httpx.Client, name: str, config: Config) -> int | None:
     if name not in HEALTH_PATHS:
         return 200
     try:
-        return client.get(f"{config.url(name)}{HEALTH_PATHS[name]}").status_code
+        return client.get(f"{config.url(name)}{HEALTH_PATHS[name]}", timeout=localhttp.STATUS_TIMEOUT_S).status_code
     except httpx.HTTPError:
         return None
 
@@ -384,8 +384,9 @@ def _html_links(urls: dict[str, str]) -> str:
 def _prometheus_view(client: httpx.Client, config: Config) -> tuple[dict[str, str], int]:
     base = config.url("prometheus")
     try:
-        targets = client.get(f"{base}/api/v1/targets", params={"state": "active"}).json()["data"]["activeTargets"]
-        groups = client.get(f"{base}/api/v1/rules").json()["data"]["groups"]
+        targets = client.get(f"{base}/api/v1/targets", params={"state": "active"},
+                             timeout=localhttp.STATUS_TIMEOUT_S).json()["data"]["activeTargets"]
+        groups = client.get(f"{base}/api/v1/rules", timeout=localhttp.STATUS_TIMEOUT_S).json()["data"]["groups"]
     except (httpx.HTTPError, ValueError, KeyError):
         return {}, 0
     return ({t["labels"]["job"]: t["health"] for t in targets},
@@ -437,8 +438,7 @@ def _saved(data: dict) -> Config:
 def status(config: Config | None = None) -> SandboxStatus:
     """What is running right now, checked against the real processes and Prometheus."""
     config = current_config(config)
-    with httpx.Client(timeout=1.0) as client:
-        current = _collect(config, _State.load(_state_path(config)), client, _expected_rules(config))
+    current = _collect(config, _State.load(_state_path(config)), localhttp.client(), _expected_rules(config))
     return replace(current, in_progress=_in_progress(config))
 
 
@@ -518,34 +518,33 @@ def _tools(name: str, probing: Future) -> dict[str, binaries.Found]:
 
 def _reload(config: Config) -> None:
     """Make already-running Prometheus and Alertmanager read the freshly rendered config."""
-    with httpx.Client(timeout=5.0) as client:
-        for name in ("prometheus", "alertmanager"):
-            with contextlib.suppress(httpx.HTTPError):
-                client.post(f"{config.url(name)}/-/reload")
+    for name in ("prometheus", "alertmanager"):
+        with contextlib.suppress(httpx.HTTPError):
+            localhttp.client().post(f"{config.url(name)}/-/reload", timeout=5.0)
 
 
 def _wait_healthy(config: Config, state: _State, timeout: float, progress: Progress) -> SandboxStatus:
     deadline = time.monotonic() + timeout
     reported: set[str] = set()
     expected_rules = _expected_rules(config)  # rendered once before the wait; parsing it per poll is waste
-    with httpx.Client(timeout=1.0) as client:
-        while True:
-            current = _collect(config, state, client, expected_rules)
-            for proc in current.processes:
-                if not proc.running:
-                    record = state.processes[proc.name]
-                    raise ProcessFailed(proc.name, "exited during start", procs.log_tail(record.log))
-                if proc.healthy and proc.name not in reported:
-                    reported.add(proc.name)
-                    progress(f"  {proc.name} healthy")
-            if current.started:
-                return current
-            if time.monotonic() >= deadline:
-                problems = "; ".join(current.problems())
-                logs = "\n".join(f"[{p.name}] {procs.log_tail(state.processes[p.name].log, 5)}"
-                                 for p in current.processes if not p.healthy)
-                raise ProcessFailed("sandbox", f"not healthy after {timeout:.0f} s: {problems}", logs)
-            time.sleep(0.1)
+    client = localhttp.client()
+    while True:
+        current = _collect(config, state, client, expected_rules)
+        for proc in current.processes:
+            if not proc.running:
+                record = state.processes[proc.name]
+                raise ProcessFailed(proc.name, "exited during start", procs.log_tail(record.log))
+            if proc.healthy and proc.name not in reported:
+                reported.add(proc.name)
+                progress(f"  {proc.name} healthy")
+        if current.started:
+            return current
+        if time.monotonic() >= deadline:
+            problems = "; ".join(current.problems())
+            logs = "\n".join(f"[{p.name}] {procs.log_tail(state.processes[p.name].log, 5)}"
+                             for p in current.processes if not p.healthy)
+            raise ProcessFailed("sandbox", f"not healthy after {timeout:.0f} s: {problems}", logs)
+        time.sleep(0.1)
 
 
 def _stop_all(config: Config, state: _State, progress: Progress) -> list[str]:

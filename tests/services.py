@@ -12,6 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from kit import localhttp
 from kit.config import REPO_ROOT, Config
 from kit.procs import ProcessRecord, alive, free_port, log_tail, spawn, stop, wait_until
 
@@ -37,7 +38,7 @@ def _start(name: str, argv: list[str], log: Path, url: str) -> ProcessRecord:
         if not alive(record):
             pytest.fail(f"{name} exited during start:\n{log_tail(log)}")
         try:
-            return httpx.get(f"{url}/health", timeout=0.5).status_code == 200
+            return localhttp.client().get(f"{url}/health", timeout=0.5).status_code == 200
         except httpx.TransportError:
             return False
 

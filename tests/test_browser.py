@@ -25,7 +25,7 @@ import httpx
 import psutil
 import pytest
 
-from kit import procs, sandbox
+from kit import localhttp, procs, sandbox
 from kit.config import REPO_ROOT, Config
 
 LAB = "labs/00-mob-and-sandbox/00-mob-and-sandbox.ipynb"
@@ -147,8 +147,8 @@ def lab_server(tmp_path_factory):
         def serving() -> bool:
             assert lab.poll() is None, server.why(f"kit lab exited early with {lab.returncode}")
             try:
-                return httpx.get(f"{server.base}/api/status", headers={"Authorization": f"token {token}"},
-                                 timeout=1.0).status_code == 200
+                return localhttp.client().get(f"{server.base}/api/status", headers={"Authorization": f"token {token}"},
+                                              timeout=1.0).status_code == 200
             except httpx.HTTPError:
                 return False
 
@@ -327,8 +327,8 @@ def jupyterlab(live: Config, tmp_path_factory) -> Lab:
     def serving() -> bool:
         assert lab.poll() is None, f"JupyterLab exited with {lab.returncode}:\n{_tail(log_path)}"
         try:
-            return httpx.get(f"{base}/api/status", headers={"Authorization": f"token {token}"},
-                             timeout=1.0).status_code == 200
+            return localhttp.client().get(f"{base}/api/status", headers={"Authorization": f"token {token}"},
+                                          timeout=1.0).status_code == 200
         except httpx.HTTPError:
             return False
 

@@ -107,6 +107,8 @@ def test_a_check_leaves_the_learners_sandbox_drill_pages_and_results_alone(live,
     assert lines[0].startswith("starting a private sandbox for the check on ports shop "), lines
     assert "the sandbox you work in, its drills, pages and results are left alone" in lines[0]
     assert lines[-2] == "stopping the private sandbox" and lines[-1].startswith("private sandbox stopped"), lines
+    # it checks the file, not the screen: a mob with unsaved answers is told to save first
+    assert any(re.match(rf"running {LAB}\.ipynb as saved \d+ s ago \(save it first", line) for line in lines), lines
 
     for unchanged in ("pids", "results", "rules"):
         assert after[unchanged] == before[unchanged], unchanged

@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from kit import faults, pager
+from kit import faults, localhttp, pager
 from kit.config import REPO_ROOT
 
 
@@ -282,7 +282,7 @@ def test_kit_lab_stops_everything_it_started_on_sigterm_and_sighup(tmp_path, how
         def serving() -> bool:
             assert lab.poll() is None, f"kit lab exited early with {lab.returncode}:\n{terminal.text()}"
             try:
-                return httpx.get(f"{base}/api/status", headers=auth, timeout=1.0).status_code == 200
+                return localhttp.client().get(f"{base}/api/status", headers=auth, timeout=1.0).status_code == 200
             except httpx.HTTPError:
                 return False
 
