@@ -28,14 +28,12 @@ setup-test: $(TEST_STAMP)
 
 # Exact versions from constraints.txt, for the build backend too: a new release elsewhere changes nothing here.
 # `make lab` installs what running the labs needs; `make test` adds the test tools (the dev extra).
-# No bytecode compiled at install: Python compiles each module the first time it is imported, and most of
-# the installed modules never are; compiling them all took longer than the rest of the install.
 $(TEST_STAMP): EXTRAS = [dev]
 $(STAMP) $(TEST_STAMP): pyproject.toml constraints.txt
 	scripts/system-packages.sh
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/python -m pip install --quiet --upgrade -c constraints.txt pip
-	$(VENV)/bin/python -m pip install --quiet --no-compile -c constraints.txt --build-constraint constraints.txt -e '.$(EXTRAS)'
+	$(VENV)/bin/python -m pip install --quiet -c constraints.txt --build-constraint constraints.txt -e '.$(EXTRAS)'
 	touch $@
 
 lock: ## re-resolve constraints.txt to the newest versions pyproject.toml allows (after adding a dependency)
