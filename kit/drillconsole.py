@@ -29,7 +29,7 @@ from .config import Config
 from .drills import ROLES, DrillResult, DrillStatus
 from .errors import CheckFailed, InvalidInput, KitError
 from .mob import close_children
-from .postmortem import clock
+from .timeline import clock
 
 START_HINT = 'import kit.drills\nkit.drills.start("payments-down")'
 """What the console tells a mob that opens it before any drill is running."""

@@ -17,7 +17,7 @@ import os
 import re
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
@@ -29,9 +29,9 @@ from .config import Config
 from .errors import CheckFailed, InvalidInput, KitError, PromQLError, SandboxNotReady
 from .faults import FLAGS
 from .mitigations import start_neighbour, stop_neighbour
-from .postmortem import clock
 from .scenarios import Check, Inject, Scenario, catalogue, pick_random
 from .scenarios import load as load_scenario
+from .timeline import Event, Figures, clock, figures
 from .timescale import scale_expr
 
 Progress = Callable[[str], None]
@@ -39,75 +39,6 @@ Progress = Callable[[str], None]
 ROLES = ("incident commander", "driver", "communications", "scribe")
 MAX_DRILL_SECONDS = 2 * 3600
 """The watcher gives up after this, so a forgotten drill never runs for ever."""
-
-
-@dataclass(frozen=True)
-class Event:
-    """One line of the timeline."""
-
-    t: float
-    kind: str
-    text: str
-    data: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def when(self) -> datetime:
-        return datetime.fromtimestamp(self.t, tz=timezone.utc)
-
-
-@dataclass(frozen=True)
-class Figures:
-    """When each milestone happened (unix seconds) and the four response times derived from them."""
-
-    injected_at: float | None = None
-    detected_at: float | None = None
-    paged_at: float | None = None
-    acknowledged_at: float | None = None
-    mitigated_at: float | None = None
-    resolved_at: float | None = None
-
-    @property
-    def ttd(self) -> float | None:
-        """Time to detect: first injection to the first alert firing or page."""
-        return _between(self.injected_at, self.detected_at)
-
-    @property
-    def tta(self) -> float | None:
-        """Time to acknowledge: the page (or the detection) to the acknowledgement."""
-        return _between(self.paged_at or self.detected_at, self.acknowledged_at)
-
-    @property
-    def ttm(self) -> float | None:
-        """Time to mitigate: first injection to the action that fixed it."""
-        return _between(self.injected_at, self.mitigated_at)
-
-    @property
-    def ttr(self) -> float | None:
-        """Time to resolve: first injection to the steady state holding again."""
-        return _between(self.injected_at, self.resolved_at)
-
-    def as_dict(self) -> dict[str, float | None]:
-        return {"ttd_s": self.ttd, "tta_s": self.tta, "ttm_s": self.ttm, "ttr_s": self.ttr}
-
-
-def _between(start: float | None, end: float | None) -> float | None:
-    return None if start is None or end is None else round(end - start, 3)
-
-
-def figures(events: list[Event]) -> Figures:
-    """The milestones of a timeline; pure, so the console, the postmortem and the grader agree."""
-    injected = next((e.t for e in events if e.kind == "injected"), None)
-    after = [e for e in events if injected is not None and e.t >= injected]
-    detected = next((e.t for e in after if e.kind in ("alert_firing", "page") and e.data.get("status") == "firing"),
-                    None)
-    notified = [e for e in after if e.kind == "page" and e.data.get("status") == "firing"]
-    # a ticket that happens to arrive first is not what the on-call engineer acknowledges
-    paged = next((e.t for e in notified if e.data.get("severity") == "page"), notified[0].t if notified else None)
-    acked = next((e.t for e in after if e.kind == "acknowledged"), None)
-    resolved = next((e.t for e in after if e.kind == "resolved"), None)
-    cutoff = resolved if resolved is not None else float("inf")
-    actions = [e.t for e in after if e.kind == "action" and e.t <= cutoff]
-    return Figures(injected, detected, paged, acked, actions[-1] if actions else None, resolved)
 
 
 @dataclass(frozen=True)
@@ -262,7 +193,9 @@ def read_timeline(run: str, config: Config) -> list[Event]:
     return sorted(events, key=lambda e: e.t)
 
 
-def _read_active(config: Config) -> dict | None:
+def active_record(config: Config) -> dict | None:
+    """The running drill's record (``run``, ``secret``, ``started_at``, ``roles``, ``time_scale``, ``watcher``,
+    and ``ending`` while it ends), or None when no drill runs. Raises KitError naming the file if it is damaged."""
     try:
         return json.loads(_active_file(config).read_text())
     except FileNotFoundError:
@@ -278,7 +211,8 @@ def _write_active(data: dict, config: Config) -> None:
     os.replace(tmp, path)
 
 
-def _scenario_of(run: str, config: Config) -> Scenario:
+def scenario_of(run: str, config: Config) -> Scenario:
+    """The scenario as the run stored it when it started: later edits to drills/ do not change a running drill."""
     doc = yaml.safe_load((run_dir(run, config) / "scenario.yml").read_text(encoding="utf-8"))
     return load_scenario(doc)
 
@@ -365,7 +299,7 @@ def start(name: str | None = None, *, random: bool = False, secret: bool = False
         raise InvalidInput("drill", "name one scenario, or ask for a random one (and not both)")
     scenario = pick_random() if random else load_scenario(name)
     roles = _check_roles(roles or {})
-    if _read_active(config) is not None:
+    if active_record(config) is not None:
         current = status(config)
         if not sandbox.is_up(config):
             raise KitError(f"drill {current.run} is still running, though the sandbox was stopped; "
@@ -412,18 +346,18 @@ def apply_inject(run: str, index: int, inject: Inject, config: Config) -> Event:
 
 def running(config: Config | None = None) -> bool:
     """Whether a drill is running now (a notebook checks before starting or cleaning up)."""
-    return _read_active(sandbox.current_config(config)) is not None
+    return active_record(sandbox.current_config(config)) is not None
 
 
 def status(config: Config | None = None) -> DrillStatus:
     """The running drill (its watcher restarted if it died while the sandbox is up); CheckFailed when none is running."""
     config = sandbox.current_config(config)
-    active = _read_active(config)
+    active = active_record(config)
     if active is None:
         raise CheckFailed("no drill is running; start one with `kit drill start NAME` (`kit drill list` shows them)")
     run = active["run"]
     _ensure_watcher(run, config)
-    return DrillStatus(run, _scenario_of(run, config), active["secret"], active["started_at"],
+    return DrillStatus(run, scenario_of(run, config), active["secret"], active["started_at"],
                        read_timeline(run, config), active.get("roles") or {}, active["time_scale"])
 
 
@@ -529,7 +463,7 @@ def set_roles(roles: dict[str, str], config: Config | None = None) -> Event:
     config = sandbox.current_config(config)
     current = status(config)
     with _locked(config):
-        active = _read_active(config) or {}
+        active = active_record(config) or {}
         if active.get("run") != current.run:
             raise CheckFailed(f"drill {current.run} ended while the roles were being saved; nothing was changed")
         merged = {**(active.get("roles") or {}), **roles}
@@ -569,7 +503,7 @@ def end(*, abandon: bool = False, wait: float | None = None, run: str | None = N
     """
     config = sandbox.current_config(config)
     with _locked(config, ".end.lock"):
-        active = _read_active(config)
+        active = active_record(config)
         if active is None and run is None:
             try:
                 run = last_run(config)
@@ -693,7 +627,7 @@ def rehearse(name: str, *, mitigation: int = 0, config: Config | None = None,
         _wait_for_action(started.run, config)
         result = end(config=config)
     except BaseException:
-        if _read_active(config) is not None:
+        if active_record(config) is not None:
             end(abandon=True, config=config)
         raise
     return Rehearsal(result, page_after, bound, str(paged["severity"]))
@@ -848,7 +782,7 @@ def _ensure_watcher(run: str, config: Config) -> None:
     so `kit down` stops it: with nothing to watch it would only wait out the two hours.
     """
     with _locked(config):
-        active = _read_active(config)
+        active = active_record(config)
         if active is None or active.get("run") != run or active.get("ending"):
             return
         saved = active.get("watcher")
@@ -873,7 +807,7 @@ def _env(config: Config) -> dict[str, str]:
 def _stop_watcher(config: Config) -> None:
     """Mark the drill as ending (so nobody restarts the watcher), then stop it."""
     with _locked(config):
-        active = _read_active(config) or {}
+        active = active_record(config) or {}
         active["ending"] = True
         _write_active(active, config)
     saved = active.get("watcher")

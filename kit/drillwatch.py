@@ -25,7 +25,7 @@ class Watcher:
     def __init__(self, run: str, config: Config) -> None:
         self.run = run
         self.config = config
-        self.scenario = drills._scenario_of(run, config)
+        self.scenario = drills.scenario_of(run, config)
         events = drills.read_timeline(run, config)
         self.started = next(e.t for e in events if e.kind == "started")
         self.scale = config.profile_spec.time_scale
@@ -33,7 +33,7 @@ class Watcher:
         self.alerts = {e.data.get("alertname") for e in events if e.kind == "alert_firing"}
         self.pages = {e.data.get("key") for e in events if e.kind == "page"}
         self.prometheus_down = False
-        self.secret = bool((drills._read_active(config) or {}).get("secret"))
+        self.secret = bool((drills.active_record(config) or {}).get("secret"))
         self.seen: dict[str, object] = self._observe()
 
     def step(self) -> None:
@@ -152,7 +152,7 @@ def main(argv: list[str] | None = None) -> None:
     watcher = Watcher(args.run, config)
     deadline = watcher.started + drills.MAX_DRILL_SECONDS
     while True:
-        active = drills._read_active(config)
+        active = drills.active_record(config)
         if not active or active.get("run") != args.run or active.get("ending"):
             return
         if not sandbox.is_up(config):  # `kit down` stops the watcher; this covers one it could not see

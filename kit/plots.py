@@ -126,8 +126,7 @@ def drill_timeline(events, *, started_at: float | None = None, now: float | None
     from matplotlib.figure import Figure
     from matplotlib.ticker import FuncFormatter, MultipleLocator
 
-    from .drills import figures
-    from .postmortem import clock
+    from .timeline import clock, figures
 
     events = sorted(events, key=lambda e: e.t)
     origin = started_at if started_at is not None else next(

@@ -16,8 +16,9 @@ from typing import TYPE_CHECKING
 from .config import Config
 from .errors import InvalidInput, KitError
 
+from .timeline import Event, clock, figures
+
 if TYPE_CHECKING:
-    from .drills import Event
     from .scenarios import Scenario
 
 REQUIRED_SECTIONS = (
@@ -26,10 +27,9 @@ REQUIRED_SECTIONS = (
 TODO = "_To complete:"
 
 
-def draft(scenario: "Scenario", events: list["Event"], roles: dict[str, str], outcome: str, time_scale: int,
+def draft(scenario: "Scenario", events: list[Event], roles: dict[str, str], outcome: str, time_scale: int,
           *, config: Config | None = None) -> str:
     """The postmortem draft as markdown."""
-    from .drills import figures
 
     found = figures(events)
     start = events[0].t if events else 0.0
@@ -163,14 +163,6 @@ def _budget_lines(scenario: "Scenario", start: float | None, end: float, time_sc
 
 def _span(seconds: float | None) -> str:
     return "—" if seconds is None else clock(seconds)
-
-
-def clock(seconds: float) -> str:
-    """Seconds as m:ss (h:mm:ss past an hour), the way a timeline reads."""
-    seconds = max(0, int(round(seconds)))
-    hours, rest = divmod(seconds, 3600)
-    minutes, secs = divmod(rest, 60)
-    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
 
 
 def _cell(text: str) -> str:

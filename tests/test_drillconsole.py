@@ -29,7 +29,7 @@ def texts(widget) -> str:
 
 
 def abandon(config: Config) -> None:
-    if drills._read_active(config) is not None:
+    if drills.active_record(config) is not None:
         drills.end(abandon=True, config=config)
 
 

@@ -228,7 +228,7 @@ def test_kit_down_during_a_drill_stops_what_the_drill_started_and_the_drill_ends
     try:
         sandbox.up(config=config)
         drills.start("bad-deploy", config=config)  # it installs an SLO's rules, which `end` removes again
-        watcher = psutil.Process(drills._read_active(config)["watcher"]["pid"])
+        watcher = psutil.Process(drills.active_record(config)["watcher"]["pid"])
         neighbour = psutil.Process(mitigations.start_neighbour("catalog", 5, 600, config).pid)
 
         down = subprocess.run([sys.executable, "-m", "kit.cli", "down"], env=drills._env(config),
