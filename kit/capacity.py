@@ -27,7 +27,7 @@ from typing import Callable
 
 import pandas as pd
 
-from . import load, prom
+from . import load, prom, shop
 from .config import Config
 from .errors import InvalidInput, NothingMeasured
 from .timescale import parse_duration
@@ -37,7 +37,7 @@ __all__ = [
     "expected_capacity", "slots_needed", "search", "littles_law", "SERVICE_ROUTES",
 ]
 
-SERVICE_ROUTES: dict[str, str] = {"catalog": "/catalog", "product": "/products/{product_id}", "checkout": "/checkout"}
+SERVICE_ROUTES: dict[str, str] = {name: shop.ROUTES[name].path for name in shop.SHOP_ROUTES}
 """Routes under simulated capacity, by short name, with the route template Prometheus labels them with."""
 
 MAX_STEPS = 40

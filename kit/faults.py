@@ -13,17 +13,15 @@ from typing import Any
 
 import httpx
 
-from . import localhttp
+from . import localhttp, shop
 from .config import Config
 from .errors import InvalidInput, KitError, SandboxNotReady
-
-SERVICES: tuple[str, ...] = ("shop", "payments")
+from .shop import SERVICES
 
 ROUTES: dict[str, tuple[str, ...]] = {
-    "shop": ("catalog", "product", "checkout"),
-    "payments": ("pay",),
+    service: tuple(name for name, route in shop.ROUTES.items() if route.service == service) for service in SERVICES
 }
-"""Business routes by short name; only these are slowed down, failed or rationed."""
+"""Each service's business routes by short name (kit.shop); only these are slowed down, failed or rationed."""
 
 _SPOKEN = {"shop": "the shop", "payments": "the payments service"}
 

@@ -39,7 +39,7 @@ from typing import Callable, Iterator
 import httpx
 import numpy as np
 
-from . import localhttp, procs
+from . import localhttp, procs, shop
 from .config import Config
 from .errors import InvalidInput, KitError, ProcessFailed, SandboxNotReady
 from .metrics import LATENCY_BUCKETS, PAYMENT_OUTCOMES, VERSION
@@ -57,16 +57,19 @@ promtool re-reads its whole input once per block range, so fewer, larger blocks 
 PROMTOOL_BLOCK_MS = 1458 * 3600 * 1000
 
 
-JOBS = ("shop", "payments")
-# job, route, method, requests per second at the average daily load (pay: checkout's calls), median latency,
-# baseline error ratio, status codes. Checkout's baseline is ~0.035 % in all (its own 0.01 % + payments 0.02 % +
-# timeouts 0.005 %): about a third of a 99.9 % budget, so the incidents are what spends the rest.
-ROUTES = {
-    "catalog": ("shop", "/catalog", "GET", 3.0, 0.030, 0.0002, ("200", "500")),
-    "product": ("shop", "/products/{product_id}", "GET", 5.0, 0.015, 0.0001, ("200", "500")),
-    "checkout": ("shop", "/checkout", "POST", 0.8, 0.060, 0.0001, ("200", "500", "503")),
-    "pay": ("payments", "/pay", "POST", None, 0.025, 0.0002, ("200", "500")),
+JOBS = shop.SERVICES
+# Per route of the shop's model (kit.shop gives job, route and method): requests per second at the average
+# daily load (pay: checkout's calls), median latency, baseline error ratio, status codes. Checkout's baseline
+# is ~0.035 % in all (its own 0.01 % + payments 0.02 % + timeouts 0.005 %): about a third of a 99.9 % budget,
+# so the incidents are what spends the rest.
+_SYNTHETIC = {
+    "catalog": (3.0, 0.030, 0.0002, ("200", "500")),
+    "product": (5.0, 0.015, 0.0001, ("200", "500")),
+    "checkout": (0.8, 0.060, 0.0001, ("200", "500", "503")),
+    "pay": (None, 0.025, 0.0002, ("200", "500")),
 }
+ROUTES = {name: (shop.ROUTES[name].service, shop.ROUTES[name].path, shop.ROUTES[name].method, *figures)
+          for name, figures in _SYNTHETIC.items()}
 SIGMA = 0.45
 """Spread of the log-normal latency; p99 = median × exp(2.326 × SIGMA) ≈ 2.85 × median."""
 TIMEOUT_RATIO = 0.00005

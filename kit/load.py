@@ -43,6 +43,7 @@ from urllib.parse import urlsplit
 import pandas as pd
 import psutil
 
+from . import shop
 from .config import Config
 from .errors import InvalidInput, KitError, NothingMeasured, ProcessFailed
 from .openmodel import Histogram
@@ -55,12 +56,7 @@ __all__ = [
 
 LOCUSTFILE = Path(__file__).with_name("locustfile.py")
 
-ROUTES: dict[str, tuple[str, str, dict | None]] = {
-    "catalog": ("GET", "/catalog", None),
-    "product": ("GET", "/products/p01", None),
-    "checkout": ("POST", "/checkout", {"product_id": "p01", "quantity": 1}),
-    "health": ("GET", "/health", None),
-}
+ROUTES: dict[str, tuple[str, str, dict | None]] = shop.REQUESTS
 """Routes a single-route run can target: (method, path, JSON body). ``health`` is outside simulated capacity."""
 
 MAX_DURATION_S = 600.0
@@ -613,16 +609,14 @@ def expected_percentiles(route: str, stall_ms: float, stall_share: float, sample
     Uses the shop's own service-time model (lognormal, mean SERVICE_TIME_MS, sigma SERVICE_TIME_SIGMA),
     without network time; a deterministic sample, no I/O.
     """
-    from .service import SERVICE_TIME_MS, SERVICE_TIME_SIGMA  # the model the shop draws from
-
     key = {"health": None}.get(route, route)
     rng = random.Random(seed)
     hist = Histogram()
     for _ in range(samples):
         ms = 0.0
         if key is not None:
-            mean = SERVICE_TIME_MS[key]
-            ms = rng.lognormvariate(math.log(mean) - SERVICE_TIME_SIGMA**2 / 2, SERVICE_TIME_SIGMA)
+            mean = shop.SERVICE_TIME_MS[key]
+            ms = rng.lognormvariate(math.log(mean) - shop.SERVICE_TIME_SIGMA**2 / 2, shop.SERVICE_TIME_SIGMA)
         if rng.random() < stall_share:
             ms += stall_ms
         hist.record(ms * 1000)

@@ -21,17 +21,12 @@ import locust.stats
 from locust import LoadTestShape, between, constant, events, task
 from locust.contrib.fasthttp import FastHttpUser
 
+from kit.shop import PRODUCT_IDS, REQUESTS
+from kit.shop import ROUTES as SHOP
+
 locust.stats.CSV_STATS_INTERVAL_SEC = 1
 locust.stats.CSV_STATS_FLUSH_INTERVAL_SEC = 1  # kit.load follows the history file for progress
-
-PRODUCT_IDS = [f"p{i:02d}" for i in range(1, 21)]
-
-ROUTES = {  # kept in step with kit.load.ROUTES (method, path, JSON body)
-    "catalog": ("GET", "/catalog", None),
-    "product": ("GET", "/products/p01", None),
-    "checkout": ("POST", "/checkout", {"product_id": "p01", "quantity": 1}),
-    "health": ("GET", "/health", None),
-}
+_CATALOG = SHOP["catalog"].path
 
 _ROUTE = os.environ.get("KIT_LOAD_ROUTE") or None
 
@@ -50,7 +45,7 @@ if _ROUTE is None:
 
         def on_start(self) -> None:
             self.ids = list(PRODUCT_IDS)
-            with self.client.get("/catalog", name="/catalog", catch_response=True) as response:
+            with self.client.get(_CATALOG, name=_CATALOG, catch_response=True) as response:
                 if response.status_code == 200:
                     try:
                         self.ids = [item["id"] for item in response.json()] or self.ids
@@ -59,12 +54,12 @@ if _ROUTE is None:
 
         def _view(self) -> str:
             product = random.choice(self.ids)
-            self.client.get(f"/products/{product}", name="/products/{id}")
+            self.client.get(SHOP["product"].path.format(product_id=product), name=SHOP["product"].path)
             return product
 
         @task(6)
         def browse(self) -> None:
-            self.client.get("/catalog", name="/catalog")
+            self.client.get(_CATALOG, name=_CATALOG)
             for _ in range(random.randint(0, 2)):
                 self._view()
 
@@ -75,10 +70,11 @@ if _ROUTE is None:
         @task(1)
         def buy(self) -> None:
             product = self._view()
-            self.client.post("/checkout", json={"product_id": product, "quantity": 1}, name="/checkout")
+            method, path, body = SHOP["checkout"].request(product)
+            self.client.request(method, path, json=body, name=path)
 
 else:
-    _METHOD, _PATH, _BODY = ROUTES[_ROUTE]
+    _METHOD, _PATH, _BODY = REQUESTS[_ROUTE]
 
     class RouteUser(FastHttpUser):
         """One route, again and again: the closed loop of classic load tools."""

@@ -11,7 +11,7 @@ import json
 import sys
 from pathlib import Path
 
-from . import procs, sandbox
+from . import procs, sandbox, shop
 from .config import Config
 from .errors import InvalidInput
 from .faults import clear_faults, list_faults
@@ -61,7 +61,7 @@ def start_neighbour(route: str, rps: float, seconds: float, config: Config) -> p
     """Send open-model load at the shop from another process; it stops by itself after ``seconds``, or with the
     sandbox (`kit down`)."""
     stop_neighbour(config)
-    path = "/catalog" if route == "catalog" else "/products/p01"
+    path = shop.ROUTES["catalog" if route == "catalog" else "product"].request()[1]
     folder = config.state / "drills"
     argv = [sys.executable, "-m", "kit.openmodel", "--url", config.url("shop") + path, "--rate", str(rps),
             "--duration", str(seconds), "--drain", "1", "--out", str(folder / "neighbour-result.json")]

@@ -45,12 +45,8 @@ from .faults import (
     FAULT_KINDS, FLAG_BODY_SCHEMA, FLAGS, SERVICES, UnknownName, fault_body_schema, fault_kind, validate_fault,
     validate_flag_body,
 )
+from .shop import CATALOG, DEFAULT_CAPACITY, PRODUCT_IDS, ROUTES, SERVICE_TIME_MS, SERVICE_TIME_SIGMA
 
-
-
-SERVICE_TIME_MS = {"catalog": 20.0, "product": 10.0, "checkout": 25.0, "pay": 20.0}
-SERVICE_TIME_SIGMA = 0.25
-DEFAULT_CAPACITY = {"shop": (8, 32), "payments": (16, 64)}
 RECOMMENDATIONS_MS = 5.0
 NEW_CHECKOUT_MS = 15.0
 BAD_DEPLOY_CHECKOUT_FAILURES = 1 / 3
@@ -64,14 +60,6 @@ MEMORY_LIMIT_BYTES = 512 * 2**20
 LEAK_TICK_S = 0.25
 _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
-_NAMES = (
-    "kettle", "teapot", "mug", "french press", "grinder", "scale", "thermometer", "filter papers",
-    "dripper", "carafe", "espresso cups", "tamper", "milk jug", "canister", "spoon set", "tea tin",
-    "strainer", "cosy", "tray", "descaler",
-)
-CATALOG: tuple[dict[str, Any], ...] = tuple(
-    {"id": f"p{i:02d}", "name": name, "price": round(4.5 + 3.25 * i, 2)} for i, name in enumerate(_NAMES, start=1)
-)
 _PRODUCTS = {product["id"]: product for product in CATALOG}
 
 
@@ -331,7 +319,7 @@ class _PaymentsClient:
         """Charge one order; a failed payment becomes 502 (payments said no) or 504 (no answer)."""
         start = time.perf_counter()
         try:
-            response = await self.http.post("/pay", json={"order_id": order_id, "amount": amount})
+            response = await self.http.post(ROUTES["pay"].path, json={"order_id": order_id, "amount": amount})
         except httpx.TimeoutException:
             outcome = "timeout"
         except httpx.TransportError:
@@ -352,7 +340,7 @@ class CheckoutRequest(BaseModel):
     # Closed and typed as the OpenAPI document says: "2", true or an unknown key is refused, not guessed at.
     model_config = ConfigDict(strict=True, extra="forbid")
 
-    product_id: str = Field(json_schema_extra={"enum": [product["id"] for product in CATALOG]})
+    product_id: str = Field(json_schema_extra={"enum": list(PRODUCT_IDS)})
     quantity: int = Field(default=1, ge=1, le=100, strict=False)
 
     @field_validator("quantity", mode="before")
@@ -421,20 +409,20 @@ def create_shop_app(settings: ServiceSettings) -> FastAPI:
 
     app = _base_app(runtime, lifespan)
 
-    @app.get("/catalog", responses=_refusals(500, 503))
+    @app.get(ROUTES["catalog"].path, responses=_refusals(500, 503))
     async def catalog() -> list[dict[str, Any]]:
         async with runtime.serving("catalog"):
             return list(CATALOG)
 
-    @app.get("/products/{product_id}", responses=_refusals(404, 500, 503))
+    @app.get(ROUTES["product"].path, responses=_refusals(404, 500, 503))
     async def product(
-        product_id: str = PathParameter(json_schema_extra={"enum": [product["id"] for product in CATALOG]}),
+        product_id: str = PathParameter(json_schema_extra={"enum": list(PRODUCT_IDS)}),
     ) -> dict[str, Any]:
         found = _product(product_id)
         async with runtime.serving("product"):
             return found
 
-    @app.post("/checkout", responses=_refusals(400, 404, 422, 500, 502, 503, 504))
+    @app.post(ROUTES["checkout"].path, responses=_refusals(400, 404, 422, 500, 502, 503, 504))
     async def checkout(order: CheckoutRequest) -> dict[str, Any]:
         found = _product(order.product_id)
         async with runtime.serving("checkout"):
@@ -451,7 +439,7 @@ def create_payments_app(settings: ServiceSettings) -> FastAPI:
     runtime = _Runtime("payments", settings)
     app = _base_app(runtime, None)
 
-    @app.post("/pay", responses=_refusals(400, 422, 500, 503))
+    @app.post(ROUTES["pay"].path, responses=_refusals(400, 422, 500, 503))
     async def pay(payment: PaymentRequest) -> dict[str, Any]:
         if "down" in runtime.faults:
             raise HTTPException(503, "payments is down")

@@ -14,19 +14,17 @@ import time
 
 import httpx
 
+from .shop import ROUTES
+
 # catalog 40 %, product 30 %, checkout 30 %, interleaved.
 CYCLE = ("catalog", "product", "checkout", "catalog", "product", "checkout",
          "catalog", "product", "checkout", "catalog")
 
 
 async def _one(client: httpx.AsyncClient, journey: str, product: str) -> None:
+    method, path, body = ROUTES[journey].request(product)
     try:
-        if journey == "catalog":
-            await client.get("/catalog")
-        elif journey == "product":
-            await client.get(f"/products/{product}")
-        else:
-            await client.post("/checkout", json={"product_id": product, "quantity": 1})
+        await client.request(method, path, json=body)
     except httpx.HTTPError:
         pass  # failures are what the sandbox measures; the generator carries on
 
@@ -35,7 +33,7 @@ async def _product_ids(client: httpx.AsyncClient) -> list[str]:
     """Browse the catalog once, as a visitor would, to learn what there is to buy."""
     while True:
         try:
-            response = await client.get("/catalog")
+            response = await client.get(ROUTES["catalog"].path)
             if response.status_code == 200:
                 return [item["id"] for item in response.json()]
         except httpx.HTTPError:

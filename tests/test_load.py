@@ -106,8 +106,8 @@ def test_locust_run_end_to_end(clean_faults):
     lines: list[str] = []
     result = load.run(10, 10, 4, wait=(0.05, 0.2), config=clean_faults, progress=lines.append)
     stats = result.stats
-    assert {"/catalog", "/products/{id}", "/checkout", "Aggregated"} <= set(stats.index)
-    for route in ("/catalog", "/products/{id}", "/checkout"):
+    assert {"/catalog", "/products/{product_id}", "/checkout", "Aggregated"} <= set(stats.index)
+    for route in ("/catalog", "/products/{product_id}", "/checkout"):
         assert stats.loc[route, "requests"] > 0, stats
     assert stats.loc["Aggregated", "failures"] == 0, result.failures
     assert result.total.p50_ms >= 10 and result.total.rps > 5
