@@ -88,7 +88,7 @@ def _drill(args: argparse.Namespace) -> int:
 
 def _drill_status(current, args: argparse.Namespace) -> str:
     """The drill as ``kit drill status`` shows it: the newest events first, at most --limit unless --all."""
-    from ..postmortem import clock
+    from ..timeline import clock
 
     lines = [f"drill {current.run}: {current.title} ({'running' if current.active else 'ended'}, "
              f"{clock(current.elapsed)} elapsed)"]
@@ -107,7 +107,7 @@ def _drill_status(current, args: argparse.Namespace) -> str:
 
 def _drill_results_table(frame) -> str:
     """Finished drills with local start and end times and the response times as m:ss."""
-    from ..postmortem import clock
+    from ..timeline import clock
 
     view = frame.drop(columns=["actions", "roles"], errors="ignore").copy()
     for column in ("started_at", "ended_at"):
