@@ -8,6 +8,7 @@ and has no side effects.
 from __future__ import annotations
 
 import importlib
+from collections.abc import Sequence
 
 __version__ = "0.1.0"
 
@@ -40,6 +41,18 @@ _MODULES = ("drills", "mitigations", "postmortem", "runbooks", "scenarios", "slo
 """Modules a notebook uses by name (``kit.drills.start(...)``) without importing them first."""
 
 __all__ = sorted([*_EXPORTS, *_MODULES]) + ["__version__"]
+
+
+def command_refusal(args: Sequence[str]) -> str | None:
+    """Why the `kit` command would refuse ARGS (the words after ``kit``), or None when it accepts them.
+
+    kit.runbooks's linter checks a runbook's ``kit`` commands with this unless told otherwise. It is
+    here, where the package is put together, and not in kit.runbooks, because a domain module must
+    not import kit.cli (kit.cli imports the domain modules); kit.cli loads when a command is checked.
+    """
+    from .cli import refusal
+
+    return refusal(args)
 
 
 def __getattr__(name: str):

@@ -13,7 +13,9 @@ Where a ``runbook_url`` may point: a path relative to the repository root
 passes). Anything else is reported.
 
 Heavy modules (pandas through kit.prom, nbformat) are imported where they are
-used, so adding the CLI group keeps ``kit --help`` fast.
+used, so ``kit --help`` stays fast (kit.cli.runbooks, the ``kit runbooks`` commands, imports this).
+The linter asks a ``CommandCheck`` whether a runbook's ``kit`` commands parse; by default the
+CLI's own parser, through ``kit.command_refusal``: this module never imports kit.cli.
 
 For labs (lab 04), runbooks can also be drafted outside the repository:
 ``save_draft`` writes one into the sandbox's state folder and ``lint_runbook``
@@ -24,20 +26,23 @@ checks that single file against the alerts that link to its name, so a notebook
 
 from __future__ import annotations
 
-import argparse
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, Sequence
 from urllib.parse import unquote, urlsplit
 
+from . import command_refusal
 from .config import REPO_ROOT, Config
 from .errors import InvalidInput, PromQLError, SandboxNotReady
 
 __all__ = [
     "REQUIRED_SECTIONS", "GAME_MASTER_COMMANDS", "LIVE_SOURCE", "Section", "Snippet", "Runbook", "Problem", "LintReport",
-    "parse", "lint", "lint_runbook", "save_draft", "drafts_folder", "practice_incident", "to_notebook", "add_cli",
+    "CommandCheck", "parse", "lint", "lint_runbook", "save_draft", "drafts_folder", "practice_incident", "to_notebook",
 ]
+
+CommandCheck = Callable[[Sequence[str]], str | None]
+"""Why the `kit` command would refuse ARGS (the words after ``kit``), or None when it accepts them."""
 
 GAME_MASTER_COMMANDS: tuple[str, ...] = ("fault",)
 """``kit`` commands that inject, clear or list the game master's faults. Production has no such button, and in a
@@ -216,7 +221,8 @@ class _Alert:
     source: str
 
 
-def lint(*, live: bool = True, config: Config | None = None, root: str | Path = REPO_ROOT) -> LintReport:
+def lint(*, live: bool = True, config: Config | None = None, root: str | Path = REPO_ROOT,
+         check_command: CommandCheck = command_refusal) -> LintReport:
     """Check that every paging alert leads to a complete runbook whose queries work.
 
     Paging alerts need a ``runbook_url``; every url given must resolve; each
@@ -227,6 +233,7 @@ def lint(*, live: bool = True, config: Config | None = None, root: str | Path = 
     learner installed count too) and every promql snippet is run there.
     Offline: the rule files in ``sandbox/rules`` plus the rules generated from
     every ``slos/*.yml``, and snippets are only checked to be non-empty.
+    ``check_command`` judges each ``kit`` command in an sh block (default: the kit's own parser).
     """
     root = Path(root).resolve()
     alerts, problems = _live_alerts(config) if live else _file_alerts(root)
@@ -250,7 +257,7 @@ def lint(*, live: bool = True, config: Config | None = None, root: str | Path = 
         text = "\n".join(book.lines)
         problems += [Problem(file, 1, f"alert {name} links here, but the runbook never names it")
                      for name in sorted(linked.get(path, ())) if not re.search(rf"\b{re.escape(name)}\b", text)]
-        problems += _check_commands(book, file)
+        problems += _check_commands(book, file, check_command)
         for snippet in book.promql:
             queries += 1
             problems += _check_query(snippet, file, live, config)
@@ -363,14 +370,10 @@ def _check_sections(book: Runbook, file: str) -> list[Problem]:
     return problems
 
 
-def _check_commands(book: Runbook, file: str) -> list[Problem]:
+def _check_commands(book: Runbook, file: str, check_command: CommandCheck) -> list[Problem]:
     """Every ``kit`` command in an sh block must be one the kit accepts (a runbook is no place to learn of a
     typo) and none of the game master's (``GAME_MASTER_COMMANDS``)."""
-    import contextlib
-    import io
     import shlex
-
-    from .cli import build_parser
 
     problems = []
     for command in book.commands:
@@ -381,16 +384,10 @@ def _check_commands(book: Runbook, file: str) -> list[Problem]:
             continue
         if not argv or argv[0] != "kit":
             continue
-        errors = io.StringIO()
-        try:
-            with contextlib.redirect_stderr(errors), contextlib.redirect_stdout(io.StringIO()):
-                build_parser().parse_args(argv[1:])
-        except SystemExit as exit_:
-            if exit_.code:
-                reason = errors.getvalue().strip().splitlines()[-1:] or ["not a kit command"]
-                problems.append(Problem(file, command.line, f"`{command.text}` is not a valid kit command: "
-                                                            f"{reason[0].removeprefix('kit: ')}"))
-                continue
+        reason = check_command(argv[1:])
+        if reason is not None:
+            problems.append(Problem(file, command.line, f"`{command.text}` is not a valid kit command: {reason}"))
+            continue
         if argv[1] in GAME_MASTER_COMMANDS:
             problems.append(Problem(file, command.line, f"`{command.text}` is the game master's tool, not the "
                                     "on-call's: diagnose from the symptoms (queries, `kit status`, `kit logs`) and "
@@ -450,7 +447,8 @@ def save_draft(name: str, text: str, *, config: Config | None = None) -> Path:
 
 
 def lint_runbook(path: str | Path, *, alerts: list[str] | tuple[str, ...] | None = None, live: bool = True,
-                 require_data: bool = False, config: Config | None = None) -> LintReport:
+                 require_data: bool = False, config: Config | None = None,
+                 check_command: CommandCheck = command_refusal) -> LintReport:
     """Lint one runbook file, wherever it lives (a draft from ``save_draft``), as ``lint`` checks each runbook.
 
     The required sections in order and none empty, a promql block in First
@@ -462,6 +460,7 @@ def lint_runbook(path: str | Path, *, alerts: list[str] | tuple[str, ...] | None
     alerts that will link to it once it is copied into ``runbooks/``.
     ``require_data`` (live only) also reports each First checks query that
     returns no series: a misspelled metric is not an error to Prometheus.
+    ``check_command`` judges each ``kit`` command, as for ``lint``.
     Problems name the file by its name alone.
     """
     if require_data and not live:
@@ -478,7 +477,7 @@ def lint_runbook(path: str | Path, *, alerts: list[str] | tuple[str, ...] | None
     text = book.text
     problems += [Problem(file, 1, f"alert {name} links here, but the runbook never names it")
                  for name in names if not re.search(rf"\b{re.escape(name)}\b", text)]
-    problems += _check_commands(book, file)
+    problems += _check_commands(book, file, check_command)
     for snippet in book.promql:
         problems += _check_query(snippet, file, live, config,
                                  require_data=require_data and snippet.section == "First checks")
@@ -575,34 +574,3 @@ def _python_string(text: str) -> str:
     if '"""' in text or "\\" in text or text.endswith('"'):
         return repr(text)
     return f'"""{text}"""'
-
-
-# --------------------------------------------------------------------------- command line
-
-
-def add_cli(sub: Any) -> argparse.ArgumentParser:
-    """Add ``kit runbooks lint|notebook`` to the ``kit`` subparsers; each leaf parser's ``func`` runs it."""
-    parser = sub.add_parser("runbooks", help="lint the runbooks against the alert rules, or open one as a notebook")
-    actions = parser.add_subparsers(dest="action", required=True)
-    p = actions.add_parser("lint", help="every paging alert links to a complete runbook whose queries run "
-                                        "(exit 1 with one line per problem)")
-    p.add_argument("--offline", action="store_true",
-                   help="read sandbox/rules and slos/ instead of the running Prometheus; do not run the queries")
-    p.add_argument("--root", default=str(REPO_ROOT), help="repository whose runbooks and rules to lint")
-    p.set_defaults(func=_lint_command)
-    p = actions.add_parser("notebook", help="write a runbook as an executable Jupyter notebook")
-    p.add_argument("runbook", help="a runbook name (checkout-errors) or a Markdown file")
-    p.add_argument("--out", default=None, help="notebook file to write (default: <state>/runbooks/NAME.ipynb)")
-    p.set_defaults(func=_notebook_command)
-    return parser
-
-
-def _lint_command(args: argparse.Namespace) -> int:
-    report = lint(live=not args.offline, root=args.root)
-    print(report)
-    return 0 if report.ok else 1
-
-
-def _notebook_command(args: argparse.Namespace) -> int:
-    print(f"wrote {to_notebook(args.runbook, args.out)}")
-    return 0

@@ -363,7 +363,7 @@ def test_help_lists_what_the_validation_accepts():
     import re
 
     from kit import binaries, capacity, load, mitigations
-    from kit.cli import _fault_params
+    from kit.cli.faults import _fault_params
 
     helps = {words: parser.format_help() for words, parser in _parsers()}
     fault_set = helps[("fault", "set")]
@@ -481,7 +481,7 @@ def test_drill_status_timeline_is_newest_first_and_limited():
     import argparse
 
     from kit import drills
-    from kit.cli import _drill_status
+    from kit.cli.drills import _drill_status
 
     t0 = 1796030000.0
     events = [drills.Event(t0 + 10 * i, "note", f"note {i}") for i in range(30)]

@@ -406,8 +406,8 @@ def test_dockerignore_keeps_what_the_image_needs_and_drops_the_rest():
     assert ignore.exists(), "without a root .dockerignore the build sends .venv and .git to the engine"
     patterns = [line.strip() for line in ignore.read_text().splitlines()
                 if line.strip() and not line.strip().startswith("#")]
-    for path in (*_pyproject_files(), "kit/__init__.py", "kit/cli.py", "sandbox/prometheus.yml",
+    for path in (*_pyproject_files(), "kit/__init__.py", "kit/cli/__init__.py", "sandbox/prometheus.yml",
                  "sandbox/alertmanager.yml", "sandbox/rules/starter.yml"):
         assert not _ignored(path, patterns), f".dockerignore drops {path}, which the image needs"
-    for path in (".venv/bin/python", ".git/HEAD", "labs/x.ipynb", "kit/__pycache__/cli.cpython-311.pyc"):
+    for path in (".venv/bin/python", ".git/HEAD", "labs/x.ipynb", "kit/cli/__pycache__/__init__.cpython-311.pyc"):
         assert _ignored(path, patterns), f".dockerignore lets {path} into the build context"

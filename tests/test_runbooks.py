@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import os
 import shutil
 import sys
@@ -194,10 +193,9 @@ def test_report_lists_problems_sorted_by_file_and_line(tmp_path):
 
 
 def _cli(*argv: str) -> int:
-    parser = argparse.ArgumentParser(prog="kit")
-    runbooks.add_cli(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(argv)
-    return args.func(args)
+    from kit.cli import main
+
+    return main(list(argv))
 
 
 def test_cli_lint_exits_0_when_clean_and_1_with_one_line_per_problem(tmp_path, capsys):

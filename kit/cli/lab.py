@@ -1,0 +1,66 @@
+"""`kit lab`: the sandbox and JupyterLab together, for as long as JupyterLab runs."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+
+from ..config import PROFILES
+from . import _config, _ignore_stop_signals, command
+
+
+def _lab_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--profile", choices=sorted(PROFILES), default=None)
+    p.add_argument("--port", type=int, default=8888, help="JupyterLab port")
+    p.add_argument("--no-browser", action="store_true", help="do not open a browser window")
+    p.add_argument("--lan", action="store_true",
+                   help="let a mob on your network join this JupyterLab (token auth stays on)")
+    p.add_argument("--facilitator", action="store_true",
+                   help="open the repository with nbgrader's authoring and grading tools, not your working copies")
+
+
+@command("lab", "start the sandbox and open JupyterLab on your copy of lab 00; Ctrl-C, SIGTERM or SIGHUP stops both",
+         _lab_arguments)
+def _lab(args: argparse.Namespace) -> int:
+    """Sandbox up, JupyterLab in the foreground; both stopped on Ctrl-C, SIGTERM, SIGHUP or when Jupyter exits.
+
+    A learner's JupyterLab opens their working copies of the labs (made or updated
+    first, see kit.workcopy); ``--facilitator`` opens the repository with nbgrader's tools.
+    JupyterLab runs in its own session, so a terminal's Ctrl-C or hang-up reaches this
+    process only and the stop always goes one way: SIGTERM to Jupyter (which shuts its
+    kernels down), then the sandbox. The sandbox and Jupyter are tethered to this
+    process, so even a SIGKILL here stops them (on Linux).
+    """
+    import subprocess
+
+    from .. import labserver, procs, sandbox, workcopy
+
+    config = _config(args)
+    if not args.facilitator:
+        print(workcopy.report(workcopy.ensure(config), config))
+    launch = labserver.settings(config, port=args.port, lan=args.lan, facilitator=args.facilitator,
+                                browser=not args.no_browser)
+    labserver.write_page_config(launch)
+    jupyter = None
+    try:
+        running = sandbox.up(args.profile, progress=print, tether=True)
+        print("\n".join(f"{name}: {url}" for name, url in running.urls.items()))
+        if args.lan:
+            print("JupyterLab is reachable from your network (token required); the sandbox stays on 127.0.0.1")
+        jupyter = subprocess.Popen(procs.tethered(launch.argv), cwd=launch.root_dir, env=launch.env,
+                                   start_new_session=True)
+        return jupyter.wait()
+    except KeyboardInterrupt:  # Ctrl-C, and SIGTERM or SIGHUP (see main): a request to stop, done cleanly
+        return 0
+    finally:
+        _ignore_stop_signals()  # a second Ctrl-C or SIGTERM must not cut the stopping short
+        if jupyter is not None and jupyter.poll() is None:
+            jupyter.terminate()  # Jupyter shuts its kernels down on SIGTERM
+            try:
+                jupyter.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(jupyter.pid, signal.SIGKILL)
+                jupyter.wait()
+        sandbox.down(progress=print)
+        print("sandbox and JupyterLab stopped")
