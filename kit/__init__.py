@@ -1,14 +1,16 @@
 """Reliability Dojo's helper kit: the sandbox, PromQL, faults, pages, drills, the mob timer and grading.
 
 Notebooks reach for everything through this namespace (``kit.up()``,
-``kit.query(...)``). Names are imported lazily so ``import kit`` stays fast
-and has no side effects.
+``kit.query(...)``). Names are imported lazily so ``import kit`` stays fast;
+its one side effect is to give kit.commandcheck the CLI's check for ``kit`` commands.
 """
 
 from __future__ import annotations
 
 import importlib
 from collections.abc import Sequence
+
+from . import commandcheck
 
 __version__ = "0.1.0"
 
@@ -46,13 +48,16 @@ __all__ = sorted([*_EXPORTS, *_MODULES]) + ["__version__"]
 def command_refusal(args: Sequence[str]) -> str | None:
     """Why the `kit` command would refuse ARGS (the words after ``kit``), or None when it accepts them.
 
-    kit.runbooks's linter checks a runbook's ``kit`` commands with this unless told otherwise. It is
-    here, where the package is put together, and not in kit.runbooks, because a domain module must
-    not import kit.cli (kit.cli imports the domain modules); kit.cli loads when a command is checked.
+    Registered with kit.commandcheck below, for the runbook linter: a domain module must not import
+    kit.cli (kit.cli imports the domain modules), so the check is plugged in here, where the package
+    is put together; kit.cli loads only when a command is checked.
     """
     from .cli import refusal
 
     return refusal(args)
+
+
+commandcheck.register(command_refusal)
 
 
 def __getattr__(name: str):

@@ -15,7 +15,7 @@ passes). Anything else is reported.
 Heavy modules (pandas through kit.prom, nbformat) are imported where they are
 used, so ``kit --help`` stays fast (kit.cli.runbooks, the ``kit runbooks`` commands, imports this).
 The linter asks a ``CommandCheck`` whether a runbook's ``kit`` commands parse; by default the
-CLI's own parser, through ``kit.command_refusal``: this module never imports kit.cli.
+CLI's own parser, which kit.commandcheck holds for it: this module never imports kit.cli.
 
 For labs (lab 04), runbooks can also be drafted outside the repository:
 ``save_draft`` writes one into the sandbox's state folder and ``lint_runbook``
@@ -29,10 +29,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from . import command_refusal
+from .commandcheck import CommandCheck, refusal
 from .config import REPO_ROOT, Config
 from .errors import InvalidInput, PromQLError, SandboxNotReady
 
@@ -41,8 +41,6 @@ __all__ = [
     "CommandCheck", "parse", "lint", "lint_runbook", "save_draft", "drafts_folder", "practice_incident", "to_notebook",
 ]
 
-CommandCheck = Callable[[Sequence[str]], str | None]
-"""Why the `kit` command would refuse ARGS (the words after ``kit``), or None when it accepts them."""
 
 GAME_MASTER_COMMANDS: tuple[str, ...] = ("fault",)
 """``kit`` commands that inject, clear or list the game master's faults. Production has no such button, and in a
@@ -222,7 +220,7 @@ class _Alert:
 
 
 def lint(*, live: bool = True, config: Config | None = None, root: str | Path = REPO_ROOT,
-         check_command: CommandCheck = command_refusal) -> LintReport:
+         check_command: CommandCheck = refusal) -> LintReport:
     """Check that every paging alert leads to a complete runbook whose queries work.
 
     Paging alerts need a ``runbook_url``; every url given must resolve; each
@@ -448,7 +446,7 @@ def save_draft(name: str, text: str, *, config: Config | None = None) -> Path:
 
 def lint_runbook(path: str | Path, *, alerts: list[str] | tuple[str, ...] | None = None, live: bool = True,
                  require_data: bool = False, config: Config | None = None,
-                 check_command: CommandCheck = command_refusal) -> LintReport:
+                 check_command: CommandCheck = refusal) -> LintReport:
     """Lint one runbook file, wherever it lives (a draft from ``save_draft``), as ``lint`` checks each runbook.
 
     The required sections in order and none empty, a promql block in First
