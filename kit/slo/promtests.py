@@ -34,11 +34,11 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
-from .config import Profile
-from .promfiles import PromtoolResult, promtool
-from .slo import (LatencySLI, SLOSpec, BurnWindow, _VALUE, _checked_windows, _profile, _record, _scaled,
+from ..config import Profile
+from ..promfiles import PromtoolResult, promtool
+from . import (LatencySLI, SLOSpec, BurnWindow, _VALUE, _checked_windows, _profile, _record, _scaled,
                   generate_rules)
-from .timescale import format_duration, parse_duration
+from ..timescale import format_duration, parse_duration
 
 __all__ = ["generate_tests", "test_rules", "prometheus_rate"]
 

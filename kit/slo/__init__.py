@@ -55,15 +55,15 @@ from dataclasses import field as _field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from . import yamldocs
-from .errors import InvalidInput, PromQLError
-from .metrics import LATENCY_BUCKETS
-from .promfiles import PromtoolResult, check_rules, promtool, to_yaml
-from .timescale import MIN_SCRAPES_PER_WINDOW, format_duration, parse_duration
+from .. import yamldocs
+from ..errors import InvalidInput, PromQLError
+from ..metrics import LATENCY_BUCKETS
+from ..promfiles import PromtoolResult, check_rules, promtool, to_yaml
+from ..timescale import MIN_SCRAPES_PER_WINDOW, format_duration, parse_duration
 
 if TYPE_CHECKING:
-    from .config import Config, Profile
-    from .sandbox import SandboxStatus
+    from ..config import Config, Profile
+    from ..sandbox import SandboxStatus
 
 __all__ = [
     "SLOSpec", "AvailabilitySLI", "LatencySLI", "BurnWindow", "DEFAULT_WINDOWS", "MAX_OBJECTIVE",
@@ -397,7 +397,7 @@ def validate_queries(spec: SLOSpec, config: Config | None = None) -> list[str]:
     bound the service does not expose), and an error ratio outside 0–1 means
     the queries do not count the same events.
     """
-    from . import prom  # needs httpx and a Prometheus; keep importing this module light
+    from .. import prom  # needs httpx and a Prometheus; keep importing this module light
 
     sli = spec.sli
     if isinstance(sli, LatencySLI):
@@ -433,7 +433,7 @@ def install(spec: SLOSpec, *, time_scale: float | None = None, name: str | None 
     """Install the SLO's rules into the running sandbox at its profile's time scale (unless ``time_scale`` is
     given) and return the sandbox status. ``name`` is the rule file, ``slo-<name>`` by default; each installer
     uses its own (a drill ``drill-slo-<name>``), so removing one never removes another's rules."""
-    from . import sandbox
+    from .. import sandbox
 
     config = sandbox.current_config(config)
     profile = config.profile_spec
@@ -589,7 +589,7 @@ def _record(window: str) -> str:
 
 
 def _profile(profile: str | Profile) -> Profile:
-    from .config import PROFILES
+    from ..config import PROFILES
 
     if isinstance(profile, str):
         if profile not in PROFILES:
@@ -702,7 +702,7 @@ def generate_tests(spec: SLOSpec, *, time_scale: float = 1, profile: str | Profi
                    windows: Sequence[BurnWindow] | None = None, rule_file: str = "rules.yml") -> dict:
     """A ``promtool test rules`` document for ``generate_rules``, starting from raw counter series
     (``kit.slotests`` builds it: scenarios, series and the model of ``rate()``)."""
-    from . import slotests
+    from . import promtests as slotests
 
     return slotests.generate_tests(spec, time_scale=time_scale, profile=profile, windows=windows, rule_file=rule_file)
 
@@ -710,7 +710,7 @@ def generate_tests(spec: SLOSpec, *, time_scale: float = 1, profile: str | Profi
 def test_rules(spec: SLOSpec, *, time_scale: float = 1, profile: str | Profile = "realistic",
                windows: Sequence[BurnWindow] | None = None) -> PromtoolResult:
     """Generate the rules and their unit tests and run ``promtool test rules`` on them."""
-    from . import slotests
+    from . import promtests as slotests
 
     return slotests.test_rules(spec, time_scale=time_scale, profile=profile, windows=windows)
 
@@ -940,7 +940,7 @@ def budget_report(spec: SLOSpec, *, days: float | None = None, step: str = "1h",
     """The SLO's error budget over the last ``days`` (default: its whole window) of data in Prometheus."""
     import time as _time
 
-    from . import prom
+    from .. import prom
 
     seconds = days * 86400 if days is not None else spec.window_seconds
     step_s = _seconds(step, "step")

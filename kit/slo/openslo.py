@@ -47,10 +47,10 @@ from dataclasses import dataclass, replace
 from dataclasses import field as _field
 from typing import Any
 
-from .errors import InvalidInput
-from .slo import _PLACEHOLDER, AvailabilitySLI, SLOSpec, _mapping, _name, _objective, _query, _ratio, _window
-from .timescale import parse_duration
-from .yamldocs import Document
+from ..errors import InvalidInput
+from . import _PLACEHOLDER, AvailabilitySLI, SLOSpec, _mapping, _name, _objective, _query, _ratio, _window
+from ..timescale import parse_duration
+from ..yamldocs import Document
 
 __all__ = ["API_VERSION", "KINDS", "is_openslo", "to_specs", "window"]
 
