@@ -1,4 +1,4 @@
-"""OpenSLO v1 documents read into the kit's SLO model (``kit.slo.SLOSpec``).
+"""OpenSLO v1 documents read into the kit's SLO model (``kit.slo.spec.SLOSpec``).
 
 A file may hold every kind the OpenSLO v1 specification defines (SLO, SLI,
 DataSource, Service, AlertPolicy, AlertCondition, AlertNotificationTarget), in
@@ -48,9 +48,10 @@ from dataclasses import field as _field
 from typing import Any
 
 from ..errors import InvalidInput
-from . import _PLACEHOLDER, AvailabilitySLI, SLOSpec, _mapping, _name, _objective, _query, _ratio, _window
 from ..timescale import parse_duration
 from ..yamldocs import Document
+from .spec import (WINDOW_PLACEHOLDER, AvailabilitySLI, SLOSpec, parse_mapping, parse_name, parse_objective,
+                   parse_query, parse_ratio, parse_window)
 
 __all__ = ["API_VERSION", "KINDS", "is_openslo", "to_specs", "window"]
 
@@ -136,7 +137,7 @@ def window(value: Any, field: str) -> str:
     except InvalidInput:
         raise InvalidInput(field, f"{text!r} is not a duration shorthand; write a whole number and one of m, h, d, w, "
                                   "M (30 days), Q (90 days), Y (365 days), e.g. 28d, 4w or 1M") from None
-    return _window(text, field)  # the kit's own verdict on the window's length
+    return parse_window(text, field)  # the kit's own verdict on the window's length
 
 
 # --------------------------------------------------------------------------- objects
@@ -154,7 +155,7 @@ def _objects(documents: Sequence[Document]) -> list[_Object]:
 
 
 def _object(item: Any, document: Document, prefix: str) -> _Object:
-    doc = _mapping(item, "")
+    doc = parse_mapping(item, "")
     _keys(doc, "", _OBJECT, "an object")
     version = _required(doc, "apiVersion", "", API_VERSION)
     if version != API_VERSION:
@@ -162,16 +163,16 @@ def _object(item: Any, document: Document, prefix: str) -> _Object:
     kind = _required(doc, "kind", "", "one of " + ", ".join(KINDS))
     if kind not in KINDS:
         raise InvalidInput("kind", f"{kind!r} is not an OpenSLO v1 kind; use one of {', '.join(KINDS)}")
-    meta = _mapping(_required(doc, "metadata", ""), "metadata")
+    meta = parse_mapping(_required(doc, "metadata", ""), "metadata")
     _keys(meta, "metadata", _METADATA, "metadata")
     name = _required(meta, "name", "metadata")
     if kind == "SLO":  # its name becomes the rules' slo label; other kinds are only looked up by name
-        name = _name(name, "metadata.name")
+        name = parse_name(name, "metadata.name")
     elif not isinstance(name, str) or not name.strip():
         raise InvalidInput("metadata.name", f"{name!r} must be a non-empty string")
-    _mapping(meta.get("labels") or {}, "metadata.labels")
-    _mapping(meta.get("annotations") or {}, "metadata.annotations")
-    spec = _mapping(_required(doc, "spec", ""), "spec")
+    parse_mapping(meta.get("labels") or {}, "metadata.labels")
+    parse_mapping(meta.get("annotations") or {}, "metadata.annotations")
+    spec = parse_mapping(_required(doc, "spec", ""), "spec")
     if kind == "DataSource":
         _keys(spec, "spec", _DATA_SOURCE, "a DataSource")
         _required(spec, "type", "spec", "Prometheus")
@@ -209,9 +210,9 @@ def _ref(objects: Mapping[str, _Object], name: Any, field: str, kind: str) -> _O
 
 def _prometheus_query(doc: Any, field: str, sources: Mapping[str, _Object]) -> str:
     """The PromQL query of a ``{metricSource: ...}`` whose type, given or from its DataSource, is Prometheus."""
-    doc = _mapping(doc, field)
+    doc = parse_mapping(doc, field)
     _keys(doc, field, ("metricSource",), "a metric")
-    source = _mapping(_required(doc, "metricSource", field), f"{field}.metricSource")
+    source = parse_mapping(_required(doc, "metricSource", field), f"{field}.metricSource")
     field = f"{field}.metricSource"
     _keys(source, field, _METRIC_SOURCE, "a metric source")
     kind = source.get("type")
@@ -228,7 +229,7 @@ def _prometheus_query(doc: Any, field: str, sources: Mapping[str, _Object]) -> s
         raise InvalidInput(f"{field}.type", "is required (Prometheus) when there is no metricSourceRef")
     elif kind != "Prometheus":
         raise InvalidInput(f"{field}.type", f"{kind!r} is not supported; only Prometheus is")
-    spec = _mapping(_required(source, "spec", field), f"{field}.spec")
+    spec = parse_mapping(_required(source, "spec", field), f"{field}.spec")
     if set(spec) != {"query"}:
         raise InvalidInput(f"{field}.spec", "a Prometheus source holds one key, query (PromQL)")
     query = spec["query"]
@@ -244,13 +245,13 @@ def _sampled(function: str, query: str) -> str:
 
 
 def _no_window(query: str, field: str, why: str) -> str:
-    if _PLACEHOLDER.search(query):
+    if WINDOW_PLACEHOLDER.search(query):
         raise InvalidInput(field, f"{{{{window}}}} cannot be used here: {why}; give the query without it")
     return query
 
 
 def _ratio_metric(doc: Any, field: str, sources: Mapping[str, _Object]) -> _Indicator:
-    doc = _mapping(doc, field)
+    doc = parse_mapping(doc, field)
     _keys(doc, field, _RATIO, "a ratioMetric")
     counter = doc.get("counter", True)
     if not isinstance(counter, bool):
@@ -267,8 +268,8 @@ def _ratio_metric(doc: Any, field: str, sources: Mapping[str, _Object]) -> _Indi
                          "raw is a stored ratio, sampled at every rule evaluation")
         mean = _sampled("sum_over_time", raw)  # the mean ratio is this over the sample count
         role = "good" if raw_type == "success" else "bad"
-        return _Indicator(ratio=_ratio(mean if role == "good" else None, mean if role == "bad" else None,
-                                       _sampled("count_over_time", raw), field),
+        return _Indicator(ratio=parse_ratio(mean if role == "good" else None, mean if role == "bad" else None,
+                                            _sampled("count_over_time", raw), field),
                           spelled={f"sli.{role}": raw_field, "sli.total": raw_field})
     if doc.get("rawType") is not None:
         raise InvalidInput(f"{field}.rawType", "goes with raw; good/bad and total say the ratio's type already")
@@ -283,16 +284,16 @@ def _ratio_metric(doc: Any, field: str, sources: Mapping[str, _Object]) -> _Indi
             continue
         query = _prometheus_query(parts[role], f"{field}.{role}", sources)
         query_field = f"{field}.{role}.metricSource.spec.query"
-        if counter or _PLACEHOLDER.search(query):
-            queries[role] = _query(query, query_field)
+        if counter or WINDOW_PLACEHOLDER.search(query):
+            queries[role] = parse_query(query, query_field)
         else:
             queries[role] = _sampled("sum_over_time", query)  # a gauge: add up its samples over the window
-    return _Indicator(ratio=_ratio(queries.get("good"), queries.get("bad"), queries["total"], field),
+    return _Indicator(ratio=parse_ratio(queries.get("good"), queries.get("bad"), queries["total"], field),
                       spelled={f"sli.{role}": f"{field}.{role}.metricSource.spec.query" for role in queries})
 
 
 def _sli_spec(doc: Any, field: str, sources: Mapping[str, _Object]) -> _Indicator:
-    doc = _mapping(doc, field)
+    doc = parse_mapping(doc, field)
     _keys(doc, field, _SLI, "an SLI")
     if doc.get("ratioMetric") is not None and doc.get("thresholdMetric") is not None:
         raise InvalidInput(field, "give ratioMetric or thresholdMetric, not both")
@@ -322,10 +323,10 @@ def _indicator(slo: _Object, spec: Mapping[str, Any], slis: Mapping[str, _Object
                                        for name, spelled in found.spelled.items()})
     if spec.get("indicator") is None:
         raise InvalidInput("spec.indicator", "is required (an inline SLI), or name an SLI with indicatorRef")
-    inline = _mapping(spec["indicator"], "spec.indicator")
+    inline = parse_mapping(spec["indicator"], "spec.indicator")
     _keys(inline, "spec.indicator", ("metadata", "spec"), "an inline SLI")
     if inline.get("metadata") is not None:
-        meta = _mapping(inline["metadata"], "spec.indicator.metadata")
+        meta = parse_mapping(inline["metadata"], "spec.indicator.metadata")
         _keys(meta, "spec.indicator.metadata", _METADATA, "metadata")
     found = _sli_spec(_required(inline, "spec", "spec.indicator"), "spec.indicator.spec", sources)
     return replace(found, spelled={name: f"{slo.prefix}{spelled}" for name, spelled in found.spelled.items()})
@@ -339,7 +340,7 @@ def _time_window(spec: Mapping[str, Any]) -> str:
     if not isinstance(windows, list) or len(windows) != 1:
         raise InvalidInput("spec.timeWindow", "must be a list with exactly one window")
     field = "spec.timeWindow[0]"
-    tw = _mapping(windows[0], field)
+    tw = parse_mapping(windows[0], field)
     _keys(tw, field, _TIME_WINDOW, "a time window")
     rolling = tw.get("isRolling")
     if rolling is not None and not isinstance(rolling, bool):
@@ -370,9 +371,9 @@ def _target(objective: Mapping[str, Any], field: str) -> float:
         value = objective["targetPercent"]
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise InvalidInput(f"{field}.targetPercent", f"{value!r} is not a number like 99.9")
-        return _objective(value / 100, f"{field}.targetPercent")
+        return parse_objective(value / 100, f"{field}.targetPercent")
     if objective.get("target") is not None:
-        return _objective(objective["target"], f"{field}.target")
+        return parse_objective(objective["target"], f"{field}.target")
     raise InvalidInput(f"{field}.target", "is required (a fraction like 0.999), or give targetPercent (99.9)")
 
 
@@ -407,9 +408,9 @@ def _slug(text: str) -> str:
 
 
 def _slo(slo: _Object, slis: Mapping[str, _Object], sources: Mapping[str, _Object]) -> list[SLOSpec]:
-    spec = _mapping(slo.data["spec"], "spec")
+    spec = parse_mapping(slo.data["spec"], "spec")
     _keys(spec, "spec", _SLO, "an SLO")
-    service = _name(_required(spec, "service", "spec"), "spec.service")
+    service = parse_name(_required(spec, "service", "spec"), "spec.service")
     _budgeting_method(spec)
     if spec.get("alertPolicies"):
         raise _unsupported("spec.alertPolicies", "alert policies",
@@ -433,7 +434,7 @@ def _slo(slo: _Object, slis: Mapping[str, _Object], sources: Mapping[str, _Objec
     specs = []
     for i, item in enumerate(objectives):
         field = f"spec.objectives[{i}]"
-        objective = _mapping(item, field)
+        objective = parse_mapping(item, field)
         _keys(objective, field, _OBJECTIVE, "an objective")
         target = _target(objective, field)
         sli = _objective_sli(objective, field, indicator)
@@ -441,7 +442,7 @@ def _slo(slo: _Object, slis: Mapping[str, _Object], sources: Mapping[str, _Objec
         if len(objectives) > 1:
             suffix = _slug(str(objective.get("displayName") or "")) or str(i)
             name_field = f"{field}.displayName"
-            name = _name(f"{slo.name}-{suffix}", name_field)
+            name = parse_name(f"{slo.name}-{suffix}", name_field)
         target_key = "targetPercent" if objective.get("targetPercent") is not None else "target"
         spelled = {"name": name_field, "service": "spec.service", "window": "spec.timeWindow[0].duration",
                    "objective": f"{field}.{target_key}", "description": "spec.description",

@@ -36,9 +36,10 @@ from dataclasses import dataclass, replace
 
 from ..config import Profile
 from ..promfiles import PromtoolResult, promtool
-from . import (LatencySLI, SLOSpec, BurnWindow, _VALUE, _checked_windows, _profile, _record, _scaled,
-                  generate_rules)
 from ..timescale import format_duration, parse_duration
+from .burnrate import BurnWindow
+from .rules import ALERT_VALUE, checked_windows, generate_rules, record_name, resolve_profile, scaled_window
+from .spec import LatencySLI, SLOSpec
 
 __all__ = ["generate_tests", "test_rules", "prometheus_rate"]
 
@@ -317,8 +318,8 @@ def _raw_tests(spec: SLOSpec, rules: dict, windows: Sequence[BurnWindow], time_s
     alerts = rules["groups"][1]["rules"]
     scrape_ms = round(parse_duration(profile.scrape_interval) * 1000)
     eval_ms = round(parse_duration(profile.evaluation_interval) * 1000)
-    scaled = [(round(parse_duration(_scaled(bw.long, time_scale, profile)) * 1000),
-               round(parse_duration(_scaled(bw.short, time_scale, profile)) * 1000)) for bw in windows]
+    scaled = [(round(parse_duration(scaled_window(bw.long, time_scale, profile)) * 1000),
+               round(parse_duration(scaled_window(bw.short, time_scale, profile)) * 1000)) for bw in windows]
     budget = spec.budget
     # steady traffic fills the fastest alert's long window before the outage (so that alert fires at its
     # production timing) unless that takes more than _MAX_WARM_UP scrapes, which promtool would spend tens of
@@ -328,7 +329,7 @@ def _raw_tests(spec: SLOSpec, rules: dict, windows: Sequence[BurnWindow], time_s
     reachable = [bw.factor * budget * long for bw, (long, _) in zip(windows, scaled) if bw.factor * budget < 1]
     outage = min(math.ceil(max(reachable, default=0) / scrape_ms) + 3, _MAX_OUTAGE)
     labels = f'slo="{spec.name}", service="{spec.service}"'
-    records = sorted({(w, _record(format_duration(w / 1000))) for pair in scaled for w in pair})
+    records = sorted({(w, record_name(format_duration(w / 1000))) for pair in scaled for w in pair})
     tests = []
     for scenario in _scenarios(warm_up, outage):
         values = {s: _values(s, scenario) for s in series}
@@ -352,7 +353,7 @@ def _raw_tests(spec: SLOSpec, rules: dict, windows: Sequence[BurnWindow], time_s
                         return None
                     firing.append(rule["labels"]["burn_factor"])
                     expected.append({"exp_labels": dict(rule["labels"]),
-                                     "exp_annotations": {k: t.replace(_VALUE, f"{shown:.1f}")
+                                     "exp_annotations": {k: t.replace(ALERT_VALUE, f"{shown:.1f}")
                                                          for k, t in rule["annotations"].items()}})
             return tuple(firing), expected
 
@@ -404,7 +405,8 @@ def _ratio_tests(spec: SLOSpec, rules: dict, windows: Sequence[BurnWindow], time
     """Alert tests fed with recorded ratios, for SLIs whose expressions have no counter model: a total outage
     from t=0 makes each ratio elapsed/window, capped at 1."""
     alerts = rules["groups"][1]["rules"]
-    scaled = [(bw, _scaled(bw.long, time_scale, profile), _scaled(bw.short, time_scale, profile)) for bw in windows]
+    scaled = [(bw, scaled_window(bw.long, time_scale, profile), scaled_window(bw.short, time_scale, profile))
+              for bw in windows]
     step = min(parse_duration(s) for _, _, s in scaled) / 5
     budget = spec.budget
     fire_at = [_alert_steps(bw, parse_duration(lo), parse_duration(sh), step, budget) for bw, lo, sh in scaled]
@@ -414,7 +416,7 @@ def _ratio_tests(spec: SLOSpec, rules: dict, windows: Sequence[BurnWindow], time
     labels = f'slo="{spec.name}", service="{spec.service}"'
 
     def series(values: Callable[[int, float], float]) -> list[dict]:
-        return [{"series": f"{_record(w)}{{{labels}}}",
+        return [{"series": f"{record_name(w)}{{{labels}}}",
                  "values": " ".join(repr(values(k, parse_duration(w))) for k in range(last + 1))}
                 for w in series_windows]
 
@@ -424,7 +426,7 @@ def _ratio_tests(spec: SLOSpec, rules: dict, windows: Sequence[BurnWindow], time
             if first is not None and first <= k:
                 value = f"{_outage_ratio(k, step, parse_duration(lo)) / budget:.1f}"
                 out.append({"exp_labels": dict(rule["labels"]),
-                            "exp_annotations": {key: text.replace(_VALUE, value)
+                            "exp_annotations": {key: text.replace(ALERT_VALUE, value)
                                                 for key, text in rule["annotations"].items()}})
         return out
 
@@ -447,8 +449,8 @@ def generate_tests(spec: SLOSpec, *, time_scale: float = 1, profile: str | Profi
                    windows: Sequence[BurnWindow] | None = None, rule_file: str = "rules.yml") -> dict:
     """A ``promtool test rules`` document for ``generate_rules`` with the same arguments (see the module's
     docstring for the scenarios); series at the profile's scrape interval, rules at its evaluation interval."""
-    prof = _profile(profile)
-    windows = _checked_windows(spec, windows)
+    prof = resolve_profile(profile)
+    windows = checked_windows(spec, windows)
     rules = generate_rules(spec, time_scale=time_scale, profile=prof, windows=windows)
     queries = _queries(spec)
     series = None if queries is None else _series(queries)
