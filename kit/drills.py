@@ -29,7 +29,7 @@ from .config import Config
 from .errors import CheckFailed, InvalidInput, KitError, PromQLError, SandboxNotReady
 from .faults import FLAGS
 from .mitigations import start_neighbour, stop_neighbour
-from .scenarios import Check, Inject, Scenario, catalogue, pick_random
+from .scenarios import SLOS_DIR, Check, Inject, Scenario, catalogue, pick_random
 from .scenarios import load as load_scenario
 from .timeline import Event, Figures, clock, figures
 from .timescale import scale_expr
@@ -710,7 +710,7 @@ def _rule_file(slo_name: str) -> str:
 def _install_slo(name: str, config: Config) -> None:
     from . import slo
 
-    spec = slo.load_spec(Path(slo.__file__).resolve().parent.parent / "slos" / f"{name}.yml")
+    spec = slo.load_spec(SLOS_DIR / f"{name}.yml")
     slo.install(spec, name=_rule_file(spec.name), config=config)
 
 

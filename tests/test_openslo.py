@@ -1,4 +1,5 @@
-"""kit.openslo: OpenSLO v1 files (several documents, references, threshold, gauge and raw metrics) into SLOSpec.
+"""kit.slo.openslo (formerly kit.openslo): OpenSLO v1 files (several documents, references, threshold, gauge and raw
+metrics) into SLOSpec.
 
 The bad files under slo_specs/bad are checked, one message each, by test_slo; here: what the good files become,
 what the generated queries compute (run by promtool on known series), and where errors point.
@@ -8,9 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from kit import openslo, slo
+from kit import slo
 from kit.config import REPO_ROOT
 from kit.errors import InvalidInput
+from kit.slo import openslo
 
 GOOD = Path(__file__).parent / "slo_specs" / "good"
 CHECKOUT = REPO_ROOT / "slos" / "checkout-availability.yml"
@@ -221,3 +223,10 @@ def test_live_query_check_names_the_query_field_of_the_referenced_sli(live, tmp_
     assert str(caught.value).startswith(
         f"{path} (document 5): spec.ratioMetric.bad.metricSource.spec.query (SLI checkout-server-errors, "
         "document 3): Prometheus rejected")
+
+
+def test_kit_openslo_still_re_exports_the_moved_module():
+    from kit import openslo as moved
+
+    assert set(openslo.__all__) <= set(moved.__all__)
+    assert all(getattr(moved, name) is getattr(openslo, name) for name in moved.__all__)

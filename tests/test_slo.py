@@ -444,6 +444,33 @@ def test_alert_quality_table_and_scores():
     assert scores.loc[multi].tolist() == [1.0, 1.0]
 
 
+# --------------------------------------------------------------------------- the package
+
+
+def test_slo_modules_import_neither_their_package_nor_each_others_private_names():
+    """kit.slo's modules import their siblings directly (no cycle through the package) and only public names."""
+    import ast
+
+    folder = Path(slo.__file__).parent
+    siblings = {path.stem for path in folder.glob("*.py")} - {"__init__"}
+    problems = []
+    for path in sorted(folder.glob("*.py")):
+        if path.name == "__init__.py":
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.level:
+                package = node.level == 1 and node.module is None
+                names = [alias.name for alias in node.names]
+                if (package and set(names) - siblings) or (node.level == 2 and (node.module or "").startswith("slo")):
+                    problems.append(f"{path.name}:{node.lineno} imports the package kit.slo")
+                problems += [f"{path.name}:{node.lineno} imports {name}" for name in names
+                             if name.startswith("_") and not name.startswith("__")]
+            elif (isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id in siblings
+                  and node.attr.startswith("_") and not node.attr.startswith("__")):
+                problems.append(f"{path.name}:{node.lineno} uses {node.value.id}.{node.attr}")
+    assert problems == []
+
+
 # --------------------------------------------------------------------------- live
 
 
