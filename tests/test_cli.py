@@ -493,9 +493,9 @@ def test_drill_status_timeline_is_newest_first_and_limited():
 
 
 def test_numbers_never_print_in_e_notation():
-    from kit.cli import _number
+    from kit.cli import plain_number
 
-    assert [_number(v) for v in (250.0, 1796030000.25, 0.5, 1e-7, 3, "x")] == \
+    assert [plain_number(v) for v in (250.0, 1796030000.25, 0.5, 1e-7, 3, "x")] == \
         ["250", "1796030000.25", "0.5", "0.0000001", "3", "x"]
 
 

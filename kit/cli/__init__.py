@@ -55,11 +55,12 @@ def command(name: str, help: str, arguments: Callable[[argparse.ArgumentParser],
     return register
 
 
-def _config(args: argparse.Namespace) -> Config:
+def config_from(args: argparse.Namespace) -> Config:
+    """The environment's settings, with the command's ``--profile`` when it has one."""
     return Config.from_env(profile=getattr(args, "profile", None))
 
 
-def _number(value) -> str:
+def plain_number(value) -> str:
     """A number as a person writes it (250.0 -> 250, never in e-notation); other values as they are."""
     if not isinstance(value, float):
         return str(value)
@@ -69,14 +70,14 @@ def _number(value) -> str:
     return f"{value:.12f}".rstrip("0") if "e" in text else text
 
 
-def _columns(header: tuple[str, ...], rows: list[tuple]) -> str:
+def text_table(header: tuple[str, ...], rows: list[tuple]) -> str:
     """A plain text table, left-aligned, as wide as its widest cell per column."""
     cells = [tuple(str(c) for c in row) for row in [header, *rows]]
     widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
     return "\n".join("  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip() for row in cells)
 
 
-def _local_time(value) -> str:
+def local_time(value) -> str:
     """A moment (Unix seconds or a datetime) as local time to the second, e.g. 2026-11-30 10:55:01; "-" if none."""
     from datetime import datetime
 
@@ -86,13 +87,14 @@ def _local_time(value) -> str:
     return datetime.fromtimestamp(seconds).strftime("%Y-%m-%d %H:%M:%S")
 
 
-def _newest(frame, args: argparse.Namespace):
+def newest_first(frame, args: argparse.Namespace):
     """The newest rows first (a frame stored oldest first), at most --limit of them unless --all."""
     newest = frame.iloc[::-1].reset_index(drop=True)
     return newest if args.all else newest.head(args.limit)
 
 
-def _more(hidden: int, what: str) -> None:
+def more(hidden: int, what: str) -> None:
+    """Say how many older ``what`` a --limit left out, and how to see them."""
     if hidden > 0:
         print(f"({hidden} older {what} not shown: --limit N or --all)")
 
@@ -117,7 +119,7 @@ class KitParser(argparse.ArgumentParser):
         return parsed, unknown
 
 
-def _listing(names: Iterable[str]) -> str:
+def listing(names: Iterable[str]) -> str:
     """Names as a sentence lists them: "a, b or c"."""
     names = list(names)
     return ", ".join(names[:-1]) + f" or {names[-1]}" if len(names) > 1 else "".join(names)
@@ -129,7 +131,7 @@ def _at_least_one(text: str) -> int:
     return int(text)
 
 
-def _add_limit(parser: argparse.ArgumentParser, what: str, default: int = 20) -> None:
+def add_limit(parser: argparse.ArgumentParser, what: str, default: int = 20) -> None:
     """--limit/--all for a list that grows, shown newest first."""
     shown = parser.add_mutually_exclusive_group()
     shown.add_argument("--limit", type=_at_least_one, default=default, metavar="N",
@@ -144,7 +146,7 @@ def _name_subcommands(parser: argparse.ArgumentParser) -> None:
             child = commands.choices[entry.dest]
             if entry.help and "{actions}" in entry.help:
                 names = next(a.choices for a in child._actions if isinstance(a, argparse._SubParsersAction))
-                entry.help = entry.help.replace("{actions}", _listing(names))
+                entry.help = entry.help.replace("{actions}", listing(names))
             _name_subcommands(child)
 
 
@@ -194,11 +196,11 @@ class Stopped(KeyboardInterrupt):
 
 
 def _raise_stopped(signum: int, _frame) -> None:
-    _ignore_stop_signals()
+    ignore_stop_signals()
     raise KeyboardInterrupt() if signum == signal.SIGINT else Stopped(signum)
 
 
-def _ignore_stop_signals() -> None:
+def ignore_stop_signals() -> None:
     """Once stopping has begun, more stop signals are ignored: they would cut the cleanup short."""
     for signum in STOP_SIGNALS:
         signal.signal(signum, signal.SIG_IGN)

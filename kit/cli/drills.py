@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from . import _add_limit, _local_time, _more, _newest, command
+from . import add_limit, command, local_time, more, newest_first
 
 
 def _drill_arguments(p: argparse.ArgumentParser) -> None:
@@ -18,7 +18,7 @@ def _drill_arguments(p: argparse.ArgumentParser) -> None:
                        ("--scribe", "scribe")):
         d.add_argument(flag, help=f"who is the {role}")
     d = drill.add_parser("status", help="the timeline so far, newest first, and the response times")
-    _add_limit(d, "events")
+    add_limit(d, "events")
     d.add_argument("--reveal", action="store_true", help="the game master's view: show a secret drill's scenario")
     d = drill.add_parser("ack", help="acknowledge the page")
     d.add_argument("--by", help="who acknowledges")
@@ -32,7 +32,7 @@ def _drill_arguments(p: argparse.ArgumentParser) -> None:
     d.add_argument("--wait", type=float, default=None, help="seconds to wait for the steady state")
     d = drill.add_parser("results", help="finished drills, newest first")
     d.add_argument("--json", action="store_true", help="machine-readable, the same drills")
-    _add_limit(d, "drills")
+    add_limit(d, "drills")
     d = drill.add_parser("rehearse", help="run a scenario unattended with its documented mitigation (for facilitators)")
     d.add_argument("name")
 
@@ -75,12 +75,12 @@ def _drill(args: argparse.Namespace) -> int:
         print(rehearsal.result)
     elif args.action == "results":
         frame = drills.results()
-        shown = _newest(frame, args)
+        shown = newest_first(frame, args)
         if args.json:
             print(shown.to_json(orient="records", indent=2))
         elif len(frame):
             print(_drill_results_table(shown))
-            _more(len(frame) - len(shown), "drills")
+            more(len(frame) - len(shown), "drills")
         else:
             print("no drill has ended yet")
     return 0
@@ -112,7 +112,7 @@ def _drill_results_table(frame) -> str:
     view = frame.drop(columns=["actions", "roles"], errors="ignore").copy()
     for column in ("started_at", "ended_at"):
         if column in view:
-            view[column] = view[column].map(_local_time)
+            view[column] = view[column].map(local_time)
     for column in [c for c in view.columns if c.startswith("tt") and c.endswith("_s")]:
         view[column] = view[column].map(lambda s: "-" if s is None or s != s else clock(s))
         view = view.rename(columns={column: column[:-2]})

@@ -10,7 +10,7 @@ import argparse
 import json
 
 from ..faults import ALIASES, FAULT_KINDS, FLAGS, ROUTES, SERVICES
-from . import _columns, _listing, _number, command
+from . import command, listing, plain_number, text_table
 
 
 def _fault_params() -> dict[str, list[str]]:
@@ -29,9 +29,9 @@ def _fault_arguments(p: argparse.ArgumentParser) -> None:
     epilog = "fault kinds:\n" + "\n".join(
         [f"  {k.name:<22}{k.help} ({' or '.join(k.services)})" for k in FAULT_KINDS.values()]
         + [f"  {alias:<22}{kind} on {service}" for alias, (service, kind) in ALIASES.items()])
-    s = fault.add_parser("set", help=f"inject a fault: {_listing(kinds)}", epilog=epilog,
+    s = fault.add_parser("set", help=f"inject a fault: {listing(kinds)}", epilog=epilog,
                          formatter_class=argparse.RawDescriptionHelpFormatter)
-    s.add_argument("kind", metavar="KIND", help=f"{_listing(kinds)} (see below)")
+    s.add_argument("kind", metavar="KIND", help=f"{listing(kinds)} (see below)")
     s.add_argument("--service", choices=SERVICES, default=None, help="where to inject (default: the shop)")
     params: dict = {}
     for kind in FAULT_KINDS.values():
@@ -43,11 +43,11 @@ def _fault_arguments(p: argparse.ArgumentParser) -> None:
         if param.minimum is not None and param.maximum is not None:
             text += f", {'over' if param.exclusive_minimum else 'from'} {param.minimum:g} to {param.maximum:g}"
         if name == "route":
-            text += " (" + "; ".join(f"{service}: {_listing(routes)}" for service, routes in ROUTES.items()) + ")"
+            text += " (" + "; ".join(f"{service}: {listing(routes)}" for service, routes in ROUTES.items()) + ")"
         s.add_argument(f"--{name.replace('_', '-')}", dest=name, type=param.type, choices=param.choices or None,
                        help=f"{text} [{', '.join(takers)}]")
     c = fault.add_parser("clear", help="clear one fault kind, or all")
-    c.add_argument("kind", nargs="?", metavar="KIND", help=f"{_listing(kinds)}; every fault when omitted")
+    c.add_argument("kind", nargs="?", metavar="KIND", help=f"{listing(kinds)}; every fault when omitted")
     c.add_argument("--service", choices=SERVICES, default=None)
     f = fault.add_parser("list", help="active faults on every service, as a table (hidden while a secret drill runs)")
     f.add_argument("--json", action="store_true", help="machine-readable: {service: {kind: parameters}}")
@@ -76,17 +76,17 @@ def _faults_table(active: dict[str, dict[str, dict]]) -> str:
     rows = [(service, kind, _params_text(params)) for service, kinds in active.items() for kind, params in kinds.items()]
     if not rows:
         return "no faults active"
-    return _columns(("service", "fault", "parameters"), rows)
+    return text_table(("service", "fault", "parameters"), rows)
 
 
 def _params_text(params: dict) -> str:
     """A fault's parameters as name=value; a route of None is every route."""
-    return ", ".join(f"{k}={'every route' if v is None and k == 'route' else _number(v)}"
+    return ", ".join(f"{k}={'every route' if v is None and k == 'route' else plain_number(v)}"
                      for k, v in params.items()) or "-"
 
 
 def _flag_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("name", metavar="NAME", help=_listing(FLAGS))
+    p.add_argument("name", metavar="NAME", help=listing(FLAGS))
     p.add_argument("value", choices=["on", "off"])
 
 

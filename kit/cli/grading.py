@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from ..errors import InvalidInput
-from . import _config, command
+from . import command, config_from
 
 
 def _labs_arguments(p: argparse.ArgumentParser) -> None:
@@ -24,7 +24,7 @@ def _labs(args: argparse.Namespace) -> int:
     from .. import grading
     if args.action == "copy":
         from .. import workcopy
-        config = _config(args)
+        config = config_from(args)
         if args.fresh:
             if not args.lab:
                 raise InvalidInput("lab", "--fresh replaces one lab's copy; name it: kit labs copy 00 --fresh")
@@ -51,7 +51,7 @@ def _check_arguments(p: argparse.ArgumentParser) -> None:
                   "points per exercise (exit 1 unless full marks)", _check_arguments)
 def _check(args: argparse.Namespace) -> int:
     from .. import grading, workcopy
-    report = grading.grade_notebook(workcopy.resolve(args.notebook, _config(args)), lab=args.lab, progress=print)
+    report = grading.grade_notebook(workcopy.resolve(args.notebook, config_from(args)), lab=args.lab, progress=print)
     print(report)
     return 0 if report.passed else 1
 

@@ -7,7 +7,7 @@ import os
 import signal
 
 from ..config import PROFILES
-from . import _config, _ignore_stop_signals, command
+from . import command, config_from, ignore_stop_signals
 
 
 def _lab_arguments(p: argparse.ArgumentParser) -> None:
@@ -36,7 +36,7 @@ def _lab(args: argparse.Namespace) -> int:
 
     from .. import labserver, procs, sandbox, workcopy
 
-    config = _config(args)
+    config = config_from(args)
     if not args.facilitator:
         print(workcopy.report(workcopy.ensure(config), config))
     launch = labserver.settings(config, port=args.port, lan=args.lan, facilitator=args.facilitator,
@@ -54,7 +54,7 @@ def _lab(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:  # Ctrl-C, and SIGTERM or SIGHUP (see main): a request to stop, done cleanly
         return 0
     finally:
-        _ignore_stop_signals()  # a second Ctrl-C or SIGTERM must not cut the stopping short
+        ignore_stop_signals()  # a second Ctrl-C or SIGTERM must not cut the stopping short
         if jupyter is not None and jupyter.poll() is None:
             jupyter.terminate()  # Jupyter shuts its kernels down on SIGTERM
             try:

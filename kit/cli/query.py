@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from . import _local_time, _number, command
+from . import command, local_time, plain_number
 
 
 def _query_arguments(p: argparse.ArgumentParser) -> None:
@@ -18,6 +18,6 @@ def _query(args: argparse.Namespace) -> int:
     if frame.empty:
         print("(no series)")
     else:
-        print(frame.assign(timestamp=frame["timestamp"].map(_local_time), value=frame["value"].map(_number))
+        print(frame.assign(timestamp=frame["timestamp"].map(local_time), value=frame["value"].map(plain_number))
               .to_string(index=False))
     return 0

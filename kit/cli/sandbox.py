@@ -7,7 +7,7 @@ import json
 
 from ..binaries import TOOLS
 from ..config import PROFILES
-from . import _config, _listing, command
+from . import command, config_from, listing
 
 
 def _up_arguments(p: argparse.ArgumentParser) -> None:
@@ -67,8 +67,8 @@ def _render(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from .. import sandbox
-    out = sandbox.render(_config(args), Path(args.out), compose=args.compose)
-    print(f"rendered the {_config(args).profile} profile into {out}")
+    out = sandbox.render(config_from(args), Path(args.out), compose=args.compose)
+    print(f"rendered the {config_from(args).profile} profile into {out}")
     return 0
 
 
@@ -78,7 +78,7 @@ def _config_arguments(p: argparse.ArgumentParser) -> None:
 
 @command("config", "every setting, its KIT_* variable and current value", _config_arguments)
 def _show_config(args: argparse.Namespace) -> int:
-    for name, env, value, help_text in _config(args).describe():
+    for name, env, value, help_text in config_from(args).describe():
         print(f"{env:<24} {value:<40} {help_text}")
     return 0
 
@@ -87,7 +87,7 @@ def _binaries_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--install", action="store_true", help="install missing ones with the system package manager")
 
 
-@command("binaries", f"find (or --install) {_listing(TOOLS)}", _binaries_arguments)
+@command("binaries", f"find (or --install) {listing(TOOLS)}", _binaries_arguments)
 def _binaries(args: argparse.Namespace) -> int:
     from .. import binaries
     found = binaries.install(progress=print) if args.install else binaries.find_all()

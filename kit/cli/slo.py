@@ -6,7 +6,7 @@ import argparse
 import sys
 
 from ..config import PROFILES
-from . import _config, command
+from . import command, config_from
 
 
 def _slo_arguments(p: argparse.ArgumentParser) -> None:
@@ -77,7 +77,7 @@ def _slo(args: argparse.Namespace) -> int:
         for warning in slo.validate_queries(spec, config):
             print(f"warning: {warning}", file=sys.stderr)
         return 0
-    profile = _config(args).profile_spec
+    profile = config_from(args).profile_spec
     scale = 1.0 if args.time_scale is None else args.time_scale
     if args.action == "test":
         result = slo.test_rules(spec, time_scale=scale, profile=profile)
