@@ -1,7 +1,14 @@
-"""Ports, paths and profiles, each declared once with its help text and KIT_* override."""
+"""Ports, paths and profiles, each declared once with its help text and KIT_* override.
+
+This module owns where things are: every file and folder of a state folder (``StatePaths``, reached as
+``Config.paths``), the repository's content folders (``CONTENT``), and which sandbox a caller without a
+config talks to (``resolve``). Other modules ask here instead of joining path names themselves, so a
+file is named once and two modules can never disagree about where it lives or which sandbox is meant.
+"""
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
@@ -9,6 +16,47 @@ from pathlib import Path
 from .errors import InvalidInput
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass(frozen=True)
+class ContentPaths:
+    """The content folders of a repository checkout (the kit's own, or another ``root`` given to a linter/grader)."""
+
+    root: Path
+
+    @property
+    def drills(self) -> Path:
+        """drills/: one YAML scenario per drill, read by kit.scenarios."""
+        return self.root / "drills"
+
+    @property
+    def slos(self) -> Path:
+        """slos/: the SLO specs (<name>.yml) that kit.slo loads, drills install and runbooks are linted against."""
+        return self.root / "slos"
+
+    @property
+    def runbooks(self) -> Path:
+        """runbooks/: the Markdown runbooks the alerts link to, linted by kit.runbooks."""
+        return self.root / "runbooks"
+
+    @property
+    def sandbox(self) -> Path:
+        """sandbox/: Prometheus/Alertmanager config and rules/, rendered by kit.sandbox (default of KIT_SANDBOX_DIR)."""
+        return self.root / "sandbox"
+
+    @property
+    def solutions(self) -> Path:
+        """solutions/: each lab's source notebook with its answers (solutions/<lab>/<lab>.ipynb), kept by authors."""
+        return self.root / "solutions"
+
+    @property
+    def labs(self) -> Path:
+        """labs/: the released labs, generated from solutions/ by kit.grading and copied by kit.workcopy."""
+        return self.root / "labs"
+
+
+CONTENT = ContentPaths(REPO_ROOT)
+"""The kit's own content folders."""
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 """Addresses every sandbox listener may bind without the explicit remote flag."""
@@ -21,6 +69,138 @@ def _default_state_dir() -> str:
 
 def _setting(default, help: str, env: str):
     return field(default=default, metadata={"help": help, "env": env})
+
+
+@dataclass(frozen=True)
+class StatePaths:
+    """Every file and folder in one state folder (KIT_STATE_DIR).
+
+    The names on disk are part of the kit's compatibility: a state folder made by an older kit (a running
+    sandbox, pages, drill results) must keep working, so rename a property here, never a file.
+    """
+
+    root: Path
+
+    @property
+    def sandbox_record(self) -> Path:
+        """sandbox.json: the running sandbox's config, processes and companions; written by kit.sandbox."""
+        return self.root / "sandbox.json"
+
+    @property
+    def lock(self) -> Path:
+        """.lock: held by kit.sandbox during `kit up`/`kit down`; its text says what the holder is doing."""
+        return self.root / ".lock"
+
+    @property
+    def admin_token(self) -> Path:
+        """admin-token: the services' admin API token, made by kit.sandbox at `kit up`, read by kit.faults."""
+        return self.root / "admin-token"
+
+    @property
+    def secret_drill(self) -> Path:
+        """secret-drill: present while kit.drills runs a secret drill; the services then hide their faults."""
+        return self.root / "secret-drill"
+
+    @property
+    def rendered(self) -> Path:
+        """rendered/: the Prometheus/Alertmanager config and rules kit.sandbox renders for this sandbox."""
+        return self.root / "rendered"
+
+    def log(self, process: str) -> Path:
+        """logs/<process>.log: the output of one sandbox process, written by it as kit.sandbox spawned it."""
+        return self.root / "logs" / f"{process}.log"
+
+    @property
+    def alertmanager_data(self) -> Path:
+        """alertmanager-data/: Alertmanager's storage (silences, notification log)."""
+        return self.root / "alertmanager-data"
+
+    @property
+    def prometheus_data(self) -> Path:
+        """prometheus-data/: Prometheus's TSDB; kit.history moves backfilled blocks into it."""
+        return self.root / "prometheus-data"
+
+    @property
+    def installed_rules(self) -> Path:
+        """installed-rules/: rule files added at run time by kit.sandbox.install_rules (SLOs, drills)."""
+        return self.root / "installed-rules"
+
+    @property
+    def pages(self) -> Path:
+        """pages.jsonl: every page the pager (kit.pager) received from Alertmanager, one JSON line each."""
+        return self.root / "pages.jsonl"
+
+    @property
+    def drills(self) -> Path:
+        """drills/: kit.drills' active drill, runs and results, and kit.mitigations' noisy neighbour."""
+        return self.root / "drills"
+
+    @property
+    def active_drill(self) -> Path:
+        """drills/active.json: the drill running now, written by kit.drills."""
+        return self.drills / "active.json"
+
+    def drill_run(self, run: str) -> Path:
+        """drills/runs/<run>/: one drill run's folder (its timeline and postmortem draft), kept by kit.drills."""
+        return self.drills / "runs" / run
+
+    def drill_timeline(self, run: str) -> Path:
+        """drills/runs/<run>/timeline.jsonl: the events of one drill run, appended by kit.drills."""
+        return self.drill_run(run) / "timeline.jsonl"
+
+    @property
+    def drill_results(self) -> Path:
+        """drills/results.jsonl: one line per finished drill, appended by kit.drills."""
+        return self.drills / "results.jsonl"
+
+    @property
+    def neighbour(self) -> Path:
+        """drills/neighbour.json: the noisy neighbour's process record, written by kit.mitigations."""
+        return self.drills / "neighbour.json"
+
+    @property
+    def neighbour_result(self) -> Path:
+        """drills/neighbour-result.json: what the noisy neighbour's kit.openmodel run measured."""
+        return self.drills / "neighbour-result.json"
+
+    @property
+    def neighbour_log(self) -> Path:
+        """drills/neighbour.log: the noisy neighbour's output."""
+        return self.drills / "neighbour.log"
+
+    @property
+    def history_marker(self) -> Path:
+        """history.json: what kit.history last backfilled, so loading the same history again does nothing."""
+        return self.root / "history.json"
+
+    @property
+    def history_work(self) -> Path:
+        """history-work/: kit.history's scratch folder for OpenMetrics files and promtool blocks while it loads."""
+        return self.root / "history-work"
+
+    @property
+    def runbook_drafts(self) -> Path:
+        """runbook-drafts/: runbooks drafted from alerts by kit.runbooks."""
+        return self.root / "runbook-drafts"
+
+    @property
+    def runbook_notebooks(self) -> Path:
+        """runbooks/: runbooks opened as notebooks by `kit runbooks notebook` (kit.runbooks)."""
+        return self.root / "runbooks"
+
+    def jupyter(self, role: str) -> Path:
+        """jupyter/<role>/: the settings of kit.labserver's JupyterLab for a learner or a facilitator."""
+        return self.root / "jupyter" / role
+
+    @property
+    def mob_session(self) -> Path:
+        """mob.json: the mob timer's session (roster, plan, pauses), saved by kit.mob."""
+        return self.root / "mob.json"
+
+    @property
+    def work(self) -> Path:
+        """work/: the learner's working copies of the labs (kit.workcopy) when KIT_WORK_DIR is not set."""
+        return self.root / "work"
 
 
 @dataclass(frozen=True)
@@ -65,7 +245,7 @@ class Config:
     state_dir: str = _setting(_default_state_dir(), "where pid files, logs, data and the admin token live", "KIT_STATE_DIR")
     work_dir: str = _setting("", "your own copies of the labs, which `kit lab` opens (empty: <state_dir>/work)",
                              "KIT_WORK_DIR")
-    sandbox_dir: str = _setting(str(REPO_ROOT / "sandbox"), "folder of the Prometheus/Alertmanager config and rules", "KIT_SANDBOX_DIR")
+    sandbox_dir: str = _setting(str(CONTENT.sandbox), "folder of the Prometheus/Alertmanager config and rules", "KIT_SANDBOX_DIR")
     allow_remote: bool = _setting(False, "allow binding to an address other than loopback", "KIT_ALLOW_REMOTE")
 
     def __post_init__(self) -> None:
@@ -98,6 +278,12 @@ class Config:
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)
 
+    @classmethod
+    def from_saved(cls, data: dict) -> "Config":
+        """A Config from a state file, ignoring settings an older or newer kit wrote."""
+        known = set(cls.__dataclass_fields__)
+        return cls(**{k: v for k, v in data.items() if k in known})
+
     def with_(self, **changes) -> "Config":
         return replace(self, **changes)
 
@@ -110,18 +296,23 @@ class Config:
         return Path(self.state_dir)
 
     @property
+    def paths(self) -> StatePaths:
+        """The files and folders of this config's state folder."""
+        return StatePaths(self.state)
+
+    @property
     def work(self) -> Path:
         """The folder of the learner's (or the mob's) working copies of the labs."""
-        return Path(self.work_dir).expanduser() if self.work_dir else self.state / "work"
+        return Path(self.work_dir).expanduser() if self.work_dir else self.paths.work
 
     @property
     def token_file(self) -> Path:
-        return self.state / "admin-token"
+        return self.paths.admin_token
 
     @property
     def secret_drill_file(self) -> Path:
         """Present while a secret drill runs: the services' admin API then lists faults only when asked to reveal."""
-        return self.state / "secret-drill"
+        return self.paths.secret_drill
 
     def url(self, name: str) -> str:
         host = "[::1]" if self.host == "::1" else self.host
@@ -136,6 +327,29 @@ class Config:
         resolved = {"work_dir": str(self.work)}
         return [(f.name, f.metadata["env"], resolved.get(f.name, str(getattr(self, f.name))), f.metadata["help"])
                 for f in fields(self)]
+
+
+def resolve(config: Config | None = None) -> Config:
+    """The config of the sandbox to talk to: ``config`` when given; else the config the running sandbox
+    recorded in the environment's state folder, so a notebook or shell whose KIT_* variables changed after
+    `kit up` still reaches the sandbox that runs; else the environment's.
+
+    Every module that talks to "the sandbox" without being handed a config asks here, so no two of them
+    can reach two different sandboxes.
+    """
+    if config is not None:
+        return config
+    env = Config.from_env()
+    saved = _recorded(env.paths.sandbox_record)
+    return Config.from_saved(saved) if saved else env
+
+
+def _recorded(path: Path) -> dict:
+    """The "config" kit.sandbox recorded in ``path`` (sandbox.json), {} when there is none or the file is cut short."""
+    try:
+        return json.loads(path.read_text()).get("config", {})
+    except (FileNotFoundError, ValueError, TypeError, KeyError):
+        return {}  # no sandbox recorded, or a state file cut short by a crash
 
 
 def _parse(f, raw: str):
