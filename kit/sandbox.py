@@ -29,7 +29,7 @@ from typing import Callable, Iterator
 
 import httpx
 from . import binaries, localhttp, procs
-from .config import Config, Profile
+from .config import Config, Profile, resolve
 from .errors import InvalidInput, KitError, PortBusy, ProcessFailed, SandboxNotReady
 from .promfiles import check_rules, read_yaml, write_yaml
 from .timescale import MIN_SCRAPES_PER_WINDOW, format_duration, parse_duration, range_windows, scale_rule_groups
@@ -119,7 +119,7 @@ def render(config: Config, out: Path, *, compose: bool = False) -> Path:
 
 def _extra_rules(config: Config) -> Path:
     """Rule files installed at run time (``install_rules``): already at the time scale they were made for."""
-    return config.state / "installed-rules"
+    return config.paths.installed_rules
 
 
 def _load_yaml(path: Path) -> dict:
@@ -164,14 +164,14 @@ class _State:
 
 
 def _state_path(config: Config) -> Path:
-    return config.state / "sandbox.json"
+    return config.paths.sandbox_record
 
 
 @contextlib.contextmanager
 def _locked(config: Config, doing: str = ""):
     """One `kit up`/`kit down` at a time per state folder; `kit status` reports ``doing`` ("starting") meanwhile."""
     config.state.mkdir(parents=True, exist_ok=True)
-    with open(config.state / ".lock", "a+") as fh:  # "a+": a caller waiting for the lock must not erase ``doing``
+    with open(config.paths.lock, "a+") as fh:  # "a+": a caller waiting for the lock must not erase ``doing``
         fcntl.flock(fh, fcntl.LOCK_EX)
         try:
             fh.truncate(0)
@@ -186,7 +186,7 @@ def _locked(config: Config, doing: str = ""):
 def _in_progress(config: Config) -> str:
     """What a `kit up` or `kit down` holding the lock is doing right now ("starting", "stopping"), else ""."""
     try:
-        fh = open(config.state / ".lock", "r")
+        fh = open(config.paths.lock, "r")
     except FileNotFoundError:
         return ""
     with fh:
@@ -212,7 +212,7 @@ def _ensure_token(config: Config) -> None:
 
 def _argv(name: str, config: Config, tools: dict[str, binaries.Found]) -> list[str]:
     py = [sys.executable, "-m"]
-    rendered = config.state / "rendered"
+    rendered = config.paths.rendered
     host = config.host
     common = ["--host", host] + (["--allow-remote"] if config.allow_remote else [])
     if name == "payments":
@@ -224,15 +224,15 @@ def _argv(name: str, config: Config, tools: dict[str, binaries.Found]) -> list[s
                      "--secret-file", str(config.secret_drill_file), "--slots", str(config.shop_slots), "--queue", str(config.shop_queue)]
     if name == "pager":
         return py + ["kit.pager", *common, "--port", str(config.pager_port),
-                     "--store", str(config.state / "pages.jsonl")]
+                     "--store", str(config.paths.pages)]
     if name == "alertmanager":
         return [str(tools["alertmanager"].path), f"--config.file={rendered / 'alertmanager.yml'}",
-                f"--storage.path={config.state / 'alertmanager-data'}",
+                f"--storage.path={config.paths.alertmanager_data}",
                 f"--web.listen-address={host}:{config.alertmanager_port}",
                 "--cluster.listen-address=", "--log.level=warn"]
     if name == "prometheus":
         return [str(tools["prometheus"].path), f"--config.file={rendered / 'prometheus.yml'}",
-                f"--storage.tsdb.path={config.state / 'prometheus-data'}",
+                f"--storage.tsdb.path={config.paths.prometheus_data}",
                 f"--web.listen-address={host}:{config.prometheus_port}",
                 "--web.enable-lifecycle", "--web.enable-admin-api",
                 f"--rules.alert.resend-delay={config.profile_spec.resend_delay}",
@@ -394,7 +394,7 @@ def _prometheus_view(client: httpx.Client, config: Config) -> tuple[dict[str, st
 
 
 def _expected_rules(config: Config) -> int:
-    rendered = config.state / "rendered"
+    rendered = config.paths.rendered
     return rule_count(rendered) if (rendered / "rules").exists() else 0
 
 
@@ -420,19 +420,9 @@ def links(config: Config) -> dict[str, str]:
             "shop API docs": config.url("shop") + "/docs", "shop": config.url("shop")}
 
 
-def current_config(config: Config | None) -> Config:
-    """The config the running sandbox was started with, so status/down find it whatever the shell says."""
-    base = config or Config.from_env()
-    saved = _State.load(_state_path(base)).config
-    if config is None and saved:
-        return _saved(saved)
-    return base
-
-
-def _saved(data: dict) -> Config:
-    """A Config from a state file, ignoring settings an older or newer kit wrote."""
-    known = set(Config.__dataclass_fields__)
-    return Config(**{k: v for k, v in data.items() if k in known})
+current_config = resolve
+"""The config the running sandbox was started with, so status/down find it whatever the shell says (kit.config owns
+this; the name stays because notebooks and modules call it)."""
 
 
 def status(config: Config | None = None) -> SandboxStatus:
@@ -470,10 +460,10 @@ def up(profile: str | None = None, *, config: Config | None = None, timeout: flo
             changed = sorted(k for k in wanted_config if state.config.get(k) != wanted_config[k])
             probing.result()  # never stop a working sandbox for a restart that cannot start
             progress(f"configuration changed ({', '.join(changed)}): restarting the sandbox")
-            _stop_all(_saved(state.config), state, progress)
+            _stop_all(Config.from_saved(state.config), state, progress)
         state.config = wanted_config
         _ensure_token(config)
-        render(config, config.state / "rendered")
+        render(config, config.paths.rendered)
         started: list[str] = []
         try:
             for name in sorted(_wanted(config), key=START_ORDER.index):
@@ -485,7 +475,7 @@ def up(profile: str | None = None, *, config: Config | None = None, timeout: flo
                 if problem is not None:
                     field_name = HOST_PORTS[name]
                     raise PortBusy(name, port, Config.__dataclass_fields__[field_name].metadata["env"], problem)
-                log = config.state / "logs" / f"{name}.log"
+                log = config.paths.log(name)
                 argv = _argv(name, config, _tools(name, probing))
                 progress(f"starting {name}" + (f" on {config.host}:{port}" if port else ""))
                 state.processes[name] = procs.spawn(name, argv, log, port=port, tether=tether)
@@ -650,7 +640,7 @@ def logs(name: str, config: Config | None = None, lines: int = 50) -> str:
     config = current_config(config)
     if name not in PROCESS_NAMES:
         raise KitError(f"no process called {name!r}; choose one of {', '.join(PROCESS_NAMES)}")
-    path = config.state / "logs" / f"{name}.log"
+    path = config.paths.log(name)
     if not path.exists():
         raise SandboxNotReady(f"no log for {name} yet at {path}; has the sandbox been started with `kit up`?")
     return procs.log_tail(path, lines)
@@ -721,7 +711,7 @@ def remove_rules(name: str, *, config: Config | None = None, timeout: float = 30
 
 def _rerender(config: Config, timeout: float) -> SandboxStatus:
     with _locked(config):
-        render(config, config.state / "rendered")
+        render(config, config.paths.rendered)
         _reload(config)
         return _wait_healthy(config, _State.load(_state_path(config)), timeout, _quiet)
 
