@@ -73,7 +73,7 @@ from pathlib import Path
 from typing import Callable, Iterator, Mapping
 
 from . import procs, sandbox, submissions
-from .config import REPO_ROOT, Config
+from .config import CONTENT, REPO_ROOT, Config, ContentPaths
 from .errors import CheckFailed, InvalidInput
 
 __all__ = [
@@ -95,8 +95,10 @@ __all__ = [
 CELL_TIMEOUT = 60
 """Seconds one cell may run while autograding: labs wait on a live sandbox, but never this long."""
 
-SOLUTIONS = "solutions"
-LABS = "labs"
+SOLUTIONS = CONTENT.solutions.name
+"""The lab sources' folder name, for messages; its path is ``ContentPaths(root).solutions``."""
+LABS = CONTENT.labs.name
+"""The released labs' folder name, for messages; its path is ``ContentPaths(root).labs``."""
 MARKERS = (
     "BEGIN SOLUTION", "END SOLUTION",
     "BEGIN HIDDEN TESTS", "END HIDDEN TESTS",
@@ -247,7 +249,7 @@ class LabsCheck:
 
 def list_labs(root: Path = REPO_ROOT) -> list[str]:
     """Lab names: folders of solutions/ holding a notebook named like the folder."""
-    base = Path(root) / SOLUTIONS
+    base = ContentPaths(Path(root)).solutions
     if not base.is_dir():
         return []
     return sorted(p.name for p in base.iterdir() if (p / f"{p.name}.ipynb").is_file())
@@ -258,12 +260,13 @@ def build_labs(lab: str | None = None, *, root: Path = REPO_ROOT) -> list[Path]:
     root = Path(root)
     names = [_require_lab(lab, root)] if lab else list_labs(root)
     if not names:
-        raise InvalidInput("root", f"no labs in {root / SOLUTIONS} (each lab is solutions/<lab>/<lab>.ipynb)")
+        raise InvalidInput("root",
+                           f"no labs in {ContentPaths(root).solutions} (each lab is solutions/<lab>/<lab>.ipynb)")
     with _course(root, names) as course:
         releases = [_generate(course, name) for name in names]
         built = []
         for name, release in zip(names, releases):
-            dest = root / LABS / name
+            dest = ContentPaths(root).labs / name
             if dest.exists():
                 shutil.rmtree(dest)
             shutil.copytree(release, dest)
@@ -278,11 +281,11 @@ def check_labs(*, root: Path = REPO_ROOT) -> LabsCheck:
     problems: list[str] = []
     if not names:
         problems.append(f"no labs in {SOLUTIONS}/ (each lab is {SOLUTIONS}/<lab>/<lab>.ipynb)")
-    for folder in _subdirs(root / SOLUTIONS):
+    for folder in _subdirs(ContentPaths(root).solutions):
         if folder.name not in names:
             problems.append(f"{SOLUTIONS}/{folder.name} has no {folder.name}.ipynb, so it is not a lab")
     for name in names:
-        for notebook in sorted((root / SOLUTIONS / name).glob("*.ipynb")):
+        for notebook in sorted((ContentPaths(root).solutions / name).glob("*.ipynb")):
             problems += _lint_source(notebook, root)
     with _course(root, names) as course:
         for name in names:
@@ -291,15 +294,15 @@ def check_labs(*, root: Path = REPO_ROOT) -> LabsCheck:
             except CheckFailed as exc:
                 problems.append(str(exc))
                 continue
-            committed = root / LABS / name
+            committed = ContentPaths(root).labs / name
             if not committed.is_dir():
                 problems.append(f"{LABS}/{name} is missing; regenerate labs/ from solutions/")
             else:
                 problems += _compare(release, committed, root)
-    for folder in _subdirs(root / LABS):
+    for folder in _subdirs(ContentPaths(root).labs):
         if folder.name not in names:
             problems.append(f"{LABS}/{folder.name} has no source in {SOLUTIONS}/; delete it or add its source")
-    problems += _leaks(root / LABS, root)
+    problems += _leaks(ContentPaths(root).labs, root)
     return LabsCheck(names, problems)
 
 
@@ -508,7 +511,7 @@ def _autograde(
     (or point at ``reuse``), then per student: read → repair → submit → ``nbgrader autograde`` in a child
     process (again without a cell that killed the kernel) → scores from the gradebook, hints from outputs.
     ``say`` gets ``running`` before the first notebook runs and, when ``each``, a line per student."""
-    source = json.loads((root / SOLUTIONS / lab / f"{lab}.ipynb").read_text(encoding="utf-8"))
+    source = json.loads((ContentPaths(root).solutions / lab / f"{lab}.ipynb").read_text(encoding="utf-8"))
     reports = {}
     with _course(root, [lab]) as course:
         released = json.loads(_generate(course, lab, gradebook=True).joinpath(f"{lab}.ipynb").read_text("utf-8"))
@@ -799,7 +802,7 @@ def make_submission(lab: str, answers: Mapping[str, str], dest: Path | str, *, r
     Tests use it to build blank (no answers), right and plausible wrong submissions.
     """
     root, dest = Path(root), Path(dest)
-    released = root / LABS / _require_lab(lab, root) / f"{lab}.ipynb"
+    released = ContentPaths(root).labs / _require_lab(lab, root) / f"{lab}.ipynb"
     notebook = json.loads(released.read_text(encoding="utf-8"))
     targets = {}
     for cell in notebook["cells"]:
@@ -822,7 +825,8 @@ def make_submission(lab: str, answers: Mapping[str, str], dest: Path | str, *, r
 def solution_answers(lab: str, *, root: Path = REPO_ROOT) -> dict[str, str]:
     """grade_id → the reference code of each answer cell, solution markers removed."""
     root = Path(root)
-    source = json.loads((root / SOLUTIONS / _require_lab(lab, root) / f"{lab}.ipynb").read_text(encoding="utf-8"))
+    source_file = ContentPaths(root).solutions / _require_lab(lab, root) / f"{lab}.ipynb"
+    source = json.loads(source_file.read_text(encoding="utf-8"))
     answers = {}
     for cell in source["cells"]:
         meta = cell.get("metadata", {}).get("nbgrader", {})
@@ -841,7 +845,8 @@ def _course(root: Path, labs: list[str]) -> Iterator[Path]:
     with tempfile.TemporaryDirectory(prefix="kit-grading-") as tmp:
         course = Path(tmp)
         for lab in labs:
-            shutil.copytree(root / SOLUTIONS / lab, course / "source" / lab, ignore=shutil.ignore_patterns(*_IGNORE))
+            shutil.copytree(ContentPaths(root).solutions / lab, course / "source" / lab,
+                            ignore=shutil.ignore_patterns(*_IGNORE))
         yield course
 
 
@@ -956,7 +961,8 @@ def _grading_env(course: Path, config: Config) -> dict[str, str]:
 def _require_lab(lab: str, root: Path) -> str:
     labs = list_labs(root)
     if lab not in labs:
-        raise InvalidInput("lab", f"{lab!r} is not a lab in {root / SOLUTIONS}; labs: {', '.join(labs) or 'none'}")
+        raise InvalidInput("lab", f"{lab!r} is not a lab in {ContentPaths(root).solutions}; "
+                                  f"labs: {', '.join(labs) or 'none'}")
     return lab
 
 

@@ -15,14 +15,16 @@ from typing import Any
 
 import yaml
 
-from .config import REPO_ROOT
+from .config import CONTENT
 from .errors import InvalidInput
 from .faults import ALIASES, FAULT_KINDS, FLAGS, ROUTES, validate_fault, validate_flag
 from .timescale import parse_duration
 from .yamldocs import syntax_error
 
-DRILLS_DIR = REPO_ROOT / "drills"
-SLOS_DIR = REPO_ROOT / "slos"
+DRILLS_DIR = CONTENT.drills
+"""The kit's drill scenarios (an alias of ``kit.config.CONTENT.drills``, the folder's one owner)."""
+SLOS_DIR = CONTENT.slos
+"""The kit's SLO specs (an alias of ``kit.config.CONTENT.slos``)."""
 DIFFICULTIES = ("easy", "medium", "hard")
 SEVERITIES = ("page", "ticket")
 LOAD_ROUTES = ("catalog", "product")

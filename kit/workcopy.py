@@ -27,12 +27,11 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from .config import REPO_ROOT, Config
+from .config import CONTENT, REPO_ROOT, Config, ContentPaths
 from .errors import InvalidInput
 
-LABS = "labs"
 MANIFEST = Path(".kit") / "copies.json"
-REFERENCES = ("runbooks",)
+REFERENCES = (CONTENT.runbooks.name,)
 """Tracked folders a lab asks learners to open beside it; linked (not copied) into the working folder."""
 _IGNORED = (".ipynb_checkpoints", "__pycache__")
 
@@ -70,7 +69,7 @@ class CopyResult:
 
 def lab_names(root: Path = REPO_ROOT) -> list[str]:
     """The labs released in ``root/labs``: folders holding ``<folder>/<folder>.ipynb``."""
-    folder = Path(root) / LABS
+    folder = ContentPaths(Path(root)).labs
     if not folder.is_dir():
         return []
     return sorted(d.name for d in folder.iterdir() if (d / f"{d.name}.ipynb").is_file())
@@ -223,13 +222,13 @@ def _sha256(data: bytes) -> str:
 
 
 def _release_files(root: Path, lab: str) -> dict[str, Path]:
-    folder = root / LABS / lab
+    folder = ContentPaths(root).labs / lab
     found = {}
     for dirpath, dirnames, filenames in os.walk(folder):
         dirnames[:] = sorted(d for d in dirnames if d not in _IGNORED)
         for name in sorted(filenames):
             path = Path(dirpath) / name
-            found[path.relative_to(root / LABS).as_posix()] = path
+            found[path.relative_to(ContentPaths(root).labs).as_posix()] = path
     return found
 
 
