@@ -28,7 +28,7 @@ from typing import Callable
 import pandas as pd
 
 from . import load, prom, shop
-from .config import Config
+from .config import Config, resolve
 from .errors import InvalidInput, NothingMeasured
 from .timescale import parse_duration
 
@@ -346,7 +346,7 @@ def slo_at_load(spec, rate: float, duration: float, *, route: str, window_events
         expr = sli_total_expr(spec, "5m")
         usual = prom.scalar(expr, config=config)
         if math.isnan(usual) or usual <= 0:
-            where = f"Prometheus {(config or Config.from_env()).url('prometheus')}"
+            where = f"Prometheus {resolve(config).url('prometheus')}"
             raise NothingMeasured(f"{spec.name}'s usual traffic", where,
                                   f"{expr} is empty or 0 over the last 5 minutes, so there is no budget to measure the "
                                   "test against; let the sandbox's traffic run first, or give window_events")

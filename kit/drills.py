@@ -149,25 +149,25 @@ class DrillResult:
 
 
 def drills_dir(config: Config) -> Path:
-    return config.state / "drills"
+    return config.paths.drills
 
 
 def _active_file(config: Config) -> Path:
-    return drills_dir(config) / "active.json"
+    return config.paths.active_drill
 
 
 def run_dir(run: str, config: Config) -> Path:
-    return drills_dir(config) / "runs" / run
+    return config.paths.drill_run(run)
 
 
 def results_file(config: Config) -> Path:
-    return drills_dir(config) / "results.jsonl"
+    return config.paths.drill_results
 
 
 def record(run: str, kind: str, text: str, config: Config, **data: Any) -> Event:
     """Append one event; a single short write with O_APPEND, so writers in several processes never interleave."""
     event = Event(time.time(), kind, text, data)
-    path = run_dir(run, config) / "timeline.jsonl"
+    path = config.paths.drill_timeline(run)
     line = json.dumps({"t": event.t, "kind": kind, "text": text, "data": data}) + "\n"
     fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
     try:
@@ -181,7 +181,7 @@ def record(run: str, kind: str, text: str, config: Config, **data: Any) -> Event
 def read_timeline(run: str, config: Config) -> list[Event]:
     """Every event of a run, oldest first; a line cut short by a crash is skipped, the rest kept."""
     events = []
-    path = run_dir(run, config) / "timeline.jsonl"
+    path = config.paths.drill_timeline(run)
     if not path.exists():
         return events
     for line in path.read_text(encoding="utf-8").splitlines():
@@ -525,7 +525,7 @@ def result_of(run: str, config: Config | None = None) -> DrillResult:
         if not run_dir(run, config).is_dir():
             raise CheckFailed(f"there is no drill {run!r}; `kit drill results` lists the drills that ended")
         raise CheckFailed(f"drill {run} has not ended: it is running, or it stopped before it was recorded "
-                          f"(see {run_dir(run, config) / 'timeline.jsonl'})")
+                          f"(see {config.paths.drill_timeline(run)})")
     events = read_timeline(run, config)
     return DrillResult(run, row["scenario"], row["outcome"], figures(events), events,
                        run_dir(run, config) / "postmortem.md", path)

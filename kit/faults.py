@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 
 from . import localhttp, shop
-from .config import Config
+from .config import Config, resolve
 from .errors import InvalidInput, KitError, SandboxNotReady
 from .shop import SERVICES
 
@@ -329,7 +329,7 @@ def _resolve(kind: str, service: str | None) -> tuple[str, str]:
 
 def _admin(service: str, method: str, path: str, config: Config | None, json: dict | None = None) -> Any:
     """One admin call; turns transport and HTTP failures into kit errors a person can act on."""
-    config = config or Config.from_env()
+    config = resolve(config)
     url = config.url(service)
     advice = "start the sandbox with `kit up`"
     try:

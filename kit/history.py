@@ -40,7 +40,7 @@ import httpx
 import numpy as np
 
 from . import localhttp, procs, shop
-from .config import Config
+from .config import Config, resolve
 from .errors import InvalidInput, KitError, ProcessFailed, SandboxNotReady
 from .metrics import LATENCY_BUCKETS, PAYMENT_OUTCOMES, VERSION
 from .timescale import parse_duration
@@ -422,7 +422,7 @@ class History:
 
 
 def _instances(config: Config | None) -> dict[str, str]:
-    config = config or Config.from_env()
+    config = resolve(config)
     return {"shop": f"{config.host}:{config.shop_port}", "payments": f"{config.host}:{config.payments_port}"}
 
 
@@ -479,7 +479,7 @@ def _already_loaded(history: History, config: Config) -> LoadResult | None:
     from . import prom
 
     try:
-        marker = json.loads((config.state / "history.json").read_text())
+        marker = json.loads(config.paths.history_marker.read_text())
     except (OSError, ValueError):
         return None
     same = (marker.get("start") == history.start.isoformat() and marker.get("end") == history.end.isoformat()
@@ -539,7 +539,7 @@ def load(days: float = 30, *, end=None, seed: int = DEFAULT_SEED, step="1m", con
     began = time.monotonic()
     timings: dict[str, float] = {}
     _check_days(days), _check_seed(seed), _check_step(step)
-    config = config or Config.from_env()
+    config = resolve(config)
     sandbox.require(config)
     step_s = _check_step(step)
 
@@ -560,7 +560,7 @@ def load(days: float = 30, *, end=None, seed: int = DEFAULT_SEED, step="1m", con
         progress("the same history is already loaded; nothing to do")
         return replace(cached, seconds=time.monotonic() - began, timings={"simulate": timings["simulate"]})
 
-    work = config.state / "history-work"
+    work = config.paths.history_work
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
     try:
@@ -606,7 +606,7 @@ def load(days: float = 30, *, end=None, seed: int = DEFAULT_SEED, step="1m", con
         _admin(config, "clean_tombstones")
         timings["delete"] = time.monotonic() - mark
 
-        data = config.state / "prometheus-data"
+        data = config.paths.prometheus_data
         for path in made:
             os.replace(path, data / path.name)
     finally:
@@ -623,7 +623,7 @@ def load(days: float = 30, *, end=None, seed: int = DEFAULT_SEED, step="1m", con
     marker = {**asdict(result), "start": history.start.isoformat(), "end": history.end.isoformat(),
               "incidents": [{**asdict(i), "start": i.start.isoformat(), "end": i.end.isoformat()}
                             for i in history.incidents]}
-    (config.state / "history.json").write_text(json.dumps(marker, indent=2))
+    config.paths.history_marker.write_text(json.dumps(marker, indent=2))
     progress(f"history loaded: {result.samples:,} samples, {result.start:%Y-%m-%d %H:%M} → "
              f"{result.end:%Y-%m-%d %H:%M} UTC, {result.seconds:.1f} s")
     return result

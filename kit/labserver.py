@@ -65,7 +65,7 @@ def settings(config: Config, *, port: int, lan: bool = False, facilitator: bool 
 
     env = dict(os.environ if env is None else env)
     root_dir = Path(root) if facilitator else config.work
-    config_dir = config.state / "jupyter" / ("facilitator" if facilitator else "learner")
+    config_dir = config.paths.jupyter("facilitator" if facilitator else "learner")
     hidden = [NEWS] if facilitator else [NEWS, NBGRADER_LAB]
     argv = [sys.executable, "-m", "jupyter", "lab", f"--ServerApp.root_dir={root_dir}",
             f"--ServerApp.ip={'0.0.0.0' if lan else '127.0.0.1'}", f"--ServerApp.port={port}",

@@ -44,7 +44,7 @@ import pandas as pd
 import psutil
 
 from . import shop
-from .config import Config
+from .config import Config, resolve
 from .errors import InvalidInput, KitError, NothingMeasured, ProcessFailed
 from .openmodel import Histogram
 from .procs import free_port, log_tail, tethered
@@ -160,7 +160,7 @@ def _check_route(route: str | None, allow_none: bool) -> None:
 
 
 def _target(host: str | None, config: Config | None, allow_remote: bool) -> str:
-    return check_target(host or (config or Config.from_env()).url("shop"), allow_remote)
+    return check_target(host or resolve(config).url("shop"), allow_remote)
 
 
 # --------------------------------------------------------------------------- process supervision
@@ -635,7 +635,7 @@ def coordinated_omission(*, route: str = "product", duration: float = 8.0, users
     """
     from . import faults
 
-    config = config or Config.from_env()
+    config = resolve(config)
     _check_route(route, allow_none=False)
     if route == "health":
         raise InvalidInput("route", "health is outside the fault model; choose catalog, product or checkout")

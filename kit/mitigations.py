@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 from . import procs, sandbox, shop
-from .config import Config
+from .config import Config, resolve
 from .errors import InvalidInput
 from .faults import clear_faults, list_faults
 
@@ -54,7 +54,7 @@ def shed_load(config: Config | None = None) -> str:
 
 
 def _neighbour_file(config: Config) -> Path:
-    return config.state / "drills" / "neighbour.json"
+    return config.paths.neighbour
 
 
 def start_neighbour(route: str, rps: float, seconds: float, config: Config) -> procs.ProcessRecord:
@@ -62,10 +62,9 @@ def start_neighbour(route: str, rps: float, seconds: float, config: Config) -> p
     sandbox (`kit down`)."""
     stop_neighbour(config)
     path = shop.ROUTES["catalog" if route == "catalog" else "product"].request()[1]
-    folder = config.state / "drills"
     argv = [sys.executable, "-m", "kit.openmodel", "--url", config.url("shop") + path, "--rate", str(rps),
-            "--duration", str(seconds), "--drain", "1", "--out", str(folder / "neighbour-result.json")]
-    record = procs.spawn("neighbour", argv, folder / "neighbour.log")
+            "--duration", str(seconds), "--drain", "1", "--out", str(config.paths.neighbour_result)]
+    record = procs.spawn("neighbour", argv, config.paths.neighbour_log)
     _neighbour_file(config).write_text(json.dumps(record.to_json()))
     if not sandbox.attach(record, config):  # no sandbox to load: `kit down` would have stopped it
         stop_neighbour(config)
@@ -79,7 +78,7 @@ def neighbour_running(config: Config) -> bool:
 
 def stop_neighbour(config: Config | None = None) -> bool:
     """Stop the load; True when it was running."""
-    config = config or Config.from_env()
+    config = resolve(config)
     record = _neighbour_record(config)
     _neighbour_file(config).unlink(missing_ok=True)
     if record is None or not procs.alive(record):

@@ -290,7 +290,7 @@ def _is_time(value: object) -> bool:
 
 def default_path() -> Path:
     """Where the session lives unless told otherwise: the per-user kit state directory."""
-    return Config.from_env().state / "mob.json"
+    return Config.from_env().paths.mob_session
 
 
 def _reset_hint(path: Path) -> str:

@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 
 from typing import Any
 
-from .config import LOOPBACK, Config
+from .config import LOOPBACK, Config, resolve
 from .errors import CheckFailed, InvalidInput
 
 PAGE_COLUMNS = [
@@ -72,7 +72,7 @@ def _kind(value: Any) -> str:
 
 
 def pages_file(config: Config | None = None) -> Path:
-    return (config or Config.from_env()).state / "pages.jsonl"
+    return resolve(config).paths.pages
 
 
 class _Store:

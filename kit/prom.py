@@ -14,7 +14,7 @@ import httpx
 import pandas as pd
 
 from . import localhttp
-from .config import Config
+from .config import Config, resolve
 from .errors import CheckFailed, InvalidInput, PromQLError, SandboxNotReady
 from .timescale import parse_duration
 
@@ -39,7 +39,7 @@ def _to_unix(value: TimeLike, field: str) -> float:
 
 
 def _api(path: str, params: dict, config: Config | None, expr: str = "") -> dict:
-    config = config or Config.from_env()
+    config = resolve(config)
     url = f"{config.url('prometheus')}/api/v1/{path}"
     try:
         response = localhttp.client().get(url, params=params, timeout=30.0)

@@ -33,7 +33,7 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from .commandcheck import CommandCheck, refusal
-from .config import REPO_ROOT, Config
+from .config import REPO_ROOT, Config, ContentPaths, resolve
 from .errors import InvalidInput, PromQLError, SandboxNotReady
 
 __all__ = [
@@ -130,10 +130,10 @@ def _locate(name_or_path: str | Path, root: Path = REPO_ROOT) -> Path:
     if path.is_file():
         return path
     if path.parent == Path("."):
-        candidate = root / "runbooks" / (path.name if path.suffix == ".md" else f"{path.name}.md")
+        candidate = ContentPaths(root).runbooks / (path.name if path.suffix == ".md" else f"{path.name}.md")
         if candidate.is_file():
             return candidate
-    names = ", ".join(sorted(p.stem for p in (root / "runbooks").glob("*.md") if p.name != TEMPLATE))
+    names = ", ".join(sorted(p.stem for p in ContentPaths(root).runbooks.glob("*.md") if p.name != TEMPLATE))
     raise InvalidInput("runbook", f"{name_or_path}: no such file and no runbook of that name; choose one of {names}")
 
 
@@ -246,7 +246,7 @@ def lint(*, live: bool = True, config: Config | None = None, root: str | Path = 
             linked.setdefault(_runbook_path(alert.runbook_url, root), set()).add(alert.name)
         except ValueError as exc:
             problems.append(Problem(alert.source, 0, f"{where}: runbook_url {alert.runbook_url!r} {exc}"))
-    files = sorted({p.resolve() for p in (root / "runbooks").glob("*.md") if p.name != TEMPLATE} | set(linked))
+    files = sorted({p.resolve() for p in ContentPaths(root).runbooks.glob("*.md") if p.name != TEMPLATE} | set(linked))
     queries = 0
     for path in files:
         book = parse(path)
@@ -309,7 +309,7 @@ def _file_alerts(root: Path) -> tuple[list[_Alert], list[Problem]]:
 
     alerts: list[_Alert] = []
     problems: list[Problem] = []
-    for path in sorted((root / "sandbox" / "rules").glob("*.yml")):
+    for path in sorted((ContentPaths(root).sandbox / "rules").glob("*.yml")):
         file = _relative(path, root)
         try:
             alerts += _alerts_in(read_yaml(path), file)
@@ -319,7 +319,7 @@ def _file_alerts(root: Path) -> tuple[list[_Alert], list[Problem]]:
                                     f"cannot read the rules: {syntax_error(exc, file).problem}"))
         except (OSError, AttributeError, KeyError, TypeError) as exc:  # one problem, not a crash
             problems.append(Problem(file, 0, f"cannot read the rules: {exc}"))
-    for path in sorted((root / "slos").glob("*.y*ml")):
+    for path in sorted(ContentPaths(root).slos.glob("*.y*ml")):
         file = _relative(path, root)
         try:
             for spec in slo.load_specs(path):  # an OpenSLO file may hold several
@@ -421,7 +421,7 @@ def _check_query(snippet: Snippet, file: str, live: bool, config: Config | None,
 
 def drafts_folder(config: Config | None = None) -> Path:
     """Where ``save_draft`` writes: ``<state>/runbook-drafts`` of the sandbox (``KIT_STATE_DIR``)."""
-    return (config or Config.from_env()).state / "runbook-drafts"
+    return resolve(config).paths.runbook_drafts
 
 
 def save_draft(name: str, text: str, *, config: Config | None = None) -> Path:
@@ -547,7 +547,7 @@ def to_notebook(path: str | Path, out: str | Path | None = None, *, config: Conf
         "language_info": {"name": "python"},
     })
     nbformat.validate(notebook)
-    target = Path(out) if out else (config or Config.from_env()).state / "runbooks" / f"{book.path.stem}.ipynb"
+    target = Path(out) if out else resolve(config).paths.runbook_notebooks / f"{book.path.stem}.ipynb"
     target.parent.mkdir(parents=True, exist_ok=True)
     nbformat.write(notebook, str(target))
     return target
