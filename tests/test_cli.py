@@ -181,15 +181,18 @@ def test_load_commands_run_and_refuse_bad_input(live):
     assert result.returncode == 2 and "rate" in result.stderr
 
 
-def test_load_commands_against_a_closed_port_fail_with_the_target_and_the_reason():
+def test_load_commands_against_a_closed_port_fail_with_the_target_and_the_reason(tmp_path):
     from kit import procs
 
     closed = procs.free_port()  # nothing listens there
     target = f"http://127.0.0.1:{closed}"
+    # A state folder of its own: with none recorded there, the sandbox to load is the one the environment names
+    # (in the shared one, the test sandbox a session started would be loaded instead).
+    env = {"KIT_SHOP_PORT": str(closed), "KIT_STATE_DIR": str(tmp_path)}
     for args in (("run", "--users", "2", "--duration", "2", "--route", "catalog"),
                  ("open", "--rate", "20", "--duration", "1", "--route", "catalog"),
                  ("search", "--expected", "50", "--route", "catalog")):
-        result = kit("load", *args, env={"KIT_SHOP_PORT": str(closed)})
+        result = kit("load", *args, env=env)
         assert result.returncode == 9, f"kit load {args[0]}: {result.stdout}{result.stderr}"
         assert f"measured nothing at {target}" in result.stderr and "refused" in result.stderr.lower(), result.stderr
         assert "Aggregated" not in result.stdout and "p99" not in result.stdout, "a statistics table of nothing"
