@@ -140,13 +140,40 @@ class StatePaths:
         """drills/active.json: the drill running now, written by kit.drills."""
         return self.drills / "active.json"
 
+    @property
+    def drill_lock(self) -> Path:
+        """drills/.lock: held by kit.drills while it reads and rewrites the active drill."""
+        return self.drills / ".lock"
+
+    @property
+    def drill_end_lock(self) -> Path:
+        """drills/.end.lock: held by kit.drills for a whole `end`, so a second `end` waits and finds it over."""
+        return self.drills / ".end.lock"
+
+    @property
+    def drill_runs(self) -> Path:
+        """drills/runs/: one folder per drill run, named by its id, made by kit.drills."""
+        return self.drills / "runs"
+
     def drill_run(self, run: str) -> Path:
-        """drills/runs/<run>/: one drill run's folder (its timeline and postmortem draft), kept by kit.drills."""
-        return self.drills / "runs" / run
+        """drills/runs/<run>/: one drill run's folder, kept by kit.drills."""
+        return self.drill_runs / run
+
+    def drill_scenario(self, run: str) -> Path:
+        """drills/runs/<run>/scenario.yml: the scenario a run started with, written by kit.drills."""
+        return self.drill_run(run) / "scenario.yml"
 
     def drill_timeline(self, run: str) -> Path:
-        """drills/runs/<run>/timeline.jsonl: the events of one drill run, appended by kit.drills."""
+        """drills/runs/<run>/timeline.jsonl: the events of one drill run, appended by kit.drills and its watcher."""
         return self.drill_run(run) / "timeline.jsonl"
+
+    def drill_watcher_log(self, run: str) -> Path:
+        """drills/runs/<run>/watcher.log: the output of the run's watcher (kit.drillwatch)."""
+        return self.drill_run(run) / "watcher.log"
+
+    def drill_postmortem(self, run: str) -> Path:
+        """drills/runs/<run>/postmortem.md: the postmortem draft kit.drills writes when the run ends."""
+        return self.drill_run(run) / "postmortem.md"
 
     @property
     def drill_results(self) -> Path:

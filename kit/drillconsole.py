@@ -201,7 +201,7 @@ class DrillConsole(widgets.VBox):
         elif self._status is not None and self._status.active:
             events = drills.read_timeline(self._status.run, self._config)
             self._status = replace(self._status, events=events, active=False)
-            path = drills.run_dir(self._status.run, self._config) / "postmortem.md"
+            path = self._config.paths.drill_postmortem(self._status.run)
             self.message.value = (f"The drill was ended elsewhere: {html.escape(_outcome(events))}. "
                                   f"Postmortem draft: <code>{html.escape(str(path))}</code>")
 

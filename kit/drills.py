@@ -213,7 +213,7 @@ def _write_active(data: dict, config: Config) -> None:
 
 def scenario_of(run: str, config: Config) -> Scenario:
     """The scenario as the run stored it when it started: later edits to drills/ do not change a running drill."""
-    doc = yaml.safe_load((run_dir(run, config) / "scenario.yml").read_text(encoding="utf-8"))
+    doc = yaml.safe_load(config.paths.drill_scenario(run).read_text(encoding="utf-8"))
     return load_scenario(doc)
 
 
@@ -313,9 +313,8 @@ def start(name: str | None = None, *, random: bool = False, secret: bool = False
     checks = _wait_steady(scenario, config, progress, secret)
     started = datetime.now(timezone.utc)
     run = f"{started:%Y%m%dT%H%M%S}-{'secret' if secret else scenario.id}"
-    folder = run_dir(run, config)
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "scenario.yml").write_text(yaml.safe_dump(_scenario_doc(scenario), sort_keys=False))
+    run_dir(run, config).mkdir(parents=True, exist_ok=True)
+    config.paths.drill_scenario(run).write_text(yaml.safe_dump(_scenario_doc(scenario), sort_keys=False))
     _write_active({"run": run, "secret": secret, "started_at": started.timestamp(), "roles": roles,
                    "time_scale": scale, "watcher": None}, config)
     if secret:  # from now on the services list faults only to the game master (`kit fault list --reveal`)
@@ -395,7 +394,7 @@ def wait_for_page(timeout: float = 60.0, config: Config | None = None) -> Event:
     if not procs.wait_until(lambda: page() is not None, timeout, 0.2):
         raise CheckFailed(f"no page within {timeout:.0f} s (the drill expects "
                           f"{' or '.join(current.scenario.expect_alerts)}); see `kit drill status` and the "
-                          f"watcher's log {run_dir(current.run, config) / 'watcher.log'}")
+                          f"watcher's log {config.paths.drill_watcher_log(current.run)}")
     return page()
 
 
@@ -408,7 +407,7 @@ def ack(by: str = "", config: Config | None = None) -> Event:
     """
     config = sandbox.current_config(config)
     current = status(config)
-    with _locked(config):
+    with _locked(config.paths.drill_lock):
         events = read_timeline(current.run, config)
         done = next((e for e in events if e.kind == "acknowledged"), None)
         if done is not None:
@@ -428,7 +427,7 @@ def note(text: str, by: str = "", config: Config | None = None) -> Event:
         raise InvalidInput("text", "a note needs some text")
     config = sandbox.current_config(config)
     current = status(config)
-    with _locked(config):
+    with _locked(config.paths.drill_lock):
         same = next((e for e in read_timeline(current.run, config) if e.kind == "note" and e.text == text.strip()
                      and e.data.get("by", "") == by), None)
         return same or record(current.run, "note", text.strip(), config, by=by)
@@ -441,7 +440,7 @@ def hint(config: Config | None = None) -> str:
     """
     config = sandbox.current_config(config)
     current = status(config)
-    with _locked(config):
+    with _locked(config.paths.drill_lock):
         shown = sum(1 for e in read_timeline(current.run, config) if e.kind == "hint")
         hints = current.scenario.hints
         if not hints:
@@ -462,7 +461,7 @@ def set_roles(roles: dict[str, str], config: Config | None = None) -> Event:
     roles = _check_roles(roles)
     config = sandbox.current_config(config)
     current = status(config)
-    with _locked(config):
+    with _locked(config.paths.drill_lock):
         active = active_record(config) or {}
         if active.get("run") != current.run:
             raise CheckFailed(f"drill {current.run} ended while the roles were being saved; nothing was changed")
@@ -502,7 +501,7 @@ def end(*, abandon: bool = False, wait: float | None = None, run: str | None = N
     hold in time; SandboxNotReady when the sandbox is down and ``abandon`` is False.
     """
     config = sandbox.current_config(config)
-    with _locked(config, ".end.lock"):
+    with _locked(config.paths.drill_end_lock):
         active = active_record(config)
         if active is None and run is None:
             try:
@@ -528,7 +527,7 @@ def result_of(run: str, config: Config | None = None) -> DrillResult:
                           f"(see {config.paths.drill_timeline(run)})")
     events = read_timeline(run, config)
     return DrillResult(run, row["scenario"], row["outcome"], figures(events), events,
-                       run_dir(run, config) / "postmortem.md", path)
+                       config.paths.drill_postmortem(run), path)
 
 
 def _end(abandon: bool, wait: float | None, config: Config) -> DrillResult:
@@ -565,10 +564,10 @@ def _end(abandon: bool, wait: float | None, config: Config) -> DrillResult:
     result_figures = figures(events)
     from .postmortem import draft
 
-    postmortem = run_dir(run, config) / "postmortem.md"
+    postmortem = config.paths.drill_postmortem(run)
     postmortem.write_text(draft(scenario, events, current.roles, outcome, current.time_scale, config=config))
     _append_result(run, scenario, current, outcome, result_figures, events, config)
-    with _locked(config):
+    with _locked(config.paths.drill_lock):
         _active_file(config).unlink(missing_ok=True)
     return DrillResult(run, scenario.id, outcome, result_figures, events, postmortem, results_file(config))
 
@@ -637,7 +636,7 @@ def _wait_for_action(run: str, config: Config, timeout: float = 20.0) -> None:
     """The watcher polls twice a second; a fix it has not seen yet would be missing from the timeline."""
     if not procs.wait_until(lambda: any(e.kind == "action" for e in read_timeline(run, config)), timeout, 0.2):
         raise CheckFailed(f"the drill's watcher recorded no action within {timeout:.0f} s of the mitigation; "
-                          f"see {run_dir(run, config) / 'watcher.log'}")
+                          f"see {config.paths.drill_watcher_log(run)}")
 
 
 def _try_steady(scenario: Scenario, config: Config) -> list[CheckResult]:
@@ -666,7 +665,7 @@ def results(config: Config | None = None):
 def last_run(config: Config | None = None) -> str:
     """The id of the most recently started drill, running or ended."""
     config = sandbox.current_config(config)
-    runs = sorted(p.name for p in (drills_dir(config) / "runs").glob("*") if p.is_dir())
+    runs = sorted(p.name for p in config.paths.drill_runs.glob("*") if p.is_dir())
     if not runs:
         raise CheckFailed("no drill has been run yet")
     return max(runs)
@@ -759,15 +758,15 @@ def _scenario_doc(scenario: Scenario) -> dict:
 
 
 @contextlib.contextmanager
-def _locked(config: Config, name: str = ".lock"):
+def _locked(lock: Path):
     """One process at a time reads-and-rewrites the active drill (a console refreshing while the CLI ends it).
 
     ``end`` holds a lock of its own for its whole run (it waits for the steady
     state), so that a second ``end`` waits for the first and then finds it over.
     Not reentrant: never take the same lock twice in one process.
     """
-    drills_dir(config).mkdir(parents=True, exist_ok=True)
-    with open(drills_dir(config) / name, "w") as fh:
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    with open(lock, "w") as fh:
         fcntl.flock(fh, fcntl.LOCK_EX)
         try:
             yield
@@ -781,7 +780,7 @@ def _ensure_watcher(run: str, config: Config) -> None:
     A new watcher rebuilds its view from the timeline. It is attached to the sandbox,
     so `kit down` stops it: with nothing to watch it would only wait out the two hours.
     """
-    with _locked(config):
+    with _locked(config.paths.drill_lock):
         active = active_record(config)
         if active is None or active.get("run") != run or active.get("ending"):
             return
@@ -791,7 +790,7 @@ def _ensure_watcher(run: str, config: Config) -> None:
         if not sandbox.is_up(config):
             return
         argv = [sys.executable, "-m", "kit.drillwatch", "--run", run]
-        watcher = procs.spawn("drillwatch", argv, run_dir(run, config) / "watcher.log", env=_env(config))
+        watcher = procs.spawn("drillwatch", argv, config.paths.drill_watcher_log(run), env=_env(config))
         if not sandbox.attach(watcher, config):  # `kit down` got there first
             procs.stop(watcher)
             return
@@ -806,7 +805,7 @@ def _env(config: Config) -> dict[str, str]:
 
 def _stop_watcher(config: Config) -> None:
     """Mark the drill as ending (so nobody restarts the watcher), then stop it."""
-    with _locked(config):
+    with _locked(config.paths.drill_lock):
         active = active_record(config) or {}
         active["ending"] = True
         _write_active(active, config)
