@@ -375,7 +375,7 @@ def _recorded(path: Path) -> dict:
     """The "config" kit.sandbox recorded in ``path`` (sandbox.json), {} when there is none or the file is cut short."""
     try:
         return json.loads(path.read_text()).get("config", {})
-    except (FileNotFoundError, ValueError, TypeError, KeyError):
+    except (FileNotFoundError, ValueError, TypeError, KeyError, AttributeError):
         return {}  # no sandbox recorded, or a state file cut short by a crash
 
 

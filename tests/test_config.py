@@ -76,6 +76,8 @@ def test_resolve_prefers_a_given_config_then_the_recorded_sandbox_then_the_envir
     assert sandbox.current_config is resolve
     env.paths.sandbox_record.write_text('{"config": {"shop_po')  # cut short by a crash
     assert resolve() == env
+    env.paths.sandbox_record.write_text('["not", "a", "record"]')
+    assert resolve() == env
     env.paths.sandbox_record.unlink()
     assert resolve() == env
 
