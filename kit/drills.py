@@ -24,7 +24,7 @@ from typing import Any, Callable
 
 import yaml
 
-from . import faults, procs, prom, sandbox
+from . import faults, pager, procs, prom, sandbox
 from .config import Config
 from .errors import CheckFailed, InvalidInput, KitError, PromQLError, SandboxNotReady
 from .faults import FLAGS
@@ -361,18 +361,21 @@ def status(config: Config | None = None) -> DrillStatus:
 
 
 def new_pages(since: float, config: Config):
-    """Notifications received since ``since`` about alerts that started since then.
-
-    Alertmanager repeats a group's older alerts in every notification, so an
-    alert left over from an earlier incident must not count as this drill's page.
-    """
-    from . import pager
-
+    """Notifications received since ``since`` about alerts that started since then (see ``is_new_page``)."""
     rows = pager.pages(config, since=since)
     if not len(rows):
         return rows
-    started = rows["starts_at"].map(_parse_time)
-    return rows[started >= since - 1].reset_index(drop=True)
+    return rows[[is_new_page(row, since) for row in rows.to_dict("records")]].reset_index(drop=True)
+
+
+def is_new_page(row: dict, since: float) -> bool:
+    """Whether a stored page (a ``pager.pages`` row) is about an alert that started at ``since`` or later.
+
+    Alertmanager repeats a group's older alerts in every notification, so an alert left over from an
+    earlier incident must not count as this drill's page. One second of slack covers the clocks of
+    Prometheus and this process.
+    """
+    return _parse_time(row["starts_at"]) >= since - 1
 
 
 def _parse_time(text: str) -> float:
@@ -601,13 +604,13 @@ def rehearse(name: str, *, mitigation: int = 0, config: Config | None = None,
     bound = scenario.page_within / scale
     try:
         deadline = time.monotonic() + 2 * bound + 30
+        feed = pager.PageFeed(config, since=injected)
         paged = None
         while paged is None:
-            rows = new_pages(injected, config)
-            hits = rows[rows["alertname"].isin(scenario.expect_alerts) & (rows["status"] == "firing")
-                        & (rows["severity"] == scenario.expect_severity)]
-            if len(hits):
-                paged = hits.iloc[0]
+            hits = [row for row in feed.read() if is_new_page(row, injected) and row["status"] == "firing"
+                    and row["alertname"] in scenario.expect_alerts and row["severity"] == scenario.expect_severity]
+            if hits:
+                paged = hits[0]
             elif time.monotonic() > deadline:
                 raise CheckFailed(f"{scenario.id}: no {scenario.expect_severity} for "
                                   f"{', '.join(scenario.expect_alerts)} reached the pager "

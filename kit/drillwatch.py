@@ -13,7 +13,7 @@ import argparse
 import time
 import traceback
 
-from . import drills, faults, prom, sandbox
+from . import drills, faults, pager, prom, sandbox
 from .config import Config
 from .errors import KitError
 from .mitigations import neighbour_running
@@ -32,6 +32,7 @@ class Watcher:
         self.done = {e.data.get("index") for e in events if e.kind == "injected"}
         self.alerts = {e.data.get("alertname") for e in events if e.kind == "alert_firing"}
         self.pages = {e.data.get("key") for e in events if e.kind == "page"}
+        self.feed = pager.PageFeed(config, since=self.started)
         self.prometheus_down = False
         self.secret = bool((drills.active_record(config) or {}).get("secret"))
         self.seen: dict[str, object] = self._observe()
@@ -104,8 +105,9 @@ class Watcher:
                           status="firing", severity=row.get("severity", ""))
 
     def _record_pages(self) -> None:
-        frame = drills.new_pages(self.started, self.config)
-        for _, row in frame.iterrows():
+        for row in self.feed.read():
+            if not drills.is_new_page(row, self.started):
+                continue
             key = f"{row['alertname']}|{row['status']}|{row['starts_at']}"
             if key in self.pages:
                 continue

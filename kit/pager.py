@@ -17,7 +17,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from typing import Any
+from typing import Any, Iterable
 
 from .config import LOOPBACK, Config, resolve
 from .errors import CheckFailed, InvalidInput
@@ -185,36 +185,73 @@ def serve(host: str, port: int, path: Path) -> None:
 
 
 def _rows(path: Path) -> list[dict]:
-    rows = []
     if not path.exists():
-        return rows
+        return []
     with open(path, encoding="utf-8") as fh:
-        for line in fh:
-            try:
-                record = json.loads(line)
-                check_notification(record["notification"])
-            except (ValueError, KeyError, TypeError):
-                continue  # a line cut short by a crash mid-write, or stored before the pager checked shapes
-            received = datetime.fromtimestamp(record["received_at"], tz=timezone.utc)
-            for alert in record["notification"].get("alerts", []):
-                labels = alert.get("labels", {})
-                notes = alert.get("annotations", {})
-                status = alert.get("status", "")
-                rows.append({
-                    "received_at": received,
-                    "alertname": labels.get("alertname", ""),
-                    "status": status,
-                    "severity": labels.get("severity", ""),
-                    "job": labels.get("job", ""),
-                    "service": labels.get("service", ""),
-                    "summary": headline(status, notes.get("summary", "")),
-                    "runbook_url": notes.get("runbook_url", ""),
-                    "starts_at": alert.get("startsAt", ""),
-                    "ends_at": alert.get("endsAt", ""),
-                    "fingerprint": alert.get("fingerprint", ""),
-                    "labels": labels,
-                })
+        return _parse(fh)
+
+
+def _parse(lines: Iterable[str]) -> list[dict]:
+    """One row (``PAGE_COLUMNS``) per alert per stored notification line."""
+    rows = []
+    for line in lines:
+        try:
+            record = json.loads(line)
+            check_notification(record["notification"])
+        except (ValueError, KeyError, TypeError):
+            continue  # a line cut short by a crash mid-write, or stored before the pager checked shapes
+        received = datetime.fromtimestamp(record["received_at"], tz=timezone.utc)
+        for alert in record["notification"].get("alerts", []):
+            labels = alert.get("labels", {})
+            notes = alert.get("annotations", {})
+            status = alert.get("status", "")
+            rows.append({
+                "received_at": received,
+                "alertname": labels.get("alertname", ""),
+                "status": status,
+                "severity": labels.get("severity", ""),
+                "job": labels.get("job", ""),
+                "service": labels.get("service", ""),
+                "summary": headline(status, notes.get("summary", "")),
+                "runbook_url": notes.get("runbook_url", ""),
+                "starts_at": alert.get("startsAt", ""),
+                "ends_at": alert.get("endsAt", ""),
+                "fingerprint": alert.get("fingerprint", ""),
+                "labels": labels,
+            })
     return rows
+
+
+class PageFeed:
+    """Pages as they arrive: each ``read()`` parses only what the pager stored since the previous one.
+
+    ``pages()`` parses the whole file, a session's worth, on every call; a drill's watcher and a rehearsal
+    poll several times a second and need only what is new. ``read()`` returns rows (dicts with
+    ``PAGE_COLUMNS``) received at ``since`` (Unix seconds) or later; a line still being written waits for
+    the next read, and a file replaced by a new sandbox's pager is read from its start.
+    """
+
+    def __init__(self, config: Config | None = None, *, since: float = 0.0) -> None:
+        self.path = pages_file(config)
+        self.since = since
+        self._offset = 0
+        self._file: tuple[int, int] | None = None  # (device, inode) of the file read so far
+
+    def read(self) -> list[dict]:
+        try:
+            with open(self.path, "rb") as fh:
+                stat = os.fstat(fh.fileno())
+                if (stat.st_dev, stat.st_ino) != self._file or stat.st_size < self._offset:
+                    self._file, self._offset = (stat.st_dev, stat.st_ino), 0
+                fh.seek(self._offset)
+                data = fh.read()
+        except FileNotFoundError:
+            self._offset = 0
+            return []
+        complete = data[:data.rfind(b"\n") + 1]
+        self._offset += len(complete)
+        rows = _parse(complete.decode("utf-8", errors="replace").splitlines())
+        return [row for row in rows if row["received_at"].timestamp() >= self.since]
 
 
 def headline(status: str, summary: str) -> str:

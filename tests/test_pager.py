@@ -185,3 +185,31 @@ def test_stored_lines_the_pager_cannot_read_are_skipped(tmp_path):
     bad = json.dumps({"received_at": time.time(), "notification": {"alerts": [1, {"labels": "x"}]}})
     pager.pages_file(config).write_text(f"{bad}\n{good}\n[]\n")
     assert list(pager.pages(config)["alertname"]) == ["X"]
+
+
+def _stored(alertname: str, received_at: float) -> str:
+    alert = {**NOTIFICATION["alerts"][0], "labels": {"alertname": alertname, "severity": "page"}}
+    return json.dumps({"received_at": received_at, "notification": {**NOTIFICATION, "alerts": [alert]}}) + "\n"
+
+
+def test_a_page_feed_reads_each_stored_page_once_as_it_arrives(tmp_path):
+    config = Config.from_env({}, state_dir=str(tmp_path))
+    path = pager.pages_file(config)
+    feed = pager.PageFeed(config, since=100.0)
+    assert feed.read() == []  # nothing stored yet
+    path.write_text(_stored("Old", 99.0) + _stored("A", 101.0))
+    assert [row["alertname"] for row in feed.read()] == ["A"]  # received before `since`: not for this feed
+    half = _stored("C", 103.0)
+    with open(path, "a") as fh:
+        fh.write(_stored("B", 102.0) + half[:20])  # the pager is still writing C
+    assert [row["alertname"] for row in feed.read()] == ["B"]
+    with open(path, "a") as fh:
+        fh.write(half[20:])
+    assert [row["alertname"] for row in feed.read()] == ["C"]
+    assert feed.read() == []
+    path.write_text(_stored("D", 104.0))  # a new sandbox's pager started the file again
+    assert [row["alertname"] for row in feed.read()] == ["D"]
+    replacement = path.with_name("new.jsonl")
+    replacement.write_text(_stored("E", 105.0) * 3)  # longer than what was read: only its identity tells
+    replacement.replace(path)
+    assert [row["alertname"] for row in feed.read()] == ["E", "E", "E"]
