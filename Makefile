@@ -13,12 +13,13 @@ lab: setup ## start the sandbox and open JupyterLab on lab 00; Ctrl-C stops both
 # Most tests wait on the sandbox (alerts firing, notebooks running) more than they compute, so four
 # workers, each with a sandbox of its own, share two cores and keep them about three-quarters busy.
 # Tests marked `quiet` measure latency and throughput, which a busy CPU would distort: they run
-# afterwards, when they alone share the cores (their load steps wait more than they compute).
+# afterwards, when they alone share the cores (their load steps wait more than they compute), beside
+# the `calm` ones, which mostly wait on slow alerts and leave the cores to them.
 WORKERS ?= 4
 test: setup-test ## run every test: unit, sandbox, notebooks, grading, browser
 	scripts/system-packages.sh --test
-	$(VENV)/bin/python -m pytest -n $(WORKERS) --dist loadfile -m "not quiet"
-	$(VENV)/bin/python -m pytest -n 3 --dist loadfile -m quiet
+	$(VENV)/bin/python -m pytest -n $(WORKERS) --dist loadfile -m "not quiet and not calm"
+	$(VENV)/bin/python -m pytest -n 4 --dist loadfile -m "quiet or calm"
 
 setup: $(STAMP)
 	$(KIT) binaries --install
