@@ -284,17 +284,21 @@ def wait_for_page(alertname: str, *, status: str = "firing", timeout: float = 60
     """Block until the pager has stored ``alertname`` with ``status``; returns those rows."""
     if status not in ("firing", "resolved"):
         raise InvalidInput("status", f"{status!r} must be 'firing' or 'resolved'")
-    path = pages_file(config)
+    import pandas as pd
+
+    feed = PageFeed(config, since=since.timestamp() if isinstance(since, datetime) else since or 0.0)
     deadline = time.monotonic() + timeout
+    seen, hits = 0, []
     while True:
-        frame = pages(config, since=since)
-        hits = frame[(frame["alertname"] == alertname) & (frame["status"] == status)]
-        if len(hits):
-            return hits.reset_index(drop=True)
+        rows = feed.read()
+        seen += len(rows)
+        hits += [row for row in rows if row["alertname"] == alertname and row["status"] == status]
+        if hits:
+            return pd.DataFrame(hits, columns=PAGE_COLUMNS)
         if time.monotonic() >= deadline:
             raise CheckFailed(
-                f"no {status} page for {alertname} within {timeout:.0f} s (pages stored in {path}: "
-                f"{len(frame)}). Is the fault still injected, and does `kit status` show every target up?"
+                f"no {status} page for {alertname} within {timeout:.0f} s (pages stored in {feed.path}: "
+                f"{seen}). Is the fault still injected, and does `kit status` show every target up?"
             )
         time.sleep(0.2)
 

@@ -111,6 +111,7 @@ def scalar(expr: str, at: TimeLike = None, *, config: Config | None = None) -> f
 
 def wait_for(expr: str, *, timeout: float = 30.0, poll: float = 0.5, config: Config | None = None) -> pd.DataFrame:
     """Poll until ``expr`` returns at least one series (e.g. ``rate(x[10s]) > 0``); returns it."""
+    config = resolve(config)  # once: every poll asks the same sandbox
     deadline = time.monotonic() + timeout
     while True:
         frame = query(expr, config=config)
