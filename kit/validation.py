@@ -48,8 +48,14 @@ def _problem(error: dict[str, Any]) -> str:
         if message.startswith(prefix):
             return message[len(prefix):]
     shown = error.get("input")
-    got = "" if isinstance(shown, (dict, list)) or shown is None else f" (got {shown!r})"
+    got = "" if isinstance(shown, (dict, list)) or shown is None else f" (got {_shown(shown)})"
     return message[:1].lower() + message[1:] + got
+
+
+def _shown(value: Any) -> str:
+    """``value`` for a message, cut short: a refused document (a request body) may be megabytes long."""
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def validated(model: type[M], data: Any, *, source: str = "", prefix: str = "",
@@ -58,10 +64,13 @@ def validated(model: type[M], data: Any, *, source: str = "", prefix: str = "",
 
     ``prefix`` is written before the field path (the document's place in a larger one); ``source`` is where
     the document was read from, as InvalidInput takes it. A validator's own ValueError message reaches the
-    person unchanged, so write it as the problem (``must be between 0 and 1``).
+    person unchanged, so write it as the problem (``must be between 0 and 1``). When a field is unknown, that
+    is the problem named, before any other.
     """
     try:
         return model.model_validate(data)
     except ValidationError as problems:
-        first = problems.errors()[0]
+        errors = problems.errors()
+        # A misspelt field is also a missing one; naming the misspelling says what to fix.
+        first = next((e for e in errors if e["type"] == "extra_forbidden"), errors[0])
         raise error(field_path(first["loc"], prefix) or prefix, _problem(first), source=source) from None

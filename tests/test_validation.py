@@ -64,3 +64,15 @@ def test_a_document_that_is_not_a_mapping_is_refused_at_its_root():
     with pytest.raises(InvalidInput) as raised:
         validated(_Scenario, ["not", "a", "mapping"], prefix="scenario")
     assert raised.value.field == "scenario"
+
+
+def test_a_misspelt_field_is_named_rather_than_the_field_it_leaves_missing():
+    with pytest.raises(InvalidInput) as raised:
+        validated(_Scenario, {"nmae": "a", "inject": []})
+    assert (raised.value.field, raised.value.problem) == ("nmae", "is not a known field")
+
+
+def test_a_long_refused_value_is_cut_short_in_the_message():
+    with pytest.raises(InvalidInput) as raised:
+        validated(_Scenario, {"name": "a", "inject": [{"fault": "x", "ratio": "9" * 10_000}]})
+    assert raised.value.problem.endswith("(got '" + "9" * 36 + "...)")
