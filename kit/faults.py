@@ -1,22 +1,26 @@
 """The fault model of the sandbox and the client of its admin API.
 
-One table describes every fault kind and feature flag. The services use it to
-reject bad admin input with a message naming the field; the client uses the
-same table to fail before sending anything, so both always agree.
+One table describes every fault kind and feature flag. Each kind's parameters
+become a pydantic model (kit.validation) that both checks them and gives the
+admin API's JSON Schema, so the documentation cannot drift from the checks. The
+services use it to reject bad admin input with a message naming the field; the
+client uses the same table to fail before sending anything, so both always agree.
 """
 
 from __future__ import annotations
 
-import math
+import functools
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any, Literal
 
 import httpx
+from pydantic import BeforeValidator, ConfigDict, Field, StrictBool, create_model, model_validator
 
 from . import localhttp, shop
 from .config import Config, resolve
 from .errors import InvalidInput, KitError, SandboxNotReady
 from .shop import SERVICES
+from .validation import Document, validated
 
 ROUTES: dict[str, tuple[str, ...]] = {
     service: tuple(name for name, route in shop.ROUTES.items() if route.service == service) for service in SERVICES
@@ -140,22 +144,17 @@ FLAGS: dict[str, Flag] = {
 
 
 def validate_fault(kind: str, params: dict[str, Any], service: str) -> dict[str, Any]:
-    """Check a fault for one service and return its params with defaults filled in."""
+    """Check a fault for one service and return its params with defaults filled in, in the table's order.
+
+    Raises InvalidInput naming the parameter (or ``service``, ``kind``, ``params``); UnknownName for a kind
+    that does not exist.
+    """
     if service not in SERVICES:
         raise InvalidInput("service", f"{service!r} is not a service; choose one of {', '.join(SERVICES)}")
-    spec = fault_kind(kind, service)
+    fault_kind(kind, service)
     if not isinstance(params, dict):
         raise InvalidInput("params", "must be a JSON object of parameters")
-    known = {p.name: p for p in spec.params}
-    for name in params:
-        if name not in known:
-            allowed = ", ".join(known) or "none"
-            raise InvalidInput(name, f"is not a parameter of {kind}; its parameters: {allowed}")
-    normalized = {p.name: _check_param(p, params.get(p.name), kind) for p in spec.params}
-    route = normalized.get("route")
-    if route is not None and route not in ROUTES[service]:
-        raise InvalidInput("route", f"{service} has no route {route!r}; choose one of {', '.join(ROUTES[service])}")
-    return normalized
+    return validated(_params_model(kind, service), params).model_dump()
 
 
 def fault_kind(kind: str, service: str) -> FaultKind:
@@ -168,103 +167,76 @@ def fault_kind(kind: str, service: str) -> FaultKind:
     return spec
 
 
-def _check_param(param: Param, value: Any, kind: str) -> Any:
-    if value is None:
-        if param.required:
-            raise InvalidInput(param.name, f"is required by {kind} ({param.help})")
-        return param.default
+class _Params(Document):
+    """The parameters of one fault kind on one service; ``_params_model`` makes one from the table."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _null_is_omitted(cls, data: Any) -> Any:
+        # The kit's own client sends an optional parameter it was not given as null.
+        return {name: value for name, value in data.items() if value is not None} if isinstance(data, dict) else data
+
+
+@functools.cache
+def _params_model(kind: str, service: str) -> type[_Params]:
+    """The model of ``kind``'s parameters on ``service``: validation and the admin API's schema both come from it."""
+    fields = {param.name: _field(param, service) for param in FAULT_KINDS[kind].params}
+    return create_model(kind, __base__=_Params, **fields)
+
+
+def _field(param: Param, service: str) -> tuple[Any, Any]:
+    """``param`` as a pydantic field: (type with its range, default or required)."""
     if param.type is str:
-        if not isinstance(value, str) or not value:
-            raise InvalidInput(param.name, f"must be a non-empty string, got {value!r}")
-        if param.choices and value not in param.choices:
-            raise InvalidInput(param.name, f"{value!r} is not one of {', '.join(param.choices)}")
-        return value
-    not_a_number = isinstance(value, bool) or not isinstance(value, (int, float))
-    if not_a_number or isinstance(value, float) and not math.isfinite(value):
-        raise InvalidInput(param.name, f"must be a number, got {_shown(value)}")
-    number = _float(value)
-    low, high = param.minimum, param.maximum
-    too_low = low is not None and (number <= low if param.exclusive_minimum else number < low)
-    if too_low or (high is not None and number > high):
-        opening = "more than" if param.exclusive_minimum else "at least"
-        got = f"{number:g}" if math.isfinite(number) else _shown(value)
-        raise InvalidInput(param.name, f"must be {opening} {low:g} and at most {high:g}, got {got}")
-    if param.type is int:
-        if number != int(number):
-            raise InvalidInput(param.name, f"must be a whole number, got {value!r}")
-        return int(number)
-    return number
+        kind: Any = Literal[ROUTES[service] if param.name == "route" else param.choices]
+    else:
+        low = "gt" if param.exclusive_minimum else "ge"
+        finite = {"allow_inf_nan": False} if param.type is float else {}
+        # strict: a boolean or a numeric string is not a number, whatever Python thinks of True
+        kind = Annotated[param.type, Field(strict=True, le=param.maximum, **{low: param.minimum}, **finite)]
+        if param.type is int:
+            kind = Annotated[kind, BeforeValidator(_whole)]
+    about = {"title": param.name, "description": param.help}
+    if param.required:
+        return kind, Field(**about)
+    return kind | None, Field(param.default, **about)
 
 
-def _float(value: int | float) -> float:
-    """A JSON number as a float; an integer too large for one becomes infinity (JSON integers have no limit)."""
-    try:
-        return float(value)
-    except OverflowError:
-        return math.inf if value > 0 else -math.inf
+def _whole(value: Any) -> Any:
+    """A JSON number with nothing after the point (``503.0``) is the whole number it says."""
+    return int(value) if isinstance(value, float) and value.is_integer() else value
 
 
-def _shown(value: Any) -> str:
-    """A value for an error message, cut short: a refused body may be megabytes long."""
-    text = repr(value)
-    return text if len(text) <= 40 else text[:37] + "..."
+class _FlagChange(Document):
+    """The body of a flag change: a misspelt key is refused, not ignored."""
+
+    model_config = ConfigDict(title="flag change")
+
+    enabled: StrictBool = Field(description="true turns the flag on, false turns it off")
 
 
 def validate_flag(name: str, enabled: Any) -> bool:
-    """Check a flag change; flags are booleans, nothing else."""
+    """Check a flag change; flags are booleans, nothing else. Raises UnknownName, or InvalidInput on ``enabled``."""
     if name not in FLAGS:
         raise UnknownName("name", f"{name!r} is not a feature flag; choose one of {', '.join(FLAGS)}")
-    if not isinstance(enabled, bool):
-        raise InvalidInput("enabled", f"must be true or false, got {_shown(enabled)}")
-    return enabled
+    return validated(_FlagChange, {"enabled": enabled}).enabled
 
 
 def validate_flag_body(name: str, body: dict[str, Any]) -> bool:
-    """Check the body of a flag change, ``{"enabled": true|false}``: a misspelt key is refused, not ignored."""
-    for key in body:
-        if key != "enabled":
-            raise InvalidInput(key, "is not a field of a flag change; its only field: enabled")
-    return validate_flag(name, body.get("enabled"))
+    """Check the body of a flag change, ``{"enabled": true|false}``; raises InvalidInput naming the key at fault."""
+    return validate_flag(name, validated(_FlagChange, body).enabled)
 
 
 def fault_body_schema(kind: str, service: str) -> dict[str, Any]:
-    """The JSON Schema (OpenAPI 3.1) of a fault's parameters, as ``validate_fault`` checks them.
+    """The JSON Schema (OpenAPI 3.1) of a fault's parameters: the one ``validate_fault`` checks them with.
 
     Raises InvalidInput (UnknownName) for a kind the service does not have. ``null`` stands for an
     omitted optional parameter, as the kit's own client sends it.
     """
-    spec = fault_kind(kind, service)
-    properties: dict[str, Any] = {}
-    for param in spec.params:
-        schema: dict[str, Any] = {"description": param.help}
-        if param.type is str:
-            choices = ROUTES[service] if param.name == "route" else param.choices
-            schema |= {"type": "string", "enum": list(choices)} if choices else {"type": "string", "minLength": 1}
-        else:
-            schema["type"] = "integer" if param.type is int else "number"
-            if param.minimum is not None:
-                schema["exclusiveMinimum" if param.exclusive_minimum else "minimum"] = param.minimum
-            if param.maximum is not None:
-                schema["maximum"] = param.maximum
-        if param.default is not None:
-            schema["default"] = param.default
-        if not param.required:
-            schema = {"anyOf": [schema, {"type": "null"}], "description": param.help}
-        properties[param.name] = schema
-    return {
-        "type": "object",
-        "properties": properties,
-        "required": [param.name for param in spec.params if param.required],
-        "additionalProperties": False,
-    }
+    fault_kind(kind, service)
+    return {"required": [], **_params_model(kind, service).model_json_schema()}
 
 
-FLAG_BODY_SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "properties": {"enabled": {"type": "boolean"}},
-    "required": ["enabled"],
-    "additionalProperties": False,
-}
+FLAG_BODY_SCHEMA: dict[str, Any] = _FlagChange.model_json_schema()
 """The JSON Schema of a flag change, as ``validate_flag_body`` checks it."""
 
 

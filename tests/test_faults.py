@@ -146,9 +146,10 @@ def test_body_schemas_say_what_validation_checks():
             assert schema["required"] == [param.name for param in kind.params if param.required]
             assert schema["additionalProperties"] is False
     latency = fault_body_schema("latency", "payments")["properties"]
-    assert latency["ms"] == {"description": "extra latency in milliseconds", "type": "number",
+    assert latency["ms"] == {"title": "ms", "description": "extra latency in milliseconds", "type": "number",
                              "exclusiveMinimum": 0, "maximum": 60000}
-    assert latency["route"]["anyOf"][0]["enum"] == ["pay"] and latency["route"]["anyOf"][1] == {"type": "null"}
+    assert latency["route"]["anyOf"] == [{"const": "pay", "type": "string"}, {"type": "null"}]
+    assert fault_body_schema("latency", "shop")["properties"]["route"]["anyOf"][0]["enum"] == list(ROUTES["shop"])
     assert fault_body_schema("capacity", "shop")["properties"]["slots"]["type"] == "integer"
     with pytest.raises(UnknownName):
         fault_body_schema("meteor", "shop")
