@@ -11,14 +11,16 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
 
 import yaml
+from pydantic import AfterValidator, BeforeValidator, Field, StringConstraints, model_validator
 
 from .config import CONTENT
 from .errors import InvalidInput
 from .faults import ALIASES, FAULT_KINDS, FLAGS, ROUTES, validate_fault, validate_flag
 from .timescale import parse_duration
+from .validation import Document, validated
 from .yamldocs import syntax_error
 
 DRILLS_DIR = CONTENT.drills
@@ -137,13 +139,7 @@ def load(source: str | Path | dict) -> Scenario:
         except yaml.YAMLError as error:
             found = syntax_error(error, path.name)  # one line at file:line:column, not the parser's excerpt
             raise InvalidScenario(found.field, found.problem, source=found.source) from None
-    try:
-        return _scenario(doc, path)
-    except InvalidScenario:
-        raise
-    except InvalidInput as error:
-        where = f" in {path.name}" if path else ""
-        raise InvalidScenario(error.field, error.problem + where) from None
+    return _scenario(doc, path)
 
 
 def names(folder: Path = DRILLS_DIR) -> list[str]:
@@ -177,177 +173,159 @@ def _locate(source: str | Path) -> Path:
     return candidate
 
 
-_KEYS = {
-    "required": ("id", "title", "difficulty", "briefing", "inject", "expect", "steady_state", "mitigations",
-                 "diagnosis"),
-    "optional": ("hints", "debrief", "slos"),
-}
+def _seconds(value: Any) -> float:
+    """A duration as written (``30s``, ``5m``; ``0`` needs no unit) in seconds, by kit.timescale's reading."""
+    if str(value).strip() == "0":
+        return 0.0
+    try:
+        return parse_duration(str(value), "duration")
+    except InvalidInput as error:
+        raise ValueError(error.problem) from None
+
+
+def _load_length(seconds: float) -> float:
+    if seconds > MAX_LOAD_SECONDS:
+        raise ValueError(f"at most {MAX_LOAD_SECONDS // 60} minutes, got {seconds:g} s")
+    return seconds
+
+
+def _kit_command(command: str) -> str:
+    if not command.startswith("kit "):
+        raise ValueError(f"{command!r} must be a kit command (kit mitigate ..., kit flag ...)")
+    return command
+
+
+def _known_slo(name: str) -> str:
+    if not (SLOS_DIR / f"{name}.yml").exists():
+        raise ValueError(f"no SLO spec slos/{name}.yml")
+    return name
+
+
+_Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
+_Number = Annotated[float, Field(strict=True, allow_inf_nan=False)]
+"""A number as YAML writes it: ``true`` and ``'5'`` are not numbers."""
+_Moment = Annotated[float, BeforeValidator(_seconds)]
+"""Production seconds after the start of the drill; ``0`` is its start."""
+_Duration = Annotated[float, BeforeValidator(_seconds), Field(gt=0)]
+
+
+class _Load(Document):
+    route: Literal[LOAD_ROUTES]
+    rps: Annotated[_Number, Field(gt=0, le=MAX_LOAD_RPS)]
+    duration: Annotated[_Duration, AfterValidator(_load_length)] = 20 * 60.0
+
+
+class _Inject(Document):
+    after: _Moment
+    fault: Literal[(*FAULT_KINDS, *ALIASES)] | None = None
+    service: str | None = None
+    params: dict[str, Any] = {}
+    """Checked by the fault table (kit.faults), which knows each kind's parameters."""
+    flag: Literal[tuple(FLAGS)] | None = None
+    enabled: Any = None
+    """Checked by the fault table (kit.faults.validate_flag)."""
+    load: _Load | None = None
+
+    @model_validator(mode="after")
+    def _one_action(self) -> _Inject:
+        if [self.fault, self.flag, self.load].count(None) != 2:
+            raise ValueError("needs exactly one of fault, flag or load")
+        return self
+
+
+class _Check(Document):
+    name: _Text
+    query: _Text
+    below: _Number | None = None
+    above: _Number | None = None
+
+    @model_validator(mode="after")
+    def _one_bound(self) -> _Check:
+        if (self.below is None) == (self.above is None):
+            raise ValueError("needs exactly one of below or above")
+        return self
+
+
+class _Mitigation(Document):
+    command: Annotated[_Text, AfterValidator(_kit_command)]
+    effect: _Text
+
+
+class _Diagnosis(Document):
+    component: Literal[tuple(ROUTES)]
+    mode: Literal[FAILURE_MODES]
+    cause: _Text
+
+
+class _Expect(Document):
+    alerts: list[_Text] = Field(min_length=1)
+    severity: Literal[SEVERITIES]
+    page_within: _Duration
+
+
+class _Scenario(Document):
+    """A scenario file as the game master writes it."""
+
+    id: _Text
+    title: _Text
+    difficulty: Literal[DIFFICULTIES]
+    briefing: _Text
+    inject: list[_Inject] = Field(min_length=1)
+    expect: _Expect
+    steady_state: list[_Check] = Field(min_length=1)
+    mitigations: list[_Mitigation] = Field(min_length=1)
+    diagnosis: _Diagnosis
+    hints: list[_Text] = []
+    debrief: list[_Text] = []
+    slos: list[Annotated[_Text, AfterValidator(_known_slo)]] = []
 
 
 def _scenario(doc: Any, path: Path | None) -> Scenario:
+    source = path.name if path else ""
     if not isinstance(doc, dict):
-        raise InvalidScenario("scenario", "must be a YAML mapping of id, title, inject, expect, ...")
-    _known(doc, "", _KEYS["required"], _KEYS["optional"])
-    ident = _text(doc, "id")
-    if path is not None and path.stem != ident:
-        raise InvalidScenario("id", f"{ident!r} must match the file name {path.name}")
-    difficulty = _text(doc, "difficulty")
-    if difficulty not in DIFFICULTIES:
-        raise InvalidScenario("difficulty", f"{difficulty!r} is not one of {', '.join(DIFFICULTIES)}")
-    injects = tuple(_inject(item, f"inject[{i}]") for i, item in enumerate(_list(doc, "inject", minimum=1)))
-    expect = doc["expect"]
-    if not isinstance(expect, dict):
-        raise InvalidScenario("expect", "must be a mapping of alerts, severity and page_within")
-    _known(expect, "expect.", ("alerts", "severity", "page_within"), ())
-    alerts = tuple(_text({"a": a}, "a", f"expect.alerts[{i}]") for i, a in enumerate(_list(expect, "alerts", "expect.", 1)))
-    severity = _text(expect, "severity", "expect.severity")
-    if severity not in SEVERITIES:
-        raise InvalidScenario("expect.severity", f"{severity!r} is not one of {', '.join(SEVERITIES)}")
-    slos = tuple(_text({"s": s}, "s", f"slos[{i}]") for i, s in enumerate(doc.get("slos") or []))
-    for i, name in enumerate(slos):
-        if not (SLOS_DIR / f"{name}.yml").exists():
-            raise InvalidScenario(f"slos[{i}]", f"no SLO spec slos/{name}.yml")
+        raise InvalidScenario("scenario", "must be a YAML mapping of id, title, inject, expect, ...", source=source)
+    spec = validated(_Scenario, doc, source=source, error=InvalidScenario)
+    if path is not None and path.stem != spec.id:
+        raise InvalidScenario("id", f"{spec.id!r} must match the file name {path.name}", source=source)
     return Scenario(
-        id=ident,
-        title=_text(doc, "title"),
-        difficulty=difficulty,
-        briefing=_text(doc, "briefing"),
-        injects=injects,
-        expect_alerts=alerts,
-        expect_severity=severity,
-        page_within=_duration(expect, "page_within", "expect.page_within"),
-        steady_state=tuple(_check(c, f"steady_state[{i}]") for i, c in enumerate(_list(doc, "steady_state", minimum=1))),
-        mitigations=tuple(_mitigation(m, f"mitigations[{i}]") for i, m in enumerate(_list(doc, "mitigations", minimum=1))),
-        diagnosis=_diagnosis(doc["diagnosis"]),
-        hints=tuple(_text({"h": h}, "h", f"hints[{i}]") for i, h in enumerate(doc.get("hints") or [])),
-        debrief=tuple(_text({"q": q}, "q", f"debrief[{i}]") for i, q in enumerate(doc.get("debrief") or [])),
-        slos=slos,
+        id=spec.id,
+        title=spec.title,
+        difficulty=spec.difficulty,
+        briefing=spec.briefing,
+        injects=tuple(_inject(item, f"inject[{i}]", source) for i, item in enumerate(spec.inject)),
+        expect_alerts=tuple(spec.expect.alerts),
+        expect_severity=spec.expect.severity,
+        page_within=spec.expect.page_within,
+        steady_state=tuple(_check(item) for item in spec.steady_state),
+        mitigations=tuple(Mitigation(item.command, item.effect) for item in spec.mitigations),
+        diagnosis=spec.diagnosis.model_dump(),
+        hints=tuple(spec.hints),
+        debrief=tuple(spec.debrief),
+        slos=tuple(spec.slos),
         path=path,
     )
 
 
-def _inject(item: Any, where: str) -> Inject:
-    if not isinstance(item, dict):
-        raise InvalidScenario(where, "must be a mapping with `after` and one of fault, flag or load")
-    _known(item, f"{where}.", ("after",), ("fault", "service", "params", "flag", "enabled", "load"))
-    after = _duration(item, "after", f"{where}.after", allow_zero=True)
-    kinds = [key for key in ("fault", "flag", "load") if key in item]
-    if len(kinds) != 1:
-        raise InvalidScenario(where, "needs exactly one of fault, flag or load")
-    if "fault" in item:
-        kind = _text(item, "fault", f"{where}.fault")
-        service = item.get("service")
-        params = item.get("params") or {}
-        if not isinstance(params, dict):
-            raise InvalidScenario(f"{where}.params", "must be a mapping of the fault's parameters")
-        real_service, real_kind = ALIASES.get(kind, (service or "shop", kind))
-        if kind not in FAULT_KINDS and kind not in ALIASES:
-            choices = ", ".join([*FAULT_KINDS, *ALIASES])
-            raise InvalidScenario(f"{where}.fault", f"{kind!r} is not a fault; choose one of {choices}")
+def _inject(item: _Inject, where: str, source: str) -> Inject:
+    """The action of one inject, its fault's parameters or flag value checked by the fault table."""
+    if item.fault is not None:
+        real_service, real_kind = ALIASES.get(item.fault, (item.service or "shop", item.fault))
         try:
-            validate_fault(real_kind, params, real_service)
+            validate_fault(real_kind, item.params, real_service)
         except InvalidInput as error:
             field_name = "service" if error.field in ("service", "kind") else f"params.{error.field}"
-            raise InvalidScenario(f"{where}.{field_name}", error.problem) from None
-        return Inject(after, fault=kind, service=service, params=dict(params))
-    if "flag" in item:
-        name = _text(item, "flag", f"{where}.flag")
-        if name not in FLAGS:
-            raise InvalidScenario(f"{where}.flag", f"{name!r} is not a feature flag; choose one of {', '.join(FLAGS)}")
+            raise InvalidScenario(f"{where}.{field_name}", error.problem, source=source) from None
+        return Inject(item.after, fault=item.fault, service=item.service, params=dict(item.params))
+    if item.flag is not None:
         try:
-            enabled = validate_flag(name, item.get("enabled"))
+            enabled = validate_flag(item.flag, item.enabled)
         except InvalidInput as error:
-            raise InvalidScenario(f"{where}.enabled", error.problem) from None
-        return Inject(after, flag=name, enabled=enabled)
-    load = item["load"]
-    if not isinstance(load, dict):
-        raise InvalidScenario(f"{where}.load", "must be a mapping of route, rps and duration")
-    _known(load, f"{where}.load.", ("route", "rps"), ("duration",))
-    route = _text(load, "route", f"{where}.load.route")
-    if route not in LOAD_ROUTES:
-        raise InvalidScenario(f"{where}.load.route", f"{route!r} must be one of {', '.join(LOAD_ROUTES)}")
-    rps = _number(load, "rps", f"{where}.load.rps")
-    if not 0 < rps <= MAX_LOAD_RPS:
-        raise InvalidScenario(f"{where}.load.rps", f"must be more than 0 and at most {MAX_LOAD_RPS:g}, got {rps:g}")
-    seconds = _duration(load, "duration", f"{where}.load.duration") if "duration" in load else 20 * 60.0
-    if seconds > MAX_LOAD_SECONDS:
-        raise InvalidScenario(f"{where}.load.duration", f"at most {MAX_LOAD_SECONDS // 60} minutes, got {seconds:g} s")
-    return Inject(after, load_route=route, load_rps=rps, load_seconds=seconds)
+            raise InvalidScenario(f"{where}.enabled", error.problem, source=source) from None
+        return Inject(item.after, flag=item.flag, enabled=enabled)
+    load = item.load
+    return Inject(item.after, load_route=load.route, load_rps=load.rps, load_seconds=load.duration)
 
 
-def _check(item: Any, where: str) -> Check:
-    if not isinstance(item, dict):
-        raise InvalidScenario(where, "must be a mapping of name, query and below or above")
-    _known(item, f"{where}.", ("name", "query"), COMPARISONS)
-    given = [c for c in COMPARISONS if c in item]
-    if len(given) != 1:
-        raise InvalidScenario(where, "needs exactly one of below or above")
-    return Check(_text(item, "name", f"{where}.name"), _text(item, "query", f"{where}.query"),
-                 _number(item, given[0], f"{where}.{given[0]}"), given[0])
-
-
-def _mitigation(item: Any, where: str) -> Mitigation:
-    if not isinstance(item, dict):
-        raise InvalidScenario(where, "must be a mapping of command and effect")
-    _known(item, f"{where}.", ("command", "effect"), ())
-    command = _text(item, "command", f"{where}.command")
-    if not command.startswith("kit "):
-        raise InvalidScenario(f"{where}.command", f"{command!r} must be a kit command (kit mitigate ..., kit flag ...)")
-    return Mitigation(command, _text(item, "effect", f"{where}.effect"))
-
-
-def _diagnosis(item: Any) -> dict[str, str]:
-    if not isinstance(item, dict):
-        raise InvalidScenario("diagnosis", "must be a mapping of component, mode and cause")
-    _known(item, "diagnosis.", ("component", "mode", "cause"), ())
-    component = _text(item, "component", "diagnosis.component")
-    if component not in ROUTES:
-        raise InvalidScenario("diagnosis.component", f"{component!r} must be one of {', '.join(ROUTES)}")
-    mode = _text(item, "mode", "diagnosis.mode")
-    if mode not in FAILURE_MODES:
-        raise InvalidScenario("diagnosis.mode", f"{mode!r} must be one of {', '.join(FAILURE_MODES)}")
-    return {"component": component, "mode": mode, "cause": _text(item, "cause", "diagnosis.cause")}
-
-
-def _known(doc: dict, prefix: str, required: tuple[str, ...], optional: tuple[str, ...]) -> None:
-    for key in doc:
-        if key not in required and key not in optional:
-            allowed = ", ".join((*required, *optional))
-            raise InvalidScenario(f"{prefix}{key}", f"is not a known key here; known keys: {allowed}")
-    for key in required:
-        if key not in doc:
-            raise InvalidScenario(f"{prefix}{key}", "is required")
-
-
-def _text(doc: dict, key: str, where: str | None = None) -> str:
-    value = doc.get(key)
-    if not isinstance(value, str) or not value.strip():
-        raise InvalidScenario(where or key, f"must be non-empty text, got {value!r}")
-    return value.strip()
-
-
-def _number(doc: dict, key: str, where: str) -> float:
-    value = doc.get(key)
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise InvalidScenario(where, f"must be a number, got {value!r}")
-    try:
-        return float(value)
-    except OverflowError:  # YAML integers have no limit; a float does
-        raise InvalidScenario(where, f"is a {len(str(abs(value)))}-digit number, too large to use") from None
-
-
-def _duration(doc: dict, key: str, where: str, allow_zero: bool = False) -> float:
-    value = doc.get(key)
-    if allow_zero and value in (0, "0", "0s"):
-        return 0.0
-    seconds = parse_duration(str(value), where) if value is not None else None
-    if not seconds:
-        raise InvalidScenario(where, f"must be a duration such as 30s or 5m, got {value!r}")
-    return seconds
-
-
-def _list(doc: dict, key: str, prefix: str = "", minimum: int = 0) -> list:
-    value = doc.get(key)
-    if not isinstance(value, list) or len(value) < minimum:
-        raise InvalidScenario(f"{prefix}{key}", f"must be a list of at least {minimum} item(s)")
-    return value
+def _check(item: _Check) -> Check:
+    comparison = "below" if item.below is not None else "above"
+    return Check(item.name, item.query, getattr(item, comparison), comparison)
