@@ -1,4 +1,4 @@
-"""Ports, paths and profiles, each declared once with its help text and KIT_* override.
+"""Ports, paths and profiles, each declared once with its help text, KIT_* override and limits.
 
 This module owns where things are: every file and folder of a state folder (``StatePaths``, reached as
 ``Config.paths``), the repository's content folders (``CONTENT``), and which sandbox a caller without a
@@ -8,6 +8,7 @@ file is named once and two modules can never disagree about where it lives or wh
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 from dataclasses import dataclass, field, fields, replace
@@ -67,8 +68,10 @@ def _default_state_dir() -> str:
     return str(Path(base) / "reliability-dojo")
 
 
-def _setting(default, help: str, env: str):
-    return field(default=default, metadata={"help": help, "env": env})
+def _setting(default, help: str, env: str, **limits):
+    """A setting: its default, help text, KIT_* variable and the limits of its value (pydantic Field
+    constraints such as ``ge``, or ``choices``), checked by ``Config`` whenever one is made."""
+    return field(default=default, metadata={"help": help, "env": env, "limits": limits})
 
 
 @dataclass(frozen=True)
@@ -254,21 +257,27 @@ PROFILES: dict[str, Profile] = {
     "realistic": Profile("realistic", "15s", "15s", "30s", "5m", "4h", "1m", 1),
 }
 
+_PORT = {"ge": 1, "le": 65535}
+"""The limits of a TCP port setting."""
+
 
 @dataclass(frozen=True)
 class Config:
     """Everything the sandbox needs to know about where it runs."""
 
     host: str = _setting("127.0.0.1", "address every sandbox listener binds", "KIT_HOST")
-    profile: str = _setting("lab", "timing profile: lab (1 s) or realistic (15 s)", "KIT_PROFILE")
-    shop_port: int = _setting(18080, "port of the shop service", "KIT_SHOP_PORT")
-    payments_port: int = _setting(18081, "port of the payments service", "KIT_PAYMENTS_PORT")
-    pager_port: int = _setting(18082, "port of the pager (Alertmanager webhook receiver)", "KIT_PAGER_PORT")
-    prometheus_port: int = _setting(19090, "port of Prometheus", "KIT_PROMETHEUS_PORT")
-    alertmanager_port: int = _setting(19093, "port of Alertmanager", "KIT_ALERTMANAGER_PORT")
-    traffic_rps: float = _setting(8.0, "requests per second of background traffic (0 turns it off)", "KIT_TRAFFIC_RPS")
-    shop_slots: int = _setting(8, "worker slots of the shop's simulated capacity", "KIT_SHOP_SLOTS")
-    shop_queue: int = _setting(32, "requests that may wait for a slot before the shop sheds load", "KIT_SHOP_QUEUE")
+    profile: str = _setting("lab", "timing profile: lab (1 s) or realistic (15 s)", "KIT_PROFILE",
+                            choices=tuple(PROFILES))
+    shop_port: int = _setting(18080, "port of the shop service", "KIT_SHOP_PORT", **_PORT)
+    payments_port: int = _setting(18081, "port of the payments service", "KIT_PAYMENTS_PORT", **_PORT)
+    pager_port: int = _setting(18082, "port of the pager (Alertmanager webhook receiver)", "KIT_PAGER_PORT", **_PORT)
+    prometheus_port: int = _setting(19090, "port of Prometheus", "KIT_PROMETHEUS_PORT", **_PORT)
+    alertmanager_port: int = _setting(19093, "port of Alertmanager", "KIT_ALERTMANAGER_PORT", **_PORT)
+    traffic_rps: float = _setting(8.0, "requests per second of background traffic (0 turns it off)", "KIT_TRAFFIC_RPS",
+                                  ge=0, allow_inf_nan=False)
+    shop_slots: int = _setting(8, "worker slots of the shop's simulated capacity", "KIT_SHOP_SLOTS", ge=1)
+    shop_queue: int = _setting(32, "requests that may wait for a slot before the shop sheds load", "KIT_SHOP_QUEUE",
+                               ge=0)
     state_dir: str = _setting(_default_state_dir(), "where pid files, logs, data and the admin token live", "KIT_STATE_DIR")
     work_dir: str = _setting("", "your own copies of the labs, which `kit lab` opens (empty: <state_dir>/work)",
                              "KIT_WORK_DIR")
@@ -276,17 +285,9 @@ class Config:
     allow_remote: bool = _setting(False, "allow binding to an address other than loopback", "KIT_ALLOW_REMOTE")
 
     def __post_init__(self) -> None:
-        if self.profile not in PROFILES:
-            raise InvalidInput("profile", f"{self.profile!r} is not a profile; choose one of {', '.join(PROFILES)}")
-        for f in fields(self):
-            if f.name.endswith("_port"):
-                port = getattr(self, f.name)
-                if not 1 <= port <= 65535:
-                    raise InvalidInput(f.name, f"{port} is not a TCP port (1-65535); set {f.metadata['env']}")
-        if self.traffic_rps < 0:
-            raise InvalidInput("traffic_rps", "must be 0 or more")
-        if self.shop_slots < 1 or self.shop_queue < 0:
-            raise InvalidInput("shop_slots", "need at least 1 slot and a queue of 0 or more")
+        from .validation import validated  # here, not at the top: pydantic takes far longer to import than kit.config
+
+        validated(_models()[0], {f.name: getattr(self, f.name) for f in fields(self)}, error=_setting_refused)
         if not self.allow_remote and self.host not in LOOPBACK:
             raise InvalidInput(
                 "host", f"{self.host} is not loopback; set KIT_ALLOW_REMOTE=1 to expose the sandbox on purpose"
@@ -294,14 +295,16 @@ class Config:
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None, **overrides) -> "Config":
-        """Defaults, then KIT_* variables, then explicit keyword overrides."""
+        """Defaults, then KIT_* variables, then explicit keyword overrides.
+
+        Raises InvalidInput naming the KIT_* variable whose text is not of its setting's type (``eighty`` for
+        a port), or the setting whose value is out of its limits.
+        """
+        from .validation import validated
+
         env = os.environ if env is None else env
-        values = {}
-        for f in fields(cls):
-            raw = env.get(f.metadata["env"])
-            if raw is None or raw == "":
-                continue
-            values[f.name] = _parse(f, raw)
+        given = {f.metadata["env"]: env[f.metadata["env"]] for f in fields(cls) if env.get(f.metadata["env"])}
+        values = validated(_models()[1], given).model_dump(exclude_unset=True)
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)
 
@@ -379,11 +382,32 @@ def _recorded(path: Path) -> dict:
         return {}  # no sandbox recorded, or a state file cut short by a crash
 
 
-def _parse(f, raw: str):
-    kind = f.type if isinstance(f.type, type) else {"int": int, "float": float, "bool": bool, "str": str}[f.type]
-    if kind is bool:
-        return raw.strip().lower() in ("1", "true", "yes", "on")
-    try:
-        return kind(raw)
-    except ValueError:
-        raise InvalidInput(f.metadata["env"], f"{raw!r} is not a valid {kind.__name__}") from None
+@functools.cache
+def _models() -> tuple[type, type]:
+    """(settings, environment): pydantic models of Config's settings, made once from their declarations.
+
+    The settings model checks values of their declared types (strict: ``"8"`` is not a port) and limits;
+    the environment model reads KIT_* texts into those types (``"8"`` is 8, ``"yes"`` is true), by variable.
+    """
+    from typing import Annotated, Literal, get_type_hints
+
+    from pydantic import Field, create_model
+
+    from .validation import Document
+
+    types = get_type_hints(Config)
+    settings, variables = {}, {}
+    for f in fields(Config):
+        limits = dict(f.metadata["limits"])
+        choices = limits.pop("choices", None)
+        kind = Literal[choices] if choices else Annotated[types[f.name], Field(strict=True, **limits)]
+        settings[f.name] = (kind, ...)
+        variables[f.name] = (types[f.name] | None, Field(None, alias=f.metadata["env"]))
+    environment = create_model("Environment", __base__=Document, **variables)
+    return create_model("Settings", __base__=Document, **settings), environment
+
+
+def _setting_refused(field: str, problem: str, *, source: str = "") -> InvalidInput:
+    """A refused setting's error, telling which KIT_* variable sets it."""
+    env = Config.__dataclass_fields__[field].metadata["env"]
+    return InvalidInput(field, f"{problem}; set {env}", source=source)

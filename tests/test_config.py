@@ -25,11 +25,28 @@ def test_env_overrides_defaults_and_keywords_override_env():
     ({"KIT_PROFILE": "turbo"}, "profile"),
     ({"KIT_HOST": "0.0.0.0"}, "host"),
     ({"KIT_TRAFFIC_RPS": "-1"}, "traffic_rps"),
+    ({"KIT_TRAFFIC_RPS": "nan"}, "traffic_rps"),
+    ({"KIT_SHOP_QUEUE": "-1"}, "shop_queue"),
+    ({"KIT_ALLOW_REMOTE": "maybe"}, "KIT_ALLOW_REMOTE"),  # a typo must not pass as "no"
 ])
 def test_bad_settings_name_the_field(env, field):
     with pytest.raises(InvalidInput) as err:
         Config.from_env(env)
     assert err.value.field == field
+
+
+def test_a_setting_out_of_its_limits_names_its_variable():
+    with pytest.raises(InvalidInput) as err:
+        Config.from_env({"KIT_SHOP_PORT": "70000"})
+    assert err.value.problem.endswith("; set KIT_SHOP_PORT")
+    with pytest.raises(InvalidInput) as err:
+        Config(shop_slots="8")  # a setting given in code is of its declared type, not text to be read
+    assert (err.value.field, err.value.problem.endswith("; set KIT_SHOP_SLOTS")) == ("shop_slots", True)
+
+
+def test_every_setting_reads_back_from_its_environment():
+    config = Config(profile="realistic", traffic_rps=0.5, allow_remote=True, host="0.0.0.0", shop_queue=0)
+    assert Config.from_env(config.environment()) == config
 
 
 def test_remote_bind_needs_explicit_flag():
