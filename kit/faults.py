@@ -233,7 +233,7 @@ def fault_body_schema(kind: str, service: str) -> dict[str, Any]:
     omitted optional parameter, as the kit's own client sends it.
     """
     fault_kind(kind, service)
-    return {"required": [], **_params_model(kind, service).model_json_schema()}
+    return {"required": [], **_params_model(kind, service).model_json_schema()}  # pydantic omits an empty list
 
 
 FLAG_BODY_SCHEMA: dict[str, Any] = _FlagChange.model_json_schema()
