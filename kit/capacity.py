@@ -25,9 +25,11 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable
 
+import httpx
 import pandas as pd
+from prometheus_client.parser import text_string_to_metric_families
 
-from . import load, prom, shop
+from . import load, localhttp, polling, prom, shop
 from .config import Config, resolve
 from .errors import InvalidInput, NothingMeasured
 from .timescale import parse_duration
@@ -173,7 +175,8 @@ def search(route: str = "product", *, expected: float, start: float = 0.4, stop:
     ``refine`` times between the last step that met the SLO and the first that did not.
 
     Stops going up after two steps in a row miss the SLO. Every step is bounded (``step_seconds``
-    of sending plus a drain); the whole search is refused if it could exceed 300 s of sending.
+    of sending plus a drain); the whole search is refused if it could exceed 300 s of sending. Between
+    steps it waits, at most ``settle_s`` seconds, for the shop to have worked off the step (see ``_settle``).
     """
     _check_route(route)
     if not _number(expected) or expected <= 0 or expected > load.MAX_RATE:
@@ -203,7 +206,7 @@ def search(route: str = "product", *, expected: float, start: float = 0.4, stop:
         taken.append(measured)
         say(f"{phase} {rate:7.1f} req/s offered → {measured.throughput_rps:7.1f} served, p99 "
             f"{measured.p99_ms:6.1f} ms, errors {measured.error_ratio:6.2%} {'ok' if measured.ok else 'OVER'}")
-        time.sleep(settle_s)  # let the queue empty before the next step
+        _settle(config, settle_s)
         return measured
 
     ratio = (stop / start) ** (1 / (steps - 1))
@@ -233,6 +236,29 @@ def search(route: str = "product", *, expected: float, start: float = 0.4, stop:
                             time.monotonic() - started)
     say(result.summary())
     return result
+
+
+def _settle(config: Config | None, ceiling: float) -> None:
+    """Wait until the shop has worked off the last step, at most ``ceiling`` seconds: queue empty, nothing in flight.
+
+    Read from the shop's own /metrics (gauges ``shop_queue_depth`` and ``http_requests_in_flight``), not from
+    Prometheus, which would show them a scrape interval late. Requests still queued from an overloaded step
+    would otherwise be served during the next one and count against it. The background traffic keeps a
+    request in flight now and then; asked every 20 ms, the shop is soon seen idle between two of them.
+    """
+    url = resolve(config).url("shop") + "/metrics"
+
+    def idle() -> bool:
+        try:
+            response = localhttp.client().get(url, timeout=localhttp.STATUS_TIMEOUT_S)
+            response.raise_for_status()
+            gauges = {family.name: family.samples[0].value for family in text_string_to_metric_families(response.text)
+                      if family.name in ("shop_queue_depth", "http_requests_in_flight") and family.samples}
+        except (httpx.HTTPError, ValueError):
+            return False  # a shop that does not answer, or a broken_metrics fault: the ceiling still bounds the wait
+        return gauges.get("shop_queue_depth") == 0 and gauges.get("http_requests_in_flight") == 0
+
+    polling.wait_until(idle, ceiling, 0.02)
 
 
 # --------------------------------------------------------------------------- Little's law

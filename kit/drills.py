@@ -24,7 +24,7 @@ from typing import Any, Callable
 
 import yaml
 
-from . import faults, pager, procs, prom, sandbox
+from . import faults, pager, polling, procs, prom, sandbox
 from .config import Config
 from .errors import CheckFailed, InvalidInput, KitError, PromQLError, SandboxNotReady
 from .faults import FLAGS
@@ -264,22 +264,28 @@ def _wait_steady(scenario: Scenario, config: Config, progress: Progress, secret:
     timeout = scenario.settle / scale + max(windows, default=0.0) + 30
     deadline = time.monotonic() + timeout
     told = 0.0
-    while True:
+    results: list[CheckResult] = []
+    problems: list[str] = []
+
+    def steady() -> bool:
+        nonlocal told, results, problems
         results = steady_state(scenario, config)
         active = firing(scenario.expect_alerts, config, scenario.expect_severity)
         if all(r.holds for r in results) and not active:
-            return results
+            return True
         problems = [str(r.check.describe(r.value)) for r in results if not r.holds]
         problems += [f"{name} is still active" for name in active]
         if secret:
             problems = [f"{len(problems)} of the scenario's checks and alerts are not back to normal"]
-        if time.monotonic() >= deadline:
-            raise CheckFailed("the sandbox is not in its steady state: " + "; ".join(problems)
-                              + ". Wait for earlier faults to clear (`kit fault list`, `kit status`) and try again.")
-        if time.monotonic() - told > 10:
+        if time.monotonic() - told > 10 and deadline > time.monotonic():
             progress(f"waiting up to {deadline - time.monotonic():.0f} s for the steady state: " + "; ".join(problems))
             told = time.monotonic()
-        time.sleep(0.5)
+        return False
+
+    polling.wait_for(steady, timeout, 0.5, describe=lambda: (
+        "the sandbox is not in its steady state: " + "; ".join(problems)
+        + ". Wait for earlier faults to clear (`kit fault list`, `kit status`) and try again."))
+    return results
 
 
 # ---------------------------------------------------------------- lifecycle
@@ -394,11 +400,9 @@ def wait_for_page(timeout: float = 60.0, config: Config | None = None) -> Event:
         return next((e for e in read_timeline(current.run, config)
                      if e.kind == "page" and e.data.get("status") == "firing"), None)
 
-    if not procs.wait_until(lambda: page() is not None, timeout, 0.2):
-        raise CheckFailed(f"no page within {timeout:.0f} s (the drill expects "
-                          f"{' or '.join(current.scenario.expect_alerts)}); see `kit drill status` and the "
-                          f"watcher's log {config.paths.drill_watcher_log(current.run)}")
-    return page()
+    return polling.wait_for(page, timeout, 0.2, describe=(
+        f"no page within {timeout:.0f} s (the drill expects {' or '.join(current.scenario.expect_alerts)}); "
+        f"see `kit drill status` and the watcher's log {config.paths.drill_watcher_log(current.run)}"))
 
 
 def ack(by: str = "", config: Config | None = None) -> Event:
@@ -540,18 +544,19 @@ def _end(abandon: bool, wait: float | None, config: Config) -> DrillResult:
         raise SandboxNotReady(f"drill {run} cannot be resolved: the sandbox is down, so its steady state cannot be "
                               "checked. `kit up`, then `kit drill end`; or give up with `kit drill end --abandon`.")
     if not abandon:
-        deadline = time.monotonic() + (scenario.settle / current.time_scale if wait is None else wait)
-        while True:
+        results: list[CheckResult] = []
+
+        def holds() -> bool:
+            nonlocal results
             results = _try_steady(scenario, config)
-            if results and all(r.holds for r in results):
-                break
-            if time.monotonic() >= deadline:
-                record(run, "resolution_check", "failed: " + _describe(results), config, passed=False)
-                shown = "some checks fail (hidden in a secret drill)" if current.secret else _describe(results)
-                raise CheckFailed("the steady state does not hold yet: " + shown
-                                  + ". Mitigate (the runbook says how), then `kit drill end` again; "
-                                  "or give up with `kit drill end --abandon`.")
-            time.sleep(0.5)
+            return bool(results) and all(r.holds for r in results)
+
+        if not polling.wait_until(holds, scenario.settle / current.time_scale if wait is None else wait, 0.5):
+            record(run, "resolution_check", "failed: " + _describe(results), config, passed=False)
+            shown = "some checks fail (hidden in a secret drill)" if current.secret else _describe(results)
+            raise CheckFailed("the steady state does not hold yet: " + shown
+                              + ". Mitigate (the runbook says how), then `kit drill end` again; "
+                              "or give up with `kit drill end --abandon`.")
         record(run, "resolution_check", "passed: " + _describe(results), config, passed=True)
         record(run, "resolved", "resolved: the steady state holds again", config)
     elif not sandbox.is_up(config):
@@ -603,20 +608,14 @@ def rehearse(name: str, *, mitigation: int = 0, config: Config | None = None,
     injected = started.figures.injected_at or started.started_at
     bound = scenario.page_within / scale
     try:
-        deadline = time.monotonic() + 2 * bound + 30
         feed = pager.PageFeed(config, since=injected)
-        paged = None
-        while paged is None:
-            hits = [row for row in feed.read() if is_new_page(row, injected) and row["status"] == "firing"
-                    and row["alertname"] in scenario.expect_alerts and row["severity"] == scenario.expect_severity]
-            if hits:
-                paged = hits[0]
-            elif time.monotonic() > deadline:
-                raise CheckFailed(f"{scenario.id}: no {scenario.expect_severity} for "
-                                  f"{', '.join(scenario.expect_alerts)} reached the pager "
-                                  f"within {2 * bound + 30:.0f} s of the injection")
-            else:
-                time.sleep(0.2)
+        paged = polling.wait_for(
+            lambda: next((row for row in feed.read() if is_new_page(row, injected) and row["status"] == "firing"
+                          and row["alertname"] in scenario.expect_alerts
+                          and row["severity"] == scenario.expect_severity), None),
+            2 * bound + 30, 0.2,
+            describe=f"{scenario.id}: no {scenario.expect_severity} for {', '.join(scenario.expect_alerts)} "
+                     f"reached the pager within {2 * bound + 30:.0f} s of the injection")
         page_after = paged["received_at"].timestamp() - injected
         wait_for_page(timeout=20, config=config)
         ack(by="rehearsal", config=config)
@@ -637,7 +636,7 @@ def rehearse(name: str, *, mitigation: int = 0, config: Config | None = None,
 
 def _wait_for_action(run: str, config: Config, timeout: float = 20.0) -> None:
     """The watcher polls twice a second; a fix it has not seen yet would be missing from the timeline."""
-    if not procs.wait_until(lambda: any(e.kind == "action" for e in read_timeline(run, config)), timeout, 0.2):
+    if not polling.wait_until(lambda: any(e.kind == "action" for e in read_timeline(run, config)), timeout, 0.2):
         raise CheckFailed(f"the drill's watcher recorded no action within {timeout:.0f} s of the mitigation; "
                           f"see {config.paths.drill_watcher_log(run)}")
 

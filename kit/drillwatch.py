@@ -10,10 +10,11 @@ of its own: started again, it rebuilds what it knows from the timeline.
 from __future__ import annotations
 
 import argparse
+import threading
 import time
 import traceback
 
-from . import drills, faults, pager, prom, sandbox
+from . import drills, faults, pager, polling, prom, sandbox
 from .config import Config
 from .errors import KitError
 from .mitigations import neighbour_running
@@ -153,23 +154,29 @@ def main(argv: list[str] | None = None) -> None:
     config = sandbox.current_config(None)
     watcher = Watcher(args.run, config)
     deadline = watcher.started + drills.MAX_DRILL_SECONDS
-    while True:
+    done = threading.Event()
+
+    def watch_once() -> None:
         active = drills.active_record(config)
         if not active or active.get("run") != args.run or active.get("ending"):
+            done.set()
             return
         if not sandbox.is_up(config):  # `kit down` stops the watcher; this covers one it could not see
             drills.record(args.run, "watcher", "the sandbox was stopped; the watcher stopped. "
                           "End the drill with `kit drill end --abandon`", config)
+            done.set()
             return
         if time.time() > deadline:
             drills.record(args.run, "watcher", "the drill ran for 2 hours; the watcher stopped", config)
+            done.set()
             return
         try:
             watcher.step()
         except Exception as error:  # the watcher must outlive any one bad poll; the traceback goes to its log
             traceback.print_exc()
             drills.record(args.run, "watcher", f"watcher problem: {error}", config)
-        time.sleep(POLL_S)
+
+    polling.every(POLL_S, watch_once, stop=done)
 
 
 if __name__ == "__main__":

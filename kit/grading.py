@@ -63,7 +63,6 @@ import os
 import re
 import secrets
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -639,12 +638,12 @@ class _Grader:
         # nbgrader stops each cell after `timeout`; the cap only guards against a wedged autograder.
         cap = 60 + self.timeout * (len(notebook["cells"]) + self.source_cells)
         # Tethered: nbgrader dies with this process, and its kernel with nbgrader (ipykernel watches its parent).
+        log = self.course / "autograder-logs" / student_id
         try:
-            run = subprocess.run(procs.tethered(argv), cwd=self.course, env={**self.env, _TRACE: str(trace)},
-                                 stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=cap)
-            output = run.stdout + run.stderr
-        except subprocess.TimeoutExpired:
-            output = f"the autograder was stopped after {cap} s"
+            with procs.start(argv, log=log, cwd=self.course, env={**self.env, _TRACE: str(trace)}) as autograder:
+                finished = autograder.wait(cap) is not None
+            output = log.read_text(encoding="utf-8", errors="replace") if finished \
+                else f"the autograder was stopped after {cap} s"
         finally:
             procs.stop_naming(self.course)  # a kernel whose nbgrader was stopped before it could shut it down
         lines = trace.read_text(encoding="utf-8").split() if trace.is_file() else []

@@ -30,7 +30,6 @@ import json
 import math
 import os
 import shutil
-import subprocess
 import time
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timezone
@@ -569,7 +568,7 @@ def load(days: float = 30, *, end=None, seed: int = DEFAULT_SEED, step="1m", con
         mark = time.monotonic()
         parts = history.parts(workers or max(1, min(4, os.cpu_count() or 1)))
         promtool = str(binaries.path("promtool"))
-        running: list[tuple[list[str], subprocess.Popen]] = []
+        running: list[procs.Child] = []
         size = 0
         try:
             for number, (lo, hi) in enumerate(parts, 1):
@@ -579,20 +578,17 @@ def load(days: float = 30, *, end=None, seed: int = DEFAULT_SEED, step="1m", con
                 argv = [promtool, "tsdb", "create-blocks-from", "openmetrics",
                         f"--max-block-duration={PROMTOOL_BLOCK}", str(source), str(work / f"blocks-{number}")]
                 # tethered: a kernel killed mid-load must not leave promtool writing blocks for minutes
-                running.append((argv, subprocess.Popen(procs.tethered(argv), stdout=subprocess.PIPE,
-                                                       stderr=subprocess.PIPE, text=True)))
+                running.append(procs.start(argv, log=work / f"promtool-{number}.log"))
             timings["write"] = time.monotonic() - mark
             progress(f"waiting for promtool tsdb create-blocks-from openmetrics ({len(running)} run(s)) …")
-            for argv, proc in running:
-                out, err = proc.communicate()
-                if proc.returncode != 0:
-                    raise ProcessFailed("promtool", f"`{' '.join(argv)}` failed with exit code {proc.returncode}",
-                                        (err or out).strip())
+            for child in running:
+                code = child.wait()
+                if code != 0:
+                    raise ProcessFailed("promtool", f"`{' '.join(child.argv)}` failed with exit code {code}",
+                                        child.tail())
         finally:
-            for _, proc in running:
-                if proc.poll() is None:
-                    proc.kill()
-                    proc.wait()
+            for child in running:
+                child.stop()
         made = sorted(p for p in work.glob("blocks-*/*") if (p / "meta.json").exists())
         blocks = [p.name for p in made]
         timings["promtool"] = time.monotonic() - mark - timings["write"]

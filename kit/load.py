@@ -43,11 +43,11 @@ from urllib.parse import urlsplit
 import pandas as pd
 import psutil
 
-from . import shop
+from . import polling, procs, shop
 from .config import Config, resolve
 from .errors import InvalidInput, KitError, NothingMeasured, ProcessFailed
 from .openmodel import Histogram
-from .procs import free_port, log_tail, tethered
+from .procs import free_port, log_tail
 
 __all__ = [
     "ROUTES", "Step", "Ramp", "LoadResult", "OpenModelResult", "CoordinatedOmission",
@@ -179,9 +179,7 @@ class _Group:
         self.returncodes: dict[int, int] = {}
 
     def start(self, argv: list[str], log: Path, env: dict) -> subprocess.Popen:
-        with open(log, "ab") as out:
-            proc = subprocess.Popen(tethered(argv), stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
-                                    env=env, close_fds=True, start_new_session=True)
+        proc = procs.start(argv, log=log, env=env).popen
         self.procs.append(proc)
         return proc
 
@@ -226,38 +224,36 @@ class _Group:
         if not self.procs or (self.poll() and not self.members()):
             return
         self.signal(signal.SIGTERM)
-        deadline = time.monotonic() + timeout
-        while not self.poll() and time.monotonic() < deadline:
-            time.sleep(0.05)
+        polling.wait_until(self.poll, timeout, 0.05)
         if not self.poll() or self.members():
             self.signal(signal.SIGKILL)
-            deadline = time.monotonic() + timeout
-            while not self.poll() and time.monotonic() < deadline:
-                time.sleep(0.02)
+            polling.wait_until(self.poll, timeout, 0.02)
         psutil.wait_procs(self.members(), timeout=timeout)
 
 
-def _supervise(group: _Group, deadline: float, stop: threading.Event | None,
+def _supervise(group: _Group, timeout: float, stop: threading.Event | None,
                tick: Callable[[], None], interval: float = 0.25) -> str:
-    """Wait until the group exits ('done'), the deadline passes ('timeout') or ``stop`` is set ('stopped').
+    """Wait until the group exits ('done'), ``timeout`` seconds pass ('timeout') or ``stop`` is set ('stopped').
 
-    Ctrl-C (KeyboardInterrupt) stops the group and is raised again.
+    ``tick`` runs between looks. Ctrl-C (KeyboardInterrupt) stops the group and is raised again.
     """
+
+    def ended() -> str | None:
+        if group.poll():
+            return "done"
+        if stop is not None and stop.is_set():
+            return "stopped"
+        tick()
+        return None
+
     try:
-        while True:
-            if group.poll():
-                return "done"
-            if stop is not None and stop.is_set():
-                group.stop()
-                return "stopped"
-            if time.monotonic() >= deadline:
-                group.stop()
-                return "timeout"
-            tick()
-            time.sleep(interval)
+        outcome = polling.wait_until(ended, timeout, interval) or "timeout"
     except BaseException:
         group.stop()
         raise
+    if outcome != "done":
+        group.stop()
+    return outcome
 
 
 class _LineFollower:
@@ -348,7 +344,7 @@ def run(users: int, spawn_rate: float, duration: float, *, host: str | None = No
         shape: Shape | None = None, workers: int = 0, route: str | None = None,
         wait: tuple[float, float] | None = None, config: Config | None = None,
         progress: Progress | None = None, stop: threading.Event | None = None,
-        allow_remote: bool = False) -> LoadResult:
+        allow_remote: bool = False, started: threading.Event | None = None) -> LoadResult:
     """Run locust headless against the shop and return its statistics.
 
     users, spawn_rate: peak users and users started per second; duration: seconds of load.
@@ -357,6 +353,8 @@ def run(users: int, spawn_rate: float, duration: float, *, host: str | None = No
     route: None for the weighted shop journeys; a name of ``ROUTES`` for a closed loop on one route.
     wait: (min, max) seconds between a user's tasks (journeys default to 0.5-1.5 s, routes to 0).
     progress: called with a short line about once a second. stop: set it to end the run early.
+    started: set once locust's statistics count its first request (they are written every second), for
+    a measurement that must overlap this one.
     """
     if not isinstance(users, int) or isinstance(users, bool) or not 1 <= users <= MAX_USERS:
         raise InvalidInput("users", f"must be a whole number from 1 to {MAX_USERS}, got {users!r}")
@@ -395,6 +393,10 @@ def run(users: int, spawn_rate: float, duration: float, *, host: str | None = No
     last_report = [0.0]
 
     def tick() -> None:
+        if started is not None and not started.is_set() and history.exists():
+            rows = parse_history(history)
+            if (rows["requests"] > 0).any():
+                started.set()
         if progress is None or time.monotonic() - last_report[0] < 1.0:
             return
         last_report[0] = time.monotonic()
@@ -411,8 +413,7 @@ def run(users: int, spawn_rate: float, duration: float, *, host: str | None = No
         for n in range(workers):
             group.start([*base, "--worker", "--master-host", "127.0.0.1", "--master-port", str(port)],
                         work / f"worker-{n + 1}.log", env)
-        deadline = time.monotonic() + duration + GRACE_S + (GRACE_S if workers else 0)
-        outcome = _supervise(group, deadline, stop, tick)
+        outcome = _supervise(group, duration + GRACE_S + (GRACE_S if workers else 0), stop, tick)
         stats_file = prefix.with_name(prefix.name + "_stats.csv")
         if not stats_file.exists():
             raise ProcessFailed("locust", f"wrote no statistics ({outcome}, exit code {group.procs[0].returncode})",
@@ -550,7 +551,7 @@ def open_model(rate: float, duration: float, *, route: str = "product", host: st
     env["PYTHONPATH"] = kit_root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
     try:
         group.start(argv, log, env)
-        outcome = _supervise(group, time.monotonic() + duration + drain + GRACE_S, stop, tick, interval=0.1)
+        outcome = _supervise(group, duration + drain + GRACE_S, stop, tick, interval=0.1)
         tick()
         if not out.exists():
             raise ProcessFailed("open-model generator", f"wrote no result ({outcome})", log_tail(log))
@@ -654,10 +655,16 @@ def coordinated_omission(*, route: str = "product", duration: float = 8.0, users
     faults.set_fault("capacity", slots=slots, config=config)
     stalls = threading.Thread(target=stall, name="kit-load-stall", daemon=True)
     opened: dict[str, OpenModelResult | BaseException] = {}
+    locust_sends, locust_ended = threading.Event(), threading.Event()
 
     def open_side() -> None:
         try:
-            time.sleep(1.0)  # locust takes about a second to start: overlap the two measurements
+            # Overlap the two measurements: start once locust sends (its statistics show it about a second
+            # after it starts, hence the shorter run), unless the locust run ends first.
+            polling.wait_until(lambda: locust_sends.is_set() or locust_ended.is_set(), GRACE_S, 0.05)
+            if not locust_sends.is_set():
+                raise ProcessFailed("locust", f"its statistics showed no request within {GRACE_S:g} s or before "
+                                    "it ended, so the open model did not start beside it")
             opened["result"] = open_model(rate, duration - 1.0, route=route, config=config,
                                           connections=min(256, int(rate * (stall_ms / 1000 + 0.05)) + 8))
         except BaseException as exc:  # noqa: BLE001 - handed to the caller below
@@ -667,7 +674,11 @@ def coordinated_omission(*, route: str = "product", duration: float = 8.0, users
     try:
         stalls.start()
         open_thread.start()
-        closed = run(users, users, duration, route=route, config=config, progress=progress)
+        try:
+            closed = run(users, users, duration, route=route, config=config, progress=progress,
+                         started=locust_sends)
+        finally:
+            locust_ended.set()
         open_thread.join(duration + 30)
     finally:
         done.set()

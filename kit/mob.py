@@ -31,6 +31,7 @@ from pathlib import Path
 
 import ipywidgets as widgets
 
+from . import polling
 from .config import Config
 from .errors import InvalidInput, KitError
 
@@ -618,8 +619,7 @@ class MobTimer(widgets.VBox):
             self.refresh()
 
     def _tick(self) -> None:
-        while not self._stop.wait(1.0):
-            self.refresh()
+        polling.every(1.0, self.refresh, stop=self._stop)
 
 
 def close_children(root: widgets.Widget) -> None:

@@ -19,8 +19,9 @@ from urllib.parse import urlsplit
 
 from typing import Any, Iterable
 
+from . import polling
 from .config import LOOPBACK, Config, resolve
-from .errors import CheckFailed, InvalidInput
+from .errors import InvalidInput
 
 PAGE_COLUMNS = [
     "received_at", "alertname", "status", "severity", "job", "service", "summary",
@@ -287,20 +288,18 @@ def wait_for_page(alertname: str, *, status: str = "firing", timeout: float = 60
     import pandas as pd
 
     feed = PageFeed(config, since=since.timestamp() if isinstance(since, datetime) else since or 0.0)
-    deadline = time.monotonic() + timeout
-    seen, hits = 0, []
-    while True:
+    seen = 0
+
+    def hits() -> list[dict]:
+        nonlocal seen
         rows = feed.read()
         seen += len(rows)
-        hits += [row for row in rows if row["alertname"] == alertname and row["status"] == status]
-        if hits:
-            return pd.DataFrame(hits, columns=PAGE_COLUMNS)
-        if time.monotonic() >= deadline:
-            raise CheckFailed(
-                f"no {status} page for {alertname} within {timeout:.0f} s (pages stored in {feed.path}: "
-                f"{seen}). Is the fault still injected, and does `kit status` show every target up?"
-            )
-        time.sleep(0.2)
+        return [row for row in rows if row["alertname"] == alertname and row["status"] == status]
+
+    found = polling.wait_for(hits, timeout, 0.2, describe=lambda: (
+        f"no {status} page for {alertname} within {timeout:.0f} s (pages stored in {feed.path}: "
+        f"{seen}). Is the fault still injected, and does `kit status` show every target up?"))
+    return pd.DataFrame(found, columns=PAGE_COLUMNS)
 
 
 def main(argv: list[str] | None = None) -> None:

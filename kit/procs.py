@@ -1,11 +1,15 @@
-"""One helper for child processes: argv lists, own process group, pid records, health polls.
+"""One helper for child processes: argv lists, own process group, logs, pid records, stops.
 
-Records carry the process's start time so a stale pid file (a pid reused by
-an unrelated program after a reboot or a crash) is never mistaken for ours.
+``spawn`` starts a process that outlives its caller (the sandbox's services) and
+returns a record to save; ``start`` one the caller waits for and stops (a promtool
+job, locust, JupyterLab). Records carry the process's start time so a stale pid
+file (a pid reused by an unrelated program after a reboot or a crash) is never
+mistaken for ours.
 """
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import random
@@ -13,12 +17,12 @@ import signal
 import socket
 import subprocess
 import sys
-import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import psutil
+
+from .polling import wait_until  # the kit's one wait; kept importable from here, where it used to live
 
 
 @dataclass(frozen=True)
@@ -44,17 +48,88 @@ def spawn(name: str, argv: list[str], log: Path, *, port: int | None = None, env
 
     ``tether=True`` makes it die with the caller instead (see ``tethered``).
     """
-    log.parent.mkdir(parents=True, exist_ok=True)
-    with open(log, "ab") as out:
-        proc = subprocess.Popen(
-            tethered(argv) if tether else argv, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
-            start_new_session=True, env=env, cwd=cwd, close_fds=True,
-        )
+    proc = _launch(argv, log, env=env, cwd=cwd, tether=tether)
     try:
         created = psutil.Process(proc.pid).create_time()
     except psutil.NoSuchProcess:
         created = 0.0
     return ProcessRecord(name, proc.pid, created, list(argv), str(log), port)
+
+
+def _launch(argv: list[str], log: Path | None, *, env: dict | None, cwd: Path | None, tether: bool) -> subprocess.Popen:
+    """``argv`` leading a new session (so its own process group), reading nothing, writing to ``log`` if given."""
+    if log is not None:
+        log.parent.mkdir(parents=True, exist_ok=True)
+    with open(log, "ab") if log is not None else contextlib.nullcontext() as out:
+        return subprocess.Popen(
+            tethered(argv) if tether else argv, stdin=subprocess.DEVNULL, stdout=out,
+            stderr=subprocess.STDOUT if out is not None else None, start_new_session=True, env=env, cwd=cwd,
+            close_fds=True,
+        )
+
+
+@dataclass(frozen=True)
+class Child:
+    """A child process this process waits for (see ``start``); a ``with`` block stops it on the way out."""
+
+    argv: list[str]
+    log: Path | None
+    popen: subprocess.Popen = field(repr=False)
+
+    @property
+    def pid(self) -> int:
+        return self.popen.pid
+
+    def poll(self) -> int | None:
+        """Its exit code, or None while it runs."""
+        return self.popen.poll()
+
+    def wait(self, timeout: float | None = None) -> int | None:
+        """Block until it exits, at most ``timeout`` seconds (None: however long); its exit code, or None if it runs on."""
+        try:
+            return self.popen.wait(timeout)
+        except subprocess.TimeoutExpired:
+            return None
+
+    def tail(self, lines: int = 15) -> str:
+        """The last lines of its log; "" when its output went to the terminal."""
+        return log_tail(self.log, lines) if self.log is not None else ""
+
+    def stop(self, timeout: float = 3.0) -> str:
+        """SIGTERM to the child, up to ``timeout`` seconds for it to exit, then SIGKILL to its whole process group.
+
+        SIGTERM goes to the child alone because a program with children of its own (JupyterLab and its
+        kernels) shuts them down in order on it; SIGKILL leaves no time for that, so it takes them all.
+        Returns how it ended: "not running", "terminated" or "killed".
+        """
+        if self.popen.poll() is not None:
+            return "not running"
+        self.popen.terminate()
+        if self.wait(timeout) is not None:
+            return "terminated"
+        _signal(self.pid, signal.SIGKILL, True)
+        self.popen.wait()
+        return "killed"
+
+    def __enter__(self) -> "Child":
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+
+def start(argv: list[str], *, log: Path | None, env: dict | None = None, cwd: Path | None = None,
+          tether: bool = True) -> Child:
+    """Start ``argv`` as a child this process waits for and stops: a job (promtool, nbgrader) or a foreground server.
+
+    It leads its own process group, so a terminal's Ctrl-C reaches this process alone, which stops it with
+    ``Child.stop`` in a ``finally`` (or a ``with`` block): terminate, wait, kill. Its output is appended to
+    ``log`` (stdout and stderr together); with ``log=None`` it goes to this process's terminal, for a program
+    whose output a person reads (JupyterLab prints the address to open). Tethered unless ``tether=False``
+    (see ``tethered``), so it dies with this process even when no ``finally`` runs. A process that must
+    outlive this one is started with ``spawn`` instead.
+    """
+    return Child(list(argv), log, _launch(argv, log, env=env, cwd=cwd, tether=tether))
 
 
 def tethered(argv: list[str]) -> list[str]:
@@ -129,14 +204,15 @@ def stopped(proc: psutil.Process) -> bool:
 def wait_stopped(processes: list[psutil.Process], timeout: float) -> list[psutil.Process]:
     """Wait up to ``timeout`` seconds for every process to stop (see ``stopped``); returns those still running."""
     left = list(processes)
-    deadline = time.monotonic() + timeout
-    interval = 0.005
-    while True:
+
+    def all_stopped() -> bool:
+        nonlocal left
         left = [proc for proc in left if not stopped(proc)]
-        if not left or time.monotonic() >= deadline:
-            return left
-        time.sleep(interval)
-        interval = min(interval * 2, 0.1)
+        return not left
+
+    # most exit within milliseconds of the signal; a slow one is asked ten times a second
+    wait_until(all_stopped, timeout, 0.005, backoff=2, max_interval=0.1)
+    return left
 
 
 def stop_naming(folder: Path | str, timeout: float = 3.0) -> list[int]:
@@ -274,14 +350,3 @@ def log_tail(path: str | Path, lines: int = 15) -> str:
             return "\n".join(fh.read().decode(errors="replace").splitlines()[-lines:])
     except FileNotFoundError:
         return ""
-
-
-def wait_until(check: Callable[[], bool], timeout: float, interval: float = 0.05) -> bool:
-    """Poll ``check`` until it is true or ``timeout`` seconds pass; never a blind sleep."""
-    deadline = time.monotonic() + timeout
-    while True:
-        if check():
-            return True
-        if time.monotonic() >= deadline:
-            return False
-        time.sleep(interval)

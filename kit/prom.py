@@ -13,9 +13,9 @@ from datetime import datetime
 import httpx
 import pandas as pd
 
-from . import localhttp
+from . import localhttp, polling
 from .config import Config, resolve
-from .errors import CheckFailed, InvalidInput, PromQLError, SandboxNotReady
+from .errors import InvalidInput, PromQLError, SandboxNotReady
 from .timescale import parse_duration
 
 TimeLike = datetime | float | int | str | None
@@ -112,14 +112,15 @@ def scalar(expr: str, at: TimeLike = None, *, config: Config | None = None) -> f
 def wait_for(expr: str, *, timeout: float = 30.0, poll: float = 0.5, config: Config | None = None) -> pd.DataFrame:
     """Poll until ``expr`` returns at least one series (e.g. ``rate(x[10s]) > 0``); returns it."""
     config = resolve(config)  # once: every poll asks the same sandbox
-    deadline = time.monotonic() + timeout
-    while True:
+    frame = pd.DataFrame()
+
+    def answered() -> bool:
+        nonlocal frame
         frame = query(expr, config=config)
-        if not frame.empty:
-            return frame
-        if time.monotonic() >= deadline:
-            raise CheckFailed(f"{expr!r} returned nothing for {timeout:.0f} s")
-        time.sleep(poll)
+        return not frame.empty
+
+    polling.wait_for(answered, timeout, poll, describe=f"{expr!r} returned nothing for {timeout:.0f} s")
+    return frame
 
 
 def alerts(*, config: Config | None = None) -> pd.DataFrame:

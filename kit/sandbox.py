@@ -21,14 +21,13 @@ import secrets
 import shutil
 import sys
 import tempfile
-import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Iterator
 
 import httpx
-from . import binaries, localhttp, procs
+from . import binaries, localhttp, polling, procs
 from .config import Config, Profile, resolve
 from .errors import InvalidInput, KitError, PortBusy, ProcessFailed, SandboxNotReady
 from .promfiles import check_rules, read_yaml, write_yaml
@@ -514,11 +513,13 @@ def _reload(config: Config) -> None:
 
 
 def _wait_healthy(config: Config, state: _State, timeout: float, progress: Progress) -> SandboxStatus:
-    deadline = time.monotonic() + timeout
     reported: set[str] = set()
     expected_rules = _expected_rules(config)  # rendered once before the wait; parsing it per poll is waste
     client = localhttp.client()
-    while True:
+    current: SandboxStatus | None = None
+
+    def started() -> bool:
+        nonlocal current
         current = _collect(config, state, client, expected_rules)
         for proc in current.processes:
             if not proc.running:
@@ -527,14 +528,14 @@ def _wait_healthy(config: Config, state: _State, timeout: float, progress: Progr
             if proc.healthy and proc.name not in reported:
                 reported.add(proc.name)
                 progress(f"  {proc.name} healthy")
-        if current.started:
-            return current
-        if time.monotonic() >= deadline:
-            problems = "; ".join(current.problems())
-            logs = "\n".join(f"[{p.name}] {procs.log_tail(state.processes[p.name].log, 5)}"
-                             for p in current.processes if not p.healthy)
-            raise ProcessFailed("sandbox", f"not healthy after {timeout:.0f} s: {problems}", logs)
-        time.sleep(0.1)
+        return current.started
+
+    if not polling.wait_until(started, timeout, 0.1):
+        problems = "; ".join(current.problems())
+        logs = "\n".join(f"[{p.name}] {procs.log_tail(state.processes[p.name].log, 5)}"
+                         for p in current.processes if not p.healthy)
+        raise ProcessFailed("sandbox", f"not healthy after {timeout:.0f} s: {problems}", logs)
+    return current
 
 
 def _stop_all(config: Config, state: _State, progress: Progress) -> list[str]:

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from kit import pager, procs
+from kit import pager, polling, procs
 from kit.config import Config
 from kit.errors import CheckFailed, InvalidInput
 
@@ -82,8 +82,9 @@ def test_a_line_cut_short_by_a_crash_loses_only_itself(tmp_path):
 
 def test_wait_for_page_times_out_and_validates(tmp_path):
     config = Config.from_env({}, state_dir=str(tmp_path))
-    with pytest.raises(CheckFailed, match="no firing page for X"):
-        pager.wait_for_page("X", timeout=0.3, config=config)
+    with polling.simulated() as clock, pytest.raises(CheckFailed, match="no firing page for X within 60 s"):
+        pager.wait_for_page("X", timeout=60, config=config)
+    assert clock() == 60  # the whole timeout, on the test's clock
     with pytest.raises(InvalidInput, match="status"):
         pager.wait_for_page("X", status="burning", config=config)
 

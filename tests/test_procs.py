@@ -138,3 +138,40 @@ def test_free_ports_stay_out_of_the_range_clients_take_their_source_ports_from()
     assert all(procs.free_port() < low for _ in range(20))
     own = range(21000, 21100)
     assert all(procs.free_port(within=own) in own for _ in range(20))
+
+
+def test_a_started_job_writes_its_log_and_reports_its_exit_code(tmp_path):
+    code = "import sys; print('to stdout', flush=True); sys.exit('to stderr, then exit 1')"
+    with procs.start([sys.executable, "-c", code], log=tmp_path / "logs" / "job.log") as job:
+        assert job.wait(30) == 1
+    assert job.tail().splitlines() == ["to stdout", "to stderr, then exit 1"]
+    assert job.stop() == "not running"
+
+
+def test_a_started_child_leads_its_own_group_and_stops_on_sigterm(tmp_path):
+    code = "import time; print('ready', flush=True); time.sleep(60)"
+    child = procs.start([sys.executable, "-c", code], log=tmp_path / "child.log")
+    try:
+        assert procs.wait_until(lambda: child.tail() == "ready", 30)
+        assert os.getpgid(child.pid) == child.pid
+        assert child.wait(0) is None
+        assert child.stop(timeout=30) == "terminated"
+        assert child.poll() == -signal.SIGTERM
+    finally:
+        child.stop()
+
+
+def test_a_child_that_ignores_sigterm_is_killed_with_its_whole_group(tmp_path):
+    # the child starts a grandchild in its group that also ignores SIGTERM; SIGKILL must take both
+    code = textwrap.dedent("""
+        import signal, subprocess, sys, time
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        grandchild = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+        print(grandchild.pid, flush=True)
+        time.sleep(60)
+    """)
+    with procs.start([sys.executable, "-c", code], log=tmp_path / "child.log", tether=False) as child:
+        assert procs.wait_until(lambda: child.tail().isdigit(), 30)
+        grandchild = psutil.Process(int(child.tail()))
+        assert child.stop(timeout=0.2) == "killed"
+    assert procs.wait_stopped([grandchild], timeout=30) == []

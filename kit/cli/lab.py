@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import os
-import signal
 
 from ..config import PROFILES
 from . import command, config_from, ignore_stop_signals
@@ -32,8 +30,6 @@ def _lab(args: argparse.Namespace) -> int:
     kernels down), then the sandbox. The sandbox and Jupyter are tethered to this
     process, so even a SIGKILL here stops them (on Linux).
     """
-    import subprocess
-
     from .. import labserver, procs, sandbox, workcopy
 
     config = config_from(args)
@@ -48,19 +44,13 @@ def _lab(args: argparse.Namespace) -> int:
         print("\n".join(f"{name}: {url}" for name, url in running.urls.items()))
         if args.lan:
             print("JupyterLab is reachable from your network (token required); the sandbox stays on 127.0.0.1")
-        jupyter = subprocess.Popen(procs.tethered(launch.argv), cwd=launch.root_dir, env=launch.env,
-                                   start_new_session=True)
+        jupyter = procs.start(launch.argv, log=None, cwd=launch.root_dir, env=launch.env)
         return jupyter.wait()
     except KeyboardInterrupt:  # Ctrl-C, and SIGTERM or SIGHUP (see main): a request to stop, done cleanly
         return 0
     finally:
         ignore_stop_signals()  # a second Ctrl-C or SIGTERM must not cut the stopping short
-        if jupyter is not None and jupyter.poll() is None:
-            jupyter.terminate()  # Jupyter shuts its kernels down on SIGTERM
-            try:
-                jupyter.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                os.killpg(jupyter.pid, signal.SIGKILL)
-                jupyter.wait()
+        if jupyter is not None:
+            jupyter.stop(timeout=15)  # Jupyter shuts its kernels down on SIGTERM
         sandbox.down(progress=print)
         print("sandbox and JupyterLab stopped")
