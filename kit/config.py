@@ -168,7 +168,7 @@ class StatePaths:
         return self.drill_run(run) / "timeline.jsonl"
 
     def drill_watcher_log(self, run: str) -> Path:
-        """drills/runs/<run>/watcher.log: the output of the run's watcher (kit.drillwatch)."""
+        """drills/runs/<run>/watcher.log: the output of the run's watcher (kit.drills.watch)."""
         return self.drill_run(run) / "watcher.log"
 
     def drill_postmortem(self, run: str) -> Path:
@@ -187,7 +187,7 @@ class StatePaths:
 
     @property
     def neighbour_result(self) -> Path:
-        """drills/neighbour-result.json: what the noisy neighbour's kit.openmodel run measured."""
+        """drills/neighbour-result.json: what the noisy neighbour's kit.load.openmodel run measured."""
         return self.drills / "neighbour-result.json"
 
     @property

@@ -61,7 +61,7 @@ def settings(config: Config, *, port: int, lan: bool = False, facilitator: bool 
     there; a facilitator's serves the repository ``root``. ``lan`` listens on every
     address (token auth stays on). ``env`` is the environment to extend (default: this process's).
     """
-    from .workcopy import lab_names
+    from .grading.workcopy import lab_names
 
     env = dict(os.environ if env is None else env)
     root_dir = Path(root) if facilitator else config.work

@@ -493,7 +493,8 @@ def practice_incident(*, config: Config | None = None, timeout: float = 60.0) ->
     """
     import time
 
-    from . import faults, pager
+    from . import pager
+    from .shop import faults
 
     started = time.time()
     faults.set_fault("payments_slow", ms=1500, config=config)

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 import httpx
+
 from . import binaries, localhttp, procs
 from .config import Config, Profile, resolve
 from .errors import InvalidInput, KitError, PortBusy, ProcessFailed, SandboxNotReady
@@ -216,10 +217,10 @@ def _argv(name: str, config: Config, tools: dict[str, binaries.Found]) -> list[s
     host = config.host
     common = ["--host", host] + (["--allow-remote"] if config.allow_remote else [])
     if name == "payments":
-        return py + ["kit.service", "payments", *common, "--port", str(config.payments_port),
+        return py + ["kit.shop.service", "payments", *common, "--port", str(config.payments_port),
                      "--token-file", str(config.token_file), "--secret-file", str(config.secret_drill_file)]
     if name == "shop":
-        return py + ["kit.service", "shop", *common, "--port", str(config.shop_port),
+        return py + ["kit.shop.service", "shop", *common, "--port", str(config.shop_port),
                      "--payments-url", config.url("payments"), "--token-file", str(config.token_file),
                      "--secret-file", str(config.secret_drill_file), "--slots", str(config.shop_slots), "--queue", str(config.shop_queue)]
     if name == "pager":
@@ -238,7 +239,7 @@ def _argv(name: str, config: Config, tools: dict[str, binaries.Found]) -> list[s
                 f"--rules.alert.resend-delay={config.profile_spec.resend_delay}",
                 "--storage.tsdb.retention.time=90d", "--log.level=warn"]
     if name == "traffic":
-        return py + ["kit.traffic", "--shop", config.url("shop"), "--rps", str(config.traffic_rps)]
+        return py + ["kit.shop.traffic", "--shop", config.url("shop"), "--rps", str(config.traffic_rps)]
     raise KeyError(name)
 
 

@@ -263,7 +263,7 @@ def test_python_services_run_the_entry_points_and_flags_kit_up_uses(compose):
         got, want = _command(services[name]), _argv(name, embedded, {})
         assert got[:2] == ["python", "-m"], f"{name}: {got}"
         assert _module(got) == _module(want), name
-        if _module(want) == "kit.service":
+        if _module(want) == "kit.shop.service":
             assert got[3] == want[3] == name
         assert _flags(got) == _flags(want), f"{name}: flags {sorted(_flags(got) ^ _flags(want))} differ from _argv"
         if name in HOST_PORTS:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from ..faults import ALIASES, FAULT_KINDS, FLAGS, ROUTES, SERVICES
+from ..shop.faults import ALIASES, FAULT_KINDS, FLAGS, ROUTES, SERVICES
 from . import command, listing, plain_number, text_table
 
 
@@ -56,7 +56,7 @@ def _fault_arguments(p: argparse.ArgumentParser) -> None:
 
 @command("fault", "inject or clear faults through the admin API", _fault_arguments)
 def _fault(args: argparse.Namespace) -> int:
-    from .. import faults
+    from ..shop import faults
     if args.action == "set":
         params = {k: getattr(args, k) for k in _fault_params() if getattr(args, k) is not None}
         applied = faults.set_fault(args.kind, service=args.service, **params)
@@ -92,7 +92,7 @@ def _flag_arguments(p: argparse.ArgumentParser) -> None:
 
 @command("flag", "turn a feature flag on or off", _flag_arguments)
 def _flag(args: argparse.Namespace) -> int:
-    from .. import faults
+    from ..shop import faults
     faults.set_flag(args.name, args.value == "on")
     print(f"flag {args.name} {args.value}")
     return 0
@@ -109,7 +109,7 @@ def _mitigate_arguments(p: argparse.ArgumentParser) -> None:
 
 @command("mitigate", "real fixes: {actions}", _mitigate_arguments)
 def _mitigate(args: argparse.Namespace) -> int:
-    from .. import mitigations
+    from ..drills import mitigations
     if args.action == "restart":
         print(mitigations.restart(args.service))
     else:

@@ -34,7 +34,8 @@ def _lab(args: argparse.Namespace) -> int:
     """
     import subprocess
 
-    from .. import labserver, procs, sandbox, workcopy
+    from .. import labserver, procs, sandbox
+    from ..grading import workcopy
 
     config = config_from(args)
     if not args.facilitator:
