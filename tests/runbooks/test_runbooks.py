@@ -17,7 +17,7 @@ from kit.config import REPO_ROOT
 from kit.errors import InvalidInput
 from kit.runbooks import REQUIRED_SECTIONS, Problem
 
-FIXTURES = Path(__file__).parent / "fixtures" / "runbooks"
+FIXTURES = Path(__file__).parents[1] / "fixtures" / "runbooks"
 SHIPPED = sorted(p for p in (REPO_ROOT / "runbooks").glob("*.md") if p.name != "TEMPLATE.md")
 
 

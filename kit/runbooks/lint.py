@@ -1,27 +1,13 @@
-"""Runbooks: parsed, linted against the alert rules that link to them, and turned into notebooks.
+"""Runbooks linted against the alert rules that link to them: sections, queries, commands.
 
-A runbook is a Markdown file in ``runbooks/`` with the sections of
-``runbooks/TEMPLATE.md`` (``REQUIRED_SECTIONS``, as ``## `` headings, in that
-order). Every PromQL query sits in a fenced block tagged ``promql`` (one query
-per block), every shell command in a block tagged ``sh``; that convention is
-what lets the linter run the queries and the notebook make cells of them.
+Where a ``runbook_url`` may point: a path relative to the repository root (``runbooks/checkout-errors.md``,
+an optional ``#anchor`` is ignored), or an ``http(s)://`` address whose path contains ``/runbooks/``; the
+part from ``runbooks/`` on is then looked up in the repository (a GitHub link to the file passes).
+Anything else is reported.
 
-Where a ``runbook_url`` may point: a path relative to the repository root
-(``runbooks/checkout-errors.md``, an optional ``#anchor`` is ignored), or an
-``http(s)://`` address whose path contains ``/runbooks/``; the part from
-``runbooks/`` on is then looked up in the repository (a GitHub link to the file
-passes). Anything else is reported.
-
-Heavy modules (pandas through kit.prom, nbformat) are imported where they are
-used, so ``kit --help`` stays fast (kit.cli.runbooks, the ``kit runbooks`` commands, imports this).
-The linter asks a ``CommandCheck`` whether a runbook's ``kit`` commands parse; by default the
-CLI's own parser, which kit.commandcheck holds for it: this module never imports kit.cli.
-
-For labs (lab 04), runbooks can also be drafted outside the repository:
-``save_draft`` writes one into the sandbox's state folder and ``lint_runbook``
-checks that single file against the alerts that link to its name, so a notebook
-(or an autograder running it many times over) never writes into ``runbooks/``.
-``practice_incident`` breaks the sandbox without the notebook saying how.
+The linter asks a ``CommandCheck`` whether a runbook's ``kit`` commands parse; by default the CLI's own
+parser, which kit.commandcheck holds for it: this package never imports kit.cli. Heavy modules (pandas
+through kit.prom) are imported where they are used, so ``kit --help`` stays fast.
 """
 
 from __future__ import annotations
@@ -32,148 +18,21 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from .commandcheck import CommandCheck, refusal
-from .config import REPO_ROOT, Config, ContentPaths, resolve
-from .errors import InvalidInput, PromQLError, SandboxNotReady
+from ..commandcheck import CommandCheck, refusal
+from ..config import REPO_ROOT, Config, ContentPaths
+from ..errors import InvalidInput, PromQLError, SandboxNotReady
+from .runbook import REQUIRED_SECTIONS, TEMPLATE, Runbook, Section, Snippet, parse, relative_name
 
-__all__ = [
-    "REQUIRED_SECTIONS", "GAME_MASTER_COMMANDS", "LIVE_SOURCE", "Section", "Snippet", "Runbook", "Problem", "LintReport",
-    "CommandCheck", "parse", "lint", "lint_runbook", "save_draft", "drafts_folder", "practice_incident", "to_notebook",
-]
-
+__all__ = ["GAME_MASTER_COMMANDS", "LIVE_SOURCE", "CommandCheck", "LintReport", "Problem", "lint", "lint_runbook"]
 
 GAME_MASTER_COMMANDS: tuple[str, ...] = ("fault",)
 """``kit`` commands that inject, clear or list the game master's faults. Production has no such button, and in a
 drill a runbook that lists them hands the mob the diagnosis, so no runbook may use them."""
 
-REQUIRED_SECTIONS: tuple[str, ...] = (
-    "What the alert means", "User impact", "First checks", "Likely causes", "Mitigations", "Escalation", "Links",
-)
-TEMPLATE = "TEMPLATE.md"
 LIVE_SOURCE = "loaded in Prometheus"
 """The ``file`` of problems about rules read from the running Prometheus."""
 
-_HEADING = re.compile(r"^##[ \t]+(?P<title>.+?)[ \t]*#*[ \t]*$")
-_TITLE = re.compile(r"^#[ \t]+(?P<title>.+?)[ \t]*$")
-_FENCE = re.compile(r"^(?P<indent>[ \t]*)(?P<fence>`{3,}|~{3,})[ \t]*(?P<lang>[^\s`]*)")
 _POSITION = re.compile(r"\b(?P<line>\d+):\d+: parse error")
-_DRAFT_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
-
-
-# --------------------------------------------------------------------------- parsing
-
-
-@dataclass(frozen=True)
-class Section:
-    """A ``## `` section: its heading's line and everything up to the next heading."""
-
-    title: str
-    line: int
-    text: str
-
-
-@dataclass(frozen=True)
-class Snippet:
-    """A fenced block (or, from ``Runbook.commands``, one command of an ``sh`` block)."""
-
-    lang: str
-    text: str
-    line: int
-    """First line of the code (the line after the opening fence); for a command, its own line."""
-    end: int
-    """Line of the closing fence."""
-    section: str
-    """Title of the section holding it ("" before the first ``## `` heading)."""
-
-
-@dataclass(frozen=True)
-class Runbook:
-    """A parsed runbook; ``lines`` keeps the source so a notebook can be cut from it."""
-
-    path: Path
-    title: str
-    sections: tuple[Section, ...]
-    snippets: tuple[Snippet, ...]
-    lines: tuple[str, ...]
-
-    def section(self, title: str) -> Section | None:
-        return next((s for s in self.sections if s.title == title), None)
-
-    @property
-    def text(self) -> str:
-        """The Markdown source, as read."""
-        return "\n".join(self.lines) + "\n"
-
-    def _repr_markdown_(self) -> str:
-        """Jupyter renders a parsed runbook as the Markdown it is."""
-        return self.text
-
-    @property
-    def promql(self) -> tuple[Snippet, ...]:
-        return tuple(s for s in self.snippets if s.lang == "promql")
-
-    @property
-    def commands(self) -> tuple[Snippet, ...]:
-        """Each command of the ``sh`` blocks on its own line; blank lines and comments are not commands."""
-        found = []
-        for block in self.snippets:
-            if block.lang == "sh":
-                for offset, text in enumerate(block.text.splitlines()):
-                    if text.strip() and not text.lstrip().startswith("#"):
-                        found.append(Snippet("sh", text.strip(), block.line + offset, block.end, block.section))
-        return tuple(found)
-
-
-def _locate(name_or_path: str | Path, root: Path = REPO_ROOT) -> Path:
-    """A file path as given, or a bare runbook name (``checkout-errors``) looked up in ``root/runbooks``."""
-    path = Path(name_or_path)
-    if path.is_file():
-        return path
-    if path.parent == Path("."):
-        candidate = ContentPaths(root).runbooks / (path.name if path.suffix == ".md" else f"{path.name}.md")
-        if candidate.is_file():
-            return candidate
-    names = ", ".join(sorted(p.stem for p in ContentPaths(root).runbooks.glob("*.md") if p.name != TEMPLATE))
-    raise InvalidInput("runbook", f"{name_or_path}: no such file and no runbook of that name; choose one of {names}")
-
-
-def parse(path: str | Path) -> Runbook:
-    """Read a runbook: its title, ``## `` sections and fenced blocks, each with its line number."""
-    path = _locate(path)
-    try:
-        lines = tuple(path.read_text(encoding="utf-8").splitlines())
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InvalidInput("runbook", f"cannot read {path}: {exc}") from None
-    title, heads, snippets = "", [], []
-    fence: re.Match[str] | None = None
-    start = 0
-
-    def close(opening: re.Match[str], end: int) -> None:
-        indent = len(opening["indent"])  # a fence in a list item: drop that indentation from its code
-        code = "\n".join(text[min(indent, len(text) - len(text.lstrip())):] for text in lines[start:end - 1])
-        snippets.append(Snippet(opening["lang"].lower(), code, start + 1, end, heads[-1][0] if heads else ""))
-
-    for number, line in enumerate(lines, start=1):
-        if fence is not None:
-            stripped = line.strip()
-            if stripped.startswith(fence["fence"]) and not stripped.strip(fence["fence"][0]):
-                close(fence, number)
-                fence = None
-        elif opening := _FENCE.match(line):
-            fence, start = opening, number
-        elif heading := _HEADING.match(line):
-            heads.append((heading["title"], number))
-        elif not title and (top := _TITLE.match(line)):
-            title = top["title"]
-    if fence is not None:  # an unclosed block runs to the end of the file, as Markdown renders it
-        close(fence, len(lines) + 1)
-    bounds = [line for _, line in heads] + [len(lines) + 1]
-    sections = tuple(Section(t, line, "\n".join(lines[line:bounds[i + 1] - 1]))
-                     for i, (t, line) in enumerate(heads))
-    return Runbook(path, title, sections, tuple(snippets), lines)
-
-
-# --------------------------------------------------------------------------- lint
 
 
 @dataclass(frozen=True, order=True)
@@ -250,7 +109,7 @@ def lint(*, live: bool = True, config: Config | None = None, root: str | Path = 
     queries = 0
     for path in files:
         book = parse(path)
-        file = _relative(path, root)
+        file = relative_name(path, root)
         problems += _check_sections(book, file)
         text = "\n".join(book.lines)
         problems += [Problem(file, 1, f"alert {name} links here, but the runbook never names it")
@@ -260,13 +119,6 @@ def lint(*, live: bool = True, config: Config | None = None, root: str | Path = 
             queries += 1
             problems += _check_query(snippet, file, live, config)
     return LintReport(sorted(set(problems)), live, len(files), len(alerts), queries)
-
-
-def _relative(path: Path, root: Path) -> str:
-    try:
-        return path.resolve().relative_to(root).as_posix()
-    except ValueError:
-        return str(path)
 
 
 def _runbook_path(url: str, root: Path) -> Path:
@@ -290,7 +142,7 @@ def _runbook_path(url: str, root: Path) -> Path:
 
 
 def _live_alerts(config: Config | None) -> tuple[list[_Alert], list[Problem]]:
-    from . import prom
+    from .. import prom
 
     try:
         rules = prom.rules(config=config)
@@ -303,14 +155,14 @@ def _live_alerts(config: Config | None) -> tuple[list[_Alert], list[Problem]]:
 def _file_alerts(root: Path) -> tuple[list[_Alert], list[Problem]]:
     import yaml
 
-    from . import slo
-    from .promfiles import read_yaml
-    from .yamldocs import syntax_error
+    from .. import slo
+    from ..promfiles import read_yaml
+    from ..yamldocs import syntax_error
 
     alerts: list[_Alert] = []
     problems: list[Problem] = []
     for path in sorted((ContentPaths(root).sandbox / "rules").glob("*.yml")):
-        file = _relative(path, root)
+        file = relative_name(path, root)
         try:
             alerts += _alerts_in(read_yaml(path), file)
         except yaml.YAMLError as exc:  # at the parser's line, in one line rather than its excerpt
@@ -320,7 +172,7 @@ def _file_alerts(root: Path) -> tuple[list[_Alert], list[Problem]]:
         except (OSError, AttributeError, KeyError, TypeError) as exc:  # one problem, not a crash
             problems.append(Problem(file, 0, f"cannot read the rules: {exc}"))
     for path in sorted(ContentPaths(root).slos.glob("*.y*ml")):
-        file = _relative(path, root)
+        file = relative_name(path, root)
         try:
             for spec in slo.load_specs(path):  # an OpenSLO file may hold several
                 alerts += _alerts_in(slo.generate_rules(spec), file)
@@ -399,7 +251,7 @@ def _check_query(snippet: Snippet, file: str, live: bool, config: Config | None,
         return [Problem(file, snippet.line, "the promql block is empty")]
     if not live:
         return []
-    from . import prom
+    from .. import prom
 
     try:
         frame = prom.query(snippet.text, config=config)
@@ -414,34 +266,6 @@ def _check_query(snippet: Snippet, file: str, live: bool, config: Config | None,
         line = snippet.line + offset if 0 <= offset < len(snippet.text.splitlines()) else snippet.line
         return [Problem(file, line, f"Prometheus rejected the query: {message}")]
     return []
-
-
-# --------------------------------------------------------------------------- drafts (labs)
-
-
-def drafts_folder(config: Config | None = None) -> Path:
-    """Where ``save_draft`` writes: ``<state>/runbook-drafts`` of the sandbox (``KIT_STATE_DIR``)."""
-    return resolve(config).paths.runbook_drafts
-
-
-def save_draft(name: str, text: str, *, config: Config | None = None) -> Path:
-    """Write ``text`` as the runbook draft ``name`` (``payments-latency``) and return its path.
-
-    Drafts go to ``drafts_folder()``, the sandbox's state folder, never into the
-    repository's ``runbooks/``: a lab notebook writes and lints them wherever it
-    runs (an autograder runs it many times over, from a temp folder), and a
-    half-written draft never breaks ``kit runbooks lint`` for everyone else.
-    To ship a finished draft, copy it to ``runbooks/<name>.md``; the repository
-    lint then checks it with the rest. An existing draft of that name is replaced.
-    """
-    if not _DRAFT_NAME.match(name or ""):
-        raise InvalidInput("name", f"{name!r}: use lower-case letters, digits and '-', like payments-latency")
-    if not isinstance(text, str) or not text.strip():
-        raise InvalidInput("text", "the runbook is empty: write its Markdown as a string")
-    path = drafts_folder(config) / f"{name}.md"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text.strip("\n") + "\n", encoding="utf-8")
-    return path
 
 
 def lint_runbook(path: str | Path, *, alerts: list[str] | tuple[str, ...] | None = None, live: bool = True,
@@ -480,96 +304,3 @@ def lint_runbook(path: str | Path, *, alerts: list[str] | tuple[str, ...] | None
         problems += _check_query(snippet, file, live, config,
                                  require_data=require_data and snippet.section == "First checks")
     return LintReport(sorted(set(problems)), live, 1, len(names), len(book.promql))
-
-
-def practice_incident(*, config: Config | None = None, timeout: float = 60.0) -> Any:
-    """Break the sandbox for a runbook exercise without the notebook saying how; return the page it causes.
-
-    Payments starts answering more slowly than the shop waits for it (the
-    ``payments_slow`` fault at 1500 ms; the runbook's queries find it, as they
-    would in production). Blocks until CheckoutErrorRatioHigh pages and returns
-    the pager's rows for it. ``kit mitigate restart payments`` ends it, as does
-    ``kit fault clear``.
-    """
-    import time
-
-    from . import pager
-    from .shop import faults
-
-    started = time.time()
-    faults.set_fault("payments_slow", ms=1500, config=config)
-    return pager.wait_for_page("CheckoutErrorRatioHigh", since=started, timeout=timeout, config=config)
-
-
-# --------------------------------------------------------------------------- notebook
-
-
-def to_notebook(path: str | Path, out: str | Path | None = None, *, config: Config | None = None) -> Path:
-    """Write the runbook as a notebook a paged engineer runs cell by cell; returns where it went.
-
-    Prose becomes Markdown cells, each ``promql`` block a ``kit.query`` cell and
-    each ``sh`` block a cell of ``!`` commands. Cells from Mitigations change
-    the sandbox, so they carry the ``skip-execution`` tag that automated runs
-    (nbclient) honour. Without ``out`` the notebook goes to ``<state>/runbooks/``.
-    """
-    import nbformat
-    from nbformat import v4
-
-    book = parse(path)
-    starts = {s.line - 1: s for s in book.snippets if s.lang in ("promql", "sh")}
-    headings = {s.line for s in book.sections}
-    cells = [v4.new_markdown_cell(
-        f"*Generated from `{_relative(book.path, REPO_ROOT)}` by `kit runbooks notebook`: edit the Markdown, "
-        "not this notebook.* Run the cells one by one. Cells under **Mitigations** change the sandbox; automated "
-        "runs skip them (tag `skip-execution`), but *Run All* in JupyterLab does not."),
-        v4.new_code_cell("import kit")]
-    prose: list[str] = []
-
-    def flush() -> None:
-        if "".join(prose).strip():
-            cells.append(v4.new_markdown_cell("\n".join(prose).strip("\n")))
-        prose.clear()
-
-    number = 1
-    while number <= len(book.lines):
-        snippet = starts.get(number)
-        if snippet is None:
-            if number in headings:
-                flush()
-            prose.append(book.lines[number - 1])
-            number += 1
-            continue
-        flush()
-        cells.append(_code_cell(snippet))
-        number = snippet.end + 1
-    flush()
-    notebook = v4.new_notebook(cells=cells, metadata={
-        "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"},
-        "language_info": {"name": "python"},
-    })
-    nbformat.validate(notebook)
-    target = Path(out) if out else resolve(config).paths.runbook_notebooks / f"{book.path.stem}.ipynb"
-    target.parent.mkdir(parents=True, exist_ok=True)
-    nbformat.write(notebook, str(target))
-    return target
-
-
-def _code_cell(snippet: Snippet) -> Any:
-    from nbformat import v4
-
-    if snippet.lang == "promql":
-        source = f"kit.query({_python_string(snippet.text.strip())})"
-    else:
-        source = "\n".join(line if not line.strip() or line.lstrip().startswith("#") else f"!{line.strip()}"
-                           for line in snippet.text.splitlines())
-    cell = v4.new_code_cell(source)
-    if snippet.section == "Mitigations":
-        cell.metadata["tags"] = ["mitigation", "skip-execution"]
-    return cell
-
-
-def _python_string(text: str) -> str:
-    """A readable triple-quoted literal when that is safe, else repr."""
-    if '"""' in text or "\\" in text or text.endswith('"'):
-        return repr(text)
-    return f'"""{text}"""'
