@@ -21,8 +21,8 @@ import locust.stats
 from locust import LoadTestShape, between, constant, events, task
 from locust.contrib.fasthttp import FastHttpUser
 
-from ..shop import PRODUCT_IDS, REQUESTS
-from ..shop import ROUTES as SHOP
+from kit.shop import PRODUCT_IDS, REQUESTS  # absolute: locust loads this file by its path, outside the package
+from kit.shop import ROUTES as SHOP
 
 locust.stats.CSV_STATS_INTERVAL_SEC = 1
 locust.stats.CSV_STATS_FLUSH_INTERVAL_SEC = 1  # kit.load follows the history file for progress
