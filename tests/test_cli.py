@@ -12,6 +12,7 @@ import pytest
 from kit import localhttp, pager
 from kit.config import REPO_ROOT
 from kit.drills import lifecycle, scenarios
+from kit.sandbox.record import locked
 from kit.shop import faults
 from kit.timeline import Event
 
@@ -508,14 +509,13 @@ def test_numbers_never_print_in_e_notation():
 
 
 def test_status_says_not_running_and_starting(tmp_path, monkeypatch, capsys):
-    from kit import sandbox
     from kit.cli import main
     from kit.config import Config
 
     monkeypatch.setenv("KIT_STATE_DIR", str(tmp_path))
     assert main(["status"]) == 1
     assert capsys.readouterr().out.strip() == "sandbox: not running; start it with `kit up`"
-    with sandbox._locked(Config.from_env(), "starting"):  # what `kit up` holds while it starts the processes
+    with locked(Config.from_env(), "starting"):  # what `kit up` holds while it starts the processes
         assert main(["status", "--json"]) == 1
         assert json.loads(capsys.readouterr().out)["state"] == "starting"
         assert main(["status"]) == 1

@@ -3,7 +3,7 @@
 `docker-compose config` (Debian's docker-compose package) validates and normalizes the
 file; the normalized services are compared with what the embedded sandbox uses: the
 targets in sandbox/prometheus.yml and alertmanager.yml, the default ports of
-kit.config.Config, and the entry points and flags of kit.sandbox._argv.
+kit.config.Config, and the entry points and flags of kit.sandbox.processes.argv_for.
 """
 
 from __future__ import annotations
@@ -22,9 +22,10 @@ import yaml
 
 from kit import binaries
 from kit.config import PROFILES, Config
-from kit.sandbox import HEALTH_PATHS, HOST_PORTS, _argv, rule_count
+from kit.sandbox import HEALTH_PATHS, HOST_PORTS, rule_count
+from kit.sandbox.processes import argv_for
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 SANDBOX = REPO / "sandbox"
 COMPOSE_FILE = SANDBOX / "docker-compose.yml"
 DOCKERFILE = SANDBOX / "Dockerfile"
@@ -248,7 +249,7 @@ def test_prometheus_and_alertmanager_take_the_flags_kit_up_gives_them(compose):
     tools = {n: binaries.Found(n, Path(f"/bin/{n}"), "0") for n in OFFICIAL_IMAGES}
     embedded = Config(host="0.0.0.0", allow_remote=True)
     for name in OFFICIAL_IMAGES:
-        assert _flags(_command(services[name])) == _flags(_argv(name, embedded, tools)), name
+        assert _flags(_command(services[name])) == _flags(argv_for(name, embedded, tools)), name
         assert _value(_command(services[name]), "--web.listen-address").startswith(("0.0.0.0:", ":"))
     prometheus = _command(services["prometheus"])
     assert "--web.enable-lifecycle" in prometheus
@@ -260,12 +261,12 @@ def test_python_services_run_the_entry_points_and_flags_kit_up_uses(compose):
     services = _services(compose)
     embedded = Config(host="0.0.0.0", allow_remote=True)
     for name in PYTHON_SERVICES:
-        got, want = _command(services[name]), _argv(name, embedded, {})
+        got, want = _command(services[name]), argv_for(name, embedded, {})
         assert got[:2] == ["python", "-m"], f"{name}: {got}"
         assert _module(got) == _module(want), name
         if _module(want) == "kit.shop.service":
             assert got[3] == want[3] == name
-        assert _flags(got) == _flags(want), f"{name}: flags {sorted(_flags(got) ^ _flags(want))} differ from _argv"
+        assert _flags(got) == _flags(want), f"{name}: flags {sorted(_flags(got) ^ _flags(want))} differ from argv_for"
         if name in HOST_PORTS:
             assert _value(got, "--host") == "0.0.0.0" and "--allow-remote" in got, name
     shop = _command(services["shop"])
