@@ -26,7 +26,7 @@ class ContentPaths:
 
     @property
     def drills(self) -> Path:
-        """drills/: one YAML scenario per drill, read by kit.scenarios."""
+        """drills/: one YAML scenario per drill, read by kit.drills.scenarios."""
         return self.root / "drills"
 
     @property
@@ -51,7 +51,7 @@ class ContentPaths:
 
     @property
     def labs(self) -> Path:
-        """labs/: the released labs, generated from solutions/ by kit.grading and copied by kit.workcopy."""
+        """labs/: the released labs, generated from solutions/ by kit.grading and copied by kit.grading.workcopy."""
         return self.root / "labs"
 
 
@@ -93,7 +93,7 @@ class StatePaths:
 
     @property
     def admin_token(self) -> Path:
-        """admin-token: the services' admin API token, made by kit.sandbox at `kit up`, read by kit.faults."""
+        """admin-token: the services' admin API token, made by kit.sandbox at `kit up`, read by kit.shop.faults."""
         return self.root / "admin-token"
 
     @property
@@ -132,7 +132,7 @@ class StatePaths:
 
     @property
     def drills(self) -> Path:
-        """drills/: kit.drills' active drill, runs and results, and kit.mitigations' noisy neighbour."""
+        """drills/: kit.drills' active drill, runs and results, and kit.drills.mitigations' noisy neighbour."""
         return self.root / "drills"
 
     @property
@@ -182,7 +182,7 @@ class StatePaths:
 
     @property
     def neighbour(self) -> Path:
-        """drills/neighbour.json: the noisy neighbour's process record, written by kit.mitigations."""
+        """drills/neighbour.json: the noisy neighbour's process record, written by kit.drills.mitigations."""
         return self.drills / "neighbour.json"
 
     @property
@@ -226,7 +226,7 @@ class StatePaths:
 
     @property
     def work(self) -> Path:
-        """work/: the learner's working copies of the labs (kit.workcopy) when KIT_WORK_DIR is not set."""
+        """work/: the learner's working copies of the labs (kit.grading.workcopy) when KIT_WORK_DIR is not set."""
         return self.root / "work"
 
 

@@ -6,7 +6,7 @@ Jupyter config folder the kit owns under its state folder, put first on
 ``JUPYTER_CONFIG_PATH``. The user's own Jupyter config (``JUPYTER_CONFIG_DIR``) is
 still read and is never written.
 
-A learner's JupyterLab opens in the working folder (``kit.workcopy``) and shows no
+A learner's JupyterLab opens in the working folder (``kit.grading.workcopy``) and shows no
 nbgrader tools; a facilitator's (``kit lab --facilitator``) opens the repository with
 nbgrader's menu, Create Assignment panel, Validate button and formgrader. Nobody gets
 the Jupyter news and update pop-up, nor the install's ``*.egg-info`` folder.

@@ -1,6 +1,6 @@
 """`kit fault`, `flag`, `mitigate`: break the sandbox as the game master, then mend it as the on-call.
 
-Fault kinds, their parameters, services, routes and flags all come from kit.faults' tables, so the
+Fault kinds, their parameters, services, routes and flags all come from kit.shop.faults' tables, so the
 help and the choices cannot fall behind what the admin API accepts.
 """
 
@@ -14,7 +14,7 @@ from . import command, listing, plain_number, text_table
 
 
 def _fault_params() -> dict[str, list[str]]:
-    """Every parameter of the fault model and the kinds (aliases included) that take it, from kit.faults."""
+    """Every parameter of the fault model and the kinds (aliases included) that take it, from kit.shop.faults."""
     takers: dict[str, list[str]] = {}
     for name, kind in [*((k, k) for k in FAULT_KINDS), *((alias, real) for alias, (_, real) in ALIASES.items())]:
         for param in FAULT_KINDS[kind].params:
@@ -23,7 +23,7 @@ def _fault_params() -> dict[str, list[str]]:
 
 
 def _fault_arguments(p: argparse.ArgumentParser) -> None:
-    """`kit fault set|clear|list`: kinds, parameters, services and routes all from kit.faults' tables."""
+    """`kit fault set|clear|list`: kinds, parameters, services and routes all from kit.shop.faults' tables."""
     fault = p.add_subparsers(dest="action", required=True)
     kinds = [*FAULT_KINDS, *ALIASES]
     epilog = "fault kinds:\n" + "\n".join(

@@ -29,7 +29,7 @@ Conventions lab authors follow
 
 What reaches the grader
 -----------------------
-Learners' notebooks arrive damaged by editors: :mod:`kit.submissions` finds them
+Learners' notebooks arrive damaged by editors: :mod:`kit.grading.submissions` finds them
 (refusing two for one student), reads them, and repairs their cells before nbgrader
 runs them, noting each repair. A cell that kills the kernel (``os._exit``, a
 segfault, the memory limit) or ignores the interrupt after ``timeout`` stops

@@ -10,9 +10,9 @@ shop still serves within the SLO; past it throughput stays flat, the queue fills
 
     result = kit.capacity.search(route="product", expected=200, config=config)
     result.knee_rps, result.steps; kit.plots.capacity_search(result)
-    kit.capacity.expected_capacity(slots=2, mean_service_ms=10)      # 200 req/s
-    kit.capacity.slots_needed(1500, 10, headroom=0.3, n_plus_one=3)   # slots per instance
-    kit.capacity.littles_law(config, route="product", window="10s")  # L = λ·W on live data
+    kit.load.capacity.expected_capacity(slots=2, mean_service_ms=10)      # 200 req/s
+    kit.load.capacity.slots_needed(1500, 10, headroom=0.3, n_plus_one=3)   # slots per instance
+    kit.load.capacity.littles_law(config, route="product", window="10s")  # L = λ·W on live data
 
 The shop's service times are lognormal with the route's *mean* as their mean (the
 location is log(mean) − σ²/2), so ``slots / mean`` is the capacity, not ``slots / median``.

@@ -1,4 +1,4 @@
-"""kit.submissions: finding, reading and repairing learners' notebooks, on small purpose-built notebooks.
+"""kit.grading.submissions: finding, reading and repairing learners' notebooks, on small purpose-built notebooks.
 
 Pure tests, no kernel: tests/grading/test_autograde.py grades the same kinds of damage with real nbgrader.
 """

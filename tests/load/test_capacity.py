@@ -1,4 +1,4 @@
-"""kit.capacity: the knee of the simulated capacity, Little's law on live data, slot planning, bad input.
+"""kit.load.capacity: the knee of the simulated capacity, Little's law on live data, slot planning, bad input.
 
 Live tests use ``clean_faults``: the capacity fault is cleared (slots restored) after each.
 The catalog route (mean 20 ms) is searched with several slots so the sandbox's light

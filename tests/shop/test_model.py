@@ -1,4 +1,4 @@
-"""One model of the shop (kit/shop.py): the service declares exactly its routes, and every client reads it."""
+"""One model of the shop (kit/shop/model.py): the service declares exactly its routes, and every client reads it."""
 
 from __future__ import annotations
 
