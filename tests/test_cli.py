@@ -100,7 +100,7 @@ def test_slo_bad_spec_names_the_field():
     assert len(result.stderr.strip().splitlines()) == 1
 
 
-OPENSLO = REPO_ROOT / "tests" / "slo_specs"
+OPENSLO = REPO_ROOT / "tests" / "slo" / "specs"
 
 
 def test_slo_validate_lists_every_openslo_objective_and_other_actions_need_one(capsys):
