@@ -18,8 +18,8 @@ import pytest
 _PORTS = ("KIT_SHOP_PORT", "KIT_PAYMENTS_PORT", "KIT_PAGER_PORT", "KIT_PROMETHEUS_PORT", "KIT_ALERTMANAGER_PORT")
 
 
-SPREAD = ("tests/test_drill_scenarios.py", "tests/test_drill_scenarios_slow.py", "tests/test_capacity.py",
-          "tests/test_load.py")
+SPREAD = ("tests/drills/test_drill_scenarios.py", "tests/drills/test_drill_scenarios_slow.py",
+          "tests/load/test_capacity.py", "tests/load/test_loadtest.py")
 """Files whose tests share no setup beyond the worker's sandbox, and whose long tests each take up to a minute
 waiting: on alerts (a drill scenario each) or on load steps (a capacity search, a load test)."""
 

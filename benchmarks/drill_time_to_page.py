@@ -29,7 +29,8 @@ import _common as c
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
-from kit import drills, scenarios
+from kit import drills
+from kit.drills import scenarios
 
 NOTE = """
 

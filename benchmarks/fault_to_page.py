@@ -28,7 +28,8 @@ import time
 import _common as c
 import httpx
 
-from kit import faults, pager
+from kit import pager
+from kit.shop import faults
 
 ALERT = "CheckoutErrorRatioHigh"
 LAB_TARGET_S = 5.0

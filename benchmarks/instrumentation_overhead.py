@@ -3,7 +3,7 @@
 Three servers run side by side, all pinned to the same core (`taskset`), while `wrk`
 runs pinned to the other core:
 
-  A  the shop, instrumented            (`python -m kit.service shop ...`)
+  A  the shop, instrumented            (`python -m kit.shop.service shop ...`)
   B  the shop, `--no-instrumentation`
   C  a trivial raw-asyncio server answering a fixed 200 (benchmarks/_trivial_server.py)
 
@@ -125,7 +125,7 @@ def in_process_cost(core: int | None, batches: int = 60, per_batch: int = 500) -
     try:
         from prometheus_client import disable_created_metrics
 
-        from kit.service import ServiceSettings, create_shop_app
+        from kit.shop.service import ServiceSettings, create_shop_app
 
         disable_created_metrics()
         apps = {flag: create_shop_app(ServiceSettings(token=_secrets.token_urlsafe(8), instrumentation=flag,
@@ -193,7 +193,7 @@ def main(argv: list[str] | None = None) -> int:
         fh.write(secrets.token_urlsafe(24))
     port_a, port_b, port_c, unused = c.free_ports(4)
     py = [sys.executable]
-    shop = [*py, "-m", "kit.service", "shop", "--host", c.HOST, "--payments-url", f"http://{c.HOST}:{unused}",
+    shop = [*py, "-m", "kit.shop.service", "shop", "--host", c.HOST, "--payments-url", f"http://{c.HOST}:{unused}",
             "--token-file", str(token)]
     servers = {
         "instrumented": (port_a, [*c.pin(server_core), *shop, "--port", str(port_a)]),

@@ -34,7 +34,8 @@ import time
 import _common as c
 import psutil
 
-from kit import faults, load, procs
+from kit import load, procs
+from kit.shop import faults
 
 TARGET_RATE = 2000.0
 TARGET_LAG_RATIO = 2.0
@@ -83,7 +84,7 @@ def _timer_floor(rate: float = TARGET_RATE, seconds: float = 2.0) -> dict[str, l
     """
     import uvloop
 
-    from kit.openmodel import _Pacer
+    from kit.load.openmodel import _Pacer
 
     async def measure() -> dict[str, list[float]]:
         pacer = _Pacer.create(asyncio.get_running_loop())
@@ -203,7 +204,7 @@ def main(argv: list[str] | None = None) -> int:
         fh.write(secrets.token_urlsafe(24))
     shop_port, delayed_port, unused = c.free_ports(3)
     config = c.Config.from_env({}, state_dir=str(state), shop_port=shop_port, host=c.HOST)
-    shop_argv = [*c.pin(server_core), sys.executable, "-m", "kit.service", "shop", "--host", c.HOST,
+    shop_argv = [*c.pin(server_core), sys.executable, "-m", "kit.shop.service", "shop", "--host", c.HOST,
                  "--port", str(shop_port), "--payments-url", f"http://{c.HOST}:{unused}",
                  "--token-file", str(token), "--slots", "1024", "--queue", "1024"]
     delayed_argv = [*c.pin(server_core), sys.executable, str(c.HERE / "_trivial_server.py"), str(delayed_port), "100"]

@@ -45,6 +45,7 @@ import psutil
 
 from kit import binaries, procs, sandbox
 from kit.promfiles import read_yaml
+from kit.sandbox.processes import argv_for
 
 RATIO_TARGET = 1.1
 DOWN_TARGET_S = 2.0
@@ -118,7 +119,7 @@ def floor_run(config, tools) -> dict:
     busy0 = _busy_cpu()
     t0 = time.monotonic()
     watch = _watching(bare.url("prometheus"), t0)
-    record = procs.spawn("prometheus", sandbox._argv("prometheus", bare, tools), bare.state / "prometheus.log",
+    record = procs.spawn("prometheus", argv_for("prometheus", bare, tools), bare.state / "prometheus.log",
                          port=port)
     watch.go.set()
     try:

@@ -2,13 +2,19 @@
 
 Notebooks reach for everything through this namespace (``kit.up()``,
 ``kit.query(...)``). Names are imported lazily so ``import kit`` stays fast;
-its one side effect is to give kit.commandcheck the CLI's check for ``kit`` commands.
+its side effects are to give kit.commandcheck the CLI's check for ``kit`` commands and to
+answer imports of moved modules' old names (``MOVED``).
 """
 
 from __future__ import annotations
 
 import importlib
+import importlib.abc
+import importlib.util
+import sys
+import warnings
 from collections.abc import Sequence
+from types import ModuleType
 
 from . import commandcheck
 
@@ -29,18 +35,46 @@ _EXPORTS = {
     "scalar": "prom",
     "wait_for": "prom",
     "alerts": "prom",
-    "set_fault": "faults",
-    "clear_faults": "faults",
-    "list_faults": "faults",
-    "set_flag": "faults",
+    "set_fault": "shop.faults",
+    "clear_faults": "shop.faults",
+    "list_faults": "shop.faults",
+    "set_flag": "shop.faults",
     "pages": "pager",
     "wait_for_page": "pager",
     "MobTimer": "mob",
     "DrillConsole": "drillconsole",
     "check": "grading",
 }
-_MODULES = ("drills", "mitigations", "postmortem", "runbooks", "scenarios", "slo")
+_MODULES = {
+    "drills": "drills",
+    "mitigations": "drills.mitigations",
+    "postmortem": "drills.postmortem",
+    "runbooks": "runbooks",
+    "scenarios": "drills.scenarios",
+    "slo": "slo",
+}
 """Modules a notebook uses by name (``kit.drills.start(...)``) without importing them first."""
+
+MOVED = {
+    "capacity": "load.capacity",
+    "drillwatch": "drills.watch",
+    "faults": "shop.faults",
+    "mitigations": "drills.mitigations",
+    "openmodel": "load.openmodel",
+    "openslo": "slo.openslo",
+    "postmortem": "drills.postmortem",
+    "scenarios": "drills.scenarios",
+    "service": "shop.service",
+    "slotests": "slo.promtests",
+    "submissions": "grading.submissions",
+    "traffic": "shop.traffic",
+    "workcopy": "grading.workcopy",
+}
+"""Flat modules that moved into a sub-package (old name → new, under ``kit.``).
+
+``import kit.scenarios`` still works for one more release, and gives the moved module itself (so a saved
+notebook's ``from kit.scenarios import ...`` keeps working), with a DeprecationWarning naming the new place.
+"""
 
 __all__ = sorted([*_EXPORTS, *_MODULES]) + ["__version__"]
 
@@ -60,9 +94,34 @@ def command_refusal(args: Sequence[str]) -> str | None:
 commandcheck.register(command_refusal)
 
 
+class _MovedModules(importlib.abc.MetaPathFinder, importlib.abc.Loader):
+    """Answers an import of a moved module's old name with the module at its new name."""
+
+    def find_spec(self, fullname: str, path, target=None):
+        package, _, name = fullname.rpartition(".")
+        if package != __name__ or name not in MOVED:
+            return None
+        return importlib.util.spec_from_loader(fullname, self)
+
+    def create_module(self, spec) -> ModuleType:
+        new = f"{__name__}.{MOVED[spec.name.rpartition('.')[2]]}"
+        warnings.warn(f"{spec.name} moved to {new}; import it from there (the old name goes in the next release)",
+                      DeprecationWarning, stacklevel=2)
+        module = importlib.import_module(new)
+        spec.loader_state = module.__spec__
+        return module
+
+    def exec_module(self, module: ModuleType) -> None:
+        """Nothing to run (the module ran under its new name); give it back its own spec, which the import replaced."""
+        module.__spec__ = module.__spec__.loader_state
+
+
+sys.meta_path.insert(0, _MovedModules())  # before an editable install's finder, which may know an old file
+
+
 def __getattr__(name: str):
     if name in _MODULES:
-        value = importlib.import_module(f".{name}", __name__)
+        value = importlib.import_module(f".{_MODULES[name]}", __name__)
         globals()[name] = value
         return value
     module = _EXPORTS.get(name)

@@ -27,7 +27,7 @@ class ContentPaths:
 
     @property
     def drills(self) -> Path:
-        """drills/: one YAML scenario per drill, read by kit.scenarios."""
+        """drills/: one YAML scenario per drill, read by kit.drills.scenarios."""
         return self.root / "drills"
 
     @property
@@ -52,7 +52,7 @@ class ContentPaths:
 
     @property
     def labs(self) -> Path:
-        """labs/: the released labs, generated from solutions/ by kit.grading and copied by kit.workcopy."""
+        """labs/: the released labs, generated from solutions/ by kit.grading and copied by kit.grading.workcopy."""
         return self.root / "labs"
 
 
@@ -96,7 +96,7 @@ class StatePaths:
 
     @property
     def admin_token(self) -> Path:
-        """admin-token: the services' admin API token, made by kit.sandbox at `kit up`, read by kit.faults."""
+        """admin-token: the services' admin API token, made by kit.sandbox at `kit up`, read by kit.shop.faults."""
         return self.root / "admin-token"
 
     @property
@@ -135,7 +135,7 @@ class StatePaths:
 
     @property
     def drills(self) -> Path:
-        """drills/: kit.drills' active drill, runs and results, and kit.mitigations' noisy neighbour."""
+        """drills/: kit.drills' active drill, runs and results, and kit.drills.mitigations' noisy neighbour."""
         return self.root / "drills"
 
     @property
@@ -171,7 +171,7 @@ class StatePaths:
         return self.drill_run(run) / "timeline.jsonl"
 
     def drill_watcher_log(self, run: str) -> Path:
-        """drills/runs/<run>/watcher.log: the output of the run's watcher (kit.drillwatch)."""
+        """drills/runs/<run>/watcher.log: the output of the run's watcher (kit.drills.watch)."""
         return self.drill_run(run) / "watcher.log"
 
     def drill_postmortem(self, run: str) -> Path:
@@ -185,12 +185,12 @@ class StatePaths:
 
     @property
     def neighbour(self) -> Path:
-        """drills/neighbour.json: the noisy neighbour's process record, written by kit.mitigations."""
+        """drills/neighbour.json: the noisy neighbour's process record, written by kit.drills.mitigations."""
         return self.drills / "neighbour.json"
 
     @property
     def neighbour_result(self) -> Path:
-        """drills/neighbour-result.json: what the noisy neighbour's kit.openmodel run measured."""
+        """drills/neighbour-result.json: what the noisy neighbour's kit.load.openmodel run measured."""
         return self.drills / "neighbour-result.json"
 
     @property
@@ -229,7 +229,7 @@ class StatePaths:
 
     @property
     def work(self) -> Path:
-        """work/: the learner's working copies of the labs (kit.workcopy) when KIT_WORK_DIR is not set."""
+        """work/: the learner's working copies of the labs (kit.grading.workcopy) when KIT_WORK_DIR is not set."""
         return self.root / "work"
 
 

@@ -29,7 +29,7 @@ from .config import Config
 from .drills import ROLES, DrillResult, DrillStatus
 from .errors import CheckFailed, InvalidInput, KitError
 from .mob import close_children
-from .timeline import clock
+from .timeline import Event, clock
 
 START_HINT = 'import kit.drills\nkit.drills.start("payments-down")'
 """What the console tells a mob that opens it before any drill is running."""
@@ -49,7 +49,7 @@ def _table(header: tuple[str, ...], widths: tuple[str, ...], rows: list[tuple[st
     return _SCROLL.format(f"{_TABLE}<tr>{head}</tr>{body}</table>")
 
 
-def _outcome(events: list[drills.Event]) -> str:
+def _outcome(events: list[Event]) -> str:
     return next((e.kind for e in events if e.kind in ("resolved", "abandoned")), "ended")
 
 
@@ -277,7 +277,7 @@ class DrillConsole(widgets.VBox):
                  row.summary) for row in frame.iloc[::-1].itertuples()]
         return _table(("time", "", "alert", "summary"), ("4em", "6.5em", "auto", "auto"), rows)
 
-    def _show_plot(self, events: list[drills.Event], started_at: float, now: float | None) -> None:
+    def _show_plot(self, events: list[Event], started_at: float, now: float | None) -> None:
         """Set the Output's content directly: safe from the refresh thread, unlike ``with output:``."""
         buffer = io.BytesIO()
         plots.drill_timeline(events, started_at=started_at, now=now).savefig(buffer, format="png", dpi=80)

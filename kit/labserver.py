@@ -6,7 +6,7 @@ Jupyter config folder the kit owns under its state folder, put first on
 ``JUPYTER_CONFIG_PATH``. The user's own Jupyter config (``JUPYTER_CONFIG_DIR``) is
 still read and is never written.
 
-A learner's JupyterLab opens in the working folder (``kit.workcopy``) and shows no
+A learner's JupyterLab opens in the working folder (``kit.grading.workcopy``) and shows no
 nbgrader tools; a facilitator's (``kit lab --facilitator``) opens the repository with
 nbgrader's menu, Create Assignment panel, Validate button and formgrader. Nobody gets
 the Jupyter news and update pop-up, nor the install's ``*.egg-info`` folder.
@@ -61,7 +61,7 @@ def settings(config: Config, *, port: int, lan: bool = False, facilitator: bool 
     there; a facilitator's serves the repository ``root``. ``lan`` listens on every
     address (token auth stays on). ``env`` is the environment to extend (default: this process's).
     """
-    from .workcopy import lab_names
+    from .grading.workcopy import lab_names
 
     env = dict(os.environ if env is None else env)
     root_dir = Path(root) if facilitator else config.work

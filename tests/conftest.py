@@ -1,10 +1,10 @@
 from __future__ import annotations
 
 import pytest
-from matrix import Graded, grade_matrix
 
-from kit import faults, prom, sandbox
+from kit import prom, sandbox
 from kit.config import Config
+from kit.shop import faults
 
 
 @pytest.fixture(scope="session")
@@ -27,16 +27,3 @@ def clean_faults(live: Config):
     prom.wait_for('absent(ALERTS{severity="page"})', timeout=120, config=live)
     yield live
     faults.clear_faults(config=live)
-
-
-@pytest.fixture(scope="class")
-def graded(request, live: Config, tmp_path_factory) -> Graded:
-    """A GradingMatrix class's cohort (blank, solution, its wrong answers), graded once."""
-    wrong = {student: answers for student, (answers, _) in request.cls.WRONG.items()}
-    return grade_matrix(request.cls.LAB, wrong, tmp_path_factory.mktemp("submissions"), live)
-
-
-@pytest.fixture(scope="class")
-def points(graded: Graded) -> dict[str, dict[str, float]]:
-    """Points per exercise of the class's cohort, as its gradebook CSV has them."""
-    return graded.points

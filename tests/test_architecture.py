@@ -4,10 +4,15 @@ pyproject.toml), and no module uses another module's private (underscore) names.
 from __future__ import annotations
 
 import ast
+import importlib
+import re
 import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+import kit
 from kit.config import REPO_ROOT
 
 KIT = REPO_ROOT / "kit"
@@ -72,3 +77,13 @@ def test_the_checker_sees_both_ways_of_reaching_in(tmp_path):
     sample = tmp_path / "kit" / "sample.py"
     sample.write_text("from . import drills\nfrom .slo import _hidden\nfrom .timeline import clock\ndrills._secret()\n")
     assert private_uses(sample, tmp_path) == ["kit.sample:2: kit.slo._hidden", "kit.sample:4: kit.drills._secret"]
+
+
+@pytest.mark.parametrize(("old", "new"), sorted(kit.MOVED.items()))
+def test_a_moved_module_keeps_its_old_name_for_one_release(old, new):
+    moved = importlib.import_module(f"kit.{new}")
+    sys.modules.pop(f"kit.{old}", None)
+    with pytest.warns(DeprecationWarning, match=rf"kit\.{old} moved to kit\.{re.escape(new)}"):
+        aliased = importlib.import_module(f"kit.{old}")
+    assert aliased is moved
+    assert moved.__spec__.name == f"kit.{new}"  # still its own module, importable and reloadable under its name

@@ -9,8 +9,12 @@ import time
 
 import pytest
 
-from kit import faults, localhttp, pager
+from kit import localhttp, pager
 from kit.config import REPO_ROOT
+from kit.drills import lifecycle, scenarios
+from kit.sandbox.record import locked
+from kit.shop import faults
+from kit.timeline import Event
 
 
 def kit(*args, env=None, timeout=120):
@@ -91,12 +95,12 @@ def test_slo_validate_generate_and_test():
 
 
 def test_slo_bad_spec_names_the_field():
-    result = kit("slo", "validate", str(REPO_ROOT / "tests/slo_specs/bad/empty-query.yml"))
+    result = kit("slo", "validate", str(REPO_ROOT / "tests/slo/specs/bad/empty-query.yml"))
     assert result.returncode == 2 and "sli.availability.total" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
 
 
-OPENSLO = REPO_ROOT / "tests" / "slo_specs"
+OPENSLO = REPO_ROOT / "tests" / "slo" / "specs"
 
 
 def test_slo_validate_lists_every_openslo_objective_and_other_actions_need_one(capsys):
@@ -127,7 +131,7 @@ def test_slo_validate_shows_a_bad_openslo_file_in_one_line(capsys, name, expecte
 
 
 def test_slo_window_verdict_is_the_same_for_validate_and_generate():
-    spec = str(REPO_ROOT / "tests/slo_specs/bad/window-one-day.yml")
+    spec = str(REPO_ROOT / "tests/slo/specs/bad/window-one-day.yml")
     results = [kit("slo", action, spec) for action in ("validate", "generate")]
     assert [r.returncode for r in results] == [2, 2]
     assert len({r.stderr.split(": ", 1)[1] for r in results}) == 1
@@ -141,7 +145,7 @@ def test_slo_time_scale_is_checked_against_the_profiles_scrape_interval():
 
 
 def test_slo_apply_uses_the_profile_scale_and_a_drill_never_removes_it(live):
-    from kit import drills, prom, sandbox, slo
+    from kit import prom, sandbox, slo
 
     try:
         result = kit("slo", "apply", SPEC)
@@ -153,7 +157,7 @@ def test_slo_apply_uses_the_profile_scale_and_a_drill_never_removes_it(live):
         # a drill that uses the same SLO installs the same rules under its own name: evaluated once
         slo.install(slo.load_spec(SPEC), name="drill-slo-checkout-availability", config=live)
         assert sandbox.status(live).rules_loaded == loaded
-        drills._reset(drills.load_scenario("bad-deploy"), live)  # what ending the drill does
+        lifecycle._reset(scenarios.load("bad-deploy"), live)  # what ending the drill does
         assert "CheckoutAvailabilityErrorBudgetBurn" in set(prom.rules(config=live)["name"])
         result = kit("slo", "apply", SPEC, "--time-scale", "60")
         assert result.returncode == 0 and "time scale 60× (as asked" in result.stdout, result.stderr
@@ -365,8 +369,10 @@ def test_an_abbreviated_option_injects_nothing(capsys):
 def test_help_lists_what_the_validation_accepts():
     import re
 
-    from kit import binaries, capacity, load, mitigations
+    from kit import binaries, load
     from kit.cli.faults import _fault_params
+    from kit.drills import mitigations
+    from kit.load import capacity
 
     helps = {words: parser.format_help() for words, parser in _parsers()}
     fault_set = helps[("fault", "set")]
@@ -487,7 +493,7 @@ def test_drill_status_timeline_is_newest_first_and_limited():
     from kit.cli.drills import _drill_status
 
     t0 = 1796030000.0
-    events = [drills.Event(t0 + 10 * i, "note", f"note {i}") for i in range(30)]
+    events = [Event(t0 + 10 * i, "note", f"note {i}") for i in range(30)]
     current = drills.DrillStatus("r1", drills.list_drills()[0], False, t0, events, {}, 1, active=False)
     lines = _drill_status(current, argparse.Namespace(limit=5, all=False)).splitlines()
     assert [line.split()[-1] for line in lines[1:6]] == ["29", "28", "27", "26", "25"]
@@ -503,14 +509,13 @@ def test_numbers_never_print_in_e_notation():
 
 
 def test_status_says_not_running_and_starting(tmp_path, monkeypatch, capsys):
-    from kit import sandbox
     from kit.cli import main
     from kit.config import Config
 
     monkeypatch.setenv("KIT_STATE_DIR", str(tmp_path))
     assert main(["status"]) == 1
     assert capsys.readouterr().out.strip() == "sandbox: not running; start it with `kit up`"
-    with sandbox._locked(Config.from_env(), "starting"):  # what `kit up` holds while it starts the processes
+    with locked(Config.from_env(), "starting"):  # what `kit up` holds while it starts the processes
         assert main(["status", "--json"]) == 1
         assert json.loads(capsys.readouterr().out)["state"] == "starting"
         assert main(["status"]) == 1

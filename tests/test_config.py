@@ -7,9 +7,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from kit import faults, localhttp, pager, prom, sandbox
+from kit import localhttp, pager, prom, sandbox
 from kit.config import PROFILES, REPO_ROOT, Config, resolve
 from kit.errors import InvalidInput, SandboxNotReady
+from kit.shop import faults
 
 
 def test_env_overrides_defaults_and_keywords_override_env():

@@ -8,13 +8,14 @@ from dataclasses import replace
 import pytest
 from matplotlib.figure import Figure
 
-from kit import drills, mitigations, procs
+from kit import drills, procs
 from kit.config import Config
 from kit.drillconsole import START_HINT, DrillConsole, console
-from kit.drills import Event
+from kit.drills import mitigations
+from kit.drills.scenarios import load as load_scenario
 from kit.errors import InvalidInput
 from kit.plots import drill_timeline
-from kit.scenarios import load as load_scenario
+from kit.timeline import Event
 
 SPANS = ("TTD", "TTA", "TTM", "TTR")
 T0 = 1_700_000_000.0

@@ -7,8 +7,9 @@ import os
 
 import pytest
 
-from kit import labserver, workcopy
+from kit import labserver
 from kit.config import REPO_ROOT, Config
+from kit.grading import workcopy
 
 NBGRADER_LAB_PLUGINS = ("@jupyter/nbgrader:menu", "@jupyter/nbgrader:create-assignment",
                         "@jupyter/nbgrader:validate-assignment", "@jupyter/nbgrader:formgrader")

@@ -6,7 +6,8 @@ from __future__ import annotations
 import os
 import ssl
 
-from kit import faults, localhttp, prom, sandbox
+from kit import localhttp, prom, sandbox
+from kit.shop import faults
 
 
 def test_polling_the_sandbox_builds_no_tls_context(live, monkeypatch):

@@ -4,7 +4,7 @@ Each command group lives in a module of its own here (``sandbox``, ``faults``, `
 parsers and its handlers, registered with ``command``. This module holds what they share: the
 registry, the parser class, the formatting helpers, and ``main``, which turns signals and
 ``KitError`` into exit codes. The group modules are imported by ``build_parser`` only; at import
-they read just the tables their parsers list (kit.faults', kit.binaries'), and import the modules
+they read just the tables their parsers list (kit.shop.faults', kit.binaries'), and import the modules
 that do the work inside their handlers, so ``kit --help`` stays fast.
 """
 

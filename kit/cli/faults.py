@@ -1,6 +1,6 @@
 """`kit fault`, `flag`, `mitigate`: break the sandbox as the game master, then mend it as the on-call.
 
-Fault kinds, their parameters, services, routes and flags all come from kit.faults' tables, so the
+Fault kinds, their parameters, services, routes and flags all come from kit.shop.faults' tables, so the
 help and the choices cannot fall behind what the admin API accepts.
 """
 
@@ -9,12 +9,12 @@ from __future__ import annotations
 import argparse
 import json
 
-from ..faults import ALIASES, FAULT_KINDS, FLAGS, ROUTES, SERVICES
+from ..shop.faults import ALIASES, FAULT_KINDS, FLAGS, ROUTES, SERVICES
 from . import command, listing, plain_number, text_table
 
 
 def _fault_params() -> dict[str, list[str]]:
-    """Every parameter of the fault model and the kinds (aliases included) that take it, from kit.faults."""
+    """Every parameter of the fault model and the kinds (aliases included) that take it, from kit.shop.faults."""
     takers: dict[str, list[str]] = {}
     for name, kind in [*((k, k) for k in FAULT_KINDS), *((alias, real) for alias, (_, real) in ALIASES.items())]:
         for param in FAULT_KINDS[kind].params:
@@ -23,7 +23,7 @@ def _fault_params() -> dict[str, list[str]]:
 
 
 def _fault_arguments(p: argparse.ArgumentParser) -> None:
-    """`kit fault set|clear|list`: kinds, parameters, services and routes all from kit.faults' tables."""
+    """`kit fault set|clear|list`: kinds, parameters, services and routes all from kit.shop.faults' tables."""
     fault = p.add_subparsers(dest="action", required=True)
     kinds = [*FAULT_KINDS, *ALIASES]
     epilog = "fault kinds:\n" + "\n".join(
@@ -56,7 +56,7 @@ def _fault_arguments(p: argparse.ArgumentParser) -> None:
 
 @command("fault", "inject or clear faults through the admin API", _fault_arguments)
 def _fault(args: argparse.Namespace) -> int:
-    from .. import faults
+    from ..shop import faults
     if args.action == "set":
         params = {k: getattr(args, k) for k in _fault_params() if getattr(args, k) is not None}
         applied = faults.set_fault(args.kind, service=args.service, **params)
@@ -92,7 +92,7 @@ def _flag_arguments(p: argparse.ArgumentParser) -> None:
 
 @command("flag", "turn a feature flag on or off", _flag_arguments)
 def _flag(args: argparse.Namespace) -> int:
-    from .. import faults
+    from ..shop import faults
     faults.set_flag(args.name, args.value == "on")
     print(f"flag {args.name} {args.value}")
     return 0
@@ -109,7 +109,7 @@ def _mitigate_arguments(p: argparse.ArgumentParser) -> None:
 
 @command("mitigate", "real fixes: {actions}", _mitigate_arguments)
 def _mitigate(args: argparse.Namespace) -> int:
-    from .. import mitigations
+    from ..drills import mitigations
     if args.action == "restart":
         print(mitigations.restart(args.service))
     else:

@@ -23,7 +23,7 @@ def _labs_arguments(p: argparse.ArgumentParser) -> None:
 def _labs(args: argparse.Namespace) -> int:
     from .. import grading
     if args.action == "copy":
-        from .. import workcopy
+        from ..grading import workcopy
         config = config_from(args)
         if args.fresh:
             if not args.lab:
@@ -50,7 +50,8 @@ def _check_arguments(p: argparse.ArgumentParser) -> None:
 @command("check", "grade your own copy of a lab in a private sandbox (yours is left alone): "
                   "points per exercise (exit 1 unless full marks)", _check_arguments)
 def _check(args: argparse.Namespace) -> int:
-    from .. import grading, workcopy
+    from .. import grading
+    from ..grading import workcopy
     report = grading.grade_notebook(workcopy.resolve(args.notebook, config_from(args)), lab=args.lab, progress=print)
     print(report)
     return 0 if report.passed else 1

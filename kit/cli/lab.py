@@ -24,13 +24,14 @@ def _lab(args: argparse.Namespace) -> int:
     """Sandbox up, JupyterLab in the foreground; both stopped on Ctrl-C, SIGTERM, SIGHUP or when Jupyter exits.
 
     A learner's JupyterLab opens their working copies of the labs (made or updated
-    first, see kit.workcopy); ``--facilitator`` opens the repository with nbgrader's tools.
+    first, see kit.grading.workcopy); ``--facilitator`` opens the repository with nbgrader's tools.
     JupyterLab runs in its own session, so a terminal's Ctrl-C or hang-up reaches this
     process only and the stop always goes one way: SIGTERM to Jupyter (which shuts its
     kernels down), then the sandbox. The sandbox and Jupyter are tethered to this
     process, so even a SIGKILL here stops them (on Linux).
     """
-    from .. import labserver, procs, sandbox, workcopy
+    from .. import labserver, procs, sandbox
+    from ..grading import workcopy
 
     config = config_from(args)
     if not args.facilitator:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from ..faults import ROUTES
+from ..shop.faults import ROUTES
 from . import command
 
 
@@ -48,13 +48,14 @@ def _load(args: argparse.Namespace) -> int:
     if args.action == "slo":
         from pathlib import Path
 
-        from .. import capacity, slo
+        from .. import slo
+        from ..load import capacity
         check = capacity.slo_at_load(slo.load_spec(Path(args.spec)), args.rate, args.duration,
                                      route=args.route or "catalog", progress=print)
         print(check.summary())
         return 0 if check.holds else 1
     if args.action == "search":
-        from .. import capacity
+        from ..load import capacity
         found = capacity.search(args.route or "catalog", expected=args.expected, progress=print)
         print(found.summary())
         if args.plot:

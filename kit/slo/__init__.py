@@ -66,15 +66,41 @@ from .. import promfiles
 from ..promfiles import PromtoolResult, check_rules, to_yaml
 from ..timescale import MIN_SCRAPES_PER_WINDOW
 from . import budget
-from .budget import (budget_after_incident, budget_burndown, budget_consumed, budget_minutes, budget_remaining,
-                     burn_rate, error_budget, time_to_exhaustion)
-from .burnrate import (BUDGET_POLICY, DEFAULT_WINDOWS, BudgetShare, BurnWindow, burn_factor, burn_windows,
-                       check_slo_window)
+from .budget import (
+                     budget_after_incident,
+                     budget_burndown,
+                     budget_consumed,
+                     budget_minutes,
+                     budget_remaining,
+                     burn_rate,
+                     error_budget,
+                     time_to_exhaustion,
+)
+from .burnrate import (
+                     BUDGET_POLICY,
+                     DEFAULT_WINDOWS,
+                     BudgetShare,
+                     BurnWindow,
+                     burn_factor,
+                     burn_windows,
+                     check_slo_window,
+)
 from .live import install, validate_queries
 from .loader import load_spec, load_specs
 from .promtests import generate_tests, test_rules
-from .quality import (AlertQuality, Outcome, Scenario, Strategy, alert_quality, burn_rate_strategy, default_scenarios,
-                      multiwindow_strategy, should_page, simulate, threshold_strategy)
+from .quality import (
+                     AlertQuality,
+                     Outcome,
+                     Scenario,
+                     Strategy,
+                     alert_quality,
+                     burn_rate_strategy,
+                     default_scenarios,
+                     multiwindow_strategy,
+                     should_page,
+                     simulate,
+                     threshold_strategy,
+)
 from .report import BudgetReport, budget_report
 from .rules import generate_rules
 from .sli import le_pattern, sli_error_expr, sli_total_expr

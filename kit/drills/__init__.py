@@ -1,0 +1,59 @@
+"""Incident drills: a scenario injected into the sandbox, its pages, the mob's response, a postmortem draft.
+
+``kit.drills.start(...)``, ``status()``, ``ack()``, ``end()`` and the rest come from
+:mod:`kit.drills.lifecycle`. The package's modules:
+
+- ``lifecycle``: start, watch over and end a drill; its record, timeline and response times
+- ``scenarios``: the drill scenario files (``drills/*.yaml``), validated before anything is injected
+- ``watch``: the watcher process that records what the sandbox does during a drill
+- ``mitigations``: the real fixes a mob applies (rollback, restart, shed load)
+- ``postmortem``: the blameless postmortem draft written from the timeline
+
+A drill's timeline (``Event``) and its response times (``figures``, ``Figures``) are kit.timeline's.
+"""
+
+from __future__ import annotations
+
+from ..timeline import Event, Figures, figures
+from .lifecycle import (
+    MAX_DRILL_SECONDS,
+    ROLES,
+    CheckResult,
+    DrillResult,
+    DrillStatus,
+    Rehearsal,
+    ack,
+    active_record,
+    apply_inject,
+    check,
+    drills_dir,
+    end,
+    firing,
+    hint,
+    is_new_page,
+    last_run,
+    list_drills,
+    new_pages,
+    note,
+    read_timeline,
+    record,
+    rehearse,
+    result_of,
+    results,
+    results_file,
+    run_dir,
+    running,
+    scenario_of,
+    set_roles,
+    start,
+    status,
+    steady_state,
+    wait_for_page,
+)
+
+__all__ = [
+    "MAX_DRILL_SECONDS", "ROLES", "Event", "Figures", "figures", "ack", "active_record", "apply_inject", "check", "CheckResult", "DrillResult",
+    "drills_dir", "DrillStatus", "end", "firing", "hint", "is_new_page", "last_run", "list_drills", "new_pages",
+    "note", "read_timeline", "record", "Rehearsal", "rehearse", "result_of", "results", "results_file", "run_dir",
+    "running", "scenario_of", "set_roles", "start", "status", "steady_state", "wait_for_page",
+]

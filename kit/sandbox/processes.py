@@ -1,0 +1,93 @@
+"""The sandbox's processes: their names, start and stop order, ports, health checks and command lines."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import sys
+
+import httpx
+
+from .. import binaries, localhttp
+from ..config import Config
+
+# Status and stop order (stopped in reverse: traffic first, payments last).
+PROCESS_NAMES = ("payments", "shop", "pager", "alertmanager", "prometheus", "traffic")
+
+
+# Start order: Prometheus first. Prometheus 2.42 applies its first target set only on its scrape
+# manager's 5 s reload tick, counted from its own start, so `up` can return no sooner than that
+# tick after Prometheus is spawned; everything else is healthy within ~1-4 s, well inside the tick.
+START_ORDER = ("prometheus", "alertmanager", "pager", "payments", "shop", "traffic")
+
+
+# Host names used in sandbox/*.yml (and by docker-compose) → the Config field holding their port.
+HOST_PORTS = {
+    "shop": "shop_port", "payments": "payments_port", "pager": "pager_port",
+    "prometheus": "prometheus_port", "alertmanager": "alertmanager_port",
+}
+
+
+HEALTH_PATHS = {
+    "shop": "/health", "payments": "/health", "pager": "/health",
+    "alertmanager": "/-/ready", "prometheus": "/-/ready",
+}
+
+
+def ensure_token(config: Config) -> None:
+    if config.token_file.exists() and config.token_file.stat().st_size:
+        return
+    fd = os.open(config.token_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(secrets.token_urlsafe(24))
+    os.chmod(config.token_file, 0o600)
+
+
+def argv_for(name: str, config: Config, tools: dict[str, binaries.Found]) -> list[str]:
+    py = [sys.executable, "-m"]
+    rendered = config.paths.rendered
+    host = config.host
+    common = ["--host", host] + (["--allow-remote"] if config.allow_remote else [])
+    if name == "payments":
+        return py + ["kit.shop.service", "payments", *common, "--port", str(config.payments_port),
+                     "--token-file", str(config.token_file), "--secret-file", str(config.secret_drill_file)]
+    if name == "shop":
+        return py + ["kit.shop.service", "shop", *common, "--port", str(config.shop_port),
+                     "--payments-url", config.url("payments"), "--token-file", str(config.token_file),
+                     "--secret-file", str(config.secret_drill_file), "--slots", str(config.shop_slots), "--queue", str(config.shop_queue)]
+    if name == "pager":
+        return py + ["kit.pager", *common, "--port", str(config.pager_port),
+                     "--store", str(config.paths.pages)]
+    if name == "alertmanager":
+        return [str(tools["alertmanager"].path), f"--config.file={rendered / 'alertmanager.yml'}",
+                f"--storage.path={config.paths.alertmanager_data}",
+                f"--web.listen-address={host}:{config.alertmanager_port}",
+                "--cluster.listen-address=", "--log.level=warn"]
+    if name == "prometheus":
+        return [str(tools["prometheus"].path), f"--config.file={rendered / 'prometheus.yml'}",
+                f"--storage.tsdb.path={config.paths.prometheus_data}",
+                f"--web.listen-address={host}:{config.prometheus_port}",
+                "--web.enable-lifecycle", "--web.enable-admin-api",
+                f"--rules.alert.resend-delay={config.profile_spec.resend_delay}",
+                "--storage.tsdb.retention.time=90d", "--log.level=warn"]
+    if name == "traffic":
+        return py + ["kit.shop.traffic", "--shop", config.url("shop"), "--rps", str(config.traffic_rps)]
+    raise KeyError(name)
+
+
+def wanted(config: Config) -> tuple[str, ...]:
+    return tuple(n for n in PROCESS_NAMES if n != "traffic" or config.traffic_rps > 0)
+
+
+def port_of(name: str, config: Config) -> int | None:
+    return getattr(config, HOST_PORTS[name]) if name in HOST_PORTS else None
+
+
+def probe(client: httpx.Client, name: str, config: Config) -> int | None:
+    """The HTTP status of the process's health check, 200 for processes without one, None when it does not answer."""
+    if name not in HEALTH_PATHS:
+        return 200
+    try:
+        return client.get(f"{config.url(name)}{HEALTH_PATHS[name]}", timeout=localhttp.STATUS_TIMEOUT_S).status_code
+    except httpx.HTTPError:
+        return None

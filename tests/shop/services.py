@@ -1,0 +1,74 @@
+"""The shop and payments started as real processes on free ports, for the test modules that need them alone."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+from kit import localhttp
+from kit.config import REPO_ROOT, Config
+from kit.procs import ProcessRecord, alive, free_port, log_tail, spawn, stop, wait_until
+
+TOKEN = "test-token-0123456789"
+
+
+@dataclass(frozen=True)
+class Services:
+    shop: str
+    payments: str
+    token: str
+    config: Config
+
+    @property
+    def admin(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+
+def _start(name: str, argv: list[str], log: Path, url: str) -> ProcessRecord:
+    record = spawn(name, [sys.executable, "-m", "kit.shop.service", *argv], log, cwd=REPO_ROOT)
+
+    def healthy() -> bool:
+        if not alive(record):
+            pytest.fail(f"{name} exited during start:\n{log_tail(log)}")
+        try:
+            return localhttp.client().get(f"{url}/health", timeout=0.5).status_code == 200
+        except httpx.TransportError:
+            return False
+
+    if not wait_until(healthy, timeout=20):
+        stop(record)
+        pytest.fail(f"{name} did not answer /health within 20 s:\n{log_tail(log)}")
+    return record
+
+
+@contextmanager
+def running_services(state: Path, *shop_argv: str) -> Iterator[Services]:
+    """Payments, then the shop (with ``shop_argv`` added), with their admin token in ``state``; both stopped after."""
+    config = Config(shop_port=free_port(), payments_port=free_port(), state_dir=str(state))
+    fd = os.open(config.token_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(TOKEN + "\n")
+    common = ["--host", "127.0.0.1", "--token-file", str(config.token_file)]
+    records: list[ProcessRecord] = []
+    try:
+        records.append(_start(
+            "payments", ["payments", *common, "--port", str(config.payments_port)],
+            state / "payments.log", config.url("payments"),
+        ))
+        records.append(_start(
+            "shop",
+            ["shop", *common, "--port", str(config.shop_port), "--payments-url", config.url("payments"), *shop_argv],
+            state / "shop.log", config.url("shop"),
+        ))
+        yield Services(config.url("shop"), config.url("payments"), TOKEN, config)
+    finally:
+        for record in reversed(records):
+            stop(record)
+        assert not any(alive(record) for record in records)
