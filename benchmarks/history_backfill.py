@@ -1,7 +1,7 @@
 """Time to generate and load 30 days of history, and the time of typical lab-02 queries over it.
 
 One private sandbox (lab profile, fresh free ports and state folder). The figure
-for the backfill is ``kit.history.load(30)`` end to end: simulate, write the
+for the backfill is ``kit.history.backfill(30)`` end to end: simulate, write the
 OpenMetrics file, ``promtool tsdb create-blocks-from openmetrics``, remove earlier
 history, move the blocks in and restart Prometheus until the sandbox is healthy
 again. Then a second ``load(30)`` (the reload path: the first history is deleted
@@ -54,8 +54,8 @@ def main() -> None:
 
     config = c.sandbox_config("history_backfill", traffic_rps=2.0)
     with c.sandbox_running(config):
-        first = history.load(args.days, config=config, progress=lambda m: print("  " + m))
-        second = history.load(args.days, config=config)
+        first = history.backfill(args.days, config=config, progress=lambda m: print("  " + m))
+        second = history.backfill(args.days, config=config)
         at = first.end.timestamp()
         rows = []
         for name, expr in QUERIES.items():
@@ -72,9 +72,9 @@ def main() -> None:
     print(f"load {args.days:g} days: {first.seconds:.1f} s ({split(first)}); reload {second.seconds:.1f} s")
     body = "\n\n".join([
         c.table(["figure", "measured", "target", "result"], [
-            [f"`history.load({args.days:g})` first load: generate + promtool + restart", c.fmt_s(first.seconds),
+            [f"`history.backfill({args.days:g})` first load: generate + promtool + restart", c.fmt_s(first.seconds),
              f"≤ {LOAD_TARGET_S:.0f} s", c.verdict(first.seconds <= LOAD_TARGET_S)],
-            [f"`history.load({args.days:g})` again (earlier history deleted first)", c.fmt_s(second.seconds),
+            [f"`history.backfill({args.days:g})` again (earlier history deleted first)", c.fmt_s(second.seconds),
              f"≤ {LOAD_TARGET_S:.0f} s", c.verdict(second.seconds <= LOAD_TARGET_S)],
         ]),
         f"{first.series} series × {first.samples // first.series:,} steps of {first.step} s = "

@@ -200,12 +200,12 @@ class StatePaths:
 
     @property
     def history_marker(self) -> Path:
-        """history.json: what kit.history last backfilled, so loading the same history again does nothing."""
+        """history.json: what kit.history last backfilled, so backfilling the same history again does nothing."""
         return self.root / "history.json"
 
     @property
     def history_work(self) -> Path:
-        """history-work/: kit.history's scratch folder for OpenMetrics files and promtool blocks while it loads."""
+        """history-work/: kit.history's scratch folder for OpenMetrics files and promtool blocks while it backfills."""
         return self.root / "history-work"
 
     @property

@@ -167,10 +167,10 @@ def test_slo_apply_uses_the_profile_scale_and_a_drill_never_removes_it(live):
         sandbox.remove_rules("slo-checkout-availability", config=live)
 
 
-def test_history_load_reports_incidents(live):
-    result = kit("history", "load", "--days", "2")
+def test_history_backfill_reports_incidents_and_load_is_its_old_name(live):
+    result = kit("history", "backfill", "--days", "2")
     assert result.returncode == 0, result.stderr
-    assert "loaded" in result.stdout and "incident checkout-outage" in result.stdout
+    assert "backfilled" in result.stdout and "incident checkout-outage" in result.stdout
     result = kit("history", "load", "--days", "0")
     assert result.returncode == 2 and "days" in result.stderr
 

@@ -82,7 +82,7 @@ def budget_report(spec: SLOSpec, *, days: float | None = None, step: str = "1h",
     frame = frame.dropna()
     if frame.empty:
         raise InvalidInput("spec", f"Prometheus has no data for {spec.name} in that period; load history with "
-                                   "`kit history load` or let the sandbox run")
+                                   "`kit history backfill` or let the sandbox run")
     frame["consumed"] = budget_burndown(list(frame["error_ratio"]), list(frame["traffic"]), spec.objective)
     frame["remaining"] = 1 - frame["consumed"]
     return BudgetReport(spec, frame.reset_index(drop=True), step)

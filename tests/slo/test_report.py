@@ -34,7 +34,7 @@ def test_burndown_rejects_mismatched_or_empty_traffic():
 
 @pytest.fixture(scope="module")
 def loaded(live):
-    return history.load(3, config=live)
+    return history.backfill(3, config=live)
 
 
 def test_report_over_history_finds_the_outage(live, loaded, tmp_path):

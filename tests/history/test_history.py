@@ -18,6 +18,8 @@ import pytest
 from kit import binaries, history, procs, prom, sandbox
 from kit.config import Config
 from kit.errors import InvalidInput
+from kit.history import simulation
+from kit.metrics import LATENCY_BUCKETS
 
 END = datetime(2026, 3, 4, 12, 0, 30, tzinfo=timezone.utc)
 DAYS = 7  # holds the outage and the spike; the 30-day path runs in benchmarks/history_backfill.py
@@ -37,7 +39,7 @@ def test_generation_is_deterministic_and_counters_monotonic():
         assert (np.diff(series.values) >= 0).all(), series.labels
     for job, route, method in [("shop", "/catalog", "GET"), ("payments", "/pay", "POST")]:
         edges = [first.values("http_request_duration_seconds_bucket", job=job, route=route, le=le)
-                 for le in [history._go_float(b) for b in history.LATENCY_BUCKETS] + ["+Inf"]]
+                 for le in [simulation._go_float(b) for b in LATENCY_BUCKETS] + ["+Inf"]]
         assert all((a <= b).all() for a, b in zip(edges, edges[1:]))
         assert (edges[-1] == first.values("http_request_duration_seconds_count", job=job, route=route)).all()
 
@@ -76,9 +78,9 @@ def test_incidents_are_listed_inside_the_history():
     (lambda: history.generate(3, step="5s"), "step"),
     (lambda: history.generate(3, step="1x"), "step"),
     (lambda: history.generate(3, end=datetime(2026, 1, 1)), "end"),
-    (lambda: history.load(0), "days"),
-    (lambda: history.load(120), "days"),
-    (lambda: history.load(3, seed="x"), "seed"),
+    (lambda: history.backfill(0), "days"),
+    (lambda: history.backfill(120), "days"),
+    (lambda: history.backfill(3, seed="x"), "seed"),
 ])
 def test_bad_input_names_the_field(call, field):
     with pytest.raises(InvalidInput) as caught:
@@ -103,7 +105,7 @@ def own(tmp_path_factory):
 @pytest.fixture(scope="module")
 def loaded(own):
     messages: list[str] = []
-    result = history.load(DAYS, config=own, progress=messages.append)
+    result = history.backfill(DAYS, config=own, progress=messages.append)
     return result, messages
 
 
@@ -124,7 +126,7 @@ def test_load_reports_what_it_did(loaded, own, capsys):
     # history ends where live data begins: the last history sample is less than a step before the first live one
     assert result.end.timestamp() < history.live_start(own) <= result.end.timestamp() + 60
     assert [i.name for i in result.incidents] == ["checkout-spike", "checkout-outage"]
-    assert any("promtool" in m for m in messages) and messages[-1].startswith("history loaded")
+    assert any("promtool" in m for m in messages) and messages[-1].startswith("history backfilled")
     assert capsys.readouterr().out == ""
     assert json.loads((own.state / "history.json").read_text())["samples"] == result.samples
 
@@ -190,7 +192,7 @@ def test_loading_twice_does_not_duplicate(loaded, own):
     assert prom.scalar(count, at=first.end, config=own) == DAYS * 1440
     assert _blocks_samples(own, first.end) == first.samples
 
-    other = history.load(DAYS, seed=7, config=own)  # different values at the same timestamps
+    other = history.backfill(DAYS, seed=7, config=own)  # different values at the same timestamps
     assert other.end == first.end
     assert _blocks_samples(own, first.end) == other.samples
     assert prom.scalar(count, at=other.end, config=own) == DAYS * 1440
@@ -198,7 +200,7 @@ def test_loading_twice_does_not_duplicate(loaded, own):
     stored = prom.scalar('http_requests_total{job="shop",route="/catalog",code="200"}', at=other.end, config=own)
     assert stored == expected.values("http_requests_total", route="/catalog", code="200")[-1]
 
-    again = history.load(DAYS, seed=first.seed, config=own)
+    again = history.backfill(DAYS, seed=first.seed, config=own)
     assert again.end == first.end and _blocks_samples(own, first.end) == first.samples
     assert prom.scalar(count, at=again.end, config=own) == DAYS * 1440
     assert history.live_start(own) == live_began  # live data untouched by the deletes
@@ -210,7 +212,7 @@ def test_promtool_error_is_shown_verbatim(own, monkeypatch):
     monkeypatch.setattr(history.History, "chunks", lambda self, lo=0, hi=None: iter(["not openmetrics at all\n"]))
     before = sorted(p.name for p in (own.state / "prometheus-data").iterdir())
     with pytest.raises(ProcessFailed) as caught:
-        history.load(1, config=own)
+        history.backfill(1, config=own)
     assert "create-blocks-from openmetrics" in str(caught.value) and "exit code 1" in str(caught.value)
     assert caught.value.log_tail  # promtool's own words
     assert sorted(p.name for p in (own.state / "prometheus-data").iterdir()) == before  # nothing changed
@@ -245,9 +247,9 @@ def test_every_incident_is_in_the_generated_month():
 
 
 def test_loading_the_same_history_again_is_instant(live):
-    first = history.load(1, config=live)
+    first = history.backfill(1, config=live)
     said = []
-    again = history.load(1, config=live, progress=said.append)
+    again = history.backfill(1, config=live, progress=said.append)
     assert "the same history is already loaded; nothing to do" in said
     assert (again.start, again.end, again.samples, again.incidents) == (first.start, first.end, first.samples, first.incidents)
     assert again.seconds < first.seconds

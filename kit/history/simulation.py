@@ -7,14 +7,6 @@ OpenMetrics text with exactly the metric names and labels the live services
 export (and the ``job``/``instance`` labels Prometheus adds when it scrapes
 them), so the same PromQL works on history and on live data.
 
-``load`` writes that text to a file, turns it into TSDB blocks with
-``promtool tsdb create-blocks-from openmetrics``, removes any history loaded
-before (admin API ``delete_series`` + ``clean_tombstones``), moves the blocks
-into the sandbox Prometheus's data folder and restarts Prometheus so it opens
-them. History ends where live data begins: at load time, or just before the
-first live scrape of the shop if the sandbox has been scraping for a while,
-aligned to a whole step, so loading twice gives the same samples once.
-
 Sampling: one sample per series per ``step`` (default 1 minute). PromQL over
 history therefore needs range windows of at least two steps (``rate(x[2m])``;
 ``[5m]`` is comfortable); a ``[1m]`` window over 1-minute history returns
@@ -26,23 +18,20 @@ the incident.
 
 from __future__ import annotations
 
-import json
 import math
 import os
-import shutil
 import time
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Callable, Iterator
 
-import httpx
 import numpy as np
 
-from . import localhttp, procs, shop
-from .config import Config, resolve
-from .errors import InvalidInput, KitError, ProcessFailed, SandboxNotReady
-from .metrics import LATENCY_BUCKETS, PAYMENT_OUTCOMES, VERSION
-from .timescale import parse_duration
+from .. import shop
+from ..config import Config, resolve
+from ..errors import InvalidInput
+from ..metrics import LATENCY_BUCKETS, PAYMENT_OUTCOMES, VERSION
+from ..timescale import parse_duration
 
 Progress = Callable[[str], None]
 
@@ -135,7 +124,7 @@ class Incident:
 # ---------------------------------------------------------------- validation
 
 
-def _check_days(days) -> float:
+def validate_days(days) -> float:
     if isinstance(days, bool) or not isinstance(days, (int, float, np.integer, np.floating)) or math.isnan(days):
         raise InvalidInput("days", f"{days!r} is not a number of days; give a number from more than 0 to {MAX_DAYS}")
     if days <= 0:
@@ -145,7 +134,7 @@ def _check_days(days) -> float:
     return float(days)
 
 
-def _check_seed(seed) -> int:
+def validate_seed(seed) -> int:
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
         raise InvalidInput("seed", f"{seed!r} ({type(seed).__name__}) is not a seed; give a whole number of 0 or more")
     if seed < 0:
@@ -153,7 +142,7 @@ def _check_seed(seed) -> int:
     return int(seed)
 
 
-def _check_step(step) -> int:
+def validate_step(step) -> int:
     if isinstance(step, bool):
         raise InvalidInput("step", f"{step!r} is not a duration")
     seconds = step if isinstance(step, (int, float)) else parse_duration(step, "step")
@@ -162,7 +151,7 @@ def _check_step(step) -> int:
     return int(seconds)
 
 
-def _to_unix(end) -> float:
+def to_unix(end) -> float:
     if end is None:
         return time.time()
     if isinstance(end, datetime):
@@ -176,15 +165,15 @@ def _to_unix(end) -> float:
 
 def _window(days, end, step) -> tuple[int, int, int]:
     """(first sample, last sample, step) in unix seconds; the last sample is ``end`` aligned down to the step."""
-    days, step = _check_days(days), _check_step(step)
-    last = int(_to_unix(end)) // step * step
+    days, step = validate_days(days), validate_step(step)
+    last = int(to_unix(end)) // step * step
     n = int(days * 86400) // step
     if n < 2:
         raise InvalidInput("days", f"{days} days is fewer than two samples of {step} s")
     return last - (n - 1) * step, last, step
 
 
-def _utc(ts: float) -> datetime:
+def utc(ts: float) -> datetime:
     return datetime.fromtimestamp(ts, tz=timezone.utc)
 
 
@@ -195,8 +184,8 @@ def incidents(days: float = 30, end=None, *, step="1m") -> list[Incident]:
     for spec in INCIDENTS:
         start = last - spec.ago
         if start >= first and start + spec.duration <= last:
-            found.append(Incident(spec.name, spec.shape, spec.job, spec.route, _utc(start),
-                                  _utc(start + spec.duration), spec.error_ratio, spec.p99_seconds,
+            found.append(Incident(spec.name, spec.shape, spec.job, spec.route, utc(start),
+                                  utc(start + spec.duration), spec.error_ratio, spec.p99_seconds,
                                   spec.description))
     return sorted(found, key=lambda i: i.start)
 
@@ -433,193 +422,7 @@ def generate(days: float = 30, end=None, *, seed: int = DEFAULT_SEED, step="1m",
     (default: from the environment), as Prometheus would have scraped them.
     """
     first, last, step_s = _window(days, end, step)
-    seed = _check_seed(seed)
+    seed = validate_seed(seed)
     families = _simulate(first, last, step_s, seed)
-    return History(_utc(first), _utc(last), step_s, seed, _instances(config),
+    return History(utc(first), utc(last), step_s, seed, _instances(config),
                    incidents(days, last, step=step_s), families)
-
-
-# ---------------------------------------------------------------- loading
-
-
-@dataclass(frozen=True)
-class LoadResult:
-    start: datetime
-    end: datetime
-    step: int
-    seed: int
-    series: int
-    samples: int
-    blocks: list[str]
-    bytes_written: int
-    seconds: float
-    timings: dict[str, float]
-    incidents: list[Incident]
-
-    def _repr_html_(self) -> str:
-        rows = "".join(f"<tr><td>{i.name}</td><td>{i.shape}</td><td>{i.route}</td><td>{i.start:%Y-%m-%d %H:%M}</td>"
-                       f"<td>{i.end:%Y-%m-%d %H:%M}</td></tr>" for i in self.incidents)
-        return (f"<p>Loaded {self.samples:,} samples of {self.series} series, {self.start:%Y-%m-%d %H:%M} → "
-                f"{self.end:%Y-%m-%d %H:%M} UTC, in {self.seconds:.1f} s.</p>"
-                f"<table><tr><th>incident</th><th>shape</th><th>route</th><th>start</th><th>end</th></tr>{rows}</table>")
-
-
-def _quiet(_: str) -> None:
-    pass
-
-
-def _already_loaded(history: History, config: Config) -> LoadResult | None:
-    """The previous load's result when it wrote this very history and Prometheus still holds it.
-
-    Inside one sandbox the history ends where live data begins, so loading again
-    regenerates identical samples: there is nothing to write, and a lab that
-    loads history in its first cell starts at once the second time.
-    """
-    from . import prom
-
-    try:
-        marker = json.loads(config.paths.history_marker.read_text())
-    except (OSError, ValueError):
-        return None
-    same = (marker.get("start") == history.start.isoformat() and marker.get("end") == history.end.isoformat()
-            and marker.get("step") == history.step and marker.get("seed") == history.seed)
-    if not same:
-        return None
-    probe = prom.query('count(http_requests_total{job="shop"})', at=history.start.timestamp() + history.step,
-                       config=config)
-    if probe.empty:
-        return None
-    incidents = [Incident(**{**i, "start": datetime.fromisoformat(i["start"]), "end": datetime.fromisoformat(i["end"])})
-                 for i in marker["incidents"]]
-    return LoadResult(**{**marker, "start": history.start, "end": history.end, "incidents": incidents})
-
-
-def _admin(config: Config, path: str, params: list[tuple[str, str]] | None = None) -> None:
-    url = f"{config.url('prometheus')}/api/v1/admin/tsdb/{path}"
-    try:
-        response = localhttp.client().post(url, params=params or [], timeout=120.0)
-    except httpx.HTTPError as exc:
-        raise SandboxNotReady(f"Prometheus is not reachable at {config.url('prometheus')} ({exc}); run `kit up`") from None
-    if response.status_code >= 300:
-        raise KitError(f"Prometheus refused {path}: HTTP {response.status_code} {response.text.strip()}")
-
-
-def live_start(config: Config) -> float | None:
-    """Unix time of the first live scrape of the shop that Prometheus still keeps; None if there is none.
-
-    A 1-minute subquery over the retention finds the minute (it answers with a
-    sample at most a minute after the first); the raw samples of the two
-    minutes before that answer give the exact time.
-    """
-    from . import prom
-
-    coarse = prom.scalar(f'min_over_time(timestamp(up{{job="shop"}})[{MAX_DAYS}d:1m])', config=config)
-    at = time.time() if math.isnan(coarse) else coarse
-    try:
-        response = localhttp.client().get(f"{config.url('prometheus')}/api/v1/query",
-                             params={"query": 'up{job="shop"}[150s]', "time": f"{at:.3f}"}, timeout=30.0)
-        result = response.json()["data"]["result"]
-    except (httpx.HTTPError, ValueError, KeyError) as exc:
-        raise SandboxNotReady(f"Prometheus did not answer at {config.url('prometheus')} ({exc}); run `kit status`") from None
-    stamps = [float(ts) for series in result for ts, _ in series["values"]]
-    return min(stamps) if stamps else None
-
-
-def load(days: float = 30, *, end=None, seed: int = DEFAULT_SEED, step="1m", config: Config | None = None,
-         progress: Progress = _quiet, restart: bool = True, workers: int | None = None) -> LoadResult:
-    """Backfill ``days`` of history into the running sandbox's Prometheus, replacing history loaded before.
-
-    The history ends at ``end`` (default now), but never after the first live
-    scrape of the shop still kept by Prometheus: live data is not overwritten
-    and history never overlaps it. ``progress`` receives short lines of text.
-    """
-    from . import binaries, sandbox
-
-    began = time.monotonic()
-    timings: dict[str, float] = {}
-    _check_days(days), _check_seed(seed), _check_step(step)
-    config = resolve(config)
-    sandbox.require(config)
-    step_s = _check_step(step)
-
-    end_s = _to_unix(end)
-    first_live = live_start(config)
-    if first_live is not None and first_live <= end_s:
-        end_s = first_live - 0.001  # the last history sample comes before the first live one
-        progress(f"history ends at {_utc(end_s):%Y-%m-%d %H:%M:%S} UTC, just before the first live data")
-
-    mark = time.monotonic()
-    history = generate(days, end_s, seed=seed, step=step_s, config=config)
-    timings["simulate"] = time.monotonic() - mark
-    progress(f"simulated {days:g} days at {step_s} s steps: {history.series} series, {history.samples:,} samples, "
-             f"{len(history.incidents)} incidents")
-
-    cached = _already_loaded(history, config)
-    if cached is not None:
-        progress("the same history is already loaded; nothing to do")
-        return replace(cached, seconds=time.monotonic() - began, timings={"simulate": timings["simulate"]})
-
-    work = config.paths.history_work
-    shutil.rmtree(work, ignore_errors=True)
-    work.mkdir(parents=True)
-    try:
-        # One OpenMetrics file per part, each turned into blocks by its own promtool, started as soon as
-        # its file is written, so promtool runs in parallel with the writing and with itself.
-        mark = time.monotonic()
-        parts = history.parts(workers or max(1, min(4, os.cpu_count() or 1)))
-        promtool = str(binaries.path("promtool"))
-        running: list[procs.Child] = []
-        size = 0
-        try:
-            for number, (lo, hi) in enumerate(parts, 1):
-                source = work / f"history-{number}.om.txt"
-                size += history.write(source, None, lo, hi)
-                progress(f"  part {number}/{len(parts)} written ({size / 1e6:.0f} MB so far); promtool started on it")
-                argv = [promtool, "tsdb", "create-blocks-from", "openmetrics",
-                        f"--max-block-duration={PROMTOOL_BLOCK}", str(source), str(work / f"blocks-{number}")]
-                # tethered: a kernel killed mid-load must not leave promtool writing blocks for minutes
-                running.append(procs.start(argv, log=work / f"promtool-{number}.log"))
-            timings["write"] = time.monotonic() - mark
-            progress(f"waiting for promtool tsdb create-blocks-from openmetrics ({len(running)} run(s)) …")
-            for child in running:
-                code = child.wait()
-                if code != 0:
-                    raise ProcessFailed("promtool", f"`{' '.join(child.argv)}` failed with exit code {code}",
-                                        child.tail())
-        finally:
-            for child in running:
-                child.stop()
-        made = sorted(p for p in work.glob("blocks-*/*") if (p / "meta.json").exists())
-        blocks = [p.name for p in made]
-        timings["promtool"] = time.monotonic() - mark - timings["write"]
-        progress(f"promtool wrote {len(blocks)} block(s)")
-
-        mark = time.monotonic()
-        progress("removing history loaded before (admin API delete_series, clean_tombstones)")
-        history_end_ms = int(history.end.timestamp()) * 1000
-        _admin(config, "delete_series", [("match[]", '{job=~"' + "|".join(JOBS) + '"}'),
-                                         ("end", f"{history_end_ms / 1000:.3f}")])
-        _admin(config, "clean_tombstones")
-        timings["delete"] = time.monotonic() - mark
-
-        data = config.paths.prometheus_data
-        for path in made:
-            os.replace(path, data / path.name)
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
-
-    mark = time.monotonic()
-    if restart:
-        progress("restarting Prometheus so it opens the new blocks")
-        sandbox.restart("prometheus", config=config, progress=progress)
-    timings["restart"] = time.monotonic() - mark
-
-    result = LoadResult(history.start, history.end, history.step, history.seed, history.series, history.samples,
-                        blocks, size, time.monotonic() - began, timings, history.incidents)
-    marker = {**asdict(result), "start": history.start.isoformat(), "end": history.end.isoformat(),
-              "incidents": [{**asdict(i), "start": i.start.isoformat(), "end": i.end.isoformat()}
-                            for i in history.incidents]}
-    config.paths.history_marker.write_text(json.dumps(marker, indent=2))
-    progress(f"history loaded: {result.samples:,} samples, {result.start:%Y-%m-%d %H:%M} → "
-             f"{result.end:%Y-%m-%d %H:%M} UTC, {result.seconds:.1f} s")
-    return result
