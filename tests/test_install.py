@@ -6,6 +6,7 @@ import re
 import subprocess
 import sys
 import tomllib
+from fnmatch import fnmatch
 
 from kit.config import REPO_ROOT
 
@@ -46,3 +47,14 @@ def test_installing_the_kit_prints_no_warning_box(tmp_path):
     found = subprocess.run([str(python), "-c", "import kit.config; print(kit.config.REPO_ROOT)"], cwd=tmp_path,
                            capture_output=True, text=True, timeout=60)
     assert found.stdout.strip() == str(REPO_ROOT), found.stderr
+
+
+def test_every_data_file_in_the_kit_is_package_data():
+    """A non-editable install copies only modules and the files pyproject names (the burn-rate policy table)."""
+    listed = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]
+    kit = REPO_ROOT / "kit"
+    data = [path for path in kit.rglob("*") if path.is_file() and path.suffix not in (".py", ".pyc")]
+    assert any(path.name == "burn_rate_windows.yaml" for path in data)
+    for path in data:
+        package = ".".join(path.parent.relative_to(REPO_ROOT).parts)
+        assert any(fnmatch(path.name, pattern) for pattern in listed.get(package, [])), f"{path} is not package data"

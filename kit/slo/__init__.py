@@ -47,11 +47,11 @@ sandbox profile, whose scrape interval must fill every compressed window.
 The package has one module per concept; they import one another, never this
 package, which re-exports the public API:
 
-- ``spec``: the model (``SLOSpec``) and the kit's YAML, field by field;
+- ``spec``: the model (``SLOSpec``) and the kit's YAML, validated by pydantic models;
 - ``openslo``: OpenSLO v1 documents into the same model;
 - ``loader``: ``load_spec`` and ``load_specs``, in either format;
 - ``budget``: error-budget arithmetic;
-- ``burnrate``: the alerting policy, its burn factors and windows;
+- ``burnrate``: the alerting policy (a table shipped as data), its burn factors and windows;
 - ``sli``: the SLI's error ratio and traffic as PromQL;
 - ``rules``: recording and burn-rate alert rules for a sandbox profile;
 - ``promtests``: promtool unit tests for those rules, from raw counters;
@@ -66,41 +66,15 @@ from .. import promfiles
 from ..promfiles import PromtoolResult, check_rules, to_yaml
 from ..timescale import MIN_SCRAPES_PER_WINDOW
 from . import budget
-from .budget import (
-                     budget_after_incident,
-                     budget_burndown,
-                     budget_consumed,
-                     budget_minutes,
-                     budget_remaining,
-                     burn_rate,
-                     error_budget,
-                     time_to_exhaustion,
-)
-from .burnrate import (
-                     BUDGET_POLICY,
-                     DEFAULT_WINDOWS,
-                     BudgetShare,
-                     BurnWindow,
-                     burn_factor,
-                     burn_windows,
-                     check_slo_window,
-)
+from .budget import (budget_after_incident, budget_burndown, budget_consumed, budget_minutes, budget_remaining,
+                     burn_rate, error_budget, time_to_exhaustion)
+from .burnrate import (BUDGET_POLICY, DEFAULT_WINDOWS, POLICY_FILE, BudgetShare, BurnWindow, burn_factor,
+                       burn_windows, check_slo_window, read_budget_policy)
 from .live import install, validate_queries
 from .loader import load_spec, load_specs
 from .promtests import generate_tests, test_rules
-from .quality import (
-                     AlertQuality,
-                     Outcome,
-                     Scenario,
-                     Strategy,
-                     alert_quality,
-                     burn_rate_strategy,
-                     default_scenarios,
-                     multiwindow_strategy,
-                     should_page,
-                     simulate,
-                     threshold_strategy,
-)
+from .quality import (AlertQuality, Outcome, Scenario, Strategy, alert_quality, burn_rate_strategy, default_scenarios,
+                      multiwindow_strategy, should_page, simulate, threshold_strategy)
 from .report import BudgetReport, budget_report
 from .rules import generate_rules
 from .sli import le_pattern, sli_error_expr, sli_total_expr
@@ -109,7 +83,8 @@ from .spec import MAX_OBJECTIVE, AvailabilitySLI, LatencySLI, SLOSpec
 __all__ = [
     "SLOSpec", "AvailabilitySLI", "LatencySLI", "BurnWindow", "DEFAULT_WINDOWS", "MAX_OBJECTIVE",
     "Scenario", "Strategy", "Outcome", "AlertQuality", "PromtoolResult",
-    "BudgetReport", "BudgetShare", "BUDGET_POLICY", "MIN_SCRAPES_PER_WINDOW", "load_spec", "load_specs",
+    "BudgetReport", "BudgetShare", "BUDGET_POLICY", "POLICY_FILE", "read_budget_policy", "MIN_SCRAPES_PER_WINDOW",
+    "load_spec", "load_specs",
     "validate_queries", "install", "check_slo_window", "burn_windows", "le_pattern", "sli_error_expr",
     "sli_total_expr", "budget_burndown", "budget_report",
     "error_budget", "budget_minutes", "burn_rate", "budget_consumed", "budget_remaining",

@@ -4,21 +4,31 @@ the check that an SLO window holds every alert window.
 Multi-window, multi-burn-rate alerting as in the Google SRE workbook, ch. 5
 ("Alerting on SLOs"): page on 2 % of the budget in 1 h or 5 % in 6 h, ticket
 on 10 % in 1 d or 3 d; the short window of each alert is 1/12 of its long one.
+The policy is data, ``burn_rate_windows.yaml`` beside this module, read once.
 A factor is ``share × SLO window / long window``, so it follows the SLO's own
 window. Pure functions; durations are Prometheus durations or seconds.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
 
+from pydantic import Field, field_validator, model_validator
+
+from .. import yamldocs
 from ..errors import InvalidInput
 from ..timescale import format_duration, parse_duration
+from ..validation import Document, validated
 from .budget import Duration, duration_seconds
 
-__all__ = ["burn_factor", "factor_label", "BurnWindow", "BudgetShare", "BUDGET_POLICY", "burn_windows",
-           "DEFAULT_WINDOWS", "check_slo_window"]
+__all__ = ["burn_factor", "factor_label", "BurnWindow", "BudgetShare", "BUDGET_POLICY", "POLICY_FILE",
+           "read_budget_policy", "burn_windows", "DEFAULT_WINDOWS", "check_slo_window"]
+
+POLICY_FILE = Path(__file__).with_name("burn_rate_windows.yaml")
+"""The alerting policy's table, shipped with the package."""
 
 
 def burn_factor(budget_spent: float, long: Duration, slo_window: Duration = "30d") -> float:
@@ -41,9 +51,10 @@ class BurnWindow:
     factor: float
 
     @classmethod
-    def derive(cls, severity: str, long: str, budget_spent: float, slo_window: str = "30d") -> "BurnWindow":
-        """The textbook way: factor from the budget share spent in ``long``, short window = long / 12."""
-        return cls(severity, long, format_duration(parse_duration(long) / 12),
+    def derive(cls, severity: str, long: str, budget_spent: float, slo_window: str = "30d",
+               short: str | None = None) -> "BurnWindow":
+        """The textbook way: factor from the budget share spent in ``long``; ``short`` defaults to long / 12."""
+        return cls(severity, long, short or format_duration(parse_duration(long) / 12),
                    burn_factor(budget_spent, long, slo_window))
 
     def budget_spent(self, slo_window: Duration = "30d") -> float:
@@ -53,20 +64,58 @@ class BurnWindow:
 
 @dataclass(frozen=True)
 class BudgetShare:
-    """An alerting policy's row: alert at ``severity`` when ``spent`` of the SLO's budget burns within ``long``."""
+    """An alerting policy's row: alert at ``severity`` when ``spent`` of the SLO's budget burns within ``long``,
+    confirmed over ``short`` (None: a twelfth of ``long``, the workbook's ratio)."""
 
     severity: str
     long: str
     spent: float
+    short: str | None = None
 
 
-BUDGET_POLICY: tuple[BudgetShare, ...] = (
-    BudgetShare("page", "1h", 0.02),
-    BudgetShare("page", "6h", 0.05),
-    BudgetShare("ticket", "1d", 0.10),
-    BudgetShare("ticket", "3d", 0.10),
-)
-"""Page on 2 % of the budget in 1 h or 5 % in 6 h; ticket on 10 % in 1 d or in 3 d (Google SRE workbook, ch. 5)."""
+class _Row(Document):
+    severity: Literal["page", "ticket"]
+    long: str
+    short: str
+    budget_spent: float = Field(gt=0, le=1)
+
+    @field_validator("long", "short")
+    @classmethod
+    def _positive_duration(cls, value: str) -> str:
+        if parse_duration(value, "") <= 0:
+            raise ValueError(f"{value} must be a positive duration")
+        return value
+
+    @model_validator(mode="after")
+    def _short_within_long(self) -> "_Row":
+        if parse_duration(self.short) >= parse_duration(self.long):
+            raise InvalidInput("short", f"{self.short} must be shorter than long ({self.long})")
+        return self
+
+
+class _Policy(Document):
+    source: str
+    windows: list[_Row] = Field(min_length=1)
+
+
+def read_budget_policy(source: str | Path | Mapping[str, Any] = POLICY_FILE) -> tuple[BudgetShare, ...]:
+    """The alerting policy's rows from a table file (path, YAML text or mapping) laid out as ``POLICY_FILE``.
+
+    Raises InvalidInput naming the file and the entry (``windows[2].long``): a severity other than page or
+    ticket, a duration that is not positive, a short window not shorter than its long one, a budget share
+    outside (0, 1], a missing or unknown field.
+    """
+    documents = yamldocs.read(source)
+    if len(documents) != 1:
+        raise InvalidInput("", f"holds {len(documents)} YAML documents; the policy is one table",
+                           source=documents[0].file)
+    policy = validated(_Policy, documents[0].data, source=documents[0].where)
+    return tuple(BudgetShare(row.severity, row.long, row.budget_spent, row.short) for row in policy.windows)
+
+
+BUDGET_POLICY: tuple[BudgetShare, ...] = read_budget_policy()
+"""Page on 2 % of the budget in 1 h or 5 % in 6 h; ticket on 10 % in 1 d or in 3 d (Google SRE workbook, ch. 5),
+as ``POLICY_FILE`` says."""
 
 
 def burn_windows(slo_window: Duration, policy: Sequence[BudgetShare] = BUDGET_POLICY) -> tuple[BurnWindow, ...]:
@@ -77,7 +126,7 @@ def burn_windows(slo_window: Duration, policy: Sequence[BudgetShare] = BUDGET_PO
     *its* budget the policy names.
     """
     window = format_duration(duration_seconds(slo_window, "slo_window"))
-    return tuple(BurnWindow.derive(p.severity, p.long, p.spent, window) for p in policy)
+    return tuple(BurnWindow.derive(p.severity, p.long, p.spent, window, p.short) for p in policy)
 
 
 DEFAULT_WINDOWS: tuple[BurnWindow, ...] = burn_windows("30d")

@@ -33,8 +33,12 @@ range is always rolling), Timeslices and RatioTimeslices budgeting (the
 slice would have to sit inside the SLI query, where the kit's time compression
 cannot reach it, so compressed rules would judge 1-minute slices over 5-second
 windows), composite objectives, and alert policies (the kit generates its own
-multi-window multi-burn-rate alerts). A field the specification does not define
-is an unknown key. Every error names the field as the file spells it
+multi-window multi-burn-rate alerts). Each object is read by pydantic models of
+the specification's shapes (through ``kit.validation``), so a field the
+specification does not define is refused with the ones it does define there;
+what spans objects (references, unique names) and what depends on the
+indicator (``op`` and ``value`` only for a threshold) is checked once they are
+read. Every error names the field as the file spells it
 (``spec.timeWindow[0].duration``) and the file, with the document number in a
 multi-document file.
 """
@@ -42,16 +46,21 @@ multi-document file.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from dataclasses import field as _field
-from typing import Any
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, Field, StrictBool, ValidationInfo, field_validator, model_validator
 
 from ..errors import InvalidInput
 from ..timescale import parse_duration
+from ..validation import Document as Model
+from ..validation import validated
 from ..yamldocs import Document
-from .spec import (WINDOW_PLACEHOLDER, AvailabilitySLI, SLOSpec, parse_mapping, parse_name, parse_objective,
-                   parse_query, parse_ratio, parse_window)
+from .spec import (WINDOW_PLACEHOLDER, AvailabilitySLI, Name, Number, Objective, SLOSpec, check_name,
+                   check_objective, check_query, check_window)
 
 __all__ = ["API_VERSION", "KINDS", "is_openslo", "to_specs", "window"]
 
@@ -60,33 +69,302 @@ KINDS = ("SLO", "SLI", "DataSource", "Service", "AlertPolicy", "AlertCondition",
 BUDGETING_METHODS = ("Occurrences", "Timeslices", "RatioTimeslices")
 OPERATORS = ("lt", "lte", "gt", "gte")
 _MISSES = {"lt": ">=", "lte": ">", "gt": "<=", "gte": "<"}  # per op, the PromQL comparison that makes a sample bad
-
-# The fields the specification defines, per place; anything else is an unknown key.
-_OBJECT = ("apiVersion", "kind", "metadata", "spec")
-_METADATA = ("name", "displayName", "labels", "annotations")
-_SLO = ("description", "service", "indicator", "indicatorRef", "timeWindow", "budgetingMethod", "objectives",
-        "alertPolicies")
-_SLI = ("description", "thresholdMetric", "ratioMetric")
-_RATIO = ("counter", "good", "bad", "total", "rawType", "raw")
-_METRIC_SOURCE = ("metricSourceRef", "type", "spec")
-_DATA_SOURCE = ("description", "type", "connectionDetails")
-_SERVICE = ("description",)
-_TIME_WINDOW = ("duration", "isRolling", "calendar")
-_OBJECTIVE = ("displayName", "op", "value", "target", "targetPercent", "timeSliceTarget", "timeSliceWindow",
-              "indicator", "indicatorRef", "compositeWeight")
 _SHORTHAND = re.compile(r"^(\d+)([mhdwMQY])$")
 _LONG_UNITS = {"M": 30, "Q": 90, "Y": 365}  # days, as the OpenSLO Go SDK counts them
 
 
+def _unsupported(field: str, what: str, hint: str, value: str | None = None) -> str:
+    shown = field if value is None else f"{field}={value}"
+    return f"not supported: {shown} ({what}); {hint}"
+
+
+@contextmanager
+def _at(field: str) -> Iterator[None]:
+    """A ValueError from a shared field check (``check_name``, ``check_query``) as InvalidInput on ``field``."""
+    try:
+        yield
+    except ValueError as problem:
+        raise InvalidInput(field, str(problem)) from None
+
+
+def _no_window(query: str, why: str) -> str:
+    if WINDOW_PLACEHOLDER.search(query):
+        raise ValueError(f"{{{{window}}}} cannot be used here: {why}; give the query without it")
+    return query
+
+
+def window(value: Any, field: str) -> str:
+    """A duration shorthand (``28d``, ``4w``, ``1M``) as a Prometheus duration; M, Q, Y are 30, 90, 365 days.
+
+    Raises InvalidInput on ``field`` when it is not one, or is too short an SLO window (see ``check_window``).
+    """
+    text = str(value).strip()
+    match = _SHORTHAND.match(text)
+    if match and match.group(2) in _LONG_UNITS:
+        text = f"{int(match.group(1)) * _LONG_UNITS[match.group(2)]}d"
+    try:
+        parse_duration(text, field)
+    except InvalidInput:
+        raise InvalidInput(field, f"{text!r} is not a duration shorthand; write a whole number and one of m, h, d, w, "
+                                  "M (30 days), Q (90 days), Y (365 days), e.g. 28d, 4w or 1M") from None
+    with _at(field):
+        return check_window(text)  # the kit's own verdict on the window's length
+
+
+# --------------------------------------------------------------------------- the specification's shapes
+
+
+class _Metadata(Model):
+    name: str = Field(min_length=1)
+    displayName: str | None = None
+    labels: dict[str, Any] | None = None
+    annotations: dict[str, Any] | None = None
+
+
+class _Envelope(Model):
+    """An object of any kind; its ``spec`` is read by the kind's own model."""
+
+    apiVersion: Literal["openslo/v1"] = Field(description=API_VERSION)
+    kind: Literal[KINDS] = Field(description="one of " + ", ".join(KINDS))  # type: ignore[valid-type]
+    metadata: _Metadata
+    spec: dict[str, Any]
+
+    @model_validator(mode="after")
+    def _slo_name(self) -> "_Envelope":
+        if self.kind == "SLO":  # its name becomes the rules' slo label; other kinds are only looked up by name
+            with _at("metadata.name"):
+                check_name(self.metadata.name)
+        return self
+
+
+class _DataSourceSpec(Model):
+    description: str | None = None
+    type: str = Field(description="Prometheus")
+    connectionDetails: Any = None  # the rules run in whichever Prometheus loads them
+
+
+class _ServiceSpec(Model):
+    description: str | None = None
+
+
+class _PrometheusSpec(Model):
+    query: str
+
+    @field_validator("query")
+    @classmethod
+    def _not_empty(cls, query: str) -> str:
+        """Only emptiness here: whether the query must be a selector depends on its ratio (see ``_ratio_metric``)."""
+        if not query.strip():
+            check_query(query)  # refuses it as empty, in the kit's format's words
+        return query.strip()
+
+
+class _MetricSource(Model):
+    metricSourceRef: str | None = None
+    type: str | None = Field(None, validate_default=True)
+    spec: _PrometheusSpec
+
+    @field_validator("type")
+    @classmethod
+    def _prometheus(cls, kind: str | None, info: ValidationInfo) -> str | None:
+        if info.data.get("metricSourceRef") is not None:
+            return kind  # compared with the DataSource's type once the file's DataSources are known
+        if kind is None:
+            raise ValueError("is required (Prometheus) when there is no metricSourceRef")
+        if kind != "Prometheus":
+            raise ValueError(f"{kind!r} is not supported; only Prometheus is")
+        return kind
+
+
+class _Metric(Model):
+    metricSource: _MetricSource
+
+    @property
+    def query(self) -> str:
+        return self.metricSource.spec.query
+
+
+class _Ratio(Model):
+    counter: StrictBool = True
+    good: _Metric | None = None
+    bad: _Metric | None = None
+    total: _Metric | None = None
+    rawType: Literal["success", "failure"] | None = None
+    raw: _Metric | None = None
+
+    @model_validator(mode="after")
+    def _one_ratio(self) -> "_Ratio":
+        parts = {"good": self.good, "bad": self.bad, "total": self.total}
+        if self.raw is not None:
+            if any(part is not None for part in parts.values()):
+                raise ValueError("give raw (with rawType) or good/bad with total, not both")
+            if self.rawType is None:
+                raise InvalidInput("rawType", "is required (success or failure)")
+            with _at("raw.metricSource.spec.query"):
+                _no_window(self.raw.query, "raw is a stored ratio, sampled at every rule evaluation")
+            return self
+        if self.rawType is not None:
+            raise InvalidInput("rawType", "goes with raw; good/bad and total say the ratio's type already")
+        if self.good is not None and self.bad is not None:
+            raise ValueError("give either good or bad (with total), not both")
+        if self.good is None and self.bad is None:
+            raise ValueError("give good or bad (with total), or raw with rawType")
+        if self.total is None:
+            raise InvalidInput("total", "is required (the denominator)")
+        return self
+
+
+class _SLISpec(Model):
+    description: str | None = None
+    thresholdMetric: _Metric | None = None
+    ratioMetric: _Ratio | None = None
+
+    @model_validator(mode="after")
+    def _one_metric(self) -> "_SLISpec":
+        if self.ratioMetric is not None and self.thresholdMetric is not None:
+            raise ValueError("give ratioMetric or thresholdMetric, not both")
+        if self.ratioMetric is None and self.thresholdMetric is None:
+            raise ValueError("give ratioMetric or thresholdMetric")
+        if self.thresholdMetric is not None:
+            with _at("thresholdMetric.metricSource.spec.query"):
+                _no_window(self.thresholdMetric.query,
+                           "every sample of a thresholdMetric is compared with the objective")
+        return self
+
+
+class _InlineSLI(Model):
+    metadata: _Metadata | None = None
+    spec: _SLISpec
+
+
+class _TimeWindow(Model):
+    duration: Annotated[str, AfterValidator(lambda duration: window(duration, ""))] = Field(description="e.g. 28d")
+    isRolling: StrictBool | None = None
+    calendar: Any = None
+
+
+def _percent(value: float) -> float:
+    check_objective(value / 100)
+    return value
+
+
+class _Objective(Model):
+    displayName: str | None = None
+    op: Literal["lt", "lte", "gt", "gte"] | None = None
+    value: Number | None = None
+    target: Objective | None = None
+    targetPercent: Annotated[Number, AfterValidator(_percent)] | None = None
+    timeSliceTarget: Any = None
+    timeSliceWindow: Any = None
+    indicator: Any = None
+    indicatorRef: Any = None
+    compositeWeight: Any = None
+
+    @field_validator("timeSliceTarget", "timeSliceWindow")
+    @classmethod
+    def _occurrences(cls, value: Any) -> Any:
+        raise ValueError("applies to Timeslices or RatioTimeslices budgeting; this SLO budgets Occurrences")
+
+    @model_validator(mode="after")
+    def _one_target(self) -> "_Objective":
+        if {"target", "targetPercent"} <= self.model_fields_set:
+            raise ValueError("give target or targetPercent, not both")
+        if self.target is None and self.targetPercent is None:
+            raise InvalidInput("target", "is required (a fraction like 0.999), or give targetPercent (99.9)")
+        return self
+
+    @property
+    def fraction(self) -> float:
+        """The objective as a fraction, whichever way it is written."""
+        return self.target if self.target is not None else self.targetPercent / 100  # type: ignore[operator]
+
+
+class _SLOSpec(Model):
+    description: str | None = None
+    service: Name
+    indicator: _InlineSLI | None = None
+    indicatorRef: str | None = None
+    timeWindow: list[_TimeWindow] = Field(description="one rolling window, e.g. duration: 28d, isRolling: true")
+    budgetingMethod: Literal[BUDGETING_METHODS] = "Occurrences"  # type: ignore[valid-type]
+    objectives: list[_Objective] = Field(description="a list with at least one target")
+    alertPolicies: list[Any] | None = None
+
+    @field_validator("timeWindow")
+    @classmethod
+    def _one_rolling_window(cls, windows: list[_TimeWindow]) -> list[_TimeWindow]:
+        if len(windows) != 1:
+            raise ValueError("must be a list with exactly one window")
+        rolling, calendar = windows[0].isRolling, windows[0].calendar
+        if rolling is False or (rolling is None and calendar is not None):
+            raise InvalidInput("[0].isRolling", _unsupported(
+                "spec.timeWindow[0].isRolling", "calendar-aligned windows",
+                "a Prometheus range always rolls, and isRolling: true gives the same burn-rate alerts", "false"))
+        if calendar is not None:
+            raise InvalidInput("[0].calendar", "goes with isRolling: false; a rolling window has no calendar")
+        return windows
+
+    @field_validator("budgetingMethod")
+    @classmethod
+    def _occurrences(cls, method: str) -> str:
+        if method != "Occurrences":
+            raise ValueError(_unsupported("spec.budgetingMethod", "time-slice budgets",
+                                          "the kit compresses its rules' windows in time, and a slice inside the SLI "
+                                          "query would keep its length; use Occurrences", method))
+        return method
+
+    @field_validator("objectives")
+    @classmethod
+    def _plain_objectives(cls, objectives: list[_Objective]) -> list[_Objective]:
+        if not objectives:
+            raise ValueError("must be a list with at least one objective")
+        for i, objective in enumerate(objectives):
+            for key in ("indicator", "indicatorRef", "compositeWeight"):
+                if key in objective.model_fields_set:
+                    raise InvalidInput(f"[{i}].{key}", _unsupported(
+                        f"spec.objectives[{i}].{key}", "composite SLOs",
+                        "one budget over several indicators is beyond one SLI's rules; write one SLO per indicator"))
+        return objectives
+
+    @field_validator("alertPolicies")
+    @classmethod
+    def _no_alert_policies(cls, policies: list[Any] | None) -> list[Any] | None:
+        if policies:
+            raise ValueError(_unsupported("spec.alertPolicies", "alert policies",
+                                          "the kit generates its own multi-window multi-burn-rate alerts for every "
+                                          "SLO; leave alertPolicies out"))
+        return policies
+
+    @model_validator(mode="after")
+    def _one_indicator(self) -> "_SLOSpec":
+        if self.indicator is not None and self.indicatorRef is not None:
+            raise ValueError("give indicator or indicatorRef, not both")
+        if self.indicator is None and self.indicatorRef is None:
+            raise InvalidInput("indicator", "is required (an inline SLI), or name an SLI with indicatorRef")
+        return self
+
+
+_SPECS: dict[str, type[Model]] = {"SLO": _SLOSpec, "SLI": _SLISpec, "DataSource": _DataSourceSpec,
+                                  "Service": _ServiceSpec}
+"""The model of each kind's spec; the alerting kinds' specs are only checked to be mappings."""
+
+
+# --------------------------------------------------------------------------- objects
+
+
 @dataclass(frozen=True)
 class _Object:
-    """One OpenSLO object and where it sits: its document, and ``prefix`` ("[2].") when the document is a list."""
+    """One OpenSLO object, its spec read by its kind's model, and where it sits: its document, and ``prefix``
+    ("[2].") when the document is a list."""
 
     kind: str
-    name: str
-    data: Mapping[str, Any]
+    metadata: _Metadata
+    spec: Any
     document: Document
     prefix: str = ""
+
+    @property
+    def name(self) -> str:
+        return self.metadata.name
 
 
 @dataclass(frozen=True)
@@ -99,24 +377,6 @@ class _Indicator:
     spelled: Mapping[str, str] = _field(default_factory=dict)
 
 
-def _keys(doc: Mapping[str, Any], field: str, defined: Sequence[str], what: str) -> None:
-    for key in doc:
-        if key not in defined:
-            where = f"{field}.{key}" if field else str(key)
-            raise InvalidInput(where, f"unknown key; OpenSLO v1 defines here ({what}): {', '.join(defined)}")
-
-
-def _required(doc: Mapping[str, Any], key: str, field: str, hint: str = "") -> Any:
-    if doc.get(key) is None:
-        raise InvalidInput(f"{field}.{key}" if field else key, "is required" + (f" ({hint})" if hint else ""))
-    return doc[key]
-
-
-def _unsupported(field: str, what: str, hint: str, value: str | None = None) -> InvalidInput:
-    shown = field if value is None else f"{field}={value}"
-    return InvalidInput(field, f"not supported: {shown} ({what}); {hint}")
-
-
 def is_openslo(documents: Sequence[Document]) -> bool:
     """Whether the documents are OpenSLO (objects with ``apiVersion`` or ``kind``) rather than the kit's own format."""
     def looks(data: Any) -> bool:
@@ -126,61 +386,27 @@ def is_openslo(documents: Sequence[Document]) -> bool:
                for d in documents)
 
 
-def window(value: Any, field: str) -> str:
-    """A duration shorthand (``28d``, ``4w``, ``1M``) as a Prometheus duration; M, Q, Y are 30, 90, 365 days."""
-    text = str(value).strip()
-    match = _SHORTHAND.match(text)
-    if match and match.group(2) in _LONG_UNITS:
-        return f"{int(match.group(1)) * _LONG_UNITS[match.group(2)]}d"
-    try:
-        parse_duration(text, field)
-    except InvalidInput:
-        raise InvalidInput(field, f"{text!r} is not a duration shorthand; write a whole number and one of m, h, d, w, "
-                                  "M (30 days), Q (90 days), Y (365 days), e.g. 28d, 4w or 1M") from None
-    return parse_window(text, field)  # the kit's own verdict on the window's length
-
-
-# --------------------------------------------------------------------------- objects
-
-
 def _objects(documents: Sequence[Document]) -> list[_Object]:
-    objects = []
+    """Every object of the documents, its spec read by its kind's model once the file is known to hold an SLO
+    (a file of SLIs alone is told that first)."""
+    found = []
     for document in documents:
         items = document.data if isinstance(document.data, list) else [document.data]
         for i, item in enumerate(items):
             prefix = f"[{i}]." if isinstance(document.data, list) else ""
             with document.located(prefix):
-                objects.append(_object(item, document, prefix))
+                found.append((validated(_Envelope, item), document, prefix))
+    if not any(envelope.kind == "SLO" for envelope, _, _ in found):
+        kinds = ", ".join(f"{envelope.kind} {envelope.metadata.name}" for envelope, _, _ in found) or "nothing"
+        raise InvalidInput("kind", f"no SLO in this file (found: {kinds}); an SLO names its SLI with indicatorRef",
+                           source=documents[0].file if documents else "")
+    objects = []
+    for envelope, document, prefix in found:
+        model = _SPECS.get(envelope.kind)
+        with document.located(prefix):
+            spec = envelope.spec if model is None else validated(model, envelope.spec, prefix="spec")
+        objects.append(_Object(envelope.kind, envelope.metadata, spec, document, prefix))
     return objects
-
-
-def _object(item: Any, document: Document, prefix: str) -> _Object:
-    doc = parse_mapping(item, "")
-    _keys(doc, "", _OBJECT, "an object")
-    version = _required(doc, "apiVersion", "", API_VERSION)
-    if version != API_VERSION:
-        raise InvalidInput("apiVersion", f"{version!r} is not supported; use {API_VERSION}")
-    kind = _required(doc, "kind", "", "one of " + ", ".join(KINDS))
-    if kind not in KINDS:
-        raise InvalidInput("kind", f"{kind!r} is not an OpenSLO v1 kind; use one of {', '.join(KINDS)}")
-    meta = parse_mapping(_required(doc, "metadata", ""), "metadata")
-    _keys(meta, "metadata", _METADATA, "metadata")
-    name = _required(meta, "name", "metadata")
-    if kind == "SLO":  # its name becomes the rules' slo label; other kinds are only looked up by name
-        name = parse_name(name, "metadata.name")
-    elif not isinstance(name, str) or not name.strip():
-        raise InvalidInput("metadata.name", f"{name!r} must be a non-empty string")
-    parse_mapping(meta.get("labels") or {}, "metadata.labels")
-    parse_mapping(meta.get("annotations") or {}, "metadata.annotations")
-    spec = parse_mapping(_required(doc, "spec", ""), "spec")
-    if kind == "DataSource":
-        _keys(spec, "spec", _DATA_SOURCE, "a DataSource")
-        _required(spec, "type", "spec", "Prometheus")
-    elif kind == "Service":
-        _keys(spec, "spec", _SERVICE, "a Service")
-    elif kind == "SLI":
-        _keys(spec, "spec", _SLI, "an SLI")
-    return _Object(kind, name, doc, document, prefix)
 
 
 def _by_name(objects: Sequence[_Object], kind: str) -> dict[str, _Object]:
@@ -197,46 +423,31 @@ def _by_name(objects: Sequence[_Object], kind: str) -> dict[str, _Object]:
     return found
 
 
-def _ref(objects: Mapping[str, _Object], name: Any, field: str, kind: str) -> _Object:
-    if str(name) not in objects:
+def _ref(objects: Mapping[str, _Object], name: str, field: str, kind: str) -> _Object:
+    if name not in objects:
         have = ", ".join(sorted(objects)) or "none"
         raise InvalidInput(field, f"no {kind} named {name!r} in this file ({kind} names here: {have}); "
                                   f"define it in the same file")
-    return objects[str(name)]
+    return objects[name]
 
 
 # --------------------------------------------------------------------------- indicators
 
 
-def _prometheus_query(doc: Any, field: str, sources: Mapping[str, _Object]) -> str:
-    """The PromQL query of a ``{metricSource: ...}`` whose type, given or from its DataSource, is Prometheus."""
-    doc = parse_mapping(doc, field)
-    _keys(doc, field, ("metricSource",), "a metric")
-    source = parse_mapping(_required(doc, "metricSource", field), f"{field}.metricSource")
-    field = f"{field}.metricSource"
-    _keys(source, field, _METRIC_SOURCE, "a metric source")
-    kind = source.get("type")
-    if source.get("metricSourceRef") is not None:
-        data_source = _ref(sources, source["metricSourceRef"], f"{field}.metricSourceRef", "DataSource")
-        its_type = data_source.data["spec"].get("type")
-        if kind is not None and kind != its_type:
-            raise InvalidInput(f"{field}.type", f"{kind!r} disagrees with DataSource {data_source.name!r}, "
+def _prometheus_query(metric: _Metric, field: str, sources: Mapping[str, _Object]) -> str:
+    """The PromQL query of a metric whose type, given or from its DataSource, is Prometheus."""
+    source = metric.metricSource
+    if source.metricSourceRef is not None:
+        field = f"{field}.metricSource"
+        data_source = _ref(sources, source.metricSourceRef, f"{field}.metricSourceRef", "DataSource")
+        its_type = data_source.spec.type
+        if source.type is not None and source.type != its_type:
+            raise InvalidInput(f"{field}.type", f"{source.type!r} disagrees with DataSource {data_source.name!r}, "
                                                 f"whose type is {its_type!r}")
         if its_type != "Prometheus":
             with data_source.document.located(data_source.prefix):
                 raise InvalidInput("spec.type", f"{its_type!r} is not supported; only Prometheus is")
-    elif kind is None:
-        raise InvalidInput(f"{field}.type", "is required (Prometheus) when there is no metricSourceRef")
-    elif kind != "Prometheus":
-        raise InvalidInput(f"{field}.type", f"{kind!r} is not supported; only Prometheus is")
-    spec = parse_mapping(_required(source, "spec", field), f"{field}.spec")
-    if set(spec) != {"query"}:
-        raise InvalidInput(f"{field}.spec", "a Prometheus source holds one key, query (PromQL)")
-    query = spec["query"]
-    if not isinstance(query, str) or not query.strip():
-        raise InvalidInput(f"{field}.spec.query", "the query is empty; give a counter selector like "
-                                                  'http_requests_total{job="shop"} or an expression with [{{window}}]')
-    return query.strip()
+    return metric.query
 
 
 def _sampled(function: str, query: str) -> str:
@@ -244,161 +455,71 @@ def _sampled(function: str, query: str) -> str:
     return f"sum({function}(({query})[{{{{window}}}}:]))"
 
 
-def _no_window(query: str, field: str, why: str) -> str:
-    if WINDOW_PLACEHOLDER.search(query):
-        raise InvalidInput(field, f"{{{{window}}}} cannot be used here: {why}; give the query without it")
-    return query
-
-
-def _ratio_metric(doc: Any, field: str, sources: Mapping[str, _Object]) -> _Indicator:
-    doc = parse_mapping(doc, field)
-    _keys(doc, field, _RATIO, "a ratioMetric")
-    counter = doc.get("counter", True)
-    if not isinstance(counter, bool):
-        raise InvalidInput(f"{field}.counter", f"{counter!r} must be true (a counter) or false (a gauge)")
-    parts = {role: doc.get(role) for role in ("good", "bad", "total", "raw")}
-    if parts["raw"] is not None:
-        if any(parts[role] is not None for role in ("good", "bad", "total")):
-            raise InvalidInput(field, "give raw (with rawType) or good/bad with total, not both")
-        raw_type = _required(doc, "rawType", field, "success or failure")
-        if raw_type not in ("success", "failure"):
-            raise InvalidInput(f"{field}.rawType", f"{raw_type!r} must be success or failure")
+def _ratio_metric(ratio: _Ratio, field: str, sources: Mapping[str, _Object]) -> _Indicator:
+    if ratio.raw is not None:
         raw_field = f"{field}.raw.metricSource.spec.query"
-        raw = _no_window(_prometheus_query(parts["raw"], f"{field}.raw", sources), raw_field,
-                         "raw is a stored ratio, sampled at every rule evaluation")
+        raw = _prometheus_query(ratio.raw, f"{field}.raw", sources)
         mean = _sampled("sum_over_time", raw)  # the mean ratio is this over the sample count
-        role = "good" if raw_type == "success" else "bad"
-        return _Indicator(ratio=parse_ratio(mean if role == "good" else None, mean if role == "bad" else None,
-                                            _sampled("count_over_time", raw), field),
+        role = "good" if ratio.rawType == "success" else "bad"
+        return _Indicator(ratio=AvailabilitySLI(total=_sampled("count_over_time", raw), **{role: mean}),
                           spelled={f"sli.{role}": raw_field, "sli.total": raw_field})
-    if doc.get("rawType") is not None:
-        raise InvalidInput(f"{field}.rawType", "goes with raw; good/bad and total say the ratio's type already")
-    if parts["good"] is not None and parts["bad"] is not None:
-        raise InvalidInput(field, "give either good or bad (with total), not both")
-    if parts["good"] is None and parts["bad"] is None:
-        raise InvalidInput(field, "give good or bad (with total), or raw with rawType")
-    _required(doc, "total", field, "the denominator")
     queries = {}
-    for role in ("good", "bad", "total"):
-        if parts[role] is None:
+    for role, metric in (("good", ratio.good), ("bad", ratio.bad), ("total", ratio.total)):
+        if metric is None:
             continue
-        query = _prometheus_query(parts[role], f"{field}.{role}", sources)
-        query_field = f"{field}.{role}.metricSource.spec.query"
-        if counter or WINDOW_PLACEHOLDER.search(query):
-            queries[role] = parse_query(query, query_field)
+        query = _prometheus_query(metric, f"{field}.{role}", sources)  # a Prometheus query from here on
+        if ratio.counter or WINDOW_PLACEHOLDER.search(query):
+            with _at(f"{field}.{role}.metricSource.spec.query"):
+                query = check_query(query)
         else:
-            queries[role] = _sampled("sum_over_time", query)  # a gauge: add up its samples over the window
-    return _Indicator(ratio=parse_ratio(queries.get("good"), queries.get("bad"), queries["total"], field),
+            query = _sampled("sum_over_time", query)  # a gauge: add up its samples over the window
+        queries[role] = query
+    return _Indicator(ratio=AvailabilitySLI(**queries),
                       spelled={f"sli.{role}": f"{field}.{role}.metricSource.spec.query" for role in queries})
 
 
-def _sli_spec(doc: Any, field: str, sources: Mapping[str, _Object]) -> _Indicator:
-    doc = parse_mapping(doc, field)
-    _keys(doc, field, _SLI, "an SLI")
-    if doc.get("ratioMetric") is not None and doc.get("thresholdMetric") is not None:
-        raise InvalidInput(field, "give ratioMetric or thresholdMetric, not both")
-    if doc.get("ratioMetric") is not None:
-        return _ratio_metric(doc["ratioMetric"], f"{field}.ratioMetric", sources)
-    if doc.get("thresholdMetric") is not None:
-        query_field = f"{field}.thresholdMetric.metricSource.spec.query"
-        query = _prometheus_query(doc["thresholdMetric"], f"{field}.thresholdMetric", sources)
-        return _Indicator(threshold=_no_window(query, query_field, "every sample of a thresholdMetric is compared "
-                                                                   "with the objective"),
-                          spelled={"sli.bad": query_field, "sli.total": query_field})
-    raise InvalidInput(field, "give ratioMetric or thresholdMetric")
+def _sli_spec(sli: _SLISpec, field: str, sources: Mapping[str, _Object]) -> _Indicator:
+    if sli.ratioMetric is not None:
+        return _ratio_metric(sli.ratioMetric, f"{field}.ratioMetric", sources)
+    assert sli.thresholdMetric is not None
+    query_field = f"{field}.thresholdMetric.metricSource.spec.query"
+    return _Indicator(threshold=_prometheus_query(sli.thresholdMetric, f"{field}.thresholdMetric", sources),
+                      spelled={"sli.bad": query_field, "sli.total": query_field})
 
 
-def _indicator(slo: _Object, spec: Mapping[str, Any], slis: Mapping[str, _Object],
-               sources: Mapping[str, _Object]) -> _Indicator:
+def _indicator(slo: _Object, slis: Mapping[str, _Object], sources: Mapping[str, _Object]) -> _Indicator:
     """The SLO's indicator, inline or by indicatorRef; an error in a referenced SLI names that SLI's document."""
-    if spec.get("indicator") is not None and spec.get("indicatorRef") is not None:
-        raise InvalidInput("spec", "give indicator or indicatorRef, not both")
-    if spec.get("indicatorRef") is not None:
-        sli = _ref(slis, spec["indicatorRef"], "spec.indicatorRef", "SLI")
+    spec: _SLOSpec = slo.spec
+    if spec.indicatorRef is not None:
+        sli = _ref(slis, spec.indicatorRef, "spec.indicatorRef", "SLI")
         with sli.document.located(sli.prefix):
-            found = _sli_spec(sli.data["spec"], "spec", sources)
+            found = _sli_spec(sli.spec, "spec", sources)
         # a query of a referenced SLI is in that SLI's document, not the SLO's
         where = f"SLI {sli.name}" + (f", document {sli.document.index}" if sli.document.count > 1 else "")
         return replace(found, spelled={name: f"{sli.prefix}{spelled} ({where})"
                                        for name, spelled in found.spelled.items()})
-    if spec.get("indicator") is None:
-        raise InvalidInput("spec.indicator", "is required (an inline SLI), or name an SLI with indicatorRef")
-    inline = parse_mapping(spec["indicator"], "spec.indicator")
-    _keys(inline, "spec.indicator", ("metadata", "spec"), "an inline SLI")
-    if inline.get("metadata") is not None:
-        meta = parse_mapping(inline["metadata"], "spec.indicator.metadata")
-        _keys(meta, "spec.indicator.metadata", _METADATA, "metadata")
-    found = _sli_spec(_required(inline, "spec", "spec.indicator"), "spec.indicator.spec", sources)
+    assert spec.indicator is not None
+    found = _sli_spec(spec.indicator.spec, "spec.indicator.spec", sources)
     return replace(found, spelled={name: f"{slo.prefix}{spelled}" for name, spelled in found.spelled.items()})
 
 
 # --------------------------------------------------------------------------- SLOs
 
 
-def _time_window(spec: Mapping[str, Any]) -> str:
-    windows = _required(spec, "timeWindow", "spec", "one rolling window, e.g. duration: 28d, isRolling: true")
-    if not isinstance(windows, list) or len(windows) != 1:
-        raise InvalidInput("spec.timeWindow", "must be a list with exactly one window")
-    field = "spec.timeWindow[0]"
-    tw = parse_mapping(windows[0], field)
-    _keys(tw, field, _TIME_WINDOW, "a time window")
-    rolling = tw.get("isRolling")
-    if rolling is not None and not isinstance(rolling, bool):
-        raise InvalidInput(f"{field}.isRolling", f"{rolling!r} must be true or false")
-    if rolling is False or (rolling is None and tw.get("calendar") is not None):
-        raise _unsupported(f"{field}.isRolling", "calendar-aligned windows",
-                           "a Prometheus range always rolls, and isRolling: true gives the same burn-rate alerts",
-                           "false")
-    if tw.get("calendar") is not None:
-        raise InvalidInput(f"{field}.calendar", "goes with isRolling: false; a rolling window has no calendar")
-    return window(_required(tw, "duration", field, "e.g. 28d"), f"{field}.duration")
-
-
-def _budgeting_method(spec: Mapping[str, Any]) -> None:
-    method = spec.get("budgetingMethod", "Occurrences")
-    if method not in BUDGETING_METHODS:
-        raise InvalidInput("spec.budgetingMethod", f"{method!r} must be one of {', '.join(BUDGETING_METHODS)}")
-    if method != "Occurrences":
-        raise _unsupported("spec.budgetingMethod", "time-slice budgets",
-                           "the kit compresses its rules' windows in time, and a slice inside the SLI query "
-                           "would keep its length; use Occurrences", method)
-
-
-def _target(objective: Mapping[str, Any], field: str) -> float:
-    if "target" in objective and "targetPercent" in objective:
-        raise InvalidInput(field, "give target or targetPercent, not both")
-    if objective.get("targetPercent") is not None:
-        value = objective["targetPercent"]
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise InvalidInput(f"{field}.targetPercent", f"{value!r} is not a number like 99.9")
-        return parse_objective(value / 100, f"{field}.targetPercent")
-    if objective.get("target") is not None:
-        return parse_objective(objective["target"], f"{field}.target")
-    raise InvalidInput(f"{field}.target", "is required (a fraction like 0.999), or give targetPercent (99.9)")
-
-
-def _threshold_sli(query: str, objective: Mapping[str, Any], field: str) -> AvailabilitySLI:
-    op = _required(objective, "op", field, "lt, lte, gt or gte: how a good sample compares with value")
-    if op not in OPERATORS:
-        raise InvalidInput(f"{field}.op", f"{op!r} must be one of {', '.join(OPERATORS)}")
-    value = _required(objective, "value", field, "the threshold a good sample is compared with")
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise InvalidInput(f"{field}.value", f"{value!r} is not a number")
-    missed = f"({query}) {_MISSES[op]} bool {value!r}"
+def _threshold_sli(query: str, objective: _Objective, field: str) -> AvailabilitySLI:
+    if objective.op is None:
+        raise InvalidInput(f"{field}.op", "is required (lt, lte, gt or gte: how a good sample compares with value)")
+    if objective.value is None:
+        raise InvalidInput(f"{field}.value", "is required (the threshold a good sample is compared with)")
+    missed = f"({query}) {_MISSES[objective.op]} bool {objective.value:.15g}"
     return AvailabilitySLI(bad=_sampled("sum_over_time", missed), total=_sampled("count_over_time", query))
 
 
-def _objective_sli(objective: Mapping[str, Any], field: str, indicator: _Indicator) -> AvailabilitySLI:
-    for key in ("timeSliceTarget", "timeSliceWindow"):
-        if key in objective:
-            raise InvalidInput(f"{field}.{key}", "applies to Timeslices or RatioTimeslices budgeting; "
-                                                 "this SLO budgets Occurrences")
+def _objective_sli(objective: _Objective, field: str, indicator: _Indicator) -> AvailabilitySLI:
     if indicator.threshold is not None:
         return _threshold_sli(indicator.threshold, objective, field)
-    if objective.get("value") is not None:
+    if objective.value is not None:
         raise InvalidInput(f"{field}.value", "compares a thresholdMetric's samples; this SLI is a ratioMetric")
-    if objective.get("op") is not None and objective["op"] not in OPERATORS:
-        raise InvalidInput(f"{field}.op", f"{objective['op']!r} must be one of {', '.join(OPERATORS)}")
     assert indicator.ratio is not None
     return indicator.ratio
 
@@ -408,47 +529,28 @@ def _slug(text: str) -> str:
 
 
 def _slo(slo: _Object, slis: Mapping[str, _Object], sources: Mapping[str, _Object]) -> list[SLOSpec]:
-    spec = parse_mapping(slo.data["spec"], "spec")
-    _keys(spec, "spec", _SLO, "an SLO")
-    service = parse_name(_required(spec, "service", "spec"), "spec.service")
-    _budgeting_method(spec)
-    if spec.get("alertPolicies"):
-        raise _unsupported("spec.alertPolicies", "alert policies",
-                           "the kit generates its own multi-window multi-burn-rate alerts for every SLO; "
-                           "leave alertPolicies out")
-    duration = _time_window(spec)
-    objectives = _required(spec, "objectives", "spec", "a list with at least one target")
-    if not isinstance(objectives, list) or not objectives:
-        raise InvalidInput("spec.objectives", "must be a list with at least one objective")
-    for i, objective in enumerate(objectives):
-        for key in ("indicator", "indicatorRef", "compositeWeight"):
-            if isinstance(objective, Mapping) and key in objective:
-                raise _unsupported(f"spec.objectives[{i}].{key}", "composite SLOs",
-                                   "one budget over several indicators is beyond one SLI's rules; "
-                                   "write one SLO per indicator")
-    indicator = _indicator(slo, spec, slis, sources)
+    spec: _SLOSpec = slo.spec
+    indicator = _indicator(slo, slis, sources)
+    objectives = spec.objectives
     if indicator.threshold is not None and len(objectives) > 1:
         raise InvalidInput("spec.objectives", "a thresholdMetric SLI takes exactly one objective")
-    meta = slo.data["metadata"]
-    annotations = meta.get("annotations") or {}
+    annotations = slo.metadata.annotations or {}
     specs = []
-    for i, item in enumerate(objectives):
+    for i, objective in enumerate(objectives):
         field = f"spec.objectives[{i}]"
-        objective = parse_mapping(item, field)
-        _keys(objective, field, _OBJECTIVE, "an objective")
-        target = _target(objective, field)
         sli = _objective_sli(objective, field, indicator)
         name, name_field = slo.name, "metadata.name"
         if len(objectives) > 1:
-            suffix = _slug(str(objective.get("displayName") or "")) or str(i)
+            suffix = _slug(objective.displayName or "") or str(i)
             name_field = f"{field}.displayName"
-            name = parse_name(f"{slo.name}-{suffix}", name_field)
-        target_key = "targetPercent" if objective.get("targetPercent") is not None else "target"
+            with _at(name_field):
+                name = check_name(f"{slo.name}-{suffix}")
+        target_key = "targetPercent" if objective.targetPercent is not None else "target"
         spelled = {"name": name_field, "service": "spec.service", "window": "spec.timeWindow[0].duration",
                    "objective": f"{field}.{target_key}", "description": "spec.description",
                    "runbook_url": "metadata.annotations.runbook_url"}
-        specs.append(SLOSpec(name=name, service=service, objective=target, window=duration, sli=sli,
-                             description=str(spec.get("description") or ""),
+        specs.append(SLOSpec(name=name, service=spec.service, objective=objective.fraction,
+                             window=spec.timeWindow[0].duration, sli=sli, description=spec.description or "",
                              runbook_url=str(annotations.get("runbook_url") or ""),
                              source=slo.document.where,
                              spelled={**{key: f"{slo.prefix}{value}" for key, value in spelled.items()},
@@ -470,14 +572,8 @@ def to_specs(documents: Sequence[Document]) -> list[SLOSpec]:
     """
     objects = _objects(documents)
     slis, sources = _by_name(objects, "SLI"), _by_name(objects, "DataSource")
-    slos = [obj for obj in objects if obj.kind == "SLO"]
-    if not slos:
-        found = ", ".join(f"{obj.kind} {obj.name}" for obj in objects) or "nothing"
-        raise InvalidInput("kind", f"no SLO in this file (found: {found}); "
-                                   "an SLO names its SLI with indicatorRef",
-                           source=documents[0].file if documents else "")
     specs = []
-    for slo in slos:
+    for slo in (obj for obj in objects if obj.kind == "SLO"):
         with slo.document.located(slo.prefix):
             specs.extend(_slo(slo, slis, sources))
     seen: dict[str, SLOSpec] = {}

@@ -1,28 +1,32 @@
-"""The SLO model (``SLOSpec``) and the kit's own YAML format, checked field by field.
+"""The SLO model (``SLOSpec``) and the kit's own YAML format, validated by pydantic models.
 
-A mistake is reported against the field that holds it (InvalidInput), not as
-a confusing rule later. The field parsers (``parse_*``) are shared with
-``kit.slo.openslo``, which reads OpenSLO v1 into the same model. The format
-is described in the package's docstring (``kit.slo``).
+A mistake is reported against the field that holds it (InvalidInput, through ``kit.validation``), not as
+a confusing rule later. The field checks (``check_name``, ``check_objective``, ``check_window``,
+``check_query``) and the types built on them are shared with ``kit.slo.openslo``, which reads OpenSLO v1
+into the same model. The format is described in the package's docstring (``kit.slo``).
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from dataclasses import field as _field
-from typing import Any
+from typing import Annotated
+
+from pydantic import AfterValidator, Field, Strict, ValidationInfo, field_validator, model_validator
 
 from ..errors import InvalidInput
 from ..metrics import LATENCY_BUCKETS
 from ..timescale import parse_duration
+from ..validation import Document as Model
+from ..validation import validated
 from ..yamldocs import Document
 from .budget import error_budget
 from .burnrate import DEFAULT_WINDOWS, check_slo_window
 
-__all__ = ["MAX_OBJECTIVE", "WINDOW_PLACEHOLDER", "AvailabilitySLI", "LatencySLI", "SLOSpec", "parse_mapping",
-           "parse_name", "parse_objective", "parse_window", "parse_query", "parse_ratio", "kit_specs"]
+__all__ = ["MAX_OBJECTIVE", "WINDOW_PLACEHOLDER", "AvailabilitySLI", "LatencySLI", "SLOSpec", "Name", "Objective",
+           "Window", "Query", "Number", "check_name", "check_objective", "check_window", "check_query", "kit_specs"]
 
 MAX_OBJECTIVE = 0.99999
 _NAME = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
@@ -66,8 +70,8 @@ class SLOSpec:
     objective: float
     window: str
     sli: AvailabilitySLI | LatencySLI
-    description: str = ""
-    runbook_url: str = ""
+    description: str | None = None  # an empty YAML value means none, as leaving the field out does
+    runbook_url: str | None = None
     source: str = _field(default="", compare=False, repr=False)
     spelled: Mapping[str, str] = _field(default_factory=dict, compare=False, repr=False)
 
@@ -93,132 +97,145 @@ class SLOSpec:
         return parse_duration(self.window, "window")
 
 
-def parse_mapping(value: Any, field: str) -> Mapping[str, Any]:
-    """``value`` itself if it is a mapping; InvalidInput on ``field`` otherwise."""
-    if not isinstance(value, Mapping):
-        raise InvalidInput(field, f"must be a mapping of keys to values, got {type(value).__name__}")
+def check_name(value: str) -> str:
+    """``value`` if it is a name: 1-63 lowercase letters, digits and '-', starting and ending with a letter or
+    digit (it becomes a Prometheus label value and part of file names); ValueError saying so otherwise."""
+    if not _NAME.match(value):
+        raise ValueError(f"{value!r} is not a valid name; use 1-63 lowercase letters, digits and '-', "
+                         "starting and ending with a letter or digit")
     return value
 
 
-def _keys(doc: Mapping[str, Any], field: str, required: Sequence[str], optional: Sequence[str] = ()) -> None:
-    allowed = [*required, *optional]
-    for key in doc:
-        if key not in allowed:
-            where = f"{field}.{key}" if field else str(key)
-            raise InvalidInput(where, f"unknown key; allowed here: {', '.join(allowed)}")
-    for key in required:
-        if key not in doc or doc[key] is None:
-            raise InvalidInput(f"{field}.{key}" if field else key, "is required")
-
-
-def parse_name(value: Any, field: str) -> str:
-    """``value`` as a name: 1-63 lowercase letters, digits and '-', starting and ending with a letter or digit;
-    InvalidInput on ``field`` otherwise."""
-    text = str(value)
-    if not _NAME.match(text):
-        raise InvalidInput(field, f"{text!r} is not a valid name; use 1-63 lowercase letters, digits and '-', "
-                                  "starting and ending with a letter or digit")
-    return text
-
-
-def parse_objective(value: Any, field: str) -> float:
-    """``value`` as an objective: a fraction between 0 and 1, exclusive, at most ``MAX_OBJECTIVE`` (five nines).
-
-    Raises InvalidInput on ``field`` otherwise, suggesting the fraction when ``value`` looks like a percentage.
-    """
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise InvalidInput(field, f"{value!r} is not a number; write the objective as a fraction like 0.999")
+def check_objective(value: float) -> float:
+    """``value`` if it is an objective: a fraction between 0 and 1, exclusive, at most ``MAX_OBJECTIVE`` (five
+    nines); ValueError otherwise, suggesting the fraction when ``value`` looks like a percentage."""
     if not 0 < value < 1:
-        hint = f" (write {value} % as {value / 100:g})" if 1 < value < 100 else ""
-        raise InvalidInput(field, f"{value} is out of range: the objective must be between 0 and 1, exclusive{hint}")
+        hint = f" (write {value:.15g} % as {value / 100:.15g})" if 1 < value < 100 else ""
+        raise ValueError(f"{value:.15g} is out of range: the objective must be between 0 and 1, exclusive{hint}")
     if value > MAX_OBJECTIVE:
-        raise InvalidInput(field, f"{value} has too many nines: at most {MAX_OBJECTIVE} (five nines) is allowed; "
-                                  "a smaller budget than that cannot be measured with scraped counters")
-    return float(value)
+        raise ValueError(f"{value:.15g} has too many nines: at most {MAX_OBJECTIVE} (five nines) is allowed; "
+                         "a smaller budget than that cannot be measured with scraped counters")
+    return value
 
 
-def parse_window(value: Any, field: str) -> str:
-    """``value`` as an SLO window: a Prometheus duration (``30d``) holding every alert window of the policy
-    (see ``check_slo_window``); InvalidInput on ``field`` otherwise."""
-    text = str(value).strip()
+def check_window(value: str) -> str:
+    """``value`` stripped if it is an SLO window: a Prometheus duration (``30d``) holding every alert window of
+    the policy (see ``check_slo_window``); ValueError (an InvalidInput on no field) otherwise."""
+    text = value.strip()
     try:
-        parse_duration(text, field)
+        parse_duration(text)
     except InvalidInput:
-        raise InvalidInput(field, f"{text!r} is not a window; write a Prometheus duration like 30d, 28d, 4w or 7d") from None
-    check_slo_window(text, DEFAULT_WINDOWS, field)  # the policy's windows are the same for every SLO window
+        raise ValueError(f"{text!r} is not a window; write a Prometheus duration like 30d, 28d, 4w or 7d") from None
+    check_slo_window(text, DEFAULT_WINDOWS, "")  # the policy's windows are the same for every SLO window
     return text
 
 
-def parse_query(value: Any, field: str) -> str:
-    """``value`` stripped, as a query of the SLI: a counter selector, or an expression with ``[{{window}}]``
-    (``{{window}}`` only as a range); InvalidInput on ``field`` otherwise."""
-    if not isinstance(value, str) or not value.strip():
-        raise InvalidInput(field, "the query is empty; give a counter selector like "
-                                  'http_requests_total{job="shop"} or an expression with [{{window}}]')
+def check_query(value: str) -> str:
+    """``value`` stripped if it is a query of the SLI: a counter selector, or an expression with ``[{{window}}]``
+    (``{{window}}`` only as a range); ValueError saying which otherwise."""
+    if not value.strip():
+        raise ValueError("the query is empty; give a counter selector like "
+                         'http_requests_total{job="shop"} or an expression with [{{window}}]')
     if WINDOW_PLACEHOLDER.search(value):
         if not re.search(r"\[\s*\{\{\s*\.?window\s*\}\}\s*(?::[^\]]*)?\]", value):
-            raise InvalidInput(field, "{{window}} may only appear as a range, e.g. rate(x[{{window}}])")
+            raise ValueError("{{window}} may only appear as a range, e.g. rate(x[{{window}}])")
         return value.strip()
     if not _SELECTOR.match(value):
-        raise InvalidInput(field, f"{value.strip()!r} is neither a counter selector such as "
-                                  'http_requests_total{job="shop", code=~"5.."} nor an expression with '
-                                  "[{{window}}] for the kit to fill in")
+        raise ValueError(f"{value.strip()!r} is neither a counter selector such as "
+                         'http_requests_total{job="shop", code=~"5.."} nor an expression with '
+                         "[{{window}}] for the kit to fill in")
     return value.strip()
 
 
-def parse_ratio(good: Any, bad: Any, total: Any, field: str) -> AvailabilitySLI:
-    """An availability SLI from its total query and exactly one of good and bad (``None`` for the other);
-    InvalidInput on ``field``, or on ``field.total`` (``.good``, ``.bad``) for a query."""
-    if good is not None and bad is not None:
-        raise InvalidInput(field, "give either good or bad (with total), not both")
-    if good is None and bad is None:
-        raise InvalidInput(field, "give good or bad (with total)")
-    return AvailabilitySLI(
-        total=parse_query(total, f"{field}.total"),
-        good=None if good is None else parse_query(good, f"{field}.good"),
-        bad=None if bad is None else parse_query(bad, f"{field}.bad"),
-    )
+Number = Annotated[float, Strict()]
+"""A field holding a number written as one: an int or a float, not a quoted string or a boolean."""
+Name = Annotated[str, AfterValidator(check_name)]
+"""A field holding a name (see ``check_name``)."""
+Objective = Annotated[float, Strict(), AfterValidator(check_objective)]
+"""A field holding an objective as a fraction (see ``check_objective``)."""
+Window = Annotated[str, AfterValidator(check_window)]
+"""A field holding an SLO window (see ``check_window``)."""
+Query = Annotated[str, AfterValidator(check_query)]
+"""A field holding a query of an SLI (see ``check_query``)."""
 
 
-def _latency(doc: Any, field: str) -> LatencySLI:
-    doc = parse_mapping(doc, field)
-    _keys(doc, field, ("metric", "threshold"), ("selector", "buckets"))
-    metric = str(doc["metric"])
-    if not re.match(r"^[A-Za-z_:][A-Za-z0-9_:]*$", metric) or metric.endswith(("_bucket", "_count", "_sum")):
-        raise InvalidInput(f"{field}.metric", f"{metric!r}: give the histogram's base name, e.g. "
-                                              "http_request_duration_seconds (without _bucket)")
-    selector = str(doc.get("selector") or "")
-    if not _LABEL_SET.match(selector):
-        raise InvalidInput(f"{field}.selector", f"{selector!r} is not a label matcher set like "
-                                                '{job="shop", route="/catalog"}')
-    buckets = doc.get("buckets", LATENCY_BUCKETS)
-    if not isinstance(buckets, Sequence) or not all(isinstance(b, (int, float)) for b in buckets):
-        raise InvalidInput(f"{field}.buckets", "must be a list of bucket edges in seconds")
-    threshold = doc["threshold"]
-    if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or threshold not in buckets:
-        edges = ", ".join(f"{b:g}" for b in buckets)
-        raise InvalidInput(f"{field}.threshold", f"{threshold!r} is not a bucket edge of the histogram; "
-                                                 f"choose one of {edges} (seconds)")
-    return LatencySLI(metric, selector.strip(), float(threshold))
+class _Availability(Model):
+    total: Query
+    good: Query | None = None
+    bad: Query | None = None
+
+    @model_validator(mode="after")
+    def _good_or_bad(self) -> "_Availability":
+        if self.good is not None and self.bad is not None:
+            raise ValueError("give either good or bad (with total), not both")
+        if self.good is None and self.bad is None:
+            raise ValueError("give good or bad (with total)")
+        return self
+
+    def sli(self) -> AvailabilitySLI:
+        return AvailabilitySLI(total=self.total, good=self.good, bad=self.bad)
 
 
-def _from_kit(doc: Mapping[str, Any]) -> SLOSpec:
-    _keys(doc, "", ("name", "service", "objective", "window", "sli"), ("description", "runbook_url"))
-    sli_doc = parse_mapping(doc["sli"], "sli")
-    if len(sli_doc) != 1 or next(iter(sli_doc)) not in ("availability", "latency"):
-        raise InvalidInput("sli", "must hold exactly one of: availability, latency")
-    kind, body = next(iter(sli_doc.items()))
-    if kind == "latency":
-        sli: AvailabilitySLI | LatencySLI = _latency(body, "sli.latency")
-    else:
-        body = parse_mapping(body, "sli.availability")
-        _keys(body, "sli.availability", ("total",), ("good", "bad"))
-        sli = parse_ratio(body.get("good"), body.get("bad"), body["total"], "sli.availability")
-    return SLOSpec(
-        name=parse_name(doc["name"], "name"), service=parse_name(doc["service"], "service"),
-        objective=parse_objective(doc["objective"], "objective"), window=parse_window(doc["window"], "window"),
-        sli=sli, description=str(doc.get("description") or ""), runbook_url=str(doc.get("runbook_url") or ""),
-    )
+class _Latency(Model):
+    metric: str
+    selector: str | None = None
+    buckets: list[Number] = Field(default_factory=lambda: list(LATENCY_BUCKETS))
+    threshold: Number
+
+    @field_validator("metric")
+    @classmethod
+    def _base_name(cls, metric: str) -> str:
+        if not re.match(r"^[A-Za-z_:][A-Za-z0-9_:]*$", metric) or metric.endswith(("_bucket", "_count", "_sum")):
+            raise ValueError(f"{metric!r}: give the histogram's base name, e.g. http_request_duration_seconds "
+                             "(without _bucket)")
+        return metric
+
+    @field_validator("selector")
+    @classmethod
+    def _label_set(cls, selector: str | None) -> str | None:
+        if selector is not None and not _LABEL_SET.match(selector):
+            raise ValueError(f"{selector!r} is not a label matcher set like " '{job="shop", route="/catalog"}')
+        return None if selector is None else selector.strip()
+
+    @field_validator("threshold")
+    @classmethod
+    def _bucket_edge(cls, threshold: float, info: ValidationInfo) -> float:
+        buckets = info.data.get("buckets")  # absent when they are wrong themselves, and reported as such
+        if buckets is not None and threshold not in buckets:
+            edges = ", ".join(f"{b:g}" for b in buckets)
+            raise ValueError(f"{threshold:.15g} is not a bucket edge of the histogram; choose one of {edges} (seconds)")
+        return threshold
+
+    def sli(self) -> LatencySLI:
+        return LatencySLI(self.metric, self.selector or "", self.threshold)
+
+
+class _SLI(Model):
+    availability: _Availability | None = None
+    latency: _Latency | None = None
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> "_SLI":
+        if (self.availability is None) == (self.latency is None):
+            raise ValueError("must hold exactly one of: availability, latency")
+        return self
+
+    def sli(self) -> AvailabilitySLI | LatencySLI:
+        chosen = self.latency or self.availability
+        assert chosen is not None  # _exactly_one saw to it
+        return chosen.sli()
+
+
+class _KitSpec(Model):
+    """The kit's format, one SLO per file (see the package's docstring)."""
+
+    name: Name
+    service: Name
+    objective: Objective
+    window: Window
+    sli: _SLI
+    description: str | None = None  # an empty YAML value means none, as leaving the field out does
+    runbook_url: str | None = None
 
 
 def kit_specs(documents: Sequence[Document]) -> list[SLOSpec]:
@@ -231,5 +248,6 @@ def kit_specs(documents: Sequence[Document]) -> list[SLOSpec]:
         raise InvalidInput("", f"holds {len(documents)} YAML documents; the kit's format is one document per file "
                                "(several SLOs in one file need OpenSLO)", source=documents[0].file)
     document = documents[0]
-    with document.located():
-        return [replace(_from_kit(parse_mapping(document.data, "spec")), source=document.where)]
+    doc = validated(_KitSpec, document.data, source=document.where)
+    return [SLOSpec(name=doc.name, service=doc.service, objective=doc.objective, window=doc.window, sli=doc.sli.sli(),
+                    description=doc.description or "", runbook_url=doc.runbook_url or "", source=document.where)]

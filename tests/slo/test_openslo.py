@@ -132,11 +132,18 @@ def test_duration_shorthand(text, seconds):
     assert parse_duration(openslo.window(text, "spec.timeWindow[0].duration")) == seconds
 
 
+def test_a_long_unit_shorthand_still_gets_the_kits_verdict_on_the_window():
+    with pytest.raises(InvalidInput, match=r"^spec\.timeWindow\[0\]\.duration: 0d is shorter than the longest"):
+        openslo.window("0M", "spec.timeWindow[0].duration")
+
+
 @pytest.mark.parametrize("change,expected", [
     ({"objectives": [{"target": 0.99}, {"target": 0.999}]},
      "spec.objectives: a thresholdMetric SLI takes exactly one objective"),
-    ({"objectives": [{"op": "below", "value": 1, "target": 0.99}]}, "spec.objectives[0].op: 'below' must be one of"),
-    ({"objectives": [{"op": "lt", "value": "fast", "target": 0.99}]}, "spec.objectives[0].value: 'fast' is not a"),
+    ({"objectives": [{"op": "below", "value": 1, "target": 0.99}]},
+     "spec.objectives[0].op: input should be 'lt', 'lte', 'gt' or 'gte' (got 'below')"),
+    ({"objectives": [{"op": "lt", "value": "fast", "target": 0.99}]},
+     "spec.objectives[0].value: input should be a valid number (got 'fast')"),
     ({"indicator": {"spec": {"thresholdMetric": _prom("rate(x[{{window}}])")}}},
      "spec.indicator.spec.thresholdMetric.metricSource.spec.query: {{window}} cannot be used here"),
 ])
@@ -156,14 +163,15 @@ def test_threshold_mistakes_name_the_field(change, expected):
     ({"ratioMetric": {"raw": _prom("r"), "total": _prom("b_total"), "rawType": "success"}}, {"target": 0.99},
      "spec.indicator.spec.ratioMetric: give raw (with rawType) or good/bad with total, not both"),
     ({"ratioMetric": {"raw": _prom("r"), "rawType": "ok"}}, {"target": 0.99},
-     "spec.indicator.spec.ratioMetric.rawType: 'ok' must be success or failure"),
+     "spec.indicator.spec.ratioMetric.rawType: input should be 'success' or 'failure' (got 'ok')"),
     ({"ratioMetric": {"counter": "yes", "good": _prom("a_total"), "total": _prom("b_total")}}, {"target": 0.99},
-     "spec.indicator.spec.ratioMetric.counter: 'yes' must be true"),
+     "spec.indicator.spec.ratioMetric.counter: input should be a valid boolean (got 'yes')"),
     ({"ratioMetric": {"good": {"metricSource": {"spec": {"query": "a_total"}}}, "total": _prom("b_total")}},
      {"target": 0.99}, "spec.indicator.spec.ratioMetric.good.metricSource.type: is required (Prometheus)"),
     ({"ratioMetric": {"good": {"metricSource": {"type": "Prometheus", "spec": {"promql": "a_total"}}},
                       "total": _prom("b_total")}},
-     {"target": 0.99}, "spec.indicator.spec.ratioMetric.good.metricSource.spec: a Prometheus source holds one key"),
+     {"target": 0.99},
+     "spec.indicator.spec.ratioMetric.good.metricSource.spec.promql: is not a known field; allowed here: query"),
     ({"ratioMetric": {"good": _prom("a_total"), "total": _prom("b_total")},
       "thresholdMetric": _prom("c")}, {"target": 0.99},
      "spec.indicator.spec: give ratioMetric or thresholdMetric, not both"),

@@ -198,6 +198,10 @@ def test_a_bigger_incident_leaves_less_budget(r1, r2, duration, objective):
 
 
 def test_window_table_reproduces_the_textbook_factors():
+    """The Site Reliability Workbook, ch. 5 "Alerting on SLOs", table 5-8: for a 30-day SLO, page at 14.4× over
+    1h/5m and 6× over 6h/30m, ticket at 3× over 1d/2h and 1× over 3d/6h; the factors are derived from the
+    shipped table's budget shares, not written in it."""
+    assert slo.read_budget_policy() == slo.BUDGET_POLICY
     table = [(bw.severity, bw.long, bw.short, bw.factor) for bw in slo.DEFAULT_WINDOWS]
     assert table == [("page", "1h", "5m", 14.4), ("page", "6h", "30m", 6.0),
                      ("ticket", "1d", "2h", 3.0), ("ticket", "3d", "6h", 1.0)]
@@ -243,6 +247,36 @@ def test_windows_and_factors_are_configurable():
     assert [r["record"] for r in doc["groups"][0]["rules"]] == [
         "slo:sli_error:ratio_rate10m", "slo:sli_error:ratio_rate1h", "slo:sli_error:ratio_rate2h",
         "slo:sli_error:ratio_rate12h"]
+
+
+def _policy(**change) -> dict:
+    """The shipped policy table with its third row changed."""
+    table = yaml.safe_load(slo.POLICY_FILE.read_text())
+    table["windows"][2].update(change)
+    return table
+
+
+@pytest.mark.parametrize("change,expected", [
+    ({"long": "1x"}, "windows[2].long: '1x' is not a duration"),
+    ({"short": "0s"}, "windows[2].short: 0s must be a positive duration"),
+    ({"short": "1d"}, "windows[2].short: 1d must be shorter than long (1d)"),
+    ({"budget_spent": 10}, "windows[2].budget_spent: input should be less than or equal to 1 (got 10)"),
+    ({"severity": "email"}, "windows[2].severity: input should be 'page' or 'ticket' (got 'email')"),
+    ({"factor": 3}, "windows[2].factor: is not a known field; allowed here: severity, long, short, budget_spent"),
+])
+def test_a_bad_policy_table_is_refused_naming_the_entry(change, expected):
+    with pytest.raises(InvalidInput) as caught:
+        slo.read_budget_policy(_policy(**change))
+    assert str(caught.value).startswith(expected)
+
+
+def test_a_bad_policy_file_names_the_file(tmp_path):
+    path = tmp_path / "windows.yaml"
+    path.write_text(yaml.safe_dump({"source": "ours", "windows": []}))
+    with pytest.raises(InvalidInput) as caught:
+        slo.read_budget_policy(path)
+    assert str(caught.value).startswith(f"{path}: windows: list should have at least 1 item")
+    assert slo.read_budget_policy(_policy(long="2d", short="4h"))[2] == slo.BudgetShare("ticket", "2d", 0.1, "4h")
 
 
 @given(st.floats(min_value=0.001, max_value=1), st.sampled_from(["1h", "6h", "1d", "3d"]))
