@@ -57,7 +57,8 @@ package, which re-exports the public API:
 - ``promtests``: promtool unit tests for those rules, from raw counters;
 - ``quality``: alerting strategies simulated and scored;
 - ``report``: the budget over recorded history (queries Prometheus);
-- ``live``: the queries checked by, and the rules installed into, the running sandbox.
+- ``live``: the queries checked by, and the rules installed into, the running sandbox (for good, or for
+  the length of a with block).
 """
 
 from __future__ import annotations
@@ -70,7 +71,7 @@ from .budget import (budget_after_incident, budget_burndown, budget_consumed, bu
                      burn_rate, error_budget, time_to_exhaustion)
 from .burnrate import (BUDGET_POLICY, DEFAULT_WINDOWS, BudgetShare, BurnWindow, burn_factor, burn_windows,
                        check_slo_window)
-from .live import install, validate_queries
+from .live import install, rules_installed, validate_queries
 from .loader import load_spec, load_specs
 from .promtests import generate_tests, test_rules
 from .quality import (AlertQuality, Outcome, Scenario, Strategy, alert_quality, burn_rate_strategy, default_scenarios,
@@ -84,8 +85,8 @@ __all__ = [
     "SLOSpec", "AvailabilitySLI", "LatencySLI", "BurnWindow", "DEFAULT_WINDOWS", "MAX_OBJECTIVE",
     "Scenario", "Strategy", "Outcome", "AlertQuality", "PromtoolResult",
     "BudgetReport", "BudgetShare", "BUDGET_POLICY", "MIN_SCRAPES_PER_WINDOW", "load_spec", "load_specs",
-    "validate_queries", "install", "check_slo_window", "burn_windows", "le_pattern", "sli_error_expr",
-    "sli_total_expr", "budget_burndown", "budget_report",
+    "validate_queries", "install", "rules_installed", "check_slo_window", "burn_windows", "le_pattern",
+    "sli_error_expr", "sli_total_expr", "budget_burndown", "budget_report",
     "error_budget", "budget_minutes", "burn_rate", "budget_consumed", "budget_remaining",
     "time_to_exhaustion", "budget_after_incident", "burn_factor",
     "generate_rules", "generate_tests", "check_rules", "test_rules", "to_yaml",
