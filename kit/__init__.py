@@ -1,7 +1,7 @@
 """Reliability Dojo's helper kit: the sandbox, PromQL, faults, pages, drills, the mob timer and grading.
 
-Notebooks reach for everything through this namespace (``kit.up()``,
-``kit.query(...)``). Names are imported lazily so ``import kit`` stays fast;
+Notebooks reach for everything through this namespace (``kit.lab_setup(...)`` in
+every lab's first cell, ``kit.query(...)``). Names are imported lazily so ``import kit`` stays fast;
 its one side effect is to give kit.commandcheck the CLI's check for ``kit`` commands.
 """
 
@@ -30,6 +30,7 @@ _EXPORTS = {
     "wait_for": "prom",
     "alerts": "prom",
     "set_fault": "faults",
+    "injected_fault": "faults",
     "clear_faults": "faults",
     "list_faults": "faults",
     "set_flag": "faults",
@@ -38,6 +39,7 @@ _EXPORTS = {
     "MobTimer": "mob",
     "DrillConsole": "drillconsole",
     "check": "grading",
+    "lab_setup": "lab",
 }
 _MODULES = ("drills", "mitigations", "postmortem", "runbooks", "scenarios", "slo")
 """Modules a notebook uses by name (``kit.drills.start(...)``) without importing them first."""
