@@ -72,7 +72,7 @@ class LabSetup:
     python: str
     kit: str
     tools: dict[str, str]
-    """Version of each of Prometheus's programs the sandbox runs, by name."""
+    """The version of Prometheus, Alertmanager, promtool and amtool, by name."""
     sandbox: SandboxStatus
     undone: tuple[str, ...]
     """What an earlier run left in the sandbox and the setup undid, one sentence each; empty when nothing."""
