@@ -1,7 +1,7 @@
 """Reliability Dojo's helper kit: the sandbox, PromQL, faults, pages, drills, the mob timer and grading.
 
-Notebooks reach for everything through this namespace (``kit.up()``,
-``kit.query(...)``). Names are imported lazily so ``import kit`` stays fast;
+Notebooks reach for everything through this namespace (``kit.lab_setup(...)`` in
+every lab's first cell, ``kit.query(...)``). Names are imported lazily so ``import kit`` stays fast;
 its side effects are to give kit.commandcheck the CLI's check for ``kit`` commands and to
 answer imports of moved modules' old names (``MOVED``).
 """
@@ -36,6 +36,7 @@ _EXPORTS = {
     "wait_for": "prom",
     "alerts": "prom",
     "set_fault": "shop.faults",
+    "injected_fault": "shop.faults",
     "clear_faults": "shop.faults",
     "list_faults": "shop.faults",
     "set_flag": "shop.faults",
@@ -44,6 +45,7 @@ _EXPORTS = {
     "MobTimer": "mob",
     "DrillConsole": "drillconsole",
     "check": "grading",
+    "lab_setup": "lab",
 }
 _MODULES = {
     "drills": "drills",

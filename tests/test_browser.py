@@ -262,7 +262,7 @@ def test_the_status_table_links_to_prometheus_and_alertmanager_at_the_configured
               "shop API docs": f"http://127.0.0.1:{env['KIT_SHOP_PORT']}/docs"}
     try:
         setup = lab_page.notebook.locator(".jp-CodeCell").nth(0)
-        expect(setup).to_contain_text("kit.up()")
+        expect(setup).to_contain_text("kit.lab_setup(")
         setup.locator(".jp-InputArea-editor").click()
         page.keyboard.press("Shift+Enter")
         output = setup.locator(".jp-OutputArea")
@@ -506,7 +506,7 @@ def test_kit_lab_shows_the_mob_timer_in_a_browser_and_ctrl_c_stops_everything(la
             expect(cell.locator(".jp-OutputArea")).not_to_contain_text("Traceback", timeout=1)
 
         setup, answer = code.nth(0), code.nth(1)
-        expect(setup).to_contain_text("kit.up()")
+        expect(setup).to_contain_text("kit.lab_setup(")
         expect(answer).to_contain_text("NotImplementedError")
         run(setup)
         expect(setup.locator(".jp-OutputArea")).to_contain_text("sandbox healthy")

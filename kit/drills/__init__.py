@@ -19,6 +19,7 @@ from .lifecycle import (
     MAX_DRILL_SECONDS,
     ROLES,
     CheckResult,
+    Drill,
     DrillResult,
     DrillStatus,
     Rehearsal,
@@ -26,6 +27,7 @@ from .lifecycle import (
     active_record,
     apply_inject,
     check,
+    drill,
     drills_dir,
     end,
     firing,
@@ -52,8 +54,9 @@ from .lifecycle import (
 )
 
 __all__ = [
-    "MAX_DRILL_SECONDS", "ROLES", "Event", "Figures", "figures", "ack", "active_record", "apply_inject", "check", "CheckResult", "DrillResult",
-    "drills_dir", "DrillStatus", "end", "firing", "hint", "is_new_page", "last_run", "list_drills", "new_pages",
-    "note", "read_timeline", "record", "Rehearsal", "rehearse", "result_of", "results", "results_file", "run_dir",
-    "running", "scenario_of", "set_roles", "start", "status", "steady_state", "wait_for_page",
+    "MAX_DRILL_SECONDS", "ROLES", "CheckResult", "Drill", "DrillResult", "DrillStatus", "Event", "Figures",
+    "Rehearsal", "ack", "active_record", "apply_inject", "check", "drill", "drills_dir", "end", "figures", "firing",
+    "hint", "is_new_page", "last_run", "list_drills", "new_pages", "note", "read_timeline", "record", "rehearse",
+    "result_of", "results", "results_file", "run_dir", "running", "scenario_of", "set_roles", "start", "status",
+    "steady_state", "wait_for_page",
 ]

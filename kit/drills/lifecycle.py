@@ -339,6 +339,51 @@ def start(name: str | None = None, *, random: bool = False, secret: bool = False
     return status(config)
 
 
+@dataclass(frozen=True)
+class Drill:
+    """A drill this process started or joined with ``drill``; like an open file, ``close`` ends it, and a with
+    block closes it on the way out."""
+
+    run: str
+    config: Config
+
+    def status(self) -> DrillStatus:
+        """The drill as it stands (``drills.status``); CheckFailed once it has ended."""
+        return status(self.config)
+
+    def close(self) -> DrillResult:
+        """How the drill ended; one still running is given up first (abandoned, the sandbox reset), so there is
+        always a result and a postmortem draft. Closing a drill that has ended (resolved from a cell, the
+        console or the CLI, or closed before) changes nothing and returns how it ended."""
+        return end(abandon=True, run=self.run, config=self.config)
+
+    def __enter__(self) -> Drill:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"<drill {self.run}>"
+
+
+def drill(name: str | None = None, *, random: bool = False, secret: bool = False,
+          roles: dict[str, str] | None = None, join: bool = False, config: Config | None = None,
+          progress: Progress = lambda _: None) -> Drill:
+    """Start a drill as ``start`` does and return it, to be closed: ``with drill("payments-down") as d: ...``
+    ends it when the block ends, whatever happened inside (abandoned unless it was resolved there).
+
+    ``join=True`` takes over the drill already running instead, whatever its scenario (a facilitator's secret
+    one from a terminal), and starts one only when none runs. A notebook, whose cells cannot share a with
+    block, keeps the returned drill and closes it in a later cell. Raises what ``start`` raises.
+    """
+    config = sandbox.current_config(config)
+    active = active_record(config) if join else None
+    if active is not None:
+        return Drill(active["run"], config)
+    return Drill(start(name, random=random, secret=secret, roles=roles, config=config, progress=progress).run, config)
+
+
 def apply_inject(run: str, index: int, inject: Inject, config: Config) -> Event:
     """Carry out one of the game master's actions and put it on the timeline."""
     if inject.fault:
@@ -604,11 +649,11 @@ def rehearse(name: str, *, mitigation: int = 0, config: Config | None = None,
     import subprocess
 
     config = sandbox.current_config(config)
-    started = start(name, config=config, progress=progress)
-    scenario, scale = started.scenario, started.time_scale
-    injected = started.figures.injected_at or started.started_at
-    bound = scenario.page_within / scale
-    try:
+    with drill(name, config=config, progress=progress) as rehearsed:  # abandoned if any step below fails
+        started = rehearsed.status()
+        scenario, scale = started.scenario, started.time_scale
+        injected = started.figures.injected_at or started.started_at
+        bound = scenario.page_within / scale
         feed = pager.PageFeed(config, since=injected)
         paged = polling.wait_for(
             lambda: next((row for row in feed.read() if is_new_page(row, injected) and row["status"] == "firing"
@@ -628,10 +673,6 @@ def rehearse(name: str, *, mitigation: int = 0, config: Config | None = None,
             raise CheckFailed(f"{scenario.id}: the mitigation `{command}` failed: {done.stderr.strip()}")
         _wait_for_action(started.run, config)
         result = end(config=config)
-    except BaseException:
-        if active_record(config) is not None:
-            end(abandon=True, config=config)
-        raise
     return Rehearsal(result, page_after, bound, str(paged["severity"]))
 
 

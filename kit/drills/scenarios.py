@@ -220,10 +220,10 @@ class _Inject(Document):
     fault: Literal[(*FAULT_KINDS, *ALIASES)] | None = None
     service: str | None = None
     params: dict[str, Any] = {}
-    """Checked by the fault table (kit.faults), which knows each kind's parameters."""
+    """Checked by the fault table (kit.shop.faults), which knows each kind's parameters."""
     flag: Literal[tuple(FLAGS)] | None = None
     enabled: Any = None
-    """Checked by the fault table (kit.faults.validate_flag)."""
+    """Checked by the fault table (kit.shop.faults.validate_flag)."""
     load: _Load | None = None
 
     @model_validator(mode="after")

@@ -45,7 +45,7 @@ runs against the sandbox a learner or a mob works in. Every grading run (a `kit 
 or a cohort's `kit grade`, whose students share one) gets a private sandbox of its own
 (:func:`kit.sandbox.throwaway`: free ports, a temp state folder), and the kernel's KIT_*
 variables all point at it. A lab that uses the sandbox starts it in a code cell with
-``kit.up()`` (or ``sandbox.up()``); for such a lab the grader starts the private sandbox
+``kit.lab_setup(...)``, ``kit.up()`` or ``sandbox.up()``; for such a lab the grader starts the private sandbox
 before the notebook runs, tied to its own process so it dies with it even when that is
 killed. Afterwards, also on an error or Ctrl-C, the private sandbox is stopped, every
 process still naming its folder or the course's (a kernel, a process the notebook
@@ -538,7 +538,7 @@ def _autograde(
     return reports
 
 
-_STARTS_SANDBOX = re.compile(r"\b(?:kit|sandbox)\.up\(")
+_STARTS_SANDBOX = re.compile(r"\b(?:kit|sandbox)\.up\(|\blab_setup\(")
 """How a lab's setup cell starts the sandbox (see "What the graded notebook runs against")."""
 
 

@@ -8,7 +8,7 @@ intended start, and the error (shed) ratio. The knee is the highest offered rate
 shop still serves within the SLO; past it throughput stays flat, the queue fills
 (latency jumps) and the shop sheds with 503.
 
-    result = kit.capacity.search(route="product", expected=200, config=config)
+    result = kit.load.capacity.search(route="product", expected=200, config=config)
     result.knee_rps, result.steps; kit.plots.capacity_search(result)
     kit.load.capacity.expected_capacity(slots=2, mean_service_ms=10)      # 200 req/s
     kit.load.capacity.slots_needed(1500, 10, headroom=0.3, n_plus_one=3)   # slots per instance

@@ -10,8 +10,9 @@ client uses the same table to fail before sending anything, so both always agree
 from __future__ import annotations
 
 import functools
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Iterator, Literal
 
 import httpx
 from pydantic import BeforeValidator, ConfigDict, Field, StrictBool, create_model, model_validator
@@ -246,6 +247,22 @@ def set_fault(kind: str, *, service: str | None = None, config: Config | None = 
     service, kind = _resolve(kind, service)
     validate_fault(kind, params, service)
     return _admin(service, "PUT", f"/admin/faults/{kind}", config, json=params)["params"]
+
+
+@contextmanager
+def injected_fault(kind: str, *, service: str | None = None, config: Config | None = None,
+                   **params: Any) -> Iterator[dict[str, Any]]:
+    """``set_fault`` for the length of a with block, which yields the fault's normalized params.
+
+    Leaving the block, normally or by an error (a page that never came), clears that fault kind, so a cell
+    that fails halfway leaves no fault for the next one; a capacity fault gives the shop back its configured
+    worker slots. A fault the admin API refuses raises InvalidInput and injects nothing.
+    """
+    applied = set_fault(kind, service=service, config=config, **params)
+    try:
+        yield applied
+    finally:
+        clear_faults(kind, service=service, config=config)
 
 
 def clear_faults(kind: str | None = None, *, service: str | None = None, config: Config | None = None) -> None:

@@ -57,7 +57,8 @@ package, which re-exports the public API:
 - ``promtests``: promtool unit tests for those rules, from raw counters;
 - ``quality``: alerting strategies simulated and scored;
 - ``report``: the budget over recorded history (queries Prometheus);
-- ``live``: the queries checked by, and the rules installed into, the running sandbox.
+- ``live``: the queries checked by, and the rules installed into, the running sandbox (for good, or for
+  the length of a with block).
 """
 
 from __future__ import annotations
@@ -70,7 +71,7 @@ from .budget import (budget_after_incident, budget_burndown, budget_consumed, bu
                      burn_rate, error_budget, time_to_exhaustion)
 from .burnrate import (BUDGET_POLICY, DEFAULT_WINDOWS, POLICY_FILE, BudgetShare, BurnWindow, burn_factor,
                        burn_windows, check_slo_window, read_budget_policy)
-from .live import install, validate_queries
+from .live import install, rules_installed, validate_queries
 from .loader import load_spec, load_specs
 from .promtests import generate_tests, test_rules
 from .quality import (AlertQuality, Outcome, Scenario, Strategy, alert_quality, burn_rate_strategy, default_scenarios,
@@ -85,7 +86,7 @@ __all__ = [
     "Scenario", "Strategy", "Outcome", "AlertQuality", "PromtoolResult",
     "BudgetReport", "BudgetShare", "BUDGET_POLICY", "POLICY_FILE", "read_budget_policy", "MIN_SCRAPES_PER_WINDOW",
     "load_spec", "load_specs",
-    "validate_queries", "install", "check_slo_window", "burn_windows", "le_pattern", "sli_error_expr",
+    "validate_queries", "install", "rules_installed", "check_slo_window", "burn_windows", "le_pattern", "sli_error_expr",
     "sli_total_expr", "budget_burndown", "budget_report",
     "error_budget", "budget_minutes", "burn_rate", "budget_consumed", "budget_remaining",
     "time_to_exhaustion", "budget_after_incident", "burn_factor",

@@ -3,9 +3,11 @@ SLO's rules."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Iterator
 
 from ..errors import InvalidInput, PromQLError
+from ..promfiles import read_yaml
 from .rules import generate_rules
 from .sli import bucket_selector, query_rate, sli_error_expr, sli_total_expr
 from .spec import LatencySLI, SLOSpec
@@ -14,7 +16,7 @@ if TYPE_CHECKING:
     from ..config import Config
     from ..sandbox import SandboxStatus
 
-__all__ = ["validate_queries", "install"]
+__all__ = ["validate_queries", "install", "rules_installed"]
 
 
 def validate_queries(spec: SLOSpec, config: Config | None = None) -> list[str]:
@@ -69,3 +71,28 @@ def install(spec: SLOSpec, *, time_scale: float | None = None, name: str | None 
     rules = generate_rules(spec, time_scale=profile.time_scale if time_scale is None else time_scale,
                            profile=profile)
     return sandbox.install_rules(name or f"slo-{spec.name}", rules, config=config)
+
+
+@contextmanager
+def rules_installed(spec: SLOSpec, *, time_scale: float | None = None, name: str | None = None,
+                    config: Config | None = None) -> Iterator[SandboxStatus]:
+    """``install`` for the length of a with block, which yields the sandbox status once Prometheus has loaded them.
+
+    Leaving the block, normally or by an error (a page that never came), puts the rule file ``name`` back as it
+    was: removed, or holding what it held before (a `kit slo apply` of the same SLO keeps its rules), so alerts
+    installed for an exercise never outlive it. Raises what ``install`` raises.
+    """
+    from .. import sandbox
+
+    config = sandbox.current_config(config)
+    name = name or f"slo-{spec.name}"
+    # install_rules keeps each file as <installed_rules>/<name>.yml, already at its time scale
+    earlier = config.paths.installed_rules / f"{name}.yml"
+    before = read_yaml(earlier) if earlier.is_file() else None
+    try:
+        yield install(spec, time_scale=time_scale, name=name, config=config)
+    finally:
+        if before is None:
+            sandbox.remove_rules(name, config=config)
+        else:
+            sandbox.install_rules(name, before, config=config)

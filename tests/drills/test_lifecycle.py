@@ -209,6 +209,24 @@ def test_a_secret_drill_hides_what_was_injected(no_drill):
     assert faults.list_faults(config=no_drill) == {"shop": {}, "payments": {}}
 
 
+def test_a_drill_in_a_with_block_is_given_up_when_the_block_fails_and_join_takes_over_a_running_one(no_drill):
+    live = no_drill
+    with pytest.raises(RuntimeError, match="laptop"):
+        with drills.drill("memory-leak", config=live) as drill:
+            assert drill.status().run == drill.run and drills.running(live)
+            raise RuntimeError("the driver's laptop died")
+    assert not drills.running(live)
+    assert drill.close() == drills.result_of(drill.run, live) and drill.close().outcome == "abandoned"
+
+    started = drills.start("memory-leak", secret=True, config=live)  # a facilitator's, from a terminal
+    joined = drills.drill("payments-down", join=True, config=live)
+    assert joined.run == started.run and repr(joined) == f"<drill {started.run}>"
+    assert joined.close().outcome == "abandoned" and not drills.running(live)
+    fresh = drills.drill("memory-leak", join=True, config=live)
+    assert fresh.run != started.run and drills.running(live), "with no drill running, join starts one"
+    assert fresh.close().outcome == "abandoned"
+
+
 def test_a_secret_drill_shows_its_timeline_once_it_ends():
     scenario = load_scenario("payments-slow")
     cleared = describe_changes({"faults:payments": {"latency": {"ms": 1500}}}, {"faults:payments": {}})

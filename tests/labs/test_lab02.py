@@ -15,7 +15,7 @@ WRONG_A = {  # CPU as the checkout SLI; availability of every route instead of c
 WRONG_B = {  # the weakest part instead of the product; consumed mistaken for remaining
     "ex2-compose-answer": "checkout_composed = min(0.999, 0.9995)\npayments_needed = 0.999",
     "ex4-incidents-answer": (
-        "costs = {i.name: report.spent_between(i.start, i.end) for i in loaded.incidents}\n"
+        "costs = {i.name: report.spent_between(i.start, i.end) for i in lab.history.incidents}\n"
         "costliest_incident = max(costs, key=costs.get)\n"
         "budget_left = report.consumed"
     ),

@@ -21,6 +21,8 @@ from kit.shop.faults import (
     UnknownName,
     clear_faults,
     fault_body_schema,
+    injected_fault,
+    list_faults,
     set_fault,
     set_flag,
     validate_fault,
@@ -210,3 +212,18 @@ def test_client_reports_an_unreachable_service(offline):
     )
     with pytest.raises(SandboxNotReady, match=f"the shop is not reachable at {offline.url('shop')}"):
         clear_faults(config=offline)
+
+
+def test_a_refused_fault_injects_nothing_and_enters_no_block(offline):
+    with pytest.raises(InvalidInput) as caught:
+        with injected_fault("capacity", slots=0, config=offline):
+            raise AssertionError("the block ran with a fault the client refuses")
+    assert caught.value.field == "slots"
+
+
+def test_an_injected_fault_is_cleared_when_its_block_fails(clean_faults):
+    with pytest.raises(RuntimeError, match="never came"):
+        with injected_fault("capacity", slots=50, config=clean_faults) as params:
+            assert params == {"slots": 50} and list_faults(config=clean_faults)["shop"] == {"capacity": params}
+            raise RuntimeError("the page never came")
+    assert list_faults(config=clean_faults) == {"shop": {}, "payments": {}}

@@ -575,3 +575,23 @@ def test_live_total_outage_pages_and_resets(clean_faults):
     finally:
         faults.clear_faults(config=live)
         sandbox.remove_rules("slo-checkout-availability", config=live)
+
+
+def test_rules_installed_for_a_block_go_when_it_fails_and_earlier_rules_of_that_name_come_back(live):
+    spec = slo.load_spec(CHECKOUT)
+    loaded = sandbox.status(live).rules_loaded
+    rule_file = live.paths.installed_rules / "slo-block-test.yml"
+    with pytest.raises(RuntimeError, match="no page"):
+        with slo.rules_installed(spec, time_scale=60, name="slo-block-test", config=live) as status:
+            assert status.rules_loaded > loaded and rule_file.is_file()
+            raise RuntimeError("no page came")
+    assert not rule_file.exists() and sandbox.status(live).rules_loaded == loaded
+
+    slo.install(spec, name="slo-block-test", config=live)  # at the profile's time scale, as `kit slo apply` does
+    try:
+        applied = yaml.safe_load(rule_file.read_text())
+        with slo.rules_installed(spec, time_scale=60, name="slo-block-test", config=live):
+            assert yaml.safe_load(rule_file.read_text()) != applied
+        assert yaml.safe_load(rule_file.read_text()) == applied
+    finally:
+        sandbox.remove_rules("slo-block-test", config=live)

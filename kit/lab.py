@@ -1,0 +1,214 @@
+"""The first cell of every lab: ``kit.lab_setup("NN-topic")`` checks the kernel, brings up the sandbox, puts it
+where the lab starts and shows a summary a mob can read off a projector.
+
+What an exercise changes in the sandbox is undone where it is made, by a with block
+(``kit.injected_fault``, ``kit.slo.rules_installed``, ``kit.drills.drill``). A with block
+cannot outlive its cell, though: rules that serve several cells (lab 04), a drill that runs
+through a whole lab (lab 06), a kernel killed halfway through a block all leave state behind.
+So the setup of every lab undoes whatever any lab may have left: a running drill, the labs'
+exercise rules, faults, and flags away from their defaults. The grader replays a notebook from
+this same first cell, so every submission starts from the same sandbox.
+"""
+
+from __future__ import annotations
+
+import html
+import importlib.metadata
+import importlib.util
+import platform
+import sys
+from dataclasses import dataclass
+from typing import Callable
+
+from . import binaries, drills, prom, sandbox
+from .config import Config
+from .errors import BinaryMissing, CheckFailed, InvalidInput, KitError
+from .history import BackfillResult, backfill
+from .sandbox import SandboxStatus
+from .shop import faults
+
+__all__ = ["LABS", "Lab", "LabSetup", "lab_setup"]
+
+MIN_PYTHON = (3, 10)
+"""The oldest Python the kit runs on: ``requires-python`` in pyproject.toml."""
+
+DISTRIBUTION = "reliability-dojo"
+"""The kit's name as pip installs it (pyproject.toml), whose version should be the one the kernel imports."""
+
+TRAFFIC = 'count_over_time(http_requests_total{job="shop", route="/catalog", code="200"}[1m]) >= 6'
+"""A few seconds of the sandbox's own traffic: the labs' first queries average rates over a minute."""
+
+
+@dataclass(frozen=True)
+class Lab:
+    """What one lab needs beyond a running sandbox."""
+
+    name: str
+    history_days: float = 0
+    """Days of backfilled metric history the lab reads (0: none)."""
+    rules: tuple[str, ...] = ()
+    """The names of the rule files the lab installs into the sandbox; the setup of any lab removes them."""
+    programs: tuple[str, ...] = ()
+    """Python packages the lab runs as programs in a child process (never imported into the kernel)."""
+
+
+LABS: dict[str, Lab] = {lab.name: lab for lab in (
+    Lab("00-mob-and-sandbox"),
+    Lab("01-instrumentation"),
+    Lab("02-slis-slos-and-budgets", history_days=30),
+    Lab("03-alerting-on-slos", rules=("slo-lab03",)),
+    Lab("04-runbooks", rules=("lab04-runbooks",)),
+    Lab("05-load-and-capacity", programs=("locust",)),
+    Lab("06-incident-drill"),
+)}
+"""Every lab this kit can set up, by the name of its folder in labs/."""
+
+
+@dataclass(frozen=True)
+class LabSetup:
+    """What ``lab_setup`` found and did: printed as a table, or shown as one in a notebook."""
+
+    lab: str
+    python: str
+    kit: str
+    tools: dict[str, str]
+    """The version of Prometheus, Alertmanager, promtool and amtool, by name."""
+    sandbox: SandboxStatus
+    undone: tuple[str, ...]
+    """What an earlier run left in the sandbox and the setup undid, one sentence each; empty when nothing."""
+    history: BackfillResult | None = None
+    """The backfilled history, for a lab that reads one."""
+    warnings: tuple[str, ...] = ()
+
+    @property
+    def headline(self) -> str:
+        profile = f" (profile {self.sandbox.profile})" if self.sandbox.profile else ""
+        return f"lab {self.lab}: sandbox {self.sandbox.verdict}{profile}"
+
+    def rows(self) -> list[tuple[str, str]]:
+        """(label, text) for each line of the summary below its headline."""
+        rows = [("python", self.python), ("kit", self.kit),
+                ("tools", ", ".join(f"{name} {version}" for name, version in self.tools.items())),
+                ("rules", f"{self.sandbox.rules_loaded} loaded in Prometheus")]
+        if self.history is not None:
+            h = self.history
+            rows.append(("history", f"{h.start:%Y-%m-%d %H:%M} to {h.end:%Y-%m-%d %H:%M} UTC, "
+                                    f"{len(h.incidents)} incidents"))
+        rows += [("undone", line) for line in self.undone] or [("undone", "nothing: no earlier run left anything")]
+        rows += [("warning", line) for line in self.warnings]
+        return rows
+
+    def __str__(self) -> str:
+        lines = [self.headline, *(f"  {label:<8} {text}" for label, text in self.rows())]
+        lines += [f"  {'open':<8} {name}: {url}" for name, url in self.sandbox.urls.items()]
+        return "\n".join(lines)
+
+    def __repr__(self) -> str:
+        return f"<{self.headline}>"
+
+    def _repr_html_(self) -> str:
+        cell = "style='text-align:left'"
+        rows = "".join(f"<tr><th {cell}>{html.escape(label)}</th><td {cell}>{html.escape(text)}</td></tr>"
+                       for label, text in self.rows())
+        links = " · ".join(f"<a href='{html.escape(url)}' target='_blank' rel='noopener'>{html.escape(name)}</a>"
+                           for name, url in self.sandbox.urls.items())
+        if links:
+            rows += f"<tr><th {cell}>open</th><td {cell}>{links}</td></tr>"
+        return f"<p><b>{html.escape(self.headline)}</b></p><table>{rows}</table>"
+
+
+def lab_setup(lab: str, *, config: Config | None = None, progress: Callable[[str], None] = print) -> LabSetup:
+    """Make the kernel and the sandbox ready for ``lab`` (``"03-alerting-on-slos"``) and return what was done.
+
+    In order: the lab is one this kit knows; Python is new enough; Prometheus, Alertmanager,
+    promtool and amtool are installed and new enough, and so are the programs the lab runs
+    (locust); the sandbox is up, started or repaired as ``kit.up()`` does; what an earlier
+    run left is undone (see the module's docstring); the shop has served a few seconds of
+    traffic; history is backfilled for a lab that reads it. Running it again changes nothing
+    that is already right. ``progress`` gets a line for each step that takes a while.
+
+    Raises InvalidInput (field ``lab``) for a lab this kit does not know, KitError for a Python
+    too old, BinaryMissing with the command that installs what is missing, and what ``kit.up()``
+    raises (PortBusy, ProcessFailed with the end of the process's log): each says what to run.
+    """
+    version = _kit_version()
+    needs = LABS.get(lab)
+    if needs is None:
+        raise InvalidInput("lab", f"{lab!r} is not one of the labs this kit ({version}) knows: "
+                                  f"{', '.join(LABS)}. A newer lab needs a newer kit: `git pull`, then "
+                                  "`pip install -e .` in the repository, then restart the kernel.")
+    problem = _python_problem(tuple(sys.version_info[:3]))
+    if problem is not None:
+        raise KitError(problem)
+    tools = {name: found.version for name, found in binaries.find_all().items()}
+    absent = [name for name in needs.programs if importlib.util.find_spec(name) is None]
+    if absent:
+        raise BinaryMissing(f"lab {lab} runs {', '.join(absent)}, which this kernel's Python lacks: "
+                            "`pip install -e .` in the repository installs it; then restart the kernel.")
+    config = config or Config.from_env()
+    sandbox.up(config=config, progress=progress)
+    undone = _undo_leftovers(config)
+    try:
+        prom.wait_for(TRAFFIC, timeout=30, config=config)
+    except CheckFailed:
+        raise CheckFailed("the shop has served next to no traffic for 30 s, and the labs' queries need some: is the "
+                          f"background traffic off (KIT_TRAFFIC_RPS={config.traffic_rps:g})? `kit status` and "
+                          "`kit logs traffic` tell") from None
+    history = None
+    if needs.history_days:
+        progress(f"loading {needs.history_days:g} days of history (only the first time takes a while)")
+        history = backfill(needs.history_days, config=config, progress=progress)
+    return LabSetup(lab, platform.python_version(), version, tools, sandbox.status(config), undone, history,
+                    _kit_warnings(version))
+
+
+def _python_problem(version: tuple[int, ...]) -> str | None:
+    """Why a kernel running Python ``version`` cannot run the labs, or None when it can."""
+    if version >= MIN_PYTHON:
+        return None
+    shown, needed = ".".join(map(str, version)), ".".join(map(str, MIN_PYTHON))
+    return (f"this kernel runs Python {shown}; the kit needs {needed} or newer. Pick a newer kernel "
+            "(Kernel → Change Kernel), or create the environment again from environment.yml.")
+
+
+def _kit_version() -> str:
+    """``kit.__version__``, read from the package already imported: importing the package itself would make this
+    module depend, for import-linter, on everything the package can reach (the CLI)."""
+    return sys.modules[__package__].__version__
+
+
+def _kit_warnings(version: str) -> tuple[str, ...]:
+    """A kit imported from a checkout newer than the one pip installed may need dependencies pip has not got."""
+    try:
+        installed = importlib.metadata.version(DISTRIBUTION)
+    except importlib.metadata.PackageNotFoundError:
+        return ()
+    if installed == version:
+        return ()
+    return (f"the kernel imports kit {version}, but this environment installed {installed}: "
+            "`pip install -e .` in the repository brings its dependencies up to date",)
+
+
+def _undo_leftovers(config: Config) -> tuple[str, ...]:
+    undone = []
+    if drills.running(config):
+        ended = drills.end(abandon=True, config=config)
+        undone.append(f"gave up drill {ended.run}, still running from before")
+    for lab in LABS.values():
+        for name in lab.rules:
+            # install_rules keeps each rule file as <installed_rules>/<name>.yml
+            if (config.paths.installed_rules / f"{name}.yml").is_file():
+                sandbox.remove_rules(name, config=config)
+                undone.append(f"removed the rules {name} of lab {lab.name}")
+    active = [f"{service} {kind}" for service, kinds in faults.list_faults(config, reveal=True).items()
+              for kind in kinds]
+    if active:
+        faults.clear_faults(config=config)
+        undone.append(f"cleared the faults: {', '.join(active)}")
+    for service in sorted({flag.service for flag in faults.FLAGS.values()}):
+        current = faults.flags_of(service, config)
+        for flag in (f for f in faults.FLAGS.values() if f.service == service):
+            if current.get(flag.name) != flag.default:
+                faults.set_flag(flag.name, flag.default, config)
+                undone.append(f"turned the flag {flag.name} {'on' if flag.default else 'off'} again, its default")
+    return tuple(undone)
