@@ -84,7 +84,7 @@ def littles_law(config: c.Config) -> list[list[str]]:
              abs(law.arrival_rps / 200 - 1) <= 0.05),
         _row(f"Little's law: W (model {model_w:.0f} ms)", f"{1000 * law.mean_latency_s:.1f} ms", "<= 75 ms",
              law.mean_latency_s <= 0.075),
-        _row("Little's law: |gauge - sum lambda*W| / gauge", f"{law.relative_error:.1%}", "<= 15 %",
+        _row("Little's law: gauge against sum lambda*W, relative difference", f"{law.relative_error:.1%}", "<= 15 %",
              law.relative_error <= 0.15),
         _row("Little's law: gauge, requests in flight", f"{law.measured_in_flight:.2f}", "-", None),
         _row("Little's law: background traffic's lambda*W", f"{background:.2f}", "-", None),
