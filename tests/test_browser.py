@@ -441,7 +441,7 @@ def test_a_mob_screen_during_a_drill_fits_1280x720_and_its_buttons_agree_with_th
             expect(chime).to_have_count(1, timeout=WAIT)
             chime.evaluate("a => new Promise((done, fail) => { if (!a.paused || a.ended) done(); "
                            "a.addEventListener('playing', done); a.addEventListener('error', () => fail(a.error)); "
-                           "setTimeout(() => fail('the chime did not play'), 5000); })")
+                           "setTimeout(() => fail('the chime did not play'), 20000); })")
 
             # the drill console: the lab invites the mob to press Acknowledge, then exercise 2 acknowledges
             # in code; both succeed and the first one counts

@@ -310,7 +310,7 @@ def test_kit_lab_stops_everything_it_started_on_sigterm_and_sighup(tmp_path, how
             terminal.hang_up()
             os.killpg(lab.pid, signal.SIGHUP)  # the shell passes a closed terminal's hang-up on to its jobs
         assert lab.wait(timeout=90) == 0, terminal.text()
-        left = procs.wait_stopped(started, timeout=10)
+        left = procs.wait_stopped(started, timeout=30)
         assert not left, f"still running after {how}: {[' '.join(p.cmdline())[:120] for p in left]}"
         assert not sandbox.status(config).running
     finally:

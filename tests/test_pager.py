@@ -49,11 +49,11 @@ def _receiver(tmp_path):
             return False
 
     try:
-        assert procs.wait_until(ready, timeout=10)
+        assert procs.wait_until(ready, timeout=30)
         yield config, url
     finally:
         proc.terminate()
-        proc.wait(timeout=5)
+        proc.wait(timeout=30)
 
 
 def test_notifications_are_stored_and_read_back(receiver):

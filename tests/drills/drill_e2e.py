@@ -11,10 +11,9 @@ from kit.shop import faults
 def rehearse_and_check(name: str, live: Config) -> drills.Rehearsal:
     rehearsal = drills.rehearse(name, config=live)
     result, scenario = rehearsal.result, scenarios.load(name)
+    # The expected alert paged (rehearse gives up after twice the scenario's page_within, time-compressed, plus
+    # 30 s). Whether it paged within page_within is a speed figure on a busy machine: benchmarks/drill_time_to_page.py.
     assert rehearsal.severity == scenario.expect_severity
-    assert rehearsal.page_after <= rehearsal.page_bound, (
-        f"{name}: paged {rehearsal.page_after:.1f} s after the injection, the scenario promises "
-        f"{rehearsal.page_bound:.1f} s")
     assert result.outcome == "resolved"
     kinds = [e.kind for e in result.events]
     for milestone in ("steady_state", "injected", "page", "acknowledged", "action", "resolution_check", "resolved"):

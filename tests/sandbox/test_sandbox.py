@@ -92,7 +92,7 @@ def own(tmp_path):
 def test_killed_process_is_reported_and_repaired(own):
     first = sandbox.up(config=own)
     os.kill(_pids(first)["shop"], signal.SIGKILL)
-    assert procs.wait_until(lambda: not sandbox.status(own).healthy, timeout=10)
+    assert procs.wait_until(lambda: not sandbox.status(own).healthy, timeout=30)
     broken = sandbox.status(own)
     assert any("shop is stopped" in p for p in broken.problems())
     repaired = sandbox.up(config=own)
@@ -134,14 +134,19 @@ def test_interrupted_start_leaves_nothing_running(own):
 
 
 def test_too_old_tool_refuses_the_start_and_stops_the_early_prometheus(own, monkeypatch, tmp_path):
-    # Prometheus is spawned while the tools' versions are still being checked; a slow, too old amtool
-    # makes its check end after that spawn, and the refusal must stop what was started.
+    # Prometheus is spawned while the tools' versions are still being checked; a too old amtool that answers
+    # only once that spawn is recorded makes its check end after it, and the refusal must stop what was started.
     fake = tmp_path / "amtool"
-    fake.write_text("#!/bin/sh\nsleep 1\necho 'amtool, version 0.10.0 (branch: x)'\n")
+    recorded = own.state / "sandbox.json"
+    fake.write_text("#!/bin/sh\n"
+                    f"for _ in $(seq 300); do grep -qs '\"prometheus\"' '{recorded}' && break; sleep 0.05; done\n"
+                    "echo 'amtool, version 0.10.0 (branch: x)'\n")
     fake.chmod(0o755)
     monkeypatch.setenv("KIT_AMTOOL_BIN", str(fake))
+    said: list[str] = []
     with pytest.raises(BinaryMissing, match="version 0.10.0"):
-        sandbox.up(config=own)
+        sandbox.up(config=own, progress=said.append)
+    assert any(line.startswith("starting prometheus") for line in said), said
     assert not sandbox.status(own).running
 
 
@@ -261,4 +266,4 @@ def test_a_throwaway_sandbox_is_the_lab_default_on_its_own_ports_and_folder_and_
                                  text=True)
         assert stray.stdout.readline() == "ready\n"
     assert not config.state.exists()
-    assert stray.wait(timeout=5) is not None
+    assert stray.wait(timeout=30) is not None

@@ -14,7 +14,7 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from kit import binaries, pager, prom, sandbox, slo
+from kit import binaries, pager, procs, prom, sandbox, slo
 from kit.config import REPO_ROOT
 from kit.errors import InvalidInput
 from kit.shop import faults
@@ -547,12 +547,8 @@ def _page_rows(since: float, live, status: str, long_window: str):
 
 
 def _wait_page(since: float, live, status: str, long_window: str, timeout: float):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        rows = _page_rows(since, live, status, long_window)
-        if len(rows):
-            return rows.iloc[0]
-        time.sleep(0.2)
+    if procs.wait_until(lambda: len(_page_rows(since, live, status, long_window)) > 0, timeout, 0.2):
+        return _page_rows(since, live, status, long_window).iloc[0]
     pager.wait_for_page("CheckoutAvailabilityErrorBudgetBurn", status=status, since=since, timeout=0, config=live)
     raise AssertionError(f"pages for other windows arrived, but no {status} page for long_window={long_window}")
 
