@@ -1,6 +1,6 @@
 """Live measurements against the shop's model: the capacity knee, Little's law, coordinated omission.
 
-The tests (tests/test_capacity.py, tests/test_load.py) check only what holds on any machine: the
+The tests (tests/load/test_capacity.py, tests/load/test_loadtest.py) check only what holds on any machine: the
 simulated slots cap throughput, a latency fault is a floor, Little's law holds. How close the live
 figures come to the model depends on how busy the machine is, so that is measured here, each figure
 against the model's own value in the same run.
@@ -44,7 +44,7 @@ def _row(figure: str, measured: str, target: str, ok: bool | None) -> list[str]:
 
 
 def knee(config: c.Config, slots: int, **arguments) -> list[list[str]]:
-    """One capacity search with ``slots`` worker slots, as tests/test_capacity.py runs it."""
+    """One capacity search with ``slots`` worker slots, as tests/load/test_capacity.py runs it."""
     expected = capacity.expected_capacity(slots, shop.SERVICE_TIME_MS[ROUTE])
     faults.set_fault("capacity", slots=slots, config=config)
     try:
@@ -124,7 +124,7 @@ def main(argv: list[str] | None = None) -> int:
     body = (c.table(["figure", "measured", "target", "result"], rows)
             + "\n\nLab profile, one private sandbox with its background traffic; the capacity searches, the "
               "Little's law run and the coordinated-omission demonstration take the arguments of "
-              "tests/test_capacity.py and tests/test_load.py.")
+              "tests/load/test_capacity.py and tests/load/test_loadtest.py.")
     print(body)
     c.write_section("measured_vs_model", "measured_vs_model: live figures against the shop's model", body)
     return 0 if all(row[-1] != "FAIL" for row in rows) else 1

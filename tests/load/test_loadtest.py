@@ -124,7 +124,7 @@ def test_locust_run_end_to_end(clean_faults):
     assert result.outcome == "done" and result.exit_code == 0
     # every request got an answer; the last CSV snapshot may be written before the last few are counted
     assert result.answered >= stats.loc["Aggregated", "requests"]
-    history = result.history  # locust adds a row a second (kit/locustfile.py) through the 4 s run
+    history = result.history  # locust adds a row a second (kit/load/locustfile.py) through the 4 s run
     assert len(history[history.route == "Aggregated"]) >= 2
     assert any("req/s" in line for line in lines) and lines[-1].startswith("locust done")
     assert not _locust_processes()
