@@ -123,3 +123,17 @@ def _solution_notebook(item: pytest.Item) -> str | None:
     if path.suffix == ".ipynb" and path.parent.parent.name == "solutions" and path.stem == path.parent.name:
         return path.stem
     return None
+
+
+def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> None:
+    """After the last cell of a solutions notebook (nbval), put the worker's sandbox back where labs start.
+
+    A lab may end mid-incident (lab 04's practice incident, rules that serve several cells): the next lab's
+    first cell would undo that, but on this worker the next test may be no lab, and its alerts would fire there.
+    """
+    if item.path.suffix != ".ipynb" or (nextitem is not None and nextitem.path == item.path):
+        return
+    from kit import lab, sandbox
+
+    if sandbox.is_up():
+        lab.reset()

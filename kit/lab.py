@@ -27,7 +27,7 @@ from .history import BackfillResult, backfill
 from .sandbox import SandboxStatus
 from .shop import faults
 
-__all__ = ["LABS", "Lab", "LabSetup", "lab_setup"]
+__all__ = ["LABS", "Lab", "LabSetup", "lab_setup", "reset"]
 
 MIN_PYTHON = (3, 10)
 """The oldest Python the kit runs on: ``requires-python`` in pyproject.toml."""
@@ -147,7 +147,7 @@ def lab_setup(lab: str, *, config: Config | None = None, progress: Callable[[str
                             "`pip install -e .` in the repository installs it; then restart the kernel.")
     config = config or Config.from_env()
     sandbox.up(config=config, progress=progress)
-    undone = _undo_leftovers(config)
+    undone = reset(config)
     try:
         prom.wait_for(TRAFFIC, timeout=30, config=config)
     except CheckFailed:
@@ -156,7 +156,7 @@ def lab_setup(lab: str, *, config: Config | None = None, progress: Callable[[str
                           "`kit logs traffic` tell") from None
     history = None
     if needs.history_days:
-        progress(f"loading {needs.history_days:g} days of history (only the first time takes a while)")
+        progress(f"backfilling {needs.history_days:g} days of history (only the first time takes a while)")
         history = backfill(needs.history_days, config=config, progress=progress)
     return LabSetup(lab, platform.python_version(), version, tools, sandbox.status(config), undone, history,
                     _kit_warnings(version))
@@ -189,7 +189,14 @@ def _kit_warnings(version: str) -> tuple[str, ...]:
             "`pip install -e .` in the repository brings its dependencies up to date",)
 
 
-def _undo_leftovers(config: Config) -> tuple[str, ...]:
+def reset(config: Config | None = None) -> tuple[str, ...]:
+    """Put the running sandbox back where every lab starts; returns what was undone, a sentence each.
+
+    A running drill is given up, every lab's exercise rules are removed, faults are cleared and feature flags
+    go back to their defaults. ``lab_setup`` runs it; so does whoever hands a sandbox on after a lab ran in
+    it (the test suite after grading a cohort in its own sandbox). SandboxNotReady when the sandbox is down.
+    """
+    config = sandbox.current_config(config)
     undone = []
     if drills.running(config):
         ended = drills.end(abandon=True, config=config)

@@ -2,8 +2,9 @@ from __future__ import annotations
 
 import pytest
 
-from kit import prom, sandbox
+from kit import lab, prom, sandbox
 from kit.config import Config
+from kit.errors import CheckFailed
 from kit.shop import faults
 
 
@@ -19,11 +20,18 @@ def live() -> Config:
 def clean_faults(live: Config):
     """Tests that inject faults leave none behind for the next test, and start with no page firing or pending.
 
-    Alertmanager notifies once per firing alert (then only every repeat_interval), so a test that waits for a
-    new page would wait in vain while an earlier test's incident on this worker's sandbox has not resolved;
-    and an alert an earlier test left pending would page in the middle of this one.
+    Each starts from the sandbox every lab starts from (``kit.lab.reset``: no drill, no lab's rules, no fault,
+    flags at their defaults), whatever an earlier test or a graded notebook left. Alertmanager notifies once per
+    firing alert (then only every repeat_interval), so a test that waits for a new page would wait in vain while
+    an earlier test's incident on this worker's sandbox has not resolved; and an alert an earlier test left
+    pending would page in the middle of this one.
     """
-    faults.clear_faults(config=live)
-    prom.wait_for('absent(ALERTS{severity="page"})', timeout=120, config=live)
+    lab.reset(live)
+    try:
+        prom.wait_for('absent(ALERTS{severity="page"})', timeout=120, config=live)
+    except CheckFailed:
+        left = prom.query('ALERTS{severity="page"}', config=live)
+        raise CheckFailed("an earlier test left page alerts that did not resolve within 120 s: " + ", ".join(
+            f"{row.alertname} ({row.alertstate})" for row in left.itertuples())) from None
     yield live
     faults.clear_faults(config=live)
