@@ -57,6 +57,11 @@ class ContentPaths:
 
 
 CONTENT = ContentPaths(REPO_ROOT)
+
+PROMETHEUS_CONFIG = "prometheus.yml"
+ALERTMANAGER_CONFIG = "alertmanager.yml"
+RULES_FOLDER = "rules"
+"""The layout of ``sandbox/`` and of every folder rendered from it (``StatePaths.rendered``, ``kit render --out``)."""
 """The kit's own content folders."""
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
@@ -108,6 +113,21 @@ class StatePaths:
     def rendered(self) -> Path:
         """rendered/: the Prometheus/Alertmanager config and rules kit.sandbox renders for this sandbox."""
         return self.root / "rendered"
+
+    @property
+    def prometheus_config(self) -> Path:
+        """rendered/prometheus.yml: what the sandbox's Prometheus runs with."""
+        return self.rendered / PROMETHEUS_CONFIG
+
+    @property
+    def alertmanager_config(self) -> Path:
+        """rendered/alertmanager.yml: what the sandbox's Alertmanager runs with."""
+        return self.rendered / ALERTMANAGER_CONFIG
+
+    @property
+    def rendered_rules(self) -> Path:
+        """rendered/rules/: the rule files Prometheus loads, the sandbox's own and those installed at run time."""
+        return self.rendered / RULES_FOLDER
 
     def log(self, process: str) -> Path:
         """logs/<process>.log: the output of one sandbox process, written by it as kit.sandbox spawned it."""

@@ -45,7 +45,6 @@ def ensure_token(config: Config) -> None:
 
 def argv_for(name: str, config: Config, tools: dict[str, binaries.Found]) -> list[str]:
     py = [sys.executable, "-m"]
-    rendered = config.paths.rendered
     host = config.host
     common = ["--host", host] + (["--allow-remote"] if config.allow_remote else [])
     if name == "payments":
@@ -59,12 +58,12 @@ def argv_for(name: str, config: Config, tools: dict[str, binaries.Found]) -> lis
         return py + ["kit.pager", *common, "--port", str(config.pager_port),
                      "--store", str(config.paths.pages)]
     if name == "alertmanager":
-        return [str(tools["alertmanager"].path), f"--config.file={rendered / 'alertmanager.yml'}",
+        return [str(tools["alertmanager"].path), f"--config.file={config.paths.alertmanager_config}",
                 f"--storage.path={config.paths.alertmanager_data}",
                 f"--web.listen-address={host}:{config.alertmanager_port}",
                 "--cluster.listen-address=", "--log.level=warn"]
     if name == "prometheus":
-        return [str(tools["prometheus"].path), f"--config.file={rendered / 'prometheus.yml'}",
+        return [str(tools["prometheus"].path), f"--config.file={config.paths.prometheus_config}",
                 f"--storage.tsdb.path={config.paths.prometheus_data}",
                 f"--web.listen-address={host}:{config.prometheus_port}",
                 "--web.enable-lifecycle", "--web.enable-admin-api",

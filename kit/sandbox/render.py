@@ -11,7 +11,7 @@ from pathlib import Path
 
 import httpx
 
-from ..config import Config
+from ..config import ALERTMANAGER_CONFIG, PROMETHEUS_CONFIG, RULES_FOLDER, Config
 from ..errors import SandboxNotReady
 from ..promfiles import read_yaml, write_yaml
 from ..timescale import scale_rule_groups
@@ -35,7 +35,7 @@ def render(config: Config, out: Path, *, compose: bool = False) -> Path:
     profile = config.profile_spec
     out.mkdir(parents=True, exist_ok=True)
 
-    prom = _load_yaml(source / "prometheus.yml")
+    prom = _load_yaml(source / PROMETHEUS_CONFIG)
     prom["global"]["scrape_interval"] = profile.scrape_interval
     prom["global"]["evaluation_interval"] = profile.evaluation_interval
     for job in prom["scrape_configs"]:
@@ -44,9 +44,9 @@ def render(config: Config, out: Path, *, compose: bool = False) -> Path:
     for am in prom["alerting"]["alertmanagers"]:
         for static in am.get("static_configs", []):
             static["targets"] = [_retarget(t, config, compose) for t in static["targets"]]
-    write_yaml(out / "prometheus.yml", prom)
+    write_yaml(out / PROMETHEUS_CONFIG, prom)
 
-    am = _load_yaml(source / "alertmanager.yml")
+    am = _load_yaml(source / ALERTMANAGER_CONFIG)
     am["route"].update(
         group_wait=profile.group_wait, group_interval=profile.group_interval,
         repeat_interval=profile.repeat_interval,
@@ -56,13 +56,13 @@ def render(config: Config, out: Path, *, compose: bool = False) -> Path:
             url = httpx.URL(hook["url"])
             target = _retarget(f"{url.host}:{url.port}", config, compose)
             hook["url"] = str(url.copy_with(netloc=target.encode()))
-    write_yaml(out / "alertmanager.yml", am)
+    write_yaml(out / ALERTMANAGER_CONFIG, am)
 
-    rules_out = out / "rules"
+    rules_out = out / RULES_FOLDER
     if rules_out.exists():
         shutil.rmtree(rules_out)
     rules_out.mkdir()
-    for rule_file in sorted((source / "rules").glob("*.yml")):
+    for rule_file in sorted((source / RULES_FOLDER).glob("*.yml")):
         doc = scale_rule_groups(_load_yaml(rule_file), profile.time_scale)
         write_yaml(rules_out / rule_file.name, doc)
     loaded: set[bytes] = set()
@@ -88,10 +88,9 @@ def _load_yaml(path: Path) -> dict:
 
 
 def rule_count(rendered: Path) -> int:
-    return sum(len(g.get("rules", [])) for f in sorted((rendered / "rules").glob("*.yml"))
+    return sum(len(g.get("rules", [])) for f in sorted((rendered / RULES_FOLDER).glob("*.yml"))
                for g in _load_yaml(f).get("groups", []))
 
 
 def expected_rules(config: Config) -> int:
-    rendered = config.paths.rendered
-    return rule_count(rendered) if (rendered / "rules").exists() else 0
+    return rule_count(config.paths.rendered) if config.paths.rendered_rules.exists() else 0
