@@ -443,7 +443,7 @@ def test_pages_newest_first_limited_with_human_times(tmp_path, monkeypatch, caps
     assert main(["pages"]) == 0
     lines = capsys.readouterr().out.splitlines()
     rows = [line for line in lines if re.match(TIME, line.strip())]
-    assert len(rows) == 20 and lines[-1] == "(5 older pages not shown: --limit N or --all)"
+    assert len(rows) == 20 and lines[-1] == "(5 older notifications not shown: --limit N or --all)"
     newest = datetime.fromtimestamp(start + 60 * 24).strftime("%Y-%m-%d %H:%M:%S")
     assert rows[0].split()[:4] == [*newest.split(), "firing", "Alert12"]
     assert rows[1].split()[2:4] == ["resolved", "Alert11"]

@@ -538,7 +538,7 @@ def test_validate_queries_warns_when_a_live_sli_cannot_work(live, change, warnin
 
 
 def _page_rows(since: float, live, status: str, long_window: str):
-    frame = pager.pages(live, since=since)
+    frame = pager.notifications(live, since=since)
     if frame.empty:
         return frame
     mask = ((frame["alertname"] == "CheckoutAvailabilityErrorBudgetBurn") & (frame["status"] == status)
