@@ -67,6 +67,21 @@ def test_the_older_names_of_the_response_times_still_work():
     assert drills.figures(events) == response_times(events) == drills.ResponseTimes(0, 2, 2, 5)
 
 
+def test_check_is_the_older_name_of_verify_steady_state(monkeypatch):
+    """The drill console and facilitators' notes once called ``drills.check()``."""
+    scenario = load_scenario("payments-down")
+    current = drills.DrillStatus("r1", scenario, False, 0.0, [], {}, 1)
+    recorded = []
+    monkeypatch.setattr(sandbox, "current_config", lambda config=None: config)
+    monkeypatch.setattr(lifecycle, "status", lambda config=None: current)
+    monkeypatch.setattr(lifecycle, "steady_state", lambda s, config=None: [drills.ProbeResult(p, None)
+                                                                          for p in s.steady_state])
+    monkeypatch.setattr(lifecycle, "record", lambda run, kind, text, config, **data: recorded.append((kind, data)))
+    results = drills.check()
+    assert [r.probe for r in results] == list(scenario.steady_state) and not any(r.holds for r in results)
+    assert recorded == [("resolution_check", {"passed": False})]
+
+
 def test_changes_are_described_as_a_person_would():
     before = {"faults:shop": {"bad_deploy": {}, "capacity": {"slots": 1}}, "flags:shop": {"recommendations": True},
               "faults:payments": {"down": {}}, "flags:payments": {}, "pids": {"shop": 1, "payments": 2},
