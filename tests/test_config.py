@@ -173,5 +173,5 @@ def test_the_hand_built_path_check_sees_each_way(tmp_path, monkeypatch):
     monkeypatch.setattr(sys.modules[__name__], "REPO_ROOT", tmp_path)
     sample = tmp_path / "sample.py"
     sample.write_text("a = config.state / 'x'\nb = Path(c.state_dir)\nc = REPO_ROOT / 'slos'\n"
-                      "d = config.paths.pages\ne = config.state.mkdir()\n")
+                      "d = config.paths.notifications\ne = config.state.mkdir()\n")
     assert _hand_built(sample) == ["sample.py:1", "sample.py:2", "sample.py:3"]

@@ -121,7 +121,7 @@ def test_a_check_leaves_the_learners_sandbox_drill_pages_and_results_alone(live,
     private = private_ports(lines)
     leaked = {url for url in senders(live)
               if re.search(rf":({private['prometheus']}|{private['alertmanager']})(/|$)", url)}
-    assert not leaked, f"the check's pages reached the learner's pager: {leaked}"
+    assert not leaked, f"the check's notifications reached the learner's pager: {leaked}"
     drill_faults = {inject.fault for inject in scenario.injects if inject.fault}
     assert set(after["faults"]["shop"]) <= drill_faults and after["faults"]["payments"] == {}, after["faults"]
 
