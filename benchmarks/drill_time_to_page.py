@@ -108,10 +108,10 @@ def main(argv: list[str] | None = None) -> int:
                 for attempt in range(args.tries):
                     began = time.time()
                     rehearsal = drills.rehearse(name, config=config)
-                    figures = rehearsal.result.figures
+                    times = rehearsal.result.response_times
                     pages.append(rehearsal.page_after)
-                    firsts.append(watch.first_after(figures.injected_at))
-                    lengths.append(figures.resolved_at - figures.injected_at)
+                    firsts.append(watch.first_after(times.injected_at))
+                    lengths.append(times.resolved_at - times.injected_at)
                     bound = rehearsal.page_bound
                     print(f"{name} try {attempt + 1}: {rehearsal.severity} after {rehearsal.page_after:.2f} s "
                           f"(first failed checkout after {_f(firsts[-1])} s), resolved {lengths[-1]:.1f} s after "

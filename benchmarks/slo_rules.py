@@ -58,9 +58,9 @@ def main() -> None:
     slow = slo.BurnWindow("page", "6h", "30m", 6)
     arithmetic = [
         ["14.4× over 1h, total outage", f"{14.4 * 0.001 * 3600:.1f} s",
-         _fmt(slo.simulate(slo.multiwindow_strategy(0.999, [fast]), slo.default_scenarios(0.999)[0]).detection)],
+         _fmt(slo.simulate(slo.multiwindow_strategy(0.999, [fast]), slo.default_error_profiles(0.999)[0]).detection)],
         ["6× over 6h, total outage", f"{6 * 0.001 * 6 * 3600:.1f} s",
-         _fmt(slo.simulate(slo.multiwindow_strategy(0.999, [slow]), slo.default_scenarios(0.999)[0]).detection)],
+         _fmt(slo.simulate(slo.multiwindow_strategy(0.999, [slow]), slo.default_error_profiles(0.999)[0]).detection)],
     ]
     body = "\n\n".join([
         c.table(["spec", "generate rules (median of 20)", "promtool check rules", "promtool test rules"], rows),

@@ -40,6 +40,7 @@ _EXPORTS = {
     "clear_faults": "shop.faults",
     "list_faults": "shop.faults",
     "set_flag": "shop.faults",
+    "notifications": "pager",
     "pages": "pager",
     "wait_for_page": "pager",
     "MobTimer": "mob",

@@ -149,8 +149,9 @@ class StatePaths:
         return self.root / "installed-rules"
 
     @property
-    def pages(self) -> Path:
-        """pages.jsonl: every page the pager (kit.pager) received from Alertmanager, one JSON line each."""
+    def notifications(self) -> Path:
+        """pages.jsonl: every notification the pager (kit.pager) received from Alertmanager, one JSON line each
+        (firing and resolved, pages and tickets; the file keeps the name it had when it was called pages)."""
         return self.root / "pages.jsonl"
 
     @property

@@ -150,8 +150,8 @@ class DrillConsole(widgets.VBox):
                                       layout=widgets.Layout(width="32em"))
         self.note_button = widgets.Button(description="Note", icon="pencil", layout=compact)
         self.hint_button = widgets.Button(description="Hint", icon="lightbulb-o", layout=compact)
-        self.check_button = widgets.Button(description="Check", icon="check", layout=compact,
-                                           tooltip="run the resolution check (the steady-state hypothesis) now")
+        self.verify_button = widgets.Button(description="Verify", icon="check", layout=compact,
+                                            tooltip="verify the steady-state hypothesis now, on the timeline")
         self.end_button = widgets.Button(description="End", button_style="danger", icon="flag-checkered",
                                          layout=compact,
                                          tooltip="resolve once the steady state holds again; writes the postmortem")
@@ -163,7 +163,7 @@ class DrillConsole(widgets.VBox):
         self.plot = widgets.Output()
         for button, action in ((self.save_roles_button, self._save_roles), (self.ack_button, self._ack),
                                (self.note_button, self._note), (self.hint_button, self._hint),
-                               (self.check_button, self._check), (self.end_button, self._end)):
+                               (self.verify_button, self._verify), (self.end_button, self._end)):
             button.on_click(self._handler(action))
         self.refresh_button.on_click(lambda _: self.refresh())
         wrap = widgets.Layout(flex_flow="row wrap", align_items="center")
@@ -171,7 +171,7 @@ class DrillConsole(widgets.VBox):
         super().__init__(children=[
             self.title,
             self.elapsed,
-            widgets.HBox([self.who, self.ack_button, self.hint_button, self.check_button, self.end_button,
+            widgets.HBox([self.who, self.ack_button, self.hint_button, self.verify_button, self.end_button,
                           self.refresh_button], layout=wrap),
             widgets.HBox([self.note_text, self.note_button], layout=wrap),
             widgets.HBox([*self.roles.values(), self.save_roles_button], layout=wrap),
@@ -216,7 +216,7 @@ class DrillConsole(widgets.VBox):
 
     def _draw(self) -> None:
         status = self._status
-        buttons = (self.save_roles_button, self.ack_button, self.note_button, self.hint_button, self.check_button,
+        buttons = (self.save_roles_button, self.ack_button, self.note_button, self.hint_button, self.verify_button,
                    self.end_button)
         for button in buttons:
             button.disabled = status is None or not status.active
@@ -234,7 +234,7 @@ class DrillConsole(widgets.VBox):
             end = next((e.t for e in reversed(events) if e.kind == "ended"), events[-1].t if events else 0.0)
             self.elapsed.value = (f"<b style='color:{_GREEN}'>{html.escape(_outcome(events))}</b>, "
                                   f"ended after {clock(end - status.started_at)}")
-        self.pager_feed.value = self._pages_html(status.started_at)
+        self.pager_feed.value = self._notifications_html(status.started_at)
         self.timeline.value = _table(("time", "what", ""), ("4em", "9em", "auto"), [
             (f"+{clock(e.t - status.started_at)}", e.kind.replace("_", " "), e.text) for e in reversed(events)])
         # while the drill runs, the chart's "so far" moves with the clock above it
@@ -264,15 +264,15 @@ class DrillConsole(widgets.VBox):
             "Start one in a cell, then press Refresh (or build a new console):"
             f"<pre>{html.escape(START_HINT)}</pre>"
             + (f"Scenarios: {html.escape(scenarios)}" if scenarios else ""))
-        self.pager_feed.value = "<i>no drill, so no pages to show</i>"
+        self.pager_feed.value = "<i>no drill, so no notifications to show</i>"
         self.timeline.value = ""
         self.plot.outputs = ()
         self._plotted = None
 
-    def _pages_html(self, since: float) -> str:
-        frame = pager.pages(self._config, since=since)
+    def _notifications_html(self, since: float) -> str:
+        frame = pager.notifications(self._config, since=since)
         if not len(frame):
-            return "<i>no pages since the drill started</i>"
+            return "<i>no notifications since the drill started</i>"
         rows = [(f"+{clock(row.received_at.timestamp() - since)}", f"{row.severity} {row.status}", row.alertname,
                  row.summary) for row in frame.iloc[::-1].itertuples()]
         return _table(("time", "", "alert", "summary"), ("4em", "6.5em", "auto", "auto"), rows)
@@ -332,13 +332,13 @@ class DrillConsole(widgets.VBox):
     def _hint(self) -> str:
         return "<b>Hint:</b> " + html.escape(drills.hint(config=self._config))
 
-    def _check(self) -> str:
-        results = drills.check(config=self._config)
+    def _verify(self) -> str:
+        results = drills.verify_steady_state(config=self._config)
         verdict = "holds" if all(r.holds for r in results) else "does not hold yet"
-        if self._status is not None and self._status.hidden:  # the checks' names would tell the secret scenario
-            return f"<b>Resolution check:</b> the steady state {verdict}"
+        if self._status is not None and self._status.hidden:  # the probes' names would tell the secret scenario
+            return f"<b>Verified:</b> the steady state {verdict}"
         lines = [f"<li style='color:{_GREEN if r.holds else _RED}'>{html.escape(str(r))}</li>" for r in results]
-        return f"<b>Resolution check:</b> the steady state {verdict}<ul>{''.join(lines)}</ul>"
+        return f"<b>Verified:</b> the steady state {verdict}<ul>{''.join(lines)}</ul>"
 
     def _end(self) -> str:
         shown = self._status or drills.status(self._config)  # CheckFailed, saying how to start one, if none runs

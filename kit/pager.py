@@ -1,8 +1,10 @@
 """Where pages go: an Alertmanager webhook receiver that stores every notification.
 
-The receiver appends each notification as one JSON line, so pages survive a
-crash of the pager, the kernel or the notebook; ``pages()`` reads that file
-back as one DataFrame row per alert per notification.
+Alertmanager sends a notification when an alert group starts firing, changes or resolves, whatever the
+alert's severity; a page is one of them (a firing alert with ``severity="page"``), a ticket is another.
+The receiver appends each notification as one JSON line, so none is lost to a crash of the pager, the
+kernel or the notebook; ``notifications()`` reads that file back as one DataFrame row per alert per
+notification, and ``pages()`` is its older name.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from . import polling
 from .config import LOOPBACK, Config, resolve
 from .errors import InvalidInput
 
-PAGE_COLUMNS = [
+NOTIFICATION_COLUMNS = [
     "received_at", "alertname", "status", "severity", "job", "service", "summary",
     "runbook_url", "starts_at", "ends_at", "fingerprint", "labels",
 ]
@@ -37,10 +39,10 @@ _ALERT_STRINGS = ("startsAt", "endsAt", "fingerprint", "generatorURL")
 _ROUTES = {"/health": "GET", "/metrics": "GET", "/alerts": "POST"}
 
 
-def check_notification(payload: Any) -> dict:
+def validate_notification(payload: Any) -> dict:
     """Refuse what is not an Alertmanager webhook notification the pager can read back.
 
-    Checks the parts ``pages()`` reads: ``alerts`` a list of objects whose ``labels`` and
+    Validates the parts ``notifications()`` reads: ``alerts`` a list of objects whose ``labels`` and
     ``annotations`` are objects of strings, ``status`` "firing" or "resolved", times and
     fingerprint strings. Raises InvalidInput naming the field (``alerts[2].labels.severity``).
     """
@@ -72,8 +74,9 @@ def _kind(value: Any) -> str:
     return "nothing" if value is None else type(value).__name__
 
 
-def pages_file(config: Config | None = None) -> Path:
-    return resolve(config).paths.pages
+def notifications_file(config: Config | None = None) -> Path:
+    """The JSONL file the pager of ``config``'s sandbox stores its notifications in."""
+    return resolve(config).paths.notifications
 
 
 class _Store:
@@ -156,7 +159,7 @@ def _handler(store: _Store):
                 return
             raw = self.rfile.read(int(announced))
             try:
-                payload = check_notification(json.loads(raw))
+                payload = validate_notification(json.loads(raw))
             except InvalidInput as error:
                 self._refuse(400, error)
                 return
@@ -193,14 +196,14 @@ def _rows(path: Path) -> list[dict]:
 
 
 def _parse(lines: Iterable[str]) -> list[dict]:
-    """One row (``PAGE_COLUMNS``) per alert per stored notification line."""
+    """One row (``NOTIFICATION_COLUMNS``) per alert per stored notification line."""
     rows = []
     for line in lines:
         try:
             record = json.loads(line)
-            check_notification(record["notification"])
+            validate_notification(record["notification"])
         except (ValueError, KeyError, TypeError):
-            continue  # a line cut short by a crash mid-write, or stored before the pager checked shapes
+            continue  # a line cut short by a crash mid-write, or stored before the pager validated shapes
         received = datetime.fromtimestamp(record["received_at"], tz=timezone.utc)
         for alert in record["notification"].get("alerts", []):
             labels = alert.get("labels", {})
@@ -223,17 +226,17 @@ def _parse(lines: Iterable[str]) -> list[dict]:
     return rows
 
 
-class PageFeed:
-    """Pages as they arrive: each ``read()`` parses only what the pager stored since the previous one.
+class NotificationFeed:
+    """Notifications as they arrive: each ``read()`` parses only what the pager stored since the previous one.
 
-    ``pages()`` parses the whole file, a session's worth, on every call; a drill's watcher and a rehearsal
-    poll several times a second and need only what is new. ``read()`` returns rows (dicts with
-    ``PAGE_COLUMNS``) received at ``since`` (Unix seconds) or later; a line still being written waits for
+    ``notifications()`` parses the whole file, a session's worth, on every call; a drill's watcher and a
+    rehearsal poll several times a second and need only what is new. ``read()`` returns rows (dicts with
+    ``NOTIFICATION_COLUMNS``) received at ``since`` (Unix seconds) or later; a line still being written waits for
     the next read, and a file replaced by a new sandbox's pager is read from its start.
     """
 
     def __init__(self, config: Config | None = None, *, since: float = 0.0) -> None:
-        self.path = pages_file(config)
+        self.path = notifications_file(config)
         self.since = since
         self._offset = 0
         self._file: tuple[int, int] | None = None  # (device, inode) of the file read so far
@@ -265,29 +268,43 @@ def headline(status: str, summary: str) -> str:
     return f"was firing: {summary}" if status == "resolved" and summary else summary
 
 
-def pages(config: Config | None = None, *, since: float | datetime | None = None):
-    """Every stored page as a DataFrame, oldest first; ``since`` keeps only later ones.
+def notifications(config: Config | None = None, *, since: float | datetime | None = None):
+    """Every notification the pager stored, as a DataFrame, oldest first; ``since`` (Unix seconds or a
+    datetime) keeps only those received then or later.
 
-    One row per alert per notification (columns ``PAGE_COLUMNS``); ``received_at`` is
-    an aware UTC datetime; ``summary`` is the alert's ``headline``.
+    One row per alert per notification, firing and resolved, of every severity. Columns
+    (``NOTIFICATION_COLUMNS``): ``received_at`` (aware UTC datetime the pager stored it), ``alertname``,
+    ``status`` ("firing" or "resolved"), ``severity`` ("page", "ticket", ...), ``job``, ``service``,
+    ``summary`` (the alert's ``headline``), ``runbook_url``, ``starts_at`` and ``ends_at`` (Alertmanager's
+    RFC 3339 strings), ``fingerprint``, ``labels`` (the alert's full label dict). The pages proper are
+    the rows with ``status == "firing"`` and ``severity == "page"``.
     """
     import pandas as pd
 
-    frame = pd.DataFrame(_rows(pages_file(config)), columns=PAGE_COLUMNS)
+    frame = pd.DataFrame(_rows(notifications_file(config)), columns=NOTIFICATION_COLUMNS)
     if since is not None and len(frame):
         cutoff = since if isinstance(since, datetime) else datetime.fromtimestamp(since, tz=timezone.utc)
         frame = frame[frame["received_at"] >= cutoff].reset_index(drop=True)
     return frame
 
 
+def pages(config: Config | None = None, *, since: float | datetime | None = None):
+    """The older name of ``notifications()``, kept for the labs (``kit.pages()``): the same rows, so every
+    notification (resolved ones and tickets too), not only the pages; filter on ``status`` and
+    ``severity`` for those."""
+    return notifications(config, since=since)
+
+
 def wait_for_page(alertname: str, *, status: str = "firing", timeout: float = 60.0,
                   since: float | datetime | None = None, config: Config | None = None):
-    """Block until the pager has stored ``alertname`` with ``status``; returns those rows."""
+    """Block until the pager has stored a notification of ``alertname`` with ``status`` (of any severity);
+    returns those rows (``NOTIFICATION_COLUMNS``). Raises CheckFailed naming the store after ``timeout``
+    seconds, InvalidInput for a status other than "firing" or "resolved"."""
     if status not in ("firing", "resolved"):
         raise InvalidInput("status", f"{status!r} must be 'firing' or 'resolved'")
     import pandas as pd
 
-    feed = PageFeed(config, since=since.timestamp() if isinstance(since, datetime) else since or 0.0)
+    feed = NotificationFeed(config, since=since.timestamp() if isinstance(since, datetime) else since or 0.0)
     seen = 0
 
     def hits() -> list[dict]:
@@ -297,9 +314,9 @@ def wait_for_page(alertname: str, *, status: str = "firing", timeout: float = 60
         return [row for row in rows if row["alertname"] == alertname and row["status"] == status]
 
     found = polling.wait_for(hits, timeout, 0.2, describe=lambda: (
-        f"no {status} page for {alertname} within {timeout:.0f} s (pages stored in {feed.path}: "
+        f"no {status} notification of {alertname} within {timeout:.0f} s (notifications stored in {feed.path}: "
         f"{seen}). Is the fault still injected, and does `kit status` show every target up?"))
-    return pd.DataFrame(found, columns=PAGE_COLUMNS)
+    return pd.DataFrame(found, columns=NOTIFICATION_COLUMNS)
 
 
 def main(argv: list[str] | None = None) -> None:

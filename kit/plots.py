@@ -126,7 +126,7 @@ def drill_timeline(events, *, started_at: float | None = None, now: float | None
     from matplotlib.figure import Figure
     from matplotlib.ticker import FuncFormatter, MultipleLocator
 
-    from .timeline import clock, figures
+    from .timeline import clock, response_times
 
     events = sorted(events, key=lambda e: e.t)
     origin = started_at if started_at is not None else next(
@@ -134,7 +134,7 @@ def drill_timeline(events, *, started_at: float | None = None, now: float | None
     present = list(dict.fromkeys(e.kind for e in events))
     kinds = [k for k in _DRILL_ROWS if k in _ALWAYS_SHOWN or k in present]
     kinds += [k for k in present if k not in kinds]
-    found = figures(events)
+    found = response_times(events)
     spans = {"TTD": (found.injected_at, found.detected_at), "TTA": (found.paged_at or found.detected_at,
              found.acknowledged_at), "TTM": (found.injected_at, found.mitigated_at),
              "TTR": (found.injected_at, found.resolved_at)}

@@ -115,7 +115,7 @@ def test_every_module_talks_to_the_recorded_sandbox(tmp_path, monkeypatch):
     with pytest.raises(SandboxNotReady):
         faults.list_faults()
     assert asked == [recorded.url("prometheus"), recorded.url("shop")]
-    assert pager.pages_file() == recorded.paths.pages
+    assert pager.notifications_file() == recorded.paths.notifications
     with pytest.raises(SandboxNotReady, match=str(recorded.paths.log("shop"))):
         sandbox.logs("shop")
 
@@ -127,7 +127,7 @@ def test_state_files_keep_their_names_on_disk(tmp_path):
         paths.sandbox_record: "sandbox.json", paths.lock: ".lock", paths.admin_token: "admin-token",
         paths.secret_drill: "secret-drill", paths.rendered: "rendered", paths.log("shop"): "logs/shop.log",
         paths.alertmanager_data: "alertmanager-data", paths.prometheus_data: "prometheus-data",
-        paths.installed_rules: "installed-rules", paths.pages: "pages.jsonl", paths.drills: "drills",
+        paths.installed_rules: "installed-rules", paths.notifications: "pages.jsonl", paths.drills: "drills",
         paths.active_drill: "drills/active.json", paths.drill_lock: "drills/.lock",
         paths.drill_end_lock: "drills/.end.lock", paths.drill_runs: "drills/runs", paths.drill_run("r1"): "drills/runs/r1",
         paths.drill_scenario("r1"): "drills/runs/r1/scenario.yml", paths.drill_timeline("r1"): "drills/runs/r1/timeline.jsonl",
@@ -173,5 +173,5 @@ def test_the_hand_built_path_check_sees_each_way(tmp_path, monkeypatch):
     monkeypatch.setattr(sys.modules[__name__], "REPO_ROOT", tmp_path)
     sample = tmp_path / "sample.py"
     sample.write_text("a = config.state / 'x'\nb = Path(c.state_dir)\nc = REPO_ROOT / 'slos'\n"
-                      "d = config.paths.pages\ne = config.state.mkdir()\n")
+                      "d = config.paths.notifications\ne = config.state.mkdir()\n")
     assert _hand_built(sample) == ["sample.py:1", "sample.py:2", "sample.py:3"]

@@ -116,12 +116,12 @@ def test_a_secret_drill_keeps_its_scenario_hidden(no_drill: Config, monkeypatch)
     assert "a secret scenario" in shown and "the game master injected something" in shown
     assert "Customers cannot pay" not in shown and "payments_down" not in shown and "lunch rush" not in shown
     assert "elapsed" in shown and not view.refreshing
-    failing = [drills.CheckResult(check, None) for check in secret.scenario.steady_state]
-    monkeypatch.setattr(drills, "check", lambda config=None: failing)
-    view.check_button.click()
+    failing = [drills.ProbeResult(probe, None) for probe in secret.scenario.steady_state]
+    monkeypatch.setattr(drills, "verify_steady_state", lambda config=None: failing)
+    view.verify_button.click()
     shown = texts(view)
     assert "the steady state does not hold yet" in shown
-    assert not any(check.name in shown for check in secret.scenario.steady_state)
+    assert not any(probe.name in shown for probe in secret.scenario.steady_state)
 
 
 def test_a_mob_runs_a_drill_from_the_console(clean_faults: Config, no_drill: Config) -> None:
@@ -185,7 +185,7 @@ def test_a_mob_runs_a_drill_from_the_console(clean_faults: Config, no_drill: Con
         view.hint_button.click()
         shown_hint = started.scenario.hints[min(number, len(started.scenario.hints) - 1)]
         assert view.problem.value == "" and shown_hint in html.unescape(view.message.value)
-    view.check_button.click()
+    view.verify_button.click()
     assert "does not hold yet" in view.message.value and "FAIL" in view.message.value
 
     on_disk = drills.read_timeline(started.run, live)

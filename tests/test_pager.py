@@ -39,7 +39,7 @@ def shared_receiver(tmp_path_factory):
 def _receiver(tmp_path):
     config = Config.from_env({}, state_dir=str(tmp_path), pager_port=procs.free_port())
     proc = subprocess.Popen([sys.executable, "-m", "kit.pager", "--port", str(config.pager_port),
-                             "--store", str(pager.pages_file(config))])
+                             "--store", str(pager.notifications_file(config))])
     url = config.url("pager")
 
     def ready():
@@ -59,7 +59,7 @@ def _receiver(tmp_path):
 def test_notifications_are_stored_and_read_back(receiver):
     config, url = receiver
     assert httpx.post(f"{url}/alerts", json=NOTIFICATION).status_code == 200
-    frame = pager.pages(config)
+    frame = pager.notifications(config)
     assert len(frame) == 1
     row = frame.iloc[0]
     assert (row["alertname"], row["status"], row["severity"], row["runbook_url"]) == ("X", "firing", "page", "runbooks/x.md")
@@ -70,19 +70,19 @@ def test_bad_posts_are_refused_and_store_nothing(receiver):
     config, url = receiver
     assert httpx.post(f"{url}/alerts", content=b"not json").status_code == 400
     assert httpx.post(f"{url}/alerts", json={"alerts": "nope"}).status_code == 400
-    assert pager.pages(config).empty
+    assert pager.notifications(config).empty
 
 
 def test_a_line_cut_short_by_a_crash_loses_only_itself(tmp_path):
     config = Config.from_env({}, state_dir=str(tmp_path))
     line = json.dumps({"received_at": time.time(), "notification": NOTIFICATION})
-    pager.pages_file(config).write_text(line + "\n" + line[:40])
-    assert len(pager.pages(config)) == 1
+    pager.notifications_file(config).write_text(line + "\n" + line[:40])
+    assert len(pager.notifications(config)) == 1
 
 
 def test_wait_for_page_times_out_and_validates(tmp_path):
     config = Config.from_env({}, state_dir=str(tmp_path))
-    with polling.simulated() as clock, pytest.raises(CheckFailed, match="no firing page for X within 60 s"):
+    with polling.simulated() as clock, pytest.raises(CheckFailed, match="no firing notification of X within 60 s"):
         pager.wait_for_page("X", timeout=60, config=config)
     assert clock() == 60  # the whole timeout, on the test's clock
     with pytest.raises(InvalidInput, match="status"):
@@ -90,14 +90,14 @@ def test_wait_for_page_times_out_and_validates(tmp_path):
 
 
 def test_a_resolved_alert_does_not_read_as_still_firing(tmp_path):
-    """Alertmanager resends the firing annotations with a resolved alert; every view of pages says they are past."""
+    """Alertmanager resends the firing annotations with a resolved alert; every view of notifications says they are past."""
     config = Config.from_env({}, state_dir=str(tmp_path))
     resolved = {**NOTIFICATION, "status": "resolved",
                 "alerts": [{**NOTIFICATION["alerts"][0], "status": "resolved", "endsAt": "2026-01-01T00:05:00Z"}]}
-    with open(pager.pages_file(config), "w", encoding="utf-8") as fh:
+    with open(pager.notifications_file(config), "w", encoding="utf-8") as fh:
         for received, notification in ((1.0, NOTIFICATION), (2.0, resolved)):
             fh.write(json.dumps({"received_at": received, "notification": notification}) + "\n")
-    assert list(pager.pages(config)["summary"]) == ["x broke", "was firing: x broke"]
+    assert list(pager.notifications(config)["summary"]) == ["x broke", "was firing: x broke"]
     assert pager.headline("resolved", "") == ""
 
 
@@ -128,7 +128,7 @@ def _spoiled(draw) -> dict:
 
 
 def _lines(config) -> int:
-    path = pager.pages_file(config)
+    path = pager.notifications_file(config)
     return len(path.read_bytes().splitlines()) if path.exists() else 0
 
 
@@ -146,13 +146,13 @@ def test_any_post_is_stored_whole_or_refused_naming_the_field(shared_receiver, b
         assert response.json()["field"] and _lines(config) == before, body[:80]
     else:
         assert _lines(config) == before + 1
-    pager.pages(config)  # whatever was stored reads back
+    pager.notifications(config)  # whatever was stored reads back
 
 
 def test_posts_that_once_broke_the_pager(receiver):
     config, url = receiver
     for body, field in [
-        (b'{"alerts": [1, "x"]}', "alerts[0]"),  # stored, then every pages() call failed
+        (b'{"alerts": [1, "x"]}', "alerts[0]"),  # stored, then every notifications() call failed
         (b'{"alerts": [{"labels": "x"}]}', "alerts[0].labels"),
         (b'{"alerts": [{"labels": {"alertname": 5}}]}', "alerts[0].labels.alertname"),
         (b'{"alerts": [{"status": "burning"}]}', "alerts[0].status"),
@@ -160,7 +160,7 @@ def test_posts_that_once_broke_the_pager(receiver):
     ]:
         response = httpx.post(f"{url}/alerts", content=body)
         assert response.status_code == 400 and response.json()["field"] == field, (body[:60], response.text)
-    assert pager.pages(config).empty and not pager.pages_file(config).exists()
+    assert pager.notifications(config).empty and not pager.notifications_file(config).exists()
     for length, status in [("many", 400), ("-1", 400), ("\u00b2", 400), (str(2**40), 413), (None, 411)]:
         assert _raw_post(url, length, b"{}") == status, length
     for method, path, allowed in [("PUT", "/alerts", "POST"), ("GET", "/alerts", "POST"), ("POST", "/health", "GET"),
@@ -168,7 +168,7 @@ def test_posts_that_once_broke_the_pager(receiver):
         response = httpx.request(method, f"{url}{path}", content=b"{}")
         assert (response.status_code, response.headers["Allow"]) == (405, allowed), (method, path)
     assert httpx.post(f"{url}/alerts?from=alertmanager", json=NOTIFICATION).status_code == 200
-    assert len(pager.pages(config)) == 1
+    assert len(pager.notifications(config)) == 1
 
 
 def _raw_post(url: str, length: str | None, body: bytes) -> int:
@@ -184,8 +184,8 @@ def test_stored_lines_the_pager_cannot_read_are_skipped(tmp_path):
     config = Config.from_env({}, state_dir=str(tmp_path))
     good = json.dumps({"received_at": time.time(), "notification": NOTIFICATION})
     bad = json.dumps({"received_at": time.time(), "notification": {"alerts": [1, {"labels": "x"}]}})
-    pager.pages_file(config).write_text(f"{bad}\n{good}\n[]\n")
-    assert list(pager.pages(config)["alertname"]) == ["X"]
+    pager.notifications_file(config).write_text(f"{bad}\n{good}\n[]\n")
+    assert list(pager.notifications(config)["alertname"]) == ["X"]
 
 
 def _stored(alertname: str, received_at: float) -> str:
@@ -193,10 +193,10 @@ def _stored(alertname: str, received_at: float) -> str:
     return json.dumps({"received_at": received_at, "notification": {**NOTIFICATION, "alerts": [alert]}}) + "\n"
 
 
-def test_a_page_feed_reads_each_stored_page_once_as_it_arrives(tmp_path):
+def test_a_notification_feed_reads_each_stored_notification_once_as_it_arrives(tmp_path):
     config = Config.from_env({}, state_dir=str(tmp_path))
-    path = pager.pages_file(config)
-    feed = pager.PageFeed(config, since=100.0)
+    path = pager.notifications_file(config)
+    feed = pager.NotificationFeed(config, since=100.0)
     assert feed.read() == []  # nothing stored yet
     path.write_text(_stored("Old", 99.0) + _stored("A", 101.0))
     assert [row["alertname"] for row in feed.read()] == ["A"]  # received before `since`: not for this feed
@@ -214,3 +214,15 @@ def test_a_page_feed_reads_each_stored_page_once_as_it_arrives(tmp_path):
     replacement.write_text(_stored("E", 105.0) * 3)  # longer than what was read: only its identity tells
     replacement.replace(path)
     assert [row["alertname"] for row in feed.read()] == ["E", "E", "E"]
+
+
+def test_pages_is_the_older_name_of_notifications_and_returns_the_same_rows(tmp_path):
+    """Labs call ``kit.pages()``: it still gives every notification, the resolved one and the ticket too."""
+    config = Config.from_env({}, state_dir=str(tmp_path))
+    ticket = {**NOTIFICATION["alerts"][0], "labels": {"alertname": "Y", "severity": "ticket"}}
+    resolved = {**NOTIFICATION["alerts"][0], "status": "resolved"}
+    pager.notifications_file(config).write_text(_stored("X", 1.0) + json.dumps(
+        {"received_at": 2.0, "notification": {**NOTIFICATION, "alerts": [ticket, resolved]}}) + "\n")
+    assert len(pager.pages(config)) == 3
+    assert pager.pages(config).equals(pager.notifications(config))
+    assert pager.pages(config, since=2.0).equals(pager.notifications(config, since=2.0))

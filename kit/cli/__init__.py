@@ -140,12 +140,16 @@ def add_limit(parser: argparse.ArgumentParser, what: str, default: int = 20) -> 
 
 
 def _name_subcommands(parser: argparse.ArgumentParser) -> None:
-    """Fill "{actions}" in a command's help with its subcommands, so the list cannot fall behind the parser."""
+    """Fill "{actions}" in a command's help with its subcommands, so the list cannot fall behind the parser.
+
+    An older name kept as an alias (`kit drill check`) is left out: the help names each action once.
+    """
     for commands in (a for a in parser._actions if isinstance(a, argparse._SubParsersAction)):
         for entry in commands._choices_actions:
             child = commands.choices[entry.dest]
             if entry.help and "{actions}" in entry.help:
-                names = next(a.choices for a in child._actions if isinstance(a, argparse._SubParsersAction))
+                names = next([e.dest for e in a._choices_actions]
+                             for a in child._actions if isinstance(a, argparse._SubParsersAction))
                 entry.help = entry.help.replace("{actions}", listing(names))
             _name_subcommands(child)
 
@@ -154,7 +158,7 @@ def build_parser() -> argparse.ArgumentParser:
     """The parser of `kit` and every command, in ``LISTING`` order; a registered command missing there fails."""
     for group in GROUPS:
         importlib.import_module(f".{group}", __name__)
-    parser = KitParser(prog="kit", description="Reliability Dojo: the sandbox, faults, pages and grading.")
+    parser = KitParser(prog="kit", description="Reliability Dojo: the sandbox, faults, the pager and grading.")
     parser.add_argument("--version", action="version", version=f"kit {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name in sorted(COMMANDS, key=LISTING.index):

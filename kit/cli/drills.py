@@ -1,4 +1,4 @@
-"""`kit drill`: run an incident drill, from the steady-state check to the postmortem draft."""
+"""`kit drill`: run an incident drill, from verifying the steady state to the postmortem draft."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from . import add_limit, command, local_time, more, newest_first
 def _drill_arguments(p: argparse.ArgumentParser) -> None:
     drill = p.add_subparsers(dest="action", required=True)
     drill.add_parser("list", help="every scenario in drills/")
-    d = drill.add_parser("start", help="check the steady state and inject a scenario (the wheel of misfortune with --random)")
+    d = drill.add_parser("start", help="verify the steady state and inject a scenario (the wheel of misfortune with --random)")
     d.add_argument("name", nargs="?", help="scenario id (see `kit drill list`)")
     d.add_argument("--random", action="store_true", help="pick a scenario at random")
     d.add_argument("--secret", action="store_true", help="hide the scenario and its injections from the mob")
@@ -26,7 +26,8 @@ def _drill_arguments(p: argparse.ArgumentParser) -> None:
     d.add_argument("text", nargs="+")
     d.add_argument("--by", help="who writes it")
     drill.add_parser("hint", help="reveal the next hint")
-    drill.add_parser("check", help="run the resolution check (the steady-state hypothesis) now")
+    drill.add_parser("verify", aliases=["check"],
+                     help="verify the steady-state hypothesis now, on the timeline (`check` is its older name)")
     d = drill.add_parser("end", help="resolve once the steady state holds; writes the postmortem draft")
     d.add_argument("--abandon", action="store_true", help="end without resolving")
     d.add_argument("--wait", type=float, default=None, help="seconds to wait for the steady state")
@@ -60,8 +61,8 @@ def _drill(args: argparse.Namespace) -> int:
         print("noted: " + drills.note(" ".join(args.text), by=args.by or "").text)
     elif args.action == "hint":
         print(drills.hint())
-    elif args.action == "check":
-        results = drills.check()
+    elif args.action in ("verify", "check"):
+        results = drills.verify_steady_state()
         if drills.status().secret:
             print("the steady state holds" if all(r.holds for r in results) else "the steady state does not hold yet")
         else:
@@ -99,9 +100,9 @@ def _drill_status(current, args: argparse.Namespace) -> str:
     lines += [f"  {'+' + clock(e.t - current.started_at):>7}  {e.kind:<17} {e.text}" for e in shown]
     if len(events) > len(shown):
         lines.append(f"  ({len(events) - len(shown)} older events not shown: --limit N or --all)")
-    figures = {k: v for k, v in current.figures.as_dict().items() if v is not None}
-    if figures:
-        lines.append("figures: " + ", ".join(f"{k[:-2].upper()} {clock(v)}" for k, v in figures.items()))
+    times = {k: v for k, v in current.response_times.as_dict().items() if v is not None}
+    if times:
+        lines.append("response times: " + ", ".join(f"{k[:-2].upper()} {clock(v)}" for k, v in times.items()))
     return "\n".join(lines)
 
 

@@ -1,4 +1,4 @@
-"""`kit labs`, `check`, `grade`: the labs built from their solutions, and a notebook or a cohort graded."""
+"""`kit labs`, `check`, `grade`: the labs built from their solutions and verified, and a notebook or a cohort graded."""
 
 from __future__ import annotations
 
@@ -12,14 +12,16 @@ def _labs_arguments(p: argparse.ArgumentParser) -> None:
     labs = p.add_subparsers(dest="action", required=True)
     b = labs.add_parser("build", help="regenerate labs/ (all labs, or one)")
     b.add_argument("lab", nargs="?")
-    labs.add_parser("check", help="fail when labs/ is out of sync with solutions/ or leaks hidden tests")
+    labs.add_parser("verify", aliases=["check"],
+                    help="fail when labs/ is out of sync with solutions/ or leaks hidden tests "
+                         "(`check` is its older name)")
     b = labs.add_parser("copy", help="make or update your working copies of the labs (KIT_WORK_DIR), as `kit lab` does")
     b.add_argument("lab", nargs="?", help="one lab: its name or number (default: every lab)")
     b.add_argument("--fresh", action="store_true",
                    help="replace your copy of LAB with the released version; yours is kept as a backup beside it")
 
 
-@command("labs", "regenerate labs/ from solutions/, or check they are in sync", _labs_arguments)
+@command("labs", "regenerate labs/ from solutions/, or verify they are in sync", _labs_arguments)
 def _labs(args: argparse.Namespace) -> int:
     from .. import grading
     if args.action == "copy":
@@ -37,7 +39,7 @@ def _labs(args: argparse.Namespace) -> int:
         for path in grading.build_labs(args.lab):
             print(f"built {path}")
         return 0
-    result = grading.check_labs()
+    result = grading.verify_labs()
     print(result)
     return 0 if result.ok else 1
 

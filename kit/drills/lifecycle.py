@@ -1,7 +1,7 @@
 """Incident drills: a scenario injected into the live sandbox, a durable timeline, and what it teaches.
 
-The life of a drill is a list of steps: check the steady state, inject, let
-the alert page, acknowledge, take notes, mitigate, check the steady state
+The life of a drill is a list of steps: verify the steady state, inject, let
+the alert page, acknowledge, take notes, mitigate, verify the steady state
 again, resolve, write the postmortem draft and the results. Everything that
 happens is appended to a JSONL timeline the moment it happens, by whichever
 process saw it (the CLI, a notebook kernel, or the drill's watcher process),
@@ -29,10 +29,10 @@ from ..config import Config
 from ..errors import CheckFailed, InvalidInput, KitError, PromQLError, SandboxNotReady
 from ..shop import faults
 from ..shop.faults import FLAGS
-from ..timeline import Event, Figures, clock, figures
+from ..timeline import Event, ResponseTimes, clock, response_times
 from ..timescale import scale_expr
 from .mitigations import start_neighbour, stop_neighbour
-from .scenarios import SLOS_DIR, Check, Inject, Scenario, catalogue, pick_random
+from .scenarios import SLOS_DIR, Inject, Probe, Scenario, catalogue, pick_random
 from .scenarios import load as load_scenario
 
 Progress = Callable[[str], None]
@@ -43,21 +43,24 @@ MAX_DRILL_SECONDS = 2 * 3600
 
 
 @dataclass(frozen=True)
-class CheckResult:
-    check: Check
+class ProbeResult:
+    """One probe of the steady-state hypothesis as measured now: ``value`` is its query's worst series, None
+    when the query returned nothing."""
+
+    probe: Probe
     value: float | None
 
     @property
     def holds(self) -> bool:
-        return self.check.holds(self.value)
+        return self.probe.holds(self.value)
 
     def __str__(self) -> str:
-        return ("ok   " if self.holds else "FAIL ") + self.check.describe(self.value)
+        return ("ok   " if self.holds else "FAIL ") + self.probe.describe(self.value)
 
 
 @dataclass
 class DrillStatus:
-    """A drill as it stands: what the mob may see of the scenario, the timeline, the figures so far."""
+    """A drill as it stands: what the mob may see of the scenario, the timeline, the response times so far."""
 
     run: str
     scenario: Scenario
@@ -78,8 +81,8 @@ class DrillStatus:
         return "a secret scenario" if self.hidden else self.scenario.title
 
     @property
-    def figures(self) -> Figures:
-        return figures(self.events)
+    def response_times(self) -> ResponseTimes:
+        return response_times(self.events)
 
     @property
     def elapsed(self) -> float:
@@ -106,19 +109,19 @@ class DrillStatus:
             lines.append("roles: " + ", ".join(f"{role}: {who}" for role, who in self.roles.items()))
         for event in self.visible_events():
             lines.append(f"  {clock(event.t - self.started_at):>6}  {event.kind:<17} {event.text}")
-        shown = {k: v for k, v in self.figures.as_dict().items() if v is not None}
+        shown = {k: v for k, v in self.response_times.as_dict().items() if v is not None}
         if shown:
-            lines.append("figures: " + ", ".join(f"{k[:-2].upper()} {clock(v)}" for k, v in shown.items()))
+            lines.append("response times: " + ", ".join(f"{k[:-2].upper()} {clock(v)}" for k, v in shown.items()))
         return "\n".join(lines)
 
 
 def _masked(event: Event) -> Event:
-    """An event as a secret drill shows it: what was injected and what the checks look at stay hidden."""
+    """An event as a secret drill shows it: what was injected and what the probes look at stay hidden."""
     if event.kind == "injected":
         return Event(event.t, event.kind, "the game master injected something", {})
     if event.kind in ("steady_state", "resolution_check"):
         verdict = "passed" if event.data.get("passed") else "failed"
-        return Event(event.t, event.kind, f"the steady-state checks {verdict}", {"passed": event.data.get("passed")})
+        return Event(event.t, event.kind, f"the steady-state probes {verdict}", {"passed": event.data.get("passed")})
     if event.kind == "action":
         # the watcher's "payments: latency fault cleared" would name the fault a mob's restart happened to clear
         return Event(event.t, event.kind, _FAULT_CLEARED.sub(r"\g<service>: a fault cleared", event.text), event.data)
@@ -135,14 +138,14 @@ class DrillResult:
     run: str
     scenario: str
     outcome: str  # resolved | abandoned
-    figures: Figures
+    response_times: ResponseTimes
     events: list[Event]
     postmortem: Path
     results_file: Path
 
     def __str__(self) -> str:
         parts = [f"drill {self.run} {self.outcome}"]
-        parts += [f"{k[:-2].upper()} {clock(v)}" for k, v in self.figures.as_dict().items() if v is not None]
+        parts += [f"{k[:-2].upper()} {clock(v)}" for k, v in self.response_times.as_dict().items() if v is not None]
         return ", ".join(parts) + f"\npostmortem draft: {self.postmortem}\nresults: {self.results_file}"
 
 
@@ -221,16 +224,17 @@ def scenario_of(run: str, config: Config) -> Scenario:
 # ---------------------------------------------------------------- steady state
 
 
-def steady_state(scenario: Scenario, config: Config | None = None) -> list[CheckResult]:
-    """Evaluate the hypothesis now; queries are compressed by the profile's time scale like the rules."""
+def steady_state(scenario: Scenario, config: Config | None = None) -> list[ProbeResult]:
+    """Run the hypothesis's probes now, recording nothing; queries are compressed by the profile's time scale
+    like the rules."""
     config = sandbox.current_config(config)
     scale = config.profile_spec.time_scale
     results = []
-    for check in scenario.steady_state:
-        frame = prom.query(scale_expr(check.query, scale), config=config)
+    for probe in scenario.steady_state:
+        frame = prom.query(scale_expr(probe.query, scale), config=config)
         values = [float(v) for v in frame["value"]] if len(frame) else []
-        worst = (max(values) if check.comparison == "below" else min(values)) if values else None
-        results.append(CheckResult(check, worst))
+        worst = (max(values) if probe.comparison == "below" else min(values)) if values else None
+        results.append(ProbeResult(probe, worst))
     return results
 
 
@@ -245,14 +249,14 @@ def firing(names: tuple[str, ...], config: Config, severity: str | None = None) 
     return sorted(set(hits["alertname"]))
 
 
-def _wait_steady(scenario: Scenario, config: Config, progress: Progress, secret: bool = False) -> list[CheckResult]:
+def _wait_steady(scenario: Scenario, config: Config, progress: Progress, secret: bool = False) -> list[ProbeResult]:
     """Wait for the hypothesis to hold with none of the expected alerts active.
 
     An expected alert still active from an earlier incident could not page
     again, so the wait allows for the longest window of those alerts' rules (at
     the expected severity: an SLO's slow-burn tickets look back for days) as
     well as the hypothesis's own windows. In a secret drill its messages count
-    the checks and alerts instead of naming them: their names tell the scenario.
+    the probes and alerts instead of naming them: their names tell the scenario.
     """
     from ..timescale import parse_duration, range_windows
 
@@ -265,7 +269,7 @@ def _wait_steady(scenario: Scenario, config: Config, progress: Progress, secret:
     timeout = scenario.settle / scale + max(windows, default=0.0) + 30
     deadline = time.monotonic() + timeout
     told = 0.0
-    results: list[CheckResult] = []
+    results: list[ProbeResult] = []
     problems: list[str] = []
 
     def steady() -> bool:
@@ -274,10 +278,10 @@ def _wait_steady(scenario: Scenario, config: Config, progress: Progress, secret:
         active = firing(scenario.expect_alerts, config, scenario.expect_severity)
         if all(r.holds for r in results) and not active:
             return True
-        problems = [str(r.check.describe(r.value)) for r in results if not r.holds]
+        problems = [str(r.probe.describe(r.value)) for r in results if not r.holds]
         problems += [f"{name} is still active" for name in active]
         if secret:
-            problems = [f"{len(problems)} of the scenario's checks and alerts are not back to normal"]
+            problems = [f"{len(problems)} of the scenario's probes and alerts are not back to normal"]
         if time.monotonic() - told > 10 and deadline > time.monotonic():
             progress(f"waiting up to {deadline - time.monotonic():.0f} s for the steady state: " + "; ".join(problems))
             told = time.monotonic()
@@ -300,12 +304,12 @@ def list_drills() -> list[Scenario]:
 def start(name: str | None = None, *, random: bool = False, secret: bool = False,
           roles: dict[str, str] | None = None, config: Config | None = None,
           progress: Progress = lambda _: None) -> DrillStatus:
-    """Check the steady state, inject the scenario's first faults and start its watcher."""
+    """Verify the steady state, inject the scenario's first faults and start its watcher."""
     config = sandbox.current_config(config)
     if (name is None) == (not random):
         raise InvalidInput("drill", "name one scenario, or ask for a random one (and not both)")
     scenario = pick_random() if random else load_scenario(name)
-    roles = _check_roles(roles or {})
+    roles = _validate_roles(roles or {})
     if active_record(config) is not None:
         current = status(config)
         if not sandbox.is_up(config):
@@ -317,7 +321,7 @@ def start(name: str | None = None, *, random: bool = False, secret: bool = False
     scale = config.profile_spec.time_scale
     for slo in scenario.slos:
         _install_slo(slo, config)
-    checks = _wait_steady(scenario, config, progress, secret)
+    probes = _wait_steady(scenario, config, progress, secret)
     started = datetime.now(timezone.utc)
     run = f"{started:%Y%m%dT%H%M%S}-{'secret' if secret else scenario.id}"
     run_dir(run, config).mkdir(parents=True, exist_ok=True)
@@ -330,7 +334,7 @@ def start(name: str | None = None, *, random: bool = False, secret: bool = False
            secret=secret, **({} if secret else {"scenario": scenario.id}))
     if roles:
         record(run, "roles", _roles_text(roles), config, roles=roles)
-    record(run, "steady_state", "steady state holds: " + "; ".join(r.check.describe(r.value) for r in checks),
+    record(run, "steady_state", "steady state holds: " + "; ".join(r.probe.describe(r.value) for r in probes),
            config, passed=True)
     for index, inject in enumerate(scenario.injects):
         if inject.after == 0:
@@ -412,19 +416,20 @@ def status(config: Config | None = None) -> DrillStatus:
                        read_timeline(run, config), active.get("roles") or {}, active["time_scale"])
 
 
-def new_pages(since: float, config: Config):
-    """Notifications received since ``since`` about alerts that started since then (see ``is_new_page``)."""
-    rows = pager.pages(config, since=since)
+def new_notifications(since: float, config: Config):
+    """Notifications received since ``since`` about alerts that started since then (see ``is_new_alert``)."""
+    rows = pager.notifications(config, since=since)
     if not len(rows):
         return rows
-    return rows[[is_new_page(row, since) for row in rows.to_dict("records")]].reset_index(drop=True)
+    return rows[[is_new_alert(row, since) for row in rows.to_dict("records")]].reset_index(drop=True)
 
 
-def is_new_page(row: dict, since: float) -> bool:
-    """Whether a stored page (a ``pager.pages`` row) is about an alert that started at ``since`` or later.
+def is_new_alert(row: dict, since: float) -> bool:
+    """Whether a stored notification (a ``pager.notifications`` row) is about an alert that started at
+    ``since`` or later.
 
     Alertmanager repeats a group's older alerts in every notification, so an alert left over from an
-    earlier incident must not count as this drill's page. One second of slack covers the clocks of
+    earlier incident must not count as this drill's. One second of slack covers the clocks of
     Prometheus and this process.
     """
     return _parse_time(row["starts_at"]) >= since - 1
@@ -511,7 +516,7 @@ def set_roles(roles: dict[str, str], config: Config | None = None) -> Event:
     overwrite each other with stale names. If nothing changes, nothing is
     recorded and the latest roles event is returned.
     """
-    roles = _check_roles(roles)
+    roles = _validate_roles(roles)
     config = sandbox.current_config(config)
     current = status(config)
     with _locked(config.paths.drill_lock):
@@ -530,15 +535,20 @@ def set_roles(roles: dict[str, str], config: Config | None = None) -> Event:
         return record(current.run, "roles", _roles_text(merged), config, roles=merged)
 
 
-def check(config: Config | None = None) -> list[CheckResult]:
-    """Run the resolution check (the steady-state hypothesis) now and record its outcome."""
+def verify_steady_state(config: Config | None = None) -> list[ProbeResult]:
+    """Run the running drill's steady-state probes now and record the verdict on its timeline (a
+    ``resolution_check`` event, passed or failed); one result per probe. CheckFailed when no drill runs."""
     config = sandbox.current_config(config)
     current = status(config)
     results = steady_state(current.scenario, config)
     passed = all(r.holds for r in results)
     record(current.run, "resolution_check", ("passed: " if passed else "failed: ")
-           + "; ".join(r.check.describe(r.value) for r in results), config, passed=passed)
+           + "; ".join(r.probe.describe(r.value) for r in results), config, passed=passed)
     return results
+
+
+check = verify_steady_state
+"""The older name of ``verify_steady_state``, as `kit drill check` is of `kit drill verify`."""
 
 
 def end(*, abandon: bool = False, wait: float | None = None, run: str | None = None,
@@ -579,7 +589,7 @@ def result_of(run: str, config: Config | None = None) -> DrillResult:
         raise CheckFailed(f"drill {run} has not ended: it is running, or it stopped before it was recorded "
                           f"(see {config.paths.drill_timeline(run)})")
     events = read_timeline(run, config)
-    return DrillResult(run, row["scenario"], row["outcome"], figures(events), events,
+    return DrillResult(run, row["scenario"], row["outcome"], response_times(events), events,
                        config.paths.drill_postmortem(run), path)
 
 
@@ -588,9 +598,9 @@ def _end(abandon: bool, wait: float | None, config: Config) -> DrillResult:
     run, scenario = current.run, current.scenario
     if not abandon and not sandbox.is_up(config):
         raise SandboxNotReady(f"drill {run} cannot be resolved: the sandbox is down, so its steady state cannot be "
-                              "checked. `kit up`, then `kit drill end`; or give up with `kit drill end --abandon`.")
+                              "verified. `kit up`, then `kit drill end`; or give up with `kit drill end --abandon`.")
     if not abandon:
-        results: list[CheckResult] = []
+        results: list[ProbeResult] = []
 
         def holds() -> bool:
             nonlocal results
@@ -599,7 +609,7 @@ def _end(abandon: bool, wait: float | None, config: Config) -> DrillResult:
 
         if not polling.wait_until(holds, scenario.settle / current.time_scale if wait is None else wait, 0.5):
             record(run, "resolution_check", "failed: " + _describe(results), config, passed=False)
-            shown = "some checks fail (hidden in a secret drill)" if current.secret else _describe(results)
+            shown = "some probes fail (hidden in a secret drill)" if current.secret else _describe(results)
             raise CheckFailed("the steady state does not hold yet: " + shown
                               + ". Mitigate (the runbook says how), then `kit drill end` again; "
                               "or give up with `kit drill end --abandon`.")
@@ -615,15 +625,15 @@ def _end(abandon: bool, wait: float | None, config: Config) -> DrillResult:
     record(run, "ended", "the sandbox is reset", config)
     events = read_timeline(run, config)
     outcome = "abandoned" if abandon else "resolved"
-    result_figures = figures(events)
+    times = response_times(events)
     from .postmortem import draft
 
     postmortem = config.paths.drill_postmortem(run)
     postmortem.write_text(draft(scenario, events, current.roles, outcome, current.time_scale, config=config))
-    _append_result(run, scenario, current, outcome, result_figures, events, config)
+    _append_result(run, scenario, current, outcome, times, events, config)
     with _locked(config.paths.drill_lock):
         _active_file(config).unlink(missing_ok=True)
-    return DrillResult(run, scenario.id, outcome, result_figures, events, postmortem, results_file(config))
+    return DrillResult(run, scenario.id, outcome, times, events, postmortem, results_file(config))
 
 
 @dataclass(frozen=True)
@@ -652,11 +662,11 @@ def rehearse(name: str, *, mitigation: int = 0, config: Config | None = None,
     with drill(name, config=config, progress=progress) as rehearsed:  # abandoned if any step below fails
         started = rehearsed.status()
         scenario, scale = started.scenario, started.time_scale
-        injected = started.figures.injected_at or started.started_at
+        injected = started.response_times.injected_at or started.started_at
         bound = scenario.page_within / scale
-        feed = pager.PageFeed(config, since=injected)
+        feed = pager.NotificationFeed(config, since=injected)
         paged = polling.wait_for(
-            lambda: next((row for row in feed.read() if is_new_page(row, injected) and row["status"] == "firing"
+            lambda: next((row for row in feed.read() if is_new_alert(row, injected) and row["status"] == "firing"
                           and row["alertname"] in scenario.expect_alerts
                           and row["severity"] == scenario.expect_severity), None),
             2 * bound + 30, 0.2,
@@ -683,17 +693,17 @@ def _wait_for_action(run: str, config: Config, timeout: float = 20.0) -> None:
                           f"see {config.paths.drill_watcher_log(run)}")
 
 
-def _try_steady(scenario: Scenario, config: Config) -> list[CheckResult]:
+def _try_steady(scenario: Scenario, config: Config) -> list[ProbeResult]:
     try:
         return steady_state(scenario, config)
     except (SandboxNotReady, PromQLError, KitError):
         return []
 
 
-def _describe(results: list[CheckResult]) -> str:
+def _describe(results: list[ProbeResult]) -> str:
     if not results:
         return "Prometheus did not answer"
-    return "; ".join(r.check.describe(r.value) for r in results)
+    return "; ".join(r.probe.describe(r.value) for r in results)
 
 
 def results(config: Config | None = None):
@@ -715,7 +725,7 @@ def last_run(config: Config | None = None) -> str:
     return max(runs)
 
 
-def _append_result(run: str, scenario: Scenario, current: DrillStatus, outcome: str, result: Figures,
+def _append_result(run: str, scenario: Scenario, current: DrillStatus, outcome: str, result: ResponseTimes,
                    events: list[Event], config: Config) -> None:
     row = {
         "run": run, "scenario": scenario.id, "difficulty": scenario.difficulty, "secret": current.secret,
@@ -757,7 +767,7 @@ def _install_slo(name: str, config: Config) -> None:
     slo.install(spec, name=_rule_file(spec.name), config=config)
 
 
-def _check_roles(roles: dict[str, str]) -> dict[str, str]:
+def _validate_roles(roles: dict[str, str]) -> dict[str, str]:
     for role, who in roles.items():
         if role not in ROLES:
             raise InvalidInput("roles", f"{role!r} is not a drill role; the roles are {', '.join(ROLES)}")

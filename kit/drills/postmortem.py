@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 from ..config import Config
 from ..errors import InvalidInput, KitError
-from ..timeline import Event, clock, figures
+from ..timeline import Event, clock, response_times
 
 if TYPE_CHECKING:
     from .scenarios import Scenario
@@ -30,10 +30,12 @@ def draft(scenario: "Scenario", events: list[Event], roles: dict[str, str], outc
           *, config: Config | None = None) -> str:
     """The postmortem draft as markdown."""
 
-    found = figures(events)
+    found = response_times(events)
     start = events[0].t if events else 0.0
     end = found.resolved_at or (events[-1].t if events else start)
-    pages = [e for e in events if e.kind == "page" and e.data.get("status") == "firing"]
+    notified = [e for e in events if e.kind == "page" and e.data.get("status") == "firing"]
+    pages = [e for e in notified if e.data.get("severity") != "ticket"]
+    tickets = [e for e in notified if e.data.get("severity") == "ticket"]
     lines = [
         f"# Postmortem: {scenario.title}",
         "",
@@ -50,7 +52,8 @@ def draft(scenario: "Scenario", events: list[Event], roles: dict[str, str], outc
         "",
         f"- Duration, from the first fault to the steady state holding again: {_span(found.ttr)}"
         + (f" (about {_span(found.ttr * time_scale)} at production timing)" if found.ttr and time_scale != 1 else ""),
-        f"- Pages: {len(pages)} ({', '.join(sorted({p.data.get('alertname', '') for p in pages})) or 'none'})",
+        f"- Pages: {len(pages)} ({_alertnames(pages)})",
+        *([f"- Tickets: {len(tickets)} ({_alertnames(tickets)})"] if tickets else []),
         *_budget_lines(scenario, found.injected_at, end, time_scale, config),
         f"- {TODO} which users noticed, and what they could not do._",
         "",
@@ -62,7 +65,7 @@ def draft(scenario: "Scenario", events: list[Event], roles: dict[str, str], outc
         "",
         "## Detection and response",
         "",
-        "| figure | value |",
+        "| response time | value |",
         "|---|---|",
         f"| time to detect (TTD) | {_span(found.ttd)} |",
         f"| time to acknowledge (TTA) | {_span(found.tta)} |",
@@ -162,6 +165,10 @@ def _budget_lines(scenario: "Scenario", start: float | None, end: float, time_sc
 
 def _span(seconds: float | None) -> str:
     return "—" if seconds is None else clock(seconds)
+
+
+def _alertnames(events: list[Event]) -> str:
+    return ", ".join(sorted({e.data.get("alertname", "") for e in events})) or "none"
 
 
 def _cell(text: str) -> str:

@@ -1,4 +1,4 @@
-"""Incident drill scenarios: the YAML a game master writes, checked before anything is injected.
+"""Incident drill scenarios: the YAML a game master writes, validated before anything is injected.
 
 Every duration is written for production timing and compressed by the
 sandbox profile's time scale when the drill runs, exactly as alert rules are,
@@ -71,8 +71,9 @@ class Inject:
 
 
 @dataclass(frozen=True)
-class Check:
-    """One clause of the steady-state hypothesis: a PromQL value on the right side of a bound."""
+class Probe:
+    """One probe of the steady-state hypothesis (Chaos Toolkit's word): a PromQL value on the right side of a
+    bound. A scenario file lists them under ``steady_state``."""
 
     name: str
     query: str
@@ -110,7 +111,7 @@ class Scenario:
     expect_severity: str
     page_within: float
     """Production seconds from the first injection to the expected alert reaching the pager."""
-    steady_state: tuple[Check, ...]
+    steady_state: tuple[Probe, ...]
     mitigations: tuple[Mitigation, ...]
     diagnosis: dict[str, str]
     hints: tuple[str, ...] = ()
@@ -123,7 +124,7 @@ class Scenario:
         """Production seconds the steady state may need to show again: its longest query window and a margin."""
         from ..timescale import range_windows
 
-        windows = [w for check in self.steady_state for w in range_windows(check.query)]
+        windows = [w for probe in self.steady_state for w in range_windows(probe.query)]
         return max(windows, default=60.0) + 60.0
 
 
@@ -233,14 +234,14 @@ class _Inject(Document):
         return self
 
 
-class _Check(Document):
+class _Probe(Document):
     name: _Text
     query: _Text
     below: _Number | None = None
     above: _Number | None = None
 
     @model_validator(mode="after")
-    def _one_bound(self) -> _Check:
+    def _one_bound(self) -> _Probe:
         if (self.below is None) == (self.above is None):
             raise ValueError("needs exactly one of below or above")
         return self
@@ -272,7 +273,7 @@ class _Scenario(Document):
     briefing: _Text
     inject: list[_Inject] = Field(min_length=1)
     expect: _Expect
-    steady_state: list[_Check] = Field(min_length=1)
+    steady_state: list[_Probe] = Field(min_length=1)
     mitigations: list[_Mitigation] = Field(min_length=1)
     diagnosis: _Diagnosis
     hints: list[_Text] = []
@@ -296,7 +297,7 @@ def _scenario(doc: Any, path: Path | None) -> Scenario:
         expect_alerts=tuple(spec.expect.alerts),
         expect_severity=spec.expect.severity,
         page_within=spec.expect.page_within,
-        steady_state=tuple(_check(item) for item in spec.steady_state),
+        steady_state=tuple(_probe(item) for item in spec.steady_state),
         mitigations=tuple(Mitigation(item.command, item.effect) for item in spec.mitigations),
         diagnosis=spec.diagnosis.model_dump(),
         hints=tuple(spec.hints),
@@ -326,6 +327,6 @@ def _inject(item: _Inject, where: str, source: str) -> Inject:
     return Inject(item.after, load_route=load.route, load_rps=load.rps, load_seconds=load.duration)
 
 
-def _check(item: _Check) -> Check:
+def _probe(item: _Probe) -> Probe:
     comparison = "below" if item.below is not None else "above"
-    return Check(item.name, item.query, getattr(item, comparison), comparison)
+    return Probe(item.name, item.query, getattr(item, comparison), comparison)

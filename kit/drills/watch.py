@@ -2,7 +2,7 @@
 
 It carries out the game master's delayed injections on time, and turns what
 it observes into timeline events: alerts starting to fire in Prometheus,
-pages reaching the pager, and every change to the sandbox the mob makes (a
+notifications (pages and tickets) reaching the pager, and every change to the sandbox the mob makes (a
 fault gone, a process restarted, a flag flipped, load shed). It keeps no state
 of its own: started again, it rebuilds what it knows from the timeline.
 """
@@ -34,8 +34,8 @@ class Watcher:
         self.scale = config.profile_spec.time_scale
         self.done = {e.data.get("index") for e in events if e.kind == "injected"}
         self.alerts = {e.data.get("alertname") for e in events if e.kind == "alert_firing"}
-        self.pages = {e.data.get("key") for e in events if e.kind == "page"}
-        self.feed = pager.PageFeed(config, since=self.started)
+        self.notified = {e.data.get("key") for e in events if e.kind == "page"}
+        self.feed = pager.NotificationFeed(config, since=self.started)
         self.prometheus_down = False
         self.secret = bool((drills.active_record(config) or {}).get("secret"))
         self.seen: dict[str, object] = self._observe()
@@ -44,7 +44,7 @@ class Watcher:
         self._inject_due()
         self._record_changes()
         self._record_alerts()
-        self._record_pages()
+        self._record_notifications()
 
     def _inject_due(self) -> None:
         now = time.time()
@@ -107,14 +107,14 @@ class Watcher:
             drills.record(self.run, "alert_firing", f"{name} is firing", self.config, alertname=name,
                           status="firing", severity=row.get("severity", ""))
 
-    def _record_pages(self) -> None:
+    def _record_notifications(self) -> None:
         for row in self.feed.read():
-            if not drills.is_new_page(row, self.started):
+            if not drills.is_new_alert(row, self.started):
                 continue
             key = f"{row['alertname']}|{row['status']}|{row['starts_at']}"
-            if key in self.pages:
+            if key in self.notified:
                 continue
-            self.pages.add(key)
+            self.notified.add(key)
             kind = "ticket" if row["severity"] == "ticket" else "page"
             drills.record(self.run, "page", f"{kind} {row['status']}: {row['alertname']} ({row['summary']})",
                           self.config, alertname=row["alertname"], status=row["status"], severity=row["severity"],

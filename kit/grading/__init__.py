@@ -3,7 +3,8 @@
 ``kit.grading.check(...)``, ``grade_cohort(...)`` and ``build_labs(...)`` come from
 :mod:`kit.grading.autograde`. The package's modules:
 
-- ``autograde``: regenerate ``labs/`` from ``solutions/`` and prove they agree; grade a learner or a cohort
+- ``autograde``: regenerate ``labs/`` from ``solutions/`` and verify they agree (``verify_labs``); grade a
+  learner (``check``, `kit check`) or a cohort
 - ``submissions``: learners' notebooks as they reach the grader, found, read and repaired
 - ``workcopy``: each learner's own copies of the labs, outside the tracked tree"""
 
@@ -14,18 +15,18 @@ from .autograde import (
     ExerciseScore,
     Gradebook,
     GradeReport,
-    LabsCheck,
+    LabsVerification,
     build_labs,
     check,
-    check_labs,
     grade_cohort,
     grade_notebook,
     list_labs,
     make_submission,
     solution_answers,
+    verify_labs,
 )
 
 __all__ = [
-    "CELL_TIMEOUT", "build_labs", "check", "check_labs", "ExerciseScore", "grade_cohort", "grade_notebook",
-    "Gradebook", "GradeReport", "LabsCheck", "list_labs", "make_submission", "solution_answers",
+    "CELL_TIMEOUT", "build_labs", "check", "ExerciseScore", "grade_cohort", "grade_notebook",
+    "Gradebook", "GradeReport", "LabsVerification", "list_labs", "make_submission", "solution_answers", "verify_labs",
 ]

@@ -81,15 +81,15 @@ __all__ = [
     "ExerciseScore",
     "GradeReport",
     "Gradebook",
-    "LabsCheck",
     "build_labs",
+    "LabsVerification",
     "check",
-    "check_labs",
     "grade_cohort",
     "grade_notebook",
     "list_labs",
     "make_submission",
     "solution_answers",
+    "verify_labs",
 ]
 
 CELL_TIMEOUT = 60
@@ -228,8 +228,8 @@ class Gradebook:
 
 
 @dataclass(frozen=True)
-class LabsCheck:
-    """Whether labs/ is exactly what nbgrader generates from solutions/ and leaks nothing."""
+class LabsVerification:
+    """Whether labs/ is exactly what nbgrader generates from solutions/ and leaks nothing (`kit labs verify`)."""
 
     labs: list[str]
     problems: list[str]
@@ -274,8 +274,10 @@ def build_labs(lab: str | None = None, *, root: Path = REPO_ROOT) -> list[Path]:
     return built
 
 
-def check_labs(*, root: Path = REPO_ROOT) -> LabsCheck:
-    """Regenerate every lab in a temp dir and compare with labs/; lint sources; scan labs/ for leaks."""
+def verify_labs(*, root: Path = REPO_ROOT) -> LabsVerification:
+    """Regenerate every lab in a temp dir and compare with labs/; lint sources; scan labs/ for leaks.
+
+    Named apart from ``check``, which grades a learner's notebook (`kit check`)."""
     root = Path(root)
     names = list_labs(root)
     problems: list[str] = []
@@ -303,7 +305,7 @@ def check_labs(*, root: Path = REPO_ROOT) -> LabsCheck:
         if folder.name not in names:
             problems.append(f"{LABS}/{folder.name} has no source in {SOLUTIONS}/; delete it or add its source")
     problems += _leaks(ContentPaths(root).labs, root)
-    return LabsCheck(names, problems)
+    return LabsVerification(names, problems)
 
 
 def _lint_source(notebook: Path, root: Path) -> list[str]:

@@ -17,15 +17,15 @@ from .loadtest import (
     OpenModelResult,
     Ramp,
     Step,
-    check_measured,
-    check_target,
     coordinated_omission,
     open_model,
+    require_measured,
     run,
     stages,
+    validate_target,
 )
 
 __all__ = [
-    "ROUTES", "check_measured", "check_target", "coordinated_omission", "CoordinatedOmission", "LoadResult",
-    "open_model", "OpenModelResult", "Ramp", "run", "stages", "Step",
+    "ROUTES", "coordinated_omission", "CoordinatedOmission", "LoadResult", "open_model", "OpenModelResult",
+    "Ramp", "require_measured", "run", "stages", "Step", "validate_target",
 ]

@@ -51,7 +51,7 @@ def _number(value) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
-def _check_positive(name: str, value, *, integer: bool = False) -> None:
+def _validate_positive(name: str, value, *, integer: bool = False) -> None:
     if integer:
         if not isinstance(value, int) or isinstance(value, bool) or value < 1:
             raise InvalidInput(name, f"must be a whole number of at least 1, got {value!r}")
@@ -59,7 +59,7 @@ def _check_positive(name: str, value, *, integer: bool = False) -> None:
         raise InvalidInput(name, f"must be a number more than 0, got {value!r}")
 
 
-def _check_route(route: str) -> None:
+def _validate_route(route: str) -> None:
     if route not in SERVICE_ROUTES:
         raise InvalidInput("route", f"{route!r} is not a route under simulated capacity; "
                                     f"choose one of {', '.join(SERVICE_ROUTES)}")
@@ -70,8 +70,8 @@ def _check_route(route: str) -> None:
 
 def expected_capacity(slots: int, mean_service_ms: float) -> float:
     """Requests per second ``slots`` workers serve at full utilisation: slots ÷ mean service time."""
-    _check_positive("slots", slots, integer=True)
-    _check_positive("mean_service_ms", mean_service_ms)
+    _validate_positive("slots", slots, integer=True)
+    _validate_positive("mean_service_ms", mean_service_ms)
     return slots / (mean_service_ms / 1000.0)
 
 
@@ -83,11 +83,11 @@ def slots_needed(target_rps: float, mean_service_ms: float, *, headroom: float =
     Busy slots on average are target × mean service time (Little's law); the survivors must hold
     that with ``headroom`` to spare, since queueing delay explodes as utilisation nears 1.
     """
-    _check_positive("target_rps", target_rps)
-    _check_positive("mean_service_ms", mean_service_ms)
+    _validate_positive("target_rps", target_rps)
+    _validate_positive("mean_service_ms", mean_service_ms)
     if not _number(headroom) or not 0 <= headroom < 1:
         raise InvalidInput("headroom", f"must be a fraction from 0 up to (not including) 1, got {headroom!r}")
-    _check_positive("n_plus_one", n_plus_one, integer=True)
+    _validate_positive("n_plus_one", n_plus_one, integer=True)
     survivors = max(1, n_plus_one - 1)
     busy = target_rps * mean_service_ms / 1000.0  # average busy slots in total
     per_instance = busy / (1.0 - headroom) / survivors
@@ -105,8 +105,9 @@ class SearchSLO:
     max_error_ratio: float = 0.01
     min_throughput_ratio: float = 0.95  # successful answers per second ÷ offered rate
 
-    def check(self) -> None:
-        _check_positive("slo.p99_ms", self.p99_ms)
+    def validate(self) -> None:
+        """Raise InvalidInput naming the field (``slo.p99_ms``, ...) that is out of its range."""
+        _validate_positive("slo.p99_ms", self.p99_ms)
         if not _number(self.max_error_ratio) or not 0 <= self.max_error_ratio < 1:
             raise InvalidInput("slo.max_error_ratio", f"must be a fraction from 0 to 1, got {self.max_error_ratio!r}")
         if not _number(self.min_throughput_ratio) or not 0 < self.min_throughput_ratio <= 1:
@@ -179,10 +180,10 @@ def search(route: str = "product", *, expected: float, start: float = 0.4, stop:
     of sending plus a drain); the whole search is refused if it could exceed 300 s of sending. Between
     steps it waits, at most ``settle_s`` seconds, for the shop to have worked off the step (see ``_settle``).
     """
-    _check_route(route)
+    _validate_route(route)
     if not _number(expected) or expected <= 0 or expected > load.MAX_RATE:
         raise InvalidInput("expected", f"must be a rate more than 0, at most {load.MAX_RATE:g} req/s, got {expected!r}")
-    _check_positive("start", start)
+    _validate_positive("start", start)
     if not _number(stop) or stop <= start:
         raise InvalidInput("stop", f"must be a number above start ({start!r}), got {stop!r}")
     if not isinstance(steps, int) or isinstance(steps, bool) or not 2 <= steps <= MAX_STEPS:
@@ -196,7 +197,7 @@ def search(route: str = "product", *, expected: float, start: float = 0.4, stop:
     if expected * stop > load.MAX_RATE:
         raise InvalidInput("stop", f"would offer more than {load.MAX_RATE:g} req/s")
     slo = slo or SearchSLO()
-    slo.check()
+    slo.validate()
     say = progress or (lambda _: None)
     started = time.monotonic()
     taken: list[Step] = []
@@ -299,7 +300,7 @@ def littles_law(config: Config | None = None, *, route: str | None = None, windo
     in-flight gauge: the law then has nothing to compare.
     """
     if route is not None:
-        _check_route(route)
+        _validate_route(route)
     seconds = parse_duration(window, "window")
     if seconds < 2:
         raise InvalidInput("window", f"must be at least 2s (two scrapes), got {window!r}")

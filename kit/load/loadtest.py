@@ -51,7 +51,7 @@ from .openmodel import Histogram
 
 __all__ = [
     "ROUTES", "Step", "Ramp", "LoadResult", "OpenModelResult", "CoordinatedOmission",
-    "run", "open_model", "coordinated_omission", "check_target", "check_measured", "stages",
+    "run", "open_model", "coordinated_omission", "validate_target", "require_measured", "stages",
 ]
 
 LOCUSTFILE = Path(__file__).with_name("locustfile.py")
@@ -118,7 +118,7 @@ def _positive(value) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and value > 0
 
 
-def check_target(host: str, allow_remote: bool = False) -> str:
+def validate_target(host: str, allow_remote: bool = False) -> str:
     """The base URL of a load test target, refused unless loopback (or ``allow_remote`` is True)."""
     if not isinstance(host, str) or not host:
         raise InvalidInput("host", f"must be a URL such as http://127.0.0.1:18080, got {host!r}")
@@ -146,13 +146,13 @@ def _loopback(name: str) -> bool:
         return False
 
 
-def _check_duration(duration) -> float:
+def _validate_duration(duration) -> float:
     if not _positive(duration) or duration > MAX_DURATION_S:
         raise InvalidInput("duration", f"must be more than 0 and at most {MAX_DURATION_S:g} seconds, got {duration!r}")
     return float(duration)
 
 
-def _check_route(route: str | None, allow_none: bool) -> None:
+def _validate_route(route: str | None, allow_none: bool) -> None:
     if route is None and allow_none:
         return
     if route not in ROUTES:
@@ -160,7 +160,7 @@ def _check_route(route: str | None, allow_none: bool) -> None:
 
 
 def _target(host: str | None, config: Config | None, allow_remote: bool) -> str:
-    return check_target(host or resolve(config).url("shop"), allow_remote)
+    return validate_target(host or resolve(config).url("shop"), allow_remote)
 
 
 # --------------------------------------------------------------------------- process supervision
@@ -360,10 +360,10 @@ def run(users: int, spawn_rate: float, duration: float, *, host: str | None = No
         raise InvalidInput("users", f"must be a whole number from 1 to {MAX_USERS}, got {users!r}")
     if not _positive(spawn_rate) or spawn_rate > MAX_USERS:
         raise InvalidInput("spawn_rate", f"must be more than 0 users per second, at most {MAX_USERS}, got {spawn_rate!r}")
-    duration = _check_duration(duration)
+    duration = _validate_duration(duration)
     if not isinstance(workers, int) or isinstance(workers, bool) or not 0 <= workers <= MAX_WORKERS:
         raise InvalidInput("workers", f"must be a whole number from 0 to {MAX_WORKERS}, got {workers!r}")
-    _check_route(route, allow_none=True)
+    _validate_route(route, allow_none=True)
     if wait is not None:
         if (not isinstance(wait, (tuple, list)) or len(wait) != 2
                 or not all(isinstance(w, (int, float)) and w >= 0 for w in wait) or wait[0] > wait[1]):
@@ -424,7 +424,7 @@ def run(users: int, spawn_rate: float, duration: float, *, host: str | None = No
         counts = [int(path.read_text() or 0) for path in work.glob("answered-*")]
         result = LoadResult(stats, parse_history(history), failures, users, duration, workers, target, outcome,
                             group.procs[0].returncode, group.cpu_seconds, argv, sum(counts) if counts else None)
-        check_measured(result)
+        require_measured(result)
         if progress is not None:
             progress(f"locust {outcome}: {result.summary()}")
         return result
@@ -435,7 +435,7 @@ def run(users: int, spawn_rate: float, duration: float, *, host: str | None = No
         work.rmdir()
 
 
-def check_measured(result: LoadResult) -> None:
+def require_measured(result: LoadResult) -> None:
     """Raise NothingMeasured when a locust run measured nothing: no request sent, or none answered.
 
     A run where every request was refused or reset has the statistics table of a
@@ -523,8 +523,8 @@ def open_model(rate: float, duration: float, *, route: str = "product", host: st
     """Send ``rate`` requests per second to ``route`` for ``duration`` seconds, on schedule, from a subprocess."""
     if not _positive(rate) or rate > MAX_RATE:
         raise InvalidInput("rate", f"must be more than 0 and at most {MAX_RATE:g} requests per second, got {rate!r}")
-    duration = _check_duration(duration)
-    _check_route(route, allow_none=False)
+    duration = _validate_duration(duration)
+    _validate_route(route, allow_none=False)
     for name, value in (("connections", connections), ("max_connections", max_connections)):
         if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= 20_000:
             raise InvalidInput(name, f"must be a whole number from 1 to 20000, got {value!r}")
@@ -637,10 +637,10 @@ def coordinated_omission(*, route: str = "product", duration: float = 8.0, users
     from ..shop import faults
 
     config = resolve(config)
-    _check_route(route, allow_none=False)
+    _validate_route(route, allow_none=False)
     if route == "health":
         raise InvalidInput("route", "health is outside the fault model; choose catalog, product or checkout")
-    duration = _check_duration(duration)
+    duration = _validate_duration(duration)
     if not _positive(stall_ms) or not _positive(stall_every_s) or stall_ms / 1000 >= stall_every_s:
         raise InvalidInput("stall_ms", f"must be more than 0 and shorter than stall_every_s, got {stall_ms!r}")
     share = (stall_ms / 1000) / stall_every_s

@@ -56,7 +56,7 @@ def argv_for(name: str, config: Config, tools: dict[str, binaries.Found]) -> lis
                      "--secret-file", str(config.secret_drill_file), "--slots", str(config.shop_slots), "--queue", str(config.shop_queue)]
     if name == "pager":
         return py + ["kit.pager", *common, "--port", str(config.pager_port),
-                     "--store", str(config.paths.pages)]
+                     "--store", str(config.paths.notifications)]
     if name == "alertmanager":
         return [str(tools["alertmanager"].path), f"--config.file={config.paths.alertmanager_config}",
                 f"--storage.path={config.paths.alertmanager_data}",

@@ -70,12 +70,12 @@ from . import budget
 from .budget import (budget_after_incident, budget_burndown, budget_consumed, budget_minutes, budget_remaining,
                      burn_rate, error_budget, time_to_exhaustion)
 from .burnrate import (BUDGET_POLICY, DEFAULT_WINDOWS, POLICY_FILE, BudgetShare, BurnWindow, burn_factor,
-                       burn_windows, check_slo_window, read_budget_policy)
+                       burn_windows, read_budget_policy, validate_slo_window)
 from .live import install, rules_installed, validate_queries
 from .loader import load_spec, load_specs
 from .promtests import generate_tests, test_rules
-from .quality import (AlertQuality, Outcome, Scenario, Strategy, alert_quality, burn_rate_strategy, default_scenarios,
-                      multiwindow_strategy, should_page, simulate, threshold_strategy)
+from .quality import (AlertQuality, ErrorProfile, Outcome, Strategy, alert_quality, burn_rate_strategy,
+                      default_error_profiles, multiwindow_strategy, should_page, simulate, threshold_strategy)
 from .report import BudgetReport, budget_report
 from .rules import generate_rules
 from .sli import le_pattern, sli_error_expr, sli_total_expr
@@ -83,16 +83,16 @@ from .spec import MAX_OBJECTIVE, AvailabilitySLI, LatencySLI, SLOSpec
 
 __all__ = [
     "SLOSpec", "AvailabilitySLI", "LatencySLI", "BurnWindow", "DEFAULT_WINDOWS", "MAX_OBJECTIVE",
-    "Scenario", "Strategy", "Outcome", "AlertQuality", "PromtoolResult",
+    "ErrorProfile", "Strategy", "Outcome", "AlertQuality", "PromtoolResult",
     "BudgetReport", "BudgetShare", "BUDGET_POLICY", "POLICY_FILE", "read_budget_policy", "MIN_SCRAPES_PER_WINDOW",
     "load_spec", "load_specs",
-    "validate_queries", "install", "rules_installed", "check_slo_window", "burn_windows", "le_pattern", "sli_error_expr",
-    "sli_total_expr", "budget_burndown", "budget_report",
+    "validate_queries", "install", "rules_installed", "validate_slo_window", "burn_windows", "le_pattern",
+    "sli_error_expr", "sli_total_expr", "budget_burndown", "budget_report",
     "error_budget", "budget_minutes", "burn_rate", "budget_consumed", "budget_remaining",
     "time_to_exhaustion", "budget_after_incident", "burn_factor",
     "generate_rules", "generate_tests", "check_rules", "test_rules", "to_yaml",
     "threshold_strategy", "burn_rate_strategy", "multiwindow_strategy",
-    "default_scenarios", "simulate", "should_page", "alert_quality",
+    "default_error_profiles", "simulate", "should_page", "alert_quality",
 ]
 
 Duration = budget.Duration

@@ -25,7 +25,7 @@ from ..validation import Document, validated
 from .budget import Duration, duration_seconds
 
 __all__ = ["burn_factor", "factor_label", "BurnWindow", "BudgetShare", "BUDGET_POLICY", "POLICY_FILE",
-           "read_budget_policy", "burn_windows", "DEFAULT_WINDOWS", "check_slo_window"]
+           "read_budget_policy", "burn_windows", "DEFAULT_WINDOWS", "validate_slo_window"]
 
 POLICY_FILE = Path(__file__).with_name("burn_rate_windows.yaml")
 """The alerting policy's table, shipped with the package."""
@@ -133,7 +133,7 @@ DEFAULT_WINDOWS: tuple[BurnWindow, ...] = burn_windows("30d")
 """The policy's windows for a 30-day SLO (14.4×, 6×, 3×, 1×): what the alert-quality lab compares by default."""
 
 
-def check_slo_window(window: str, windows: Sequence[BurnWindow] = DEFAULT_WINDOWS, field: str = "window",
+def validate_slo_window(window: str, windows: Sequence[BurnWindow] = DEFAULT_WINDOWS, field: str = "window",
                      source: str = "") -> None:
     """InvalidInput on ``field`` (named as the input file spells it) unless the SLO window ``window`` holds
     every alert window: the one verdict the spec loader and the rule generator share."""

@@ -59,8 +59,8 @@ from ..timescale import parse_duration
 from ..validation import Document as Model
 from ..validation import validated
 from ..yamldocs import Document
-from .spec import (WINDOW_PLACEHOLDER, AvailabilitySLI, Name, Number, Objective, SLOSpec, check_name,
-                   check_objective, check_query, check_window)
+from .spec import (WINDOW_PLACEHOLDER, AvailabilitySLI, Name, Number, Objective, SLOSpec, validate_name,
+                   validate_objective, validate_query, validate_window)
 
 __all__ = ["API_VERSION", "KINDS", "is_openslo", "to_specs", "window"]
 
@@ -80,7 +80,7 @@ def _unsupported(field: str, what: str, hint: str, value: str | None = None) -> 
 
 @contextmanager
 def _at(field: str) -> Iterator[None]:
-    """A ValueError from a shared field check (``check_name``, ``check_query``) as InvalidInput on ``field``."""
+    """A ValueError from a shared field check (``validate_name``, ``validate_query``) as InvalidInput on ``field``."""
     try:
         yield
     except ValueError as problem:
@@ -96,7 +96,7 @@ def _no_window(query: str, why: str) -> str:
 def window(value: Any, field: str) -> str:
     """A duration shorthand (``28d``, ``4w``, ``1M``) as a Prometheus duration; M, Q, Y are 30, 90, 365 days.
 
-    Raises InvalidInput on ``field`` when it is not one, or is too short an SLO window (see ``check_window``).
+    Raises InvalidInput on ``field`` when it is not one, or is too short an SLO window (see ``validate_window``).
     """
     text = str(value).strip()
     match = _SHORTHAND.match(text)
@@ -108,7 +108,7 @@ def window(value: Any, field: str) -> str:
         raise InvalidInput(field, f"{text!r} is not a duration shorthand; write a whole number and one of m, h, d, w, "
                                   "M (30 days), Q (90 days), Y (365 days), e.g. 28d, 4w or 1M") from None
     with _at(field):
-        return check_window(text)  # the kit's own verdict on the window's length
+        return validate_window(text)  # the kit's own verdict on the window's length
 
 
 # --------------------------------------------------------------------------- the specification's shapes
@@ -133,7 +133,7 @@ class _Envelope(Model):
     def _slo_name(self) -> "_Envelope":
         if self.kind == "SLO":  # its name becomes the rules' slo label; other kinds are only looked up by name
             with _at("metadata.name"):
-                check_name(self.metadata.name)
+                validate_name(self.metadata.name)
         return self
 
 
@@ -155,7 +155,7 @@ class _PrometheusSpec(Model):
     def _not_empty(cls, query: str) -> str:
         """Only emptiness here: whether the query must be a selector depends on its ratio (see ``_ratio_metric``)."""
         if not query.strip():
-            check_query(query)  # refuses it as empty, in the kit's format's words
+            validate_query(query)  # refuses it as empty, in the kit's format's words
         return query.strip()
 
 
@@ -244,7 +244,7 @@ class _TimeWindow(Model):
 
 
 def _percent(value: float) -> float:
-    check_objective(value / 100)
+    validate_objective(value / 100)
     return value
 
 
@@ -470,7 +470,7 @@ def _ratio_metric(ratio: _Ratio, field: str, sources: Mapping[str, _Object]) -> 
         query = _prometheus_query(metric, f"{field}.{role}", sources)  # a Prometheus query from here on
         if ratio.counter or WINDOW_PLACEHOLDER.search(query):
             with _at(f"{field}.{role}.metricSource.spec.query"):
-                query = check_query(query)
+                query = validate_query(query)
         else:
             query = _sampled("sum_over_time", query)  # a gauge: add up its samples over the window
         queries[role] = query
@@ -544,7 +544,7 @@ def _slo(slo: _Object, slis: Mapping[str, _Object], sources: Mapping[str, _Objec
             suffix = _slug(objective.displayName or "") or str(i)
             name_field = f"{field}.displayName"
             with _at(name_field):
-                name = check_name(f"{slo.name}-{suffix}")
+                name = validate_name(f"{slo.name}-{suffix}")
         target_key = "targetPercent" if objective.targetPercent is not None else "target"
         spelled = {"name": name_field, "service": "spec.service", "window": "spec.timeWindow[0].duration",
                    "objective": f"{field}.{target_key}", "description": "spec.description",

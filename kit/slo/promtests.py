@@ -38,7 +38,7 @@ from ..config import Profile
 from ..promfiles import PromtoolResult, promtool
 from ..timescale import format_duration, parse_duration
 from .burnrate import BurnWindow
-from .rules import ALERT_VALUE, checked_windows, generate_rules, record_name, resolve_profile, scaled_window
+from .rules import ALERT_VALUE, validated_windows, generate_rules, record_name, resolve_profile, scaled_window
 from .spec import LatencySLI, SLOSpec
 
 __all__ = ["generate_tests", "test_rules", "prometheus_rate"]
@@ -450,7 +450,7 @@ def generate_tests(spec: SLOSpec, *, time_scale: float = 1, profile: str | Profi
     """A ``promtool test rules`` document for ``generate_rules`` with the same arguments (see the module's
     docstring for the scenarios); series at the profile's scrape interval, rules at its evaluation interval."""
     prof = resolve_profile(profile)
-    windows = checked_windows(spec, windows)
+    windows = validated_windows(spec, windows)
     rules = generate_rules(spec, time_scale=time_scale, profile=prof, windows=windows)
     queries = _queries(spec)
     series = None if queries is None else _series(queries)

@@ -1,4 +1,4 @@
-"""Alert quality: alerting strategies simulated against error scenarios, scored on detection time, reset time,
+"""Alert quality: alerting strategies simulated against error profiles, scored on detection time, reset time,
 precision and recall.
 
 The comparison the Google SRE workbook makes in ch. 5 ("Alerting on SLOs"):
@@ -19,8 +19,8 @@ from ..timescale import format_duration, parse_duration
 from .budget import Duration, duration_seconds, error_budget, percent
 from .burnrate import BurnWindow, burn_windows, factor_label
 
-__all__ = ["Strategy", "threshold_strategy", "burn_rate_strategy", "multiwindow_strategy", "Scenario",
-           "default_scenarios", "Outcome", "simulate", "should_page", "AlertQuality", "alert_quality"]
+__all__ = ["Strategy", "threshold_strategy", "burn_rate_strategy", "multiwindow_strategy", "ErrorProfile",
+           "default_error_profiles", "Outcome", "simulate", "should_page", "AlertQuality", "alert_quality"]
 
 
 @dataclass(frozen=True)
@@ -61,8 +61,10 @@ def multiwindow_strategy(objective: float, windows: Sequence[BurnWindow] | None 
 
 
 @dataclass(frozen=True)
-class Scenario:
-    """Error ratio ``ratio(t)`` for ``0 ≤ t < duration`` seconds, a clean service before and after."""
+class ErrorProfile:
+    """A synthetic pattern of errors to judge alerting strategies by: error ratio ``ratio(t)`` for
+    ``0 ≤ t < duration`` seconds, a clean service before and after. (A drill's scenario, something injected
+    into the live sandbox, is ``kit.drills.scenarios.Scenario``.)"""
 
     name: str
     duration: float
@@ -73,32 +75,32 @@ def _constant(level: float) -> Callable[[float], float]:
     return lambda t: level
 
 
-def default_scenarios(objective: float) -> tuple[Scenario, ...]:
+def default_error_profiles(objective: float) -> tuple[ErrorProfile, ...]:
     """Total outage (1 h), 10× burn (6 h), 2× slow burn (3 d), and a 30 s total spike (too small to page)."""
     budget = error_budget(objective)
     return (
-        Scenario("total outage for 1h", 3600, _constant(1.0)),
-        Scenario("10× burn for 6h", 6 * 3600, _constant(10 * budget)),
-        Scenario("2× slow burn for 3d", 3 * 86400, _constant(2 * budget)),
-        Scenario("100 % errors for 30s", 30, _constant(1.0)),
+        ErrorProfile("total outage for 1h", 3600, _constant(1.0)),
+        ErrorProfile("10× burn for 6h", 6 * 3600, _constant(10 * budget)),
+        ErrorProfile("2× slow burn for 3d", 3 * 86400, _constant(2 * budget)),
+        ErrorProfile("100 % errors for 30s", 30, _constant(1.0)),
     )
 
 
 @dataclass(frozen=True)
 class Outcome:
-    """One strategy against one scenario, in seconds since the scenario started (reset: since it ended)."""
+    """One strategy against one error profile, in seconds since its errors started (reset: since they ended)."""
 
     fired: bool
     detection: float | None
     reset: float | None
 
 
-def _timeline(scenario: Scenario, before: float, after: float, step: float) -> tuple[Any, Any]:
+def _timeline(profile: ErrorProfile, before: float, after: float, step: float) -> tuple[Any, Any]:
     import numpy as np
 
     n_before, n_after = int(math.ceil(before / step)), int(math.ceil(after / step))
-    n_during = int(math.ceil(scenario.duration / step))
-    during = np.array([scenario.ratio(i * step) for i in range(n_during)], dtype=float)
+    n_during = int(math.ceil(profile.duration / step))
+    during = np.array([profile.ratio(i * step) for i in range(n_during)], dtype=float)
     errors = np.concatenate([np.zeros(n_before), during, np.zeros(n_after)])
     times = (np.arange(len(errors) + 1) - n_before) * step  # evaluation instants; errors[i] spans [t_i, t_i+1)
     return times, np.concatenate([[0.0], np.cumsum(errors)])
@@ -112,12 +114,12 @@ def _window_mean(cum: Any, index: Any, window: float, step: float) -> Any:
     return (cum[index] - cum[lo]) / span
 
 
-def simulate(strategy: Strategy, scenario: Scenario, *, step: float = 1.0) -> Outcome:
-    """Evaluate ``strategy`` every ``step`` seconds, as Prometheus would, against ``scenario``."""
+def simulate(strategy: Strategy, profile: ErrorProfile, *, step: float = 1.0) -> Outcome:
+    """Evaluate ``strategy`` every ``step`` seconds, as Prometheus would, against the error ``profile``."""
     import numpy as np
 
     longest = max(w for windows, _ in strategy.conditions for w in windows)
-    times, cum = _timeline(scenario, longest, longest + step, step)
+    times, cum = _timeline(profile, longest, longest + step, step)
     index = np.arange(len(times))
     firing = np.zeros(len(times), dtype=bool)
     for windows, threshold in strategy.conditions:
@@ -128,21 +130,21 @@ def simulate(strategy: Strategy, scenario: Scenario, *, step: float = 1.0) -> Ou
     if not firing.any():
         return Outcome(False, None, None)
     first = int(np.argmax(firing))
-    end = int(np.searchsorted(times, scenario.duration))
+    end = int(np.searchsorted(times, profile.duration))
     after = np.nonzero(~firing[end:])[0]
     return Outcome(True, float(times[first]), float(after[0] * step) if len(after) else None)
 
 
-def should_page(scenario: Scenario, objective: float, *, windows: Sequence[BurnWindow] | None = None,
+def should_page(profile: ErrorProfile, objective: float, *, windows: Sequence[BurnWindow] | None = None,
                 slo_window: Duration = "30d", step: float = 1.0) -> bool:
-    """Ground truth: the scenario spends, within some page window's long window, at least the budget share that
+    """Ground truth: the error profile spends, within some page window's long window, at least the budget share that
     window pages on (defaults: ≥ 2 % of a 30-day budget within 1 h, or ≥ 5 % within 6 h)."""
     import numpy as np
 
     windows = burn_windows(slo_window) if windows is None else windows
     pages = [bw for bw in windows if bw.severity == "page"]
     longest = max(parse_duration(bw.long) for bw in pages)
-    times, cum = _timeline(scenario, longest, longest, step)
+    times, cum = _timeline(profile, longest, longest, step)
     index = np.arange(len(times))
     total = error_budget(objective) * duration_seconds(slo_window, "slo_window")
     for bw in pages:
@@ -155,28 +157,29 @@ def should_page(scenario: Scenario, objective: float, *, windows: Sequence[BurnW
 
 @dataclass(frozen=True)
 class AlertQuality:
-    """``table``: one row per strategy × scenario; ``scores``: precision and recall per strategy."""
+    """``table``: one row per strategy × error profile (its ``scenario`` column names the profile: lab 03
+    selects on that name); ``scores``: precision and recall per strategy."""
 
     table: Any
     scores: Any
 
 
 def alert_quality(objective: float = 0.999, strategies: Sequence[Strategy] | None = None,
-                  scenarios: Sequence[Scenario] | None = None, *, step: float = 1.0,
+                  error_profiles: Sequence[ErrorProfile] | None = None, *, step: float = 1.0,
                   slo_window: Duration = "30d") -> AlertQuality:
-    """Compare strategies on scenarios: detection time, reset time, and precision/recall against ``should_page``
-    (for an SLO over ``slo_window``: its factors and budget)."""
+    """Compare strategies on error profiles (default: ``default_error_profiles``): detection time, reset time,
+    and precision/recall against ``should_page`` (for an SLO over ``slo_window``: its factors and budget)."""
     import pandas as pd
 
     strategies = strategies or (threshold_strategy(objective), burn_rate_strategy(objective),
                                 multiwindow_strategy(objective, slo_window=slo_window))
-    scenarios = scenarios or default_scenarios(objective)
-    truth = {s.name: should_page(s, objective, slo_window=slo_window, step=step) for s in scenarios}
+    error_profiles = error_profiles or default_error_profiles(objective)
+    truth = {p.name: should_page(p, objective, slo_window=slo_window, step=step) for p in error_profiles}
     rows = []
     for strategy in strategies:
-        for scenario in scenarios:
-            outcome = simulate(strategy, scenario, step=step)
-            rows.append({"strategy": strategy.name, "scenario": scenario.name, "should_page": truth[scenario.name],
+        for profile in error_profiles:
+            outcome = simulate(strategy, profile, step=step)
+            rows.append({"strategy": strategy.name, "scenario": profile.name, "should_page": truth[profile.name],
                          "fired": outcome.fired, "detection_s": outcome.detection, "reset_s": outcome.reset})
     table = pd.DataFrame(rows)
     scores = []

@@ -18,14 +18,14 @@ from typing import TYPE_CHECKING
 from ..errors import InvalidInput
 from ..timescale import MIN_SCRAPES_PER_WINDOW, format_duration, parse_duration
 from .budget import percent
-from .burnrate import BurnWindow, burn_windows, check_slo_window, factor_label
+from .burnrate import BurnWindow, burn_windows, validate_slo_window, factor_label
 from .sli import sli_error_expr
 from .spec import SLOSpec
 
 if TYPE_CHECKING:
     from ..config import Profile
 
-__all__ = ["ALERT_VALUE", "record_name", "resolve_profile", "scaled_window", "checked_windows", "generate_rules"]
+__all__ = ["ALERT_VALUE", "record_name", "resolve_profile", "scaled_window", "validated_windows", "generate_rules"]
 
 
 def _camel(name: str) -> str:
@@ -92,13 +92,13 @@ def _annotations(spec: SLOSpec, bw: BurnWindow, long: str, short: str, time_scal
             "runbook_url": spec.runbook_url or f"runbooks/slo-{spec.name}.md"}
 
 
-def checked_windows(spec: SLOSpec, windows: Sequence[BurnWindow] | None) -> Sequence[BurnWindow]:
+def validated_windows(spec: SLOSpec, windows: Sequence[BurnWindow] | None) -> Sequence[BurnWindow]:
     """``windows``, or the policy's windows for the SLO's own window when None, checked: each a page or ticket
     with short < long and a positive factor, and none longer than the SLO window. Raises InvalidInput on
     ``windows[i]``, or on the window field of the spec as its file spells it."""
     if windows is None:
         windows = burn_windows(spec.window)
-        check_slo_window(spec.window, windows, spec.field("window"), spec.source)
+        validate_slo_window(spec.window, windows, spec.field("window"), spec.source)
         return windows
     if not windows:
         raise InvalidInput("windows", "give at least one burn window")
@@ -107,7 +107,7 @@ def checked_windows(spec: SLOSpec, windows: Sequence[BurnWindow] | None) -> Sequ
             raise InvalidInput(f"windows[{i}].severity", f"{bw.severity!r} must be page or ticket")
         if parse_duration(bw.short) >= parse_duration(bw.long) or bw.factor <= 0:
             raise InvalidInput(f"windows[{i}]", "needs short < long and a positive factor")
-    check_slo_window(spec.window, windows, spec.field("window"), spec.source)
+    validate_slo_window(spec.window, windows, spec.field("window"), spec.source)
     return windows
 
 
@@ -124,7 +124,7 @@ def generate_rules(spec: SLOSpec, *, time_scale: float = 1, profile: str | Profi
     """
     if time_scale <= 0:
         raise InvalidInput("time_scale", f"{time_scale} must be a positive number")
-    windows = checked_windows(spec, windows)
+    windows = validated_windows(spec, windows)
     prof = resolve_profile(profile)
     needed = sorted({w for bw in windows for w in (bw.long, bw.short)}, key=parse_duration)
     labels = {"slo": spec.name, "service": spec.service}

@@ -1,8 +1,8 @@
 """The SLO model (``SLOSpec``) and the kit's own YAML format, validated by pydantic models.
 
 A mistake is reported against the field that holds it (InvalidInput, through ``kit.validation``), not as
-a confusing rule later. The field checks (``check_name``, ``check_objective``, ``check_window``,
-``check_query``) and the types built on them are shared with ``kit.slo.openslo``, which reads OpenSLO v1
+a confusing rule later. The field checks (``validate_name``, ``validate_objective``, ``validate_window``,
+``validate_query``) and the types built on them are shared with ``kit.slo.openslo``, which reads OpenSLO v1
 into the same model. The format is described in the package's docstring (``kit.slo``).
 """
 
@@ -23,10 +23,11 @@ from ..validation import Document as Model
 from ..validation import validated
 from ..yamldocs import Document
 from .budget import error_budget
-from .burnrate import DEFAULT_WINDOWS, check_slo_window
+from .burnrate import DEFAULT_WINDOWS, validate_slo_window
 
 __all__ = ["MAX_OBJECTIVE", "WINDOW_PLACEHOLDER", "AvailabilitySLI", "LatencySLI", "SLOSpec", "Name", "Objective",
-           "Window", "Query", "Number", "check_name", "check_objective", "check_window", "check_query", "kit_specs"]
+           "Window", "Query", "Number", "validate_name", "validate_objective", "validate_window", "validate_query",
+           "kit_specs"]
 
 MAX_OBJECTIVE = 0.99999
 _NAME = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
@@ -97,7 +98,7 @@ class SLOSpec:
         return parse_duration(self.window, "window")
 
 
-def check_name(value: str) -> str:
+def validate_name(value: str) -> str:
     """``value`` if it is a name: 1-63 lowercase letters, digits and '-', starting and ending with a letter or
     digit (it becomes a Prometheus label value and part of file names); ValueError saying so otherwise."""
     if not _NAME.match(value):
@@ -106,7 +107,7 @@ def check_name(value: str) -> str:
     return value
 
 
-def check_objective(value: float) -> float:
+def validate_objective(value: float) -> float:
     """``value`` if it is an objective: a fraction between 0 and 1, exclusive, at most ``MAX_OBJECTIVE`` (five
     nines); ValueError otherwise, suggesting the fraction when ``value`` looks like a percentage."""
     if not 0 < value < 1:
@@ -118,19 +119,19 @@ def check_objective(value: float) -> float:
     return value
 
 
-def check_window(value: str) -> str:
+def validate_window(value: str) -> str:
     """``value`` stripped if it is an SLO window: a Prometheus duration (``30d``) holding every alert window of
-    the policy (see ``check_slo_window``); ValueError (an InvalidInput on no field) otherwise."""
+    the policy (see ``validate_slo_window``); ValueError (an InvalidInput on no field) otherwise."""
     text = value.strip()
     try:
         parse_duration(text)
     except InvalidInput:
         raise ValueError(f"{text!r} is not a window; write a Prometheus duration like 30d, 28d, 4w or 7d") from None
-    check_slo_window(text, DEFAULT_WINDOWS, "")  # the policy's windows are the same for every SLO window
+    validate_slo_window(text, DEFAULT_WINDOWS, "")  # the policy's windows are the same for every SLO window
     return text
 
 
-def check_query(value: str) -> str:
+def validate_query(value: str) -> str:
     """``value`` stripped if it is a query of the SLI: a counter selector, or an expression with ``[{{window}}]``
     (``{{window}}`` only as a range); ValueError saying which otherwise."""
     if not value.strip():
@@ -149,14 +150,14 @@ def check_query(value: str) -> str:
 
 Number = Annotated[float, Strict()]
 """A field holding a number written as one: an int or a float, not a quoted string or a boolean."""
-Name = Annotated[str, AfterValidator(check_name)]
-"""A field holding a name (see ``check_name``)."""
-Objective = Annotated[float, Strict(), AfterValidator(check_objective)]
-"""A field holding an objective as a fraction (see ``check_objective``)."""
-Window = Annotated[str, AfterValidator(check_window)]
-"""A field holding an SLO window (see ``check_window``)."""
-Query = Annotated[str, AfterValidator(check_query)]
-"""A field holding a query of an SLI (see ``check_query``)."""
+Name = Annotated[str, AfterValidator(validate_name)]
+"""A field holding a name (see ``validate_name``)."""
+Objective = Annotated[float, Strict(), AfterValidator(validate_objective)]
+"""A field holding an objective as a fraction (see ``validate_objective``)."""
+Window = Annotated[str, AfterValidator(validate_window)]
+"""A field holding an SLO window (see ``validate_window``)."""
+Query = Annotated[str, AfterValidator(validate_query)]
+"""A field holding a query of an SLI (see ``validate_query``)."""
 
 
 class _Availability(Model):

@@ -20,9 +20,9 @@ def rehearse_and_check(name: str, live: Config) -> drills.Rehearsal:
         assert milestone in kinds, f"{name}: no {milestone} on the timeline"
     assert result.events[kinds.index("steady_state")].data["passed"]
     if scenario.expect_severity == "ticket":
-        start = result.figures.injected_at
+        start = result.response_times.injected_at
         fixing = next(e.t for e in result.events if e.kind == "note" and e.data.get("by") == "rehearsal")
-        before_fix = drills.new_pages(start, live)
+        before_fix = drills.new_notifications(start, live)
         began = before_fix["starts_at"].map(lambda text: lifecycle._parse_time(text))
         before_fix = before_fix[began < fixing]  # a restart may page ServiceDown: the fix's doing, not the fault's
         paged = before_fix[(before_fix["severity"] == "page") & (before_fix["status"] == "firing")]

@@ -1,4 +1,4 @@
-"""The drill lifecycle against the live sandbox, and the pure parts (figures, change detection, postmortem)."""
+"""The drill lifecycle against the live sandbox, and the pure parts (response times, change detection, postmortem)."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ from kit.drills.watch import describe_changes
 from kit.errors import CheckFailed, InvalidInput, KitError, SandboxNotReady
 from kit.procs import wait_until
 from kit.shop import faults
-from kit.timeline import Event, figures
+from kit.timeline import Event, response_times
 
 
 def _events(*pairs: tuple[float, str, dict]) -> list[Event]:
@@ -31,33 +31,55 @@ def _events(*pairs: tuple[float, str, dict]) -> list[Event]:
 FIRING = {"status": "firing"}
 
 
-def test_figures_measure_from_the_first_injection():
-    found = figures(_events(
+def test_response_times_measure_from_the_first_injection():
+    found = response_times(_events(
         (100, "started", {}), (101, "injected", {}), (104, "alert_firing", FIRING), (106, "page", FIRING),
         (110, "acknowledged", {}), (120, "action", {}), (125, "action", {}), (131, "resolved", {}),
     ))
     assert (found.ttd, found.tta, found.ttm, found.ttr) == (3, 4, 24, 30)
 
 
-def test_figures_of_a_running_drill_leave_the_future_empty():
-    found = figures(_events((100, "started", {}), (101, "injected", {}), (103, "page", FIRING)))
+def test_response_times_of_a_running_drill_leave_the_future_empty():
+    found = response_times(_events((100, "started", {}), (101, "injected", {}), (103, "page", FIRING)))
     assert found.ttd == 2 and found.tta is None and found.ttm is None and found.ttr is None
 
 
 def test_actions_after_the_resolution_do_not_count_as_the_mitigation():
-    found = figures(_events((0, "injected", {}), (5, "action", {}), (9, "resolved", {}), (12, "action", {})))
+    found = response_times(_events((0, "injected", {}), (5, "action", {}), (9, "resolved", {}), (12, "action", {})))
     assert found.ttm == 5
 
 
 def test_the_page_not_an_earlier_ticket_is_what_gets_acknowledged():
-    found = figures(_events((0, "injected", {}), (2, "page", {"status": "firing", "severity": "ticket"}),
+    found = response_times(_events((0, "injected", {}), (2, "page", {"status": "firing", "severity": "ticket"}),
                             (5, "page", {"status": "firing", "severity": "page"}), (8, "acknowledged", {})))
     assert (found.ttd, found.tta) == (2, 3)
 
 
 def test_alerts_that_resolve_do_not_count_as_detection():
-    found = figures(_events((0, "injected", {}), (2, "page", {"status": "resolved"}), (7, "page", FIRING)))
+    found = response_times(_events((0, "injected", {}), (2, "page", {"status": "resolved"}), (7, "page", FIRING)))
     assert found.ttd == 7
+
+
+def test_the_older_names_of_the_response_times_still_work():
+    """Lab 06 once read ``drills.figures(result.events)``; notebooks saved with it keep working."""
+    events = _events((0, "injected", {}), (2, "page", FIRING), (5, "acknowledged", {}))
+    assert drills.figures is response_times and drills.Figures is drills.ResponseTimes
+    assert drills.figures(events) == response_times(events) == drills.ResponseTimes(0, 2, 2, 5)
+
+
+def test_check_is_the_older_name_of_verify_steady_state(monkeypatch):
+    """The drill console and facilitators' notes once called ``drills.check()``."""
+    scenario = load_scenario("payments-down")
+    current = drills.DrillStatus("r1", scenario, False, 0.0, [], {}, 1)
+    recorded = []
+    monkeypatch.setattr(sandbox, "current_config", lambda config=None: config)
+    monkeypatch.setattr(lifecycle, "status", lambda config=None: current)
+    monkeypatch.setattr(lifecycle, "steady_state", lambda s, config=None: [drills.ProbeResult(p, None)
+                                                                          for p in s.steady_state])
+    monkeypatch.setattr(lifecycle, "record", lambda run, kind, text, config, **data: recorded.append((kind, data)))
+    results = drills.check()
+    assert [r.probe for r in results] == list(scenario.steady_state) and not any(r.holds for r in results)
+    assert recorded == [("resolution_check", {"passed": False})]
 
 
 def test_changes_are_described_as_a_person_would():
@@ -82,7 +104,7 @@ def test_missing_sections_sees_prompts_as_missing():
 
 def test_roles_must_be_the_drill_roles():
     with pytest.raises(InvalidInput) as caught:
-        lifecycle._check_roles({"captain": "ana"})
+        lifecycle._validate_roles({"captain": "ana"})
     assert "incident commander" in caught.value.problem
 
 
@@ -150,7 +172,7 @@ def test_a_drill_from_start_to_resolved_survives_a_prometheus_crash(no_drill):
     for milestone in ("injected", "page", "acknowledged", "note", "action", "resolution_check", "resolved"):
         assert milestone in kinds, milestone
     assert result.outcome == "resolved" and not drills.running(live)
-    assert all(v is not None for v in result.figures.as_dict().values())
+    assert all(v is not None for v in result.response_times.as_dict().values())
     assert "payments restarted" in [e.text for e in result.events if e.kind == "action"]
     row = json.loads(result.results_file.read_text().splitlines()[-1])
     assert row["run"] == result.run and row["expected_alert_paged"] and row["hints_used"] == len(hints)

@@ -25,11 +25,11 @@ from kit.grading.autograde import (
     _stuck,
     build_labs,
     check,
-    check_labs,
     grade_cohort,
     grade_notebook,
     make_submission,
     solution_answers,
+    verify_labs,
 )
 
 pytestmark = pytest.mark.long  # a cohort of a dozen real nbgrader runs, some waiting out cell timeouts
@@ -184,39 +184,39 @@ def test_build_unknown_lab_names_it_and_lists_labs(repo):
         build_labs("07-nope", root=repo)
 
 
-def test_check_passes_on_a_fresh_build(repo):
-    result = check_labs(root=repo)
+def test_verify_passes_on_a_fresh_build(repo):
+    result = verify_labs(root=repo)
     assert result.ok, str(result)
     assert result.labs == [LAB]
 
 
-def test_check_names_the_hand_edited_cell(fresh_repo):
+def test_verify_names_the_hand_edited_cell(fresh_repo):
     edit_cell(released(fresh_repo), "burn_rate-tests", lambda c: c.update(source="assert True"))
-    result = check_labs(root=fresh_repo)
+    result = verify_labs(root=fresh_repo)
     assert not result.ok
     assert any("99-fixture.ipynb" in p and "(burn_rate-tests)" in p for p in result.problems), result.problems
 
 
-def test_check_catches_a_hidden_test_leaked_into_labs(fresh_repo):
+def test_verify_catches_a_hidden_test_leaked_into_labs(fresh_repo):
     leak = "\n### BEGIN HIDDEN TESTS\nassert budget_minutes(0.99, 7) == 100.8\n### END HIDDEN TESTS"
     edit_cell(released(fresh_repo), "budget-tests", lambda c: c.update(source="".join(c["source"]) + leak))
-    problems = check_labs(root=fresh_repo).problems
+    problems = verify_labs(root=fresh_repo).problems
     assert any("BEGIN HIDDEN TESTS" in p and "leaked" in p for p in problems), problems
     assert any("(budget-tests)" in p for p in problems), problems
 
 
-def test_check_reports_missing_and_extra_labs(fresh_repo):
+def test_verify_reports_missing_and_extra_labs(fresh_repo):
     shutil.rmtree(fresh_repo / "labs" / LAB)
     (fresh_repo / "labs" / "42-stale").mkdir()
-    problems = check_labs(root=fresh_repo).problems
+    problems = verify_labs(root=fresh_repo).problems
     assert any(f"labs/{LAB} is missing" in p for p in problems), problems
     assert any("labs/42-stale has no source" in p for p in problems), problems
 
 
-def test_check_and_build_refuse_duplicate_grade_ids(fresh_repo):
+def test_verify_and_build_refuse_duplicate_grade_ids(fresh_repo):
     source = fresh_repo / "solutions" / LAB / f"{LAB}.ipynb"
     edit_cell(source, "burn_rate-tests", lambda c: c["metadata"]["nbgrader"].update(grade_id="budget-tests"))
-    problems = check_labs(root=fresh_repo).problems
+    problems = verify_labs(root=fresh_repo).problems
     assert any("grade_id 'budget-tests' is used by cells 4 and 7" in p for p in problems), problems
     assert any("Duplicate grade id" in p for p in problems), problems  # nbgrader refuses it too
     before = snapshot(fresh_repo / "labs")
@@ -226,17 +226,17 @@ def test_check_and_build_refuse_duplicate_grade_ids(fresh_repo):
 
 
 @pytest.mark.filterwarnings("ignore:Cell is missing an id field")
-def test_check_requires_cell_ids_for_a_deterministic_release(fresh_repo):
+def test_verify_requires_cell_ids_for_a_deterministic_release(fresh_repo):
     edit_cell(fresh_repo / "solutions" / LAB / f"{LAB}.ipynb", "budget-answer", lambda c: c.pop("id"))
-    problems = check_labs(root=fresh_repo).problems
+    problems = verify_labs(root=fresh_repo).problems
     assert any("cell 3 has no id" in p for p in problems), problems
 
 
-def test_check_requires_a_graded_test_cell(fresh_repo):
+def test_verify_requires_a_graded_test_cell(fresh_repo):
     source = fresh_repo / "solutions" / LAB / f"{LAB}.ipynb"
     for grade_id in ("budget-tests", "burn_rate-tests", "availability-tests"):
         edit_cell(source, grade_id, lambda c: c["metadata"]["nbgrader"].update(grade=False, points=0))
-    problems = check_labs(root=fresh_repo).problems
+    problems = verify_labs(root=fresh_repo).problems
     assert any("has no graded test cell" in p for p in problems), problems
 
 
@@ -249,7 +249,7 @@ def test_written_answers_are_released_blank_and_reported_as_marked_by_hand(fresh
                                                     "task": False}}})
     source.write_text(json.dumps(data, indent=1))
     build_labs(LAB, root=fresh_repo)
-    assert check_labs(root=fresh_repo).ok
+    assert verify_labs(root=fresh_repo).ok
     released = (fresh_repo / "labs" / LAB / f"{LAB}.ipynb").read_text()
     assert "model policy" not in released
     report = grade_notebook(make_submission(LAB, {}, tmp_path / f"{LAB}.ipynb", root=fresh_repo), root=fresh_repo)

@@ -68,7 +68,7 @@ def senders(config: Config) -> set[str]:
     """The URLs of every Alertmanager (``externalURL``) and Prometheus (an alert's ``generatorURL``) that
     notified this sandbox's pager: a page's own record of where it came from, whatever its alert is called."""
     found = set()
-    for line in pager.pages_file(config).read_text(encoding="utf-8").splitlines():
+    for line in pager.notifications_file(config).read_text(encoding="utf-8").splitlines():
         notification = json.loads(line)["notification"]
         found.add(notification.get("externalURL", ""))
         found |= {alert.get("generatorURL", "") for alert in notification.get("alerts", [])}
@@ -85,7 +85,7 @@ def snapshot(config: Config) -> dict:
     drill = drills.status(config)
     return {
         "pids": sandbox.pids(config),
-        "pages": pager.pages(config).to_dict("records"),
+        "notifications": pager.notifications(config).to_dict("records"),
         "faults": faults.list_faults(config=config),
         "drill": (drill.run, [event.kind for event in drill.events]),
         "results": drills.results(config).to_json(orient="records"),  # as text: NaN (no TTA yet) != NaN
@@ -117,11 +117,11 @@ def test_a_check_leaves_the_learners_sandbox_drill_pages_and_results_alone(live,
     run, events = after["drill"]
     assert run == before["drill"][0] and events[:len(before["drill"][1])] == before["drill"][1]
     assert not {"abandoned", "resolved", "ended"} & set(events), events
-    assert after["pages"][:len(before["pages"])] == before["pages"]
+    assert after["notifications"][:len(before["notifications"])] == before["notifications"]
     private = private_ports(lines)
     leaked = {url for url in senders(live)
               if re.search(rf":({private['prometheus']}|{private['alertmanager']})(/|$)", url)}
-    assert not leaked, f"the check's pages reached the learner's pager: {leaked}"
+    assert not leaked, f"the check's notifications reached the learner's pager: {leaked}"
     drill_faults = {inject.fault for inject in scenario.injects if inject.fault}
     assert set(after["faults"]["shop"]) <= drill_faults and after["faults"]["payments"] == {}, after["faults"]
 

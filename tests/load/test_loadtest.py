@@ -103,10 +103,10 @@ def test_bad_input_is_refused_before_anything_starts(call, field):
 
 
 def test_loopback_targets_only_unless_allowed():
-    assert load.check_target("http://127.0.0.2:1234") == "http://127.0.0.2:1234"
-    assert load.check_target("http://[::1]:80") == "http://[::1]:80"
-    assert load.check_target("localhost:8080") == "http://localhost:8080"
-    assert load.check_target("http://10.0.0.5:80", allow_remote=True) == "http://10.0.0.5:80"
+    assert load.validate_target("http://127.0.0.2:1234") == "http://127.0.0.2:1234"
+    assert load.validate_target("http://[::1]:80") == "http://[::1]:80"
+    assert load.validate_target("localhost:8080") == "http://localhost:8080"
+    assert load.validate_target("http://10.0.0.5:80", allow_remote=True) == "http://10.0.0.5:80"
 
 
 # --------------------------------------------------------------------------- locust

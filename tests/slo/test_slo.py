@@ -443,7 +443,7 @@ def test_generated_unit_tests_catch_a_wrong_factor(tmp_path):
 
 
 def test_total_outage_trips_the_page_windows_when_the_arithmetic_says():
-    outage = slo.default_scenarios(0.999)[0]
+    outage = slo.default_error_profiles(0.999)[0]
     fast, slow = slo.DEFAULT_WINDOWS[:2]
     first = slo.simulate(slo.multiwindow_strategy(0.999, [fast]), outage)
     second = slo.simulate(slo.multiwindow_strategy(0.999, [slow]), outage)
@@ -457,7 +457,7 @@ def test_total_outage_trips_the_page_windows_when_the_arithmetic_says():
 @given(st.floats(min_value=0.99, max_value=0.9999), st.sampled_from([0, 1]))
 def test_detection_is_within_one_evaluation_of_the_arithmetic(objective, index):
     bw = slo.DEFAULT_WINDOWS[index]
-    outcome = slo.simulate(slo.multiwindow_strategy(objective, [bw]), slo.Scenario("outage", 86400, lambda t: 1.0))
+    outcome = slo.simulate(slo.multiwindow_strategy(objective, [bw]), slo.ErrorProfile("outage", 86400, lambda t: 1.0))
     predicted = bw.factor * slo.error_budget(objective) * parse_duration(bw.long)
     assert predicted <= outcome.detection <= predicted + 1
 
@@ -538,7 +538,7 @@ def test_validate_queries_warns_when_a_live_sli_cannot_work(live, change, warnin
 
 
 def _page_rows(since: float, live, status: str, long_window: str):
-    frame = pager.pages(live, since=since)
+    frame = pager.notifications(live, since=since)
     if frame.empty:
         return frame
     mask = ((frame["alertname"] == "CheckoutAvailabilityErrorBudgetBurn") & (frame["status"] == status)
