@@ -81,6 +81,7 @@ class GradingMatrix:
 
     test_solution_runs_every_cell_cleanly.runs_solution_notebook = True  # see conftest.py: replaces nbval's run
 
-    def test_wrong_answers_lose_exactly_their_exercise(self, points):
+    def test_wrong_answers_lose_exactly_their_exercise(self, points, graded):
         for student, (_, wrong) in self.WRONG.items():
-            assert points[student] == self.expected(wrong), student
+            report = graded.reports[student]
+            assert points[student] == self.expected(wrong), (student, report.note, report.raised)
