@@ -50,14 +50,17 @@ class Lab:
     """The names of the rule files the lab installs into the sandbox; the setup of any lab removes them."""
     programs: tuple[str, ...] = ()
     """Python packages the lab runs as programs in a child process (never imported into the kernel)."""
+    pages: tuple[str, ...] = ()
+    """Alerts the lab waits to see page. Alertmanager pages once per incident: while an earlier run's alert of
+    that name still fires, no new page comes, so the setup first waits for it to resolve."""
 
 
 LABS: dict[str, Lab] = {lab.name: lab for lab in (
-    Lab("00-mob-and-sandbox"),
+    Lab("00-mob-and-sandbox", pages=("CheckoutErrorRatioHigh",)),
     Lab("01-instrumentation"),
     Lab("02-slis-slos-and-budgets", history_days=30),
     Lab("03-alerting-on-slos", rules=("slo-lab03",)),
-    Lab("04-runbooks", rules=("lab04-runbooks",)),
+    Lab("04-runbooks", rules=("lab04-runbooks",), pages=("CheckoutErrorRatioHigh",)),
     Lab("05-load-and-capacity", programs=("locust",)),
     Lab("06-incident-drill"),
 )}
@@ -124,7 +127,8 @@ def lab_setup(lab: str, *, config: Config | None = None, progress: Callable[[str
     promtool and amtool are installed and new enough, and so are the programs the lab runs
     (locust); the sandbox is up, started or repaired as ``kit.up()`` does; what an earlier
     run left is undone (see the module's docstring); the shop has served a few seconds of
-    traffic; history is backfilled for a lab that reads it. Running it again changes nothing
+    traffic; an earlier run's page the lab waits for again has resolved; history is backfilled for a lab
+    that reads it. Running it again changes nothing
     that is already right. ``progress`` gets a line for each step that takes a while.
 
     Raises InvalidInput (field ``lab``) for a lab this kit does not know, KitError for a Python
@@ -154,12 +158,29 @@ def lab_setup(lab: str, *, config: Config | None = None, progress: Callable[[str
         raise CheckFailed("the shop has served next to no traffic for 30 s, and the labs' queries need some: is the "
                           f"background traffic off (KIT_TRAFFIC_RPS={config.traffic_rps:g})? `kit status` and "
                           "`kit logs traffic` tell") from None
+    if needs.pages:
+        _wait_for_resolution(needs.pages, config, progress)
     history = None
     if needs.history_days:
         progress(f"backfilling {needs.history_days:g} days of history (only the first time takes a while)")
         history = backfill(needs.history_days, config=config, progress=progress)
     return LabSetup(lab, platform.python_version(), version, tools, sandbox.status(config), undone, history,
                     _kit_warnings(version))
+
+
+RESOLUTION_TIMEOUT = 180.0
+"""Seconds to wait for an earlier incident's page to resolve: a minute's error ratio needs about a minute of
+good traffic to fall under its threshold again, twice that and more on a busy machine."""
+
+
+def _wait_for_resolution(alerts: tuple[str, ...], config: Config, progress: Callable[[str], None]) -> None:
+    names = "|".join(alerts)
+    still = prom.query(f'ALERTS{{alertname=~"{names}"}}', config=config)
+    if still.empty:
+        return
+    progress(f"waiting for {', '.join(sorted(set(still['alertname'])))} of an earlier run to resolve, so that this "
+             "lab's page is a new one (about a minute)")
+    prom.wait_for(f'absent(ALERTS{{alertname=~"{names}"}})', timeout=RESOLUTION_TIMEOUT, config=config)
 
 
 def _python_problem(version: tuple[int, ...]) -> str | None:

@@ -315,7 +315,9 @@ def wait_for_page(alertname: str, *, status: str = "firing", timeout: float = 60
 
     found = polling.wait_for(hits, timeout, 0.2, describe=lambda: (
         f"no {status} notification of {alertname} within {timeout:.0f} s (notifications stored in {feed.path}: "
-        f"{seen}). Is the fault still injected, and does `kit status` show every target up?"))
+        f"{seen}). Is the fault still injected, and does `kit status` show every target up? Alertmanager pages once "
+        f"per incident: if {alertname} was still firing from an earlier run when this wait began, no new page comes "
+        "until it has resolved"))
     return pd.DataFrame(found, columns=NOTIFICATION_COLUMNS)
 
 
