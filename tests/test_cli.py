@@ -280,9 +280,12 @@ def test_kit_lab_stops_everything_it_started_on_sigterm_and_sighup(tmp_path, how
     port = procs.free_port()
     base, auth = f"http://127.0.0.1:{port}", {"Authorization": f"token {token}"}
     terminal = _Terminal()
+    # As a shell starts a job in a terminal: hang-ups at their default, even when this test run was started
+    # with nohup (whose ignored SIGHUP `kit lab` would rightly keep ignoring).
     lab = subprocess.Popen([sys.executable, "-m", "kit.cli", "lab", "--no-browser", "--port", str(port)],
                            cwd=REPO_ROOT, env=env, stdin=subprocess.DEVNULL, stdout=terminal.slave,
-                           stderr=terminal.slave, start_new_session=True)
+                           stderr=terminal.slave, start_new_session=True,
+                           preexec_fn=lambda: signal.signal(signal.SIGHUP, signal.SIG_DFL))
     os.close(terminal.slave)
     started: list[psutil.Process] = []
     try:
@@ -297,8 +300,14 @@ def test_kit_lab_stops_everything_it_started_on_sigterm_and_sighup(tmp_path, how
         kernel = httpx.post(f"{base}/api/kernels", headers=auth, json={"name": "python3"}, timeout=30).json()
         parent = psutil.Process(lab.pid)
 
+        def command_line(proc: psutil.Process) -> str:
+            try:
+                return " ".join(proc.cmdline())
+            except psutil.Error:  # a short-lived helper of Jupyter's that has just exited (or is a zombie)
+                return ""
+
         def kernel_started() -> bool:
-            return any(kernel["id"] in " ".join(p.cmdline()) for p in parent.children(recursive=True))
+            return any(kernel["id"] in command_line(p) for p in parent.children(recursive=True))
 
         assert procs.wait_until(kernel_started, timeout=60, interval=0.2), "the kernel never started"
         started = parent.children(recursive=True)
