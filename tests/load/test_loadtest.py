@@ -180,18 +180,27 @@ def test_ctrl_c_leaves_no_locust_process(live, tmp_path):
     assert not _locust_processes()
 
 
+def _command(proc: psutil.Process) -> list[str]:
+    try:
+        return proc.cmdline()
+    except psutil.Error:  # it has just exited, or is a zombie
+        return []
+
+
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP, signal.SIGKILL], ids=lambda s: s.name)
 def test_kit_load_run_leaves_no_locust_process_whatever_stops_it(live, signum):
     env = {**os.environ, "KIT_SHOP_PORT": str(live.shop_port)}
+    # Stop signals at their defaults, as for a shell's job, even in a test run started with nohup (an ignored SIGHUP
+    # stays ignored, rightly).
     proc = subprocess.Popen([sys.executable, "-m", "kit.cli", "load", "run", "--users", "2", "--duration", "60",
                              "--route", "health"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                            start_new_session=True)
+                            start_new_session=True, preexec_fn=lambda: signal.signal(signal.SIGHUP, signal.SIG_DFL))
     children: list[psutil.Process] = []
     try:
         parent = psutil.Process(proc.pid)
 
         def locust_runs() -> bool:  # locust itself, not the launcher that becomes it
-            return any(c.cmdline()[1:3] == ["-m", "locust"] for c in parent.children(recursive=True))
+            return any(_command(c)[1:3] == ["-m", "locust"] for c in parent.children(recursive=True))
 
         assert procs.wait_until(locust_runs, 60)
         children = parent.children(recursive=True)
