@@ -9,7 +9,8 @@ still read and is never written.
 A learner's JupyterLab opens in the working folder (``kit.grading.workcopy``) and shows no
 nbgrader tools; a facilitator's (``kit lab --facilitator``) opens the repository with
 nbgrader's menu, Create Assignment panel, Validate button and formgrader. Nobody gets
-the Jupyter news and update pop-up, nor the install's ``*.egg-info`` folder.
+the Jupyter news and update pop-up, nor the install's ``*.egg-info`` folder. Real-time
+collaboration (jupyter-collaboration) is off: one person's notebook is saved as it always was.
 """
 
 from __future__ import annotations
@@ -69,7 +70,7 @@ def settings(config: Config, *, port: int, lan: bool = False, facilitator: bool 
     hidden = [NEWS] if facilitator else [NEWS, NBGRADER_LAB]
     argv = [sys.executable, "-m", "jupyter", "lab", f"--ServerApp.root_dir={root_dir}",
             f"--ServerApp.ip={'0.0.0.0' if lan else '127.0.0.1'}", f"--ServerApp.port={port}",
-            "--ServerApp.answer_yes=True"]
+            "--ServerApp.answer_yes=True", "--YDocExtension.disable_rtc=True"]
     argv += [f"--ContentsManager.hide_globs={glob}" for glob in _hide_globs()]
     if not facilitator:
         argv += [f"--ServerApp.jpserver_extensions={name}=False" for name in _nbgrader_server_extensions()]
