@@ -21,6 +21,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from . import uiproxy
 from .config import REPO_ROOT, Config
 
 NEWS = "@jupyterlab/apputils-extension:announcements"
@@ -74,6 +75,7 @@ def settings(config: Config, *, port: int, lan: bool = False, facilitator: bool 
     argv += [f"--ContentsManager.hide_globs={glob}" for glob in _hide_globs()]
     if not facilitator:
         argv += [f"--ServerApp.jpserver_extensions={name}=False" for name in _nbgrader_server_extensions()]
+    argv += uiproxy.ARGUMENTS  # the sandbox's UIs at this server's URL, for mob members on other laptops too
     labs = lab_names(root)
     opens = None if facilitator or not labs else f"{labs[0]}/{labs[0]}.ipynb"
     if opens:

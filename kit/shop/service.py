@@ -304,6 +304,22 @@ class _InstrumentMiddleware:
             counter.inc()
 
 
+class _ForwardedPrefix:
+    """Serve the API docs right behind a path-stripping proxy (``kit.uiproxy``): the path the proxy names in
+    ``X-Forwarded-Prefix`` becomes the ASGI ``root_path``, under which FastAPI's docs page asks for the OpenAPI
+    document and which the document names as its server. Routing is unchanged: the paths it sees lack the prefix."""
+
+    def __init__(self, app: Callable) -> None:
+        self.app = app
+
+    async def __call__(self, scope: dict, receive: Callable, send: Callable) -> None:
+        if scope["type"] == "http":
+            prefix = next((value for name, value in scope["headers"] if name == b"x-forwarded-prefix"), b"")
+            if prefix:
+                scope = {**scope, "root_path": prefix.decode("latin-1").rstrip("/")}
+        await self.app(scope, receive, send)
+
+
 class _PaymentsClient:
     """The shop's calls to payments, measured from the caller's side (timeouts never reach payments' metrics)."""
 
@@ -517,6 +533,7 @@ def _base_app(runtime: _Runtime, lifespan: Callable | None) -> FastAPI:
         return Response(generate_latest(runtime.registry), media_type=CONTENT_TYPE_LATEST)
 
     app.include_router(_admin_router(runtime))
+    app.add_middleware(_ForwardedPrefix)
     if runtime.settings.instrumentation:
         app.add_middleware(_InstrumentMiddleware, runtime=runtime)
     return app

@@ -1,0 +1,56 @@
+"""JupyterHub for a Reliability Dojo cohort on one host (see README.md beside this file).
+
+Every learner is a system user with a Jupyter server of their own, started as that user by
+LocalProcessSpawner (as The Littlest JupyterHub does), with a sandbox of their own on ports the kit
+remembers for them. Start it from this folder with the kit's virtual environment:
+
+    sudo /opt/reliability-dojo/.venv/bin/jupyterhub -f hub/jupyterhub_config.py
+
+Settings a host changes come from the environment, so this file stays as it is:
+KIT_HUB_STATE (the hub's own folder: database, cookie secret, port registry; default /srv/jupyterhub),
+KIT_HUB_URL (where the hub listens; default http://:8000), KIT_HUB_ADMINS (comma-separated facilitators),
+KIT_HUB_EXCHANGE and KIT_HUB_COURSE (the nbgrader exchange folder and course id).
+"""
+
+import json
+import os
+
+from kit.hub import Exchange, pre_spawn_hook, singleuser_command
+
+c = get_config()  # noqa: F821 - JupyterHub provides it when it loads this file
+
+here = os.path.dirname(os.path.abspath(__file__))
+state = os.environ.get("KIT_HUB_STATE", "/srv/jupyterhub")
+os.makedirs(state, mode=0o700, exist_ok=True)
+exchange = Exchange.from_env()
+
+c.JupyterHub.bind_url = os.environ.get("KIT_HUB_URL", "http://:8000")
+c.JupyterHub.db_url = "sqlite:///" + os.path.join(state, "jupyterhub.sqlite")
+c.JupyterHub.cookie_secret_file = os.path.join(state, "jupyterhub_cookie_secret")
+c.JupyterHub.pid_file = os.path.join(state, "jupyterhub.pid")
+# The proxy is the one hub/package-lock.json pins, installed into hub/node_modules (see README.md).
+c.ConfigurableHTTPProxy.command = [os.path.join(here, "node_modules", ".bin", "configurable-http-proxy")]
+
+# Learners log in with their system account; facilitators are hub admins.
+c.JupyterHub.authenticator_class = "jupyterhub.auth.PAMAuthenticator"
+c.Authenticator.admin_users = {name for name in os.environ.get("KIT_HUB_ADMINS", "").split(",") if name}
+c.Authenticator.allow_existing_users = True
+
+# Each learner's server runs as the learner, through `kit hub serve`: JupyterHub's single-user server with the
+# sandbox's UIs at /user/NAME/prometheus/, /alertmanager/ and /shop/docs, and the learner's sandbox beside it.
+c.JupyterHub.spawner_class = "jupyterhub.spawner.LocalProcessSpawner"
+c.Spawner.cmd = singleuser_command()
+c.Spawner.default_url = "/lab"
+c.Spawner.start_timeout = 60
+c.Spawner.pre_spawn_hook = pre_spawn_hook(os.path.join(state, "kit-ports.json"), exchange=exchange)
+# SIGINT, then SIGTERM: `kit hub serve` stops the server, then the learner's sandbox, within a few seconds.
+c.LocalProcessSpawner.interrupt_timeout = 15
+
+# nbgrader's Assignments tab in every learner's JupyterLab finds the exchange through this config folder, which
+# every learner can read (the hub's own folder is the hub's alone): beside the exchange.
+jupyter_config = os.path.join(os.path.dirname(str(exchange.root).rstrip("/")), "jupyter")
+os.makedirs(jupyter_config, mode=0o755, exist_ok=True)
+with open(os.path.join(jupyter_config, "nbgrader_config.json"), "w", encoding="utf-8") as fh:
+    json.dump(exchange.nbgrader_config(), fh, indent=1)
+os.chmod(os.path.join(jupyter_config, "nbgrader_config.json"), 0o644)
+c.Spawner.environment = {"JUPYTER_CONFIG_PATH": jupyter_config}

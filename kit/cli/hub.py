@@ -1,0 +1,118 @@
+"""`kit hub`: a cohort on one JupyterHub host: learners' ports, their servers, and the nbgrader exchange."""
+
+from __future__ import annotations
+
+import argparse
+import os
+
+from . import command, ignore_stop_signals
+
+REGISTRY_ENV = "KIT_HUB_PORTS"
+DEFAULT_REGISTRY = "/srv/jupyterhub/kit-ports.json"
+
+
+def _exchange_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("lab", help="the lab's full name, e.g. 00-mob-and-sandbox")
+    p.add_argument("--exchange", default=None,
+                   help="the exchange folder (default: $KIT_HUB_EXCHANGE, else /srv/nbgrader/exchange)")
+    p.add_argument("--course", default=None, help="the nbgrader course id (default: $KIT_HUB_COURSE, else reliability-dojo)")
+
+
+def _hub_arguments(p: argparse.ArgumentParser) -> None:
+    steps = p.add_subparsers(dest="action", required=True)
+    s = steps.add_parser("serve", help="run a learner's Jupyter server with their sandbox (JupyterHub's Spawner.cmd)")
+    s.add_argument("server_args", nargs=argparse.REMAINDER, help="arguments for jupyterhub-singleuser")
+    s = steps.add_parser("ports", help="show the learners' port blocks; with USER, that learner's (allocated if new)")
+    s.add_argument("user", nargs="?")
+    s.add_argument("--registry", default=os.environ.get(REGISTRY_ENV, DEFAULT_REGISTRY),
+                   help=f"the hub's port registry (default: ${REGISTRY_ENV}, else {DEFAULT_REGISTRY})")
+    change = s.add_mutually_exclusive_group()
+    change.add_argument("--reassign", action="store_true", help="give USER a new block (theirs is taken)")
+    change.add_argument("--forget", action="store_true", help="drop USER's block (a learner who left)")
+    _exchange_options(steps.add_parser("release", help="facilitator: put labs/LAB into the exchange"))
+    s = steps.add_parser("fetch", help="learner: copy the released LAB into a folder")
+    _exchange_options(s)
+    s.add_argument("--into", default=".", help="the folder to put LAB/ in (default: here)")
+    s = steps.add_parser("submit", help="learner: hand in LAB/ from a folder")
+    _exchange_options(s)
+    s.add_argument("--work", default=".", help="the folder holding LAB/ (default: here)")
+    s.add_argument("--as", dest="learner", default=None,
+                   help="the learner's name (default: the hub's name for you, else your system user)")
+    s = steps.add_parser("collect", help="facilitator: copy every learner's newest submission, for `kit grade`")
+    _exchange_options(s)
+    s.add_argument("--into", default="submitted", help="the folder to collect into (default: ./submitted)")
+
+
+@command("hub", "a cohort on one JupyterHub host: learners' ports and servers, release → fetch → submit → collect",
+         _hub_arguments)
+def _hub(args: argparse.Namespace) -> int:
+    if args.action == "serve":
+        return _serve(args.server_args)
+    if args.action == "ports":
+        return _ports(args)
+    from ..hub import exchange
+
+    where = exchange.Exchange.from_env(root=args.exchange, course=args.course)
+    if args.action == "release":
+        print(f"released {args.lab} to {exchange.release(args.lab, where)}")
+    elif args.action == "fetch":
+        print(f"fetched {args.lab} into {exchange.fetch(args.lab, where, into=args.into)}")
+    elif args.action == "submit":
+        learner = exchange.submit(args.lab, where, work=args.work, learner=args.learner)
+        print(f"submitted {args.lab} as {learner}")
+    else:
+        into = exchange.collect(args.lab, where, into=args.into)
+        print(f"collected {args.lab} into {into}; grade the cohort with: kit grade {into} --lab {args.lab}")
+    return 0
+
+
+def _ports(args: argparse.Namespace) -> int:
+    from ..errors import InvalidInput
+    from ..hub.ports import PortRegistry
+
+    registry = PortRegistry(args.registry)
+    if args.user is None:
+        if args.reassign or args.forget:
+            raise InvalidInput("user", "name the learner whose block to change")
+        blocks = registry.blocks()
+        print("\n".join(block.describe() for block in blocks) or f"no learner has ports yet in {args.registry}")
+        return 0
+    if args.forget:
+        print(f"forgot {args.user}'s ports" if registry.forget(args.user) else f"{args.user} had no ports")
+        return 0
+    block = registry.reassign(args.user) if args.reassign else registry.assign(args.user)
+    print(block.describe())
+    return 0
+
+
+def _serve(server_args: list[str]) -> int:
+    """JupyterHub's single-user server in the foreground, the learner's sandbox beside it; both stop together.
+
+    The server starts first, so the hub sees it within its usual wait, and the sandbox comes up meanwhile,
+    tethered to this process. A sandbox that cannot start (a port someone else holds) is reported in the
+    server's log and leaves the server running: the learner sees `kit up`'s message when they try. When the
+    hub stops the server (SIGINT, then SIGTERM) or the server exits, the server is stopped first (it shuts
+    its kernels down), then the learner's sandbox with whatever a drill attached to it; nobody else's.
+    """
+    from .. import procs, sandbox
+    from ..config import Config
+    from ..errors import KitError
+    from ..hub.learners import singleuser_argv
+
+    config = Config.from_env()
+    server = None
+    try:
+        server = procs.start(singleuser_argv(server_args), log=None)
+        try:
+            sandbox.up(config=config, progress=print, tether=True)
+        except KitError as exc:
+            print(f"kit hub serve: the sandbox did not start: {exc}", flush=True)
+        return server.wait()
+    except KeyboardInterrupt:  # the hub's SIGINT or SIGTERM (see kit.cli.main): a request to stop
+        return 0
+    finally:
+        ignore_stop_signals()
+        if server is not None:
+            server.stop(timeout=10)
+        sandbox.down(config, progress=print)
+        print("learner's server and sandbox stopped", flush=True)

@@ -1,0 +1,62 @@
+"""What the hub gives a learner's Jupyter server: their ports, the exchange, and a sandbox for the server's life.
+
+``pre_spawn_hook`` is JupyterHub's ``Spawner.pre_spawn_hook``: it looks up (or allocates) the learner's port
+block and adds it to the server's environment as KIT_*_PORT variables, with the exchange's folder and course.
+Everything the server starts inherits them (terminals, kernels, `kit up`, nbgrader), so each learner's `kit`
+talks to their own sandbox without a setting of their own. ``singleuser_command`` is ``Spawner.cmd``:
+`kit hub serve` runs JupyterHub's single-user server with the sandbox's UIs (``kit.uiproxy``) and starts the
+learner's sandbox beside it, stopping both when the hub stops the server.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Callable
+
+from .exchange import COURSE_ENV, EXCHANGE_ENV, Exchange
+from .ports import PortRange, PortRegistry
+
+
+def environment(user: str, registry: PortRegistry, exchange: Exchange | None = None) -> dict[str, str]:
+    """The variables a learner's server gets: their ports (allocated on first use) and, when given, the exchange.
+
+    Raises what ``PortRegistry.assign`` raises (InvalidInput: no name, no block left, a damaged registry).
+    """
+    env = registry.assign(user).environment()
+    if exchange is not None:
+        env[EXCHANGE_ENV] = str(exchange.root)
+        env[COURSE_ENV] = exchange.course
+    return env
+
+
+def pre_spawn_hook(registry: Path | str, *, exchange: Exchange | None = None,
+                   port_range: PortRange = PortRange()) -> Callable:
+    """A ``Spawner.pre_spawn_hook`` giving each learner ``environment`` from the registry file ``registry``.
+
+    The spawner's environment is replaced, not changed in place: JupyterHub may hand every spawner the same
+    dict from its config, and one learner's ports must never leak into another's.
+    """
+    ports = PortRegistry(registry, port_range)
+
+    def hook(spawner) -> None:
+        spawner.environment = {**spawner.environment, **environment(spawner.user.name, ports, exchange)}
+
+    return hook
+
+
+def singleuser_command() -> list[str]:
+    """``Spawner.cmd``: `kit hub serve` with this Python, which JupyterHub extends with the server's arguments."""
+    return [sys.executable, "-m", "kit.cli", "hub", "serve"]
+
+
+def singleuser_argv(arguments: list[str]) -> list[str]:
+    """The command line of JupyterHub's single-user server given the hub's ``arguments``, with the sandbox's UIs.
+
+    Jupyter refuses to run as root unless told to: a hub whose learners share the root account (a container,
+    a test) runs it so on purpose."""
+    from ..uiproxy import ARGUMENTS
+
+    root = ["--ServerApp.allow_root=True"] if os.geteuid() == 0 else []
+    return [sys.executable, "-m", "jupyterhub.singleuser", *arguments, *ARGUMENTS, *root]
