@@ -87,13 +87,14 @@ def _footprint(config: Config) -> tuple[tuple[float, float], tuple[float, float]
     """((RSS, PSS) of the sandbox, (RSS, PSS) of a Jupyter server with one idle kernel) in MB, for ``config``'s
     learner."""
     port = procs.free_port()
-    home = tempfile.mkdtemp(prefix="kit-cohort-home-")
+    home = config.state / "home"  # removed with the learner's state folder
+    home.mkdir()
     argv = [sys.executable, "-m", "jupyter", "lab", f"--ServerApp.port={port}", "--ServerApp.token=bench",
             "--no-browser", f"--ServerApp.root_dir={home}", *uiproxy.ARGUMENTS]
     if os.geteuid() == 0:
         argv.append("--ServerApp.allow_root=True")
-    env = {**os.environ, **config.environment(), "HOME": home}
-    with procs.start(argv, log=config.state / "jupyter.log", env=env, cwd=Path(home)) as server:
+    env = {**os.environ, **config.environment(), "HOME": str(home)}
+    with procs.start(argv, log=config.state / "jupyter.log", env=env, cwd=home) as server:
         api = httpx.Client(base_url=f"http://127.0.0.1:{port}/api", headers={"Authorization": "token bench"})
 
         def answers() -> bool:

@@ -34,6 +34,8 @@ USERS = ("alice", "bob")
 PASSWORD = "dojo-" + secrets.token_hex(4)
 PROXY = REPO_ROOT / "hub" / "node_modules" / ".bin" / "configurable-http-proxy"
 
+pytestmark = pytest.mark.long  # a hub, two learners' servers and sandboxes, a graded cohort: about a minute
+
 
 class Hub:
     """The running hub: its URL, an admin API client, a logged-in browser-like client per learner."""
