@@ -43,7 +43,7 @@ def _hub_arguments(p: argparse.ArgumentParser) -> None:
     s.add_argument("--into", default="submitted", help="the folder to collect into (default: ./submitted)")
 
 
-@command("hub", "a cohort on one JupyterHub host: learners' ports and servers, release → fetch → submit → collect",
+@command("hub", "a cohort on one JupyterHub host (learners' ports and servers, the nbgrader exchange): {actions}",
          _hub_arguments)
 def _hub(args: argparse.Namespace) -> int:
     if args.action == "serve":
