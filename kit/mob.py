@@ -617,6 +617,11 @@ def load_session(path: Path) -> MobSession | None:
         raise KitError(f"the mob session file {path} is damaged ({error}). {_reset_hint(path)}") from None
 
 
+CATCH_UP_TURNS = 100
+"""At most how many turns one catch-up logs: a session left running for days logs its last ones only (the
+gap shows in the turn numbers); nobody had a timer open in the others, so no cell was run in them."""
+
+
 def record_rotations(path: Path, now: float, *, closing: bool = False,
                      keep: int = mobrecord.SNAPSHOTS_KEPT) -> list[mobrecord.TurnRecord]:
     """Log every turn of ``path``'s session that ended since the last one logged, and snapshot its notebook.
@@ -625,14 +630,14 @@ def record_rotations(path: Path, now: float, *, closing: bool = False,
     it reads the log first, so each turn is written once however many views notice the rotation. The
     notebook (``MobSession.notebook``) is copied once per call that logs a turn, and that copy's number is
     put on the last turn logged. ``closing`` also ends the turn on now (a reset, a new plan): it is logged as
-    ended by "reset". Returns the turns written (none before the start). Raises KitError if a file cannot be
-    read or written.
+    ended by "reset". Returns the turns written (none before the start), at most ``CATCH_UP_TURNS`` + 1.
+    Raises KitError if a file cannot be read or written.
     """
     with _session_lock(path):
         session = load_session(path)
         if session is None or session.started_at is None:
             return []
-        since = mobrecord.turns_logged(path, session.started_at)
+        since = max(mobrecord.turns_logged(path, session.started_at), session.moment(now).turn - CATCH_UP_TURNS)
         turns = [(t, "skip" if t.skipped else "time") for t in session.turns(now, since)]
         current = session.current_turn(now) if closing else None
         if current is not None and current.number >= since:

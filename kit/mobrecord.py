@@ -111,15 +111,21 @@ class Restored:
 
 
 def append_lines(path: Path, records: Iterable[dict]) -> None:
-    """Append JSON lines in one write; a line left unfinished by a crash is closed first so it stays one line."""
+    """Append JSON lines in one write; a piece of a line a crash left unfinished at the end is dropped first.
+
+    Each append is one small write to a file opened for appending, so another writer never sees half of it:
+    a tail without its newline can only be what a crash cut short, never a whole record.
+    """
     text = "".join(json.dumps(r, separators=(",", ":")) + "\n" for r in records)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         with open(path, "a+b") as handle:
-            if handle.tell() > 0:
-                handle.seek(-1, os.SEEK_END)
-                if handle.read(1) != b"\n":
-                    text = "\n" + text
+            size = handle.tell()
+            if size > 0:
+                handle.seek(max(0, size - 65536))
+                tail = handle.read()
+                if not tail.endswith(b"\n"):
+                    handle.truncate(size - len(tail) + tail.rfind(b"\n") + 1 if b"\n" in tail else size - len(tail))
             handle.write(text.encode("utf-8"))
             handle.flush()
             os.fsync(handle.fileno())

@@ -140,21 +140,28 @@ def _log_arguments(p: argparse.ArgumentParser) -> None:
 
 @action("log", "the rotation log: per turn the driver, navigator, times, cells run and exercises", _log_arguments)
 def _log(args: argparse.Namespace) -> int:
+    import pandas as pd
+
     from .. import mob
     table = mob.rotation_log(_session_path(args))
     shown = table if args.all else table.tail(args.limit)
     if args.json:
-        records = shown.assign(**{c: shown[c].map(lambda t: None if t != t else t.isoformat())
-                                  for c in ("session", "started", "ended")})
-        records = records.astype({"snapshot": object}).where(records.notna(), None)
-        print(json.dumps(records.to_dict(orient="records"), indent=2, default=list))
+        def plain(value):
+            if isinstance(value, tuple):
+                return list(value)
+            if pd.isna(value):
+                return None
+            return value.isoformat() if isinstance(value, pd.Timestamp) else value
+
+        rows = [{k: plain(v) for k, v in row.items()} for row in shown.to_dict(orient="records")]
+        print(json.dumps(rows, indent=2, default=int))
         return 0
     if table.empty:
         print("no turns yet: start the timer")
         return 0
     rows = [(t.turn, t.driver, t.navigator, local_time(t.started), local_time(t.ended) if t.how != "on" else "(on)",
-             t.how, t.cell_count, t.runs, ", ".join(t.exercises) or "-", "-" if t.snapshot != t.snapshot or
-             t.snapshot is None else t.snapshot) for t in shown.itertuples(index=False)]
+             t.how, t.cell_count, t.runs, ", ".join(t.exercises) or "-", "-" if pd.isna(t.snapshot) else t.snapshot)
+            for t in shown.itertuples(index=False)]
     print(text_table(("turn", "driver", "navigator", "started", "ended", "how", "cells", "runs", "exercises",
                       "snapshot"), rows))
     more(len(table) - len(shown), "turns")
