@@ -1,11 +1,15 @@
 """A mob-programming timer: who drives, who navigates, and when to rotate.
 
 The schedule is pure arithmetic over a saved session (plan, start time,
-paused intervals, skips), so the same file gives the same driver and the
-same remaining seconds after a kernel restart. ``MobTimer`` is a thin
-ipywidgets view over that arithmetic. The file is the one state: every
-change (a button or a call, from any timer on the file) reads it, changes
-it and writes it back under a lock, and every view redraws from it.
+paused intervals, skips, members stepping away and back), so the same file
+gives the same driver and the same remaining seconds after a kernel restart.
+``MobTimer`` is a thin ipywidgets view over that arithmetic. The file is the
+one state: every change (a button or a call, from any timer on the file)
+reads it, changes it and writes it back under a lock, and every view redraws
+from it. A turn ends by time, so whichever view or command first reads the
+session after it ended writes the mob's record of it (``record_rotations``:
+the rotation log and a notebook snapshot, once per turn; the files are
+kit.mobrecord's).
 """
 
 from __future__ import annotations
@@ -97,12 +101,6 @@ class MobPlan:
         if position == self.break_every:
             return (cycle + 1) * self.break_every, True, self.break_minutes * 60
         return cycle * self.break_every + position, False, self.turn_minutes * 60
-
-    def roles(self, turn: int) -> tuple[str, str, tuple[str, ...]]:
-        """Driver, navigator and researchers of a turn: the navigator drives next, in roster order."""
-        n = len(self.roster)
-        ordered = tuple(self.roster[(turn + i) % n] for i in range(n))
-        return ordered[0], ordered[1], ordered[2:]
 
 
 @dataclass(frozen=True)

@@ -349,8 +349,7 @@ def restore_snapshot(folder: Path, number: int, *, at: float, keep: int = SNAPSH
         data = chosen.path.read_bytes()
     except OSError as error:
         raise KitError(f"cannot read snapshot {number} ({chosen.path}): {error.strerror or error}") from None
-    kept = take_snapshot(folder, chosen.notebook, reason=f"before restoring snapshot {number}", at=at,
-                         keep=max(keep, 2))
+    kept = take_snapshot(folder, chosen.notebook, reason=f"before restoring snapshot {number}", at=at, keep=keep)
     target = Path(chosen.notebook)
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
