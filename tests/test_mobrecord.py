@@ -259,3 +259,14 @@ def test_a_session_left_running_for_weeks_logs_only_its_last_turns(mob):
     turns = [t.turn for t in mobrecord.read_turns(timer.path)]
     assert len(turns) == 1 + CATCH_UP_TURNS and turns[0] == 1 and turns[-1] == 3 * 7 * 24 * 60 + 1
     assert turns[1:] == list(range(turns[-1] - CATCH_UP_TURNS + 1, turns[-1] + 1))
+
+
+def test_views_racing_at_a_rotation_log_each_turn_once(mob):
+    from concurrent.futures import ThreadPoolExecutor
+
+    timer, time, notebook = mob
+    time.advance(2 * 60 + 5)
+    with ThreadPoolExecutor(8) as pool:  # each call opens and flocks the folder itself, as another process would
+        written = list(pool.map(lambda _: record_rotations(timer.path, time()), range(8)))
+    assert sorted(len(w) for w in written) == [0] * 7 + [2]
+    assert [t.turn for t in mobrecord.read_turns(timer.path)] == [1, 2] and len(snapshots(timer.path)) == 1
