@@ -206,7 +206,7 @@ def test_every_change_is_saved_atomically(tmp_path) -> None:
         clock.advance(30)
         action()
         assert load_session(path) == timer.session
-    assert sorted(p.name for p in path.parent.iterdir()) == ["mob.json"], "no temp files left behind"
+    assert sorted(p.name for p in path.parent.iterdir()) == ["mob.json", "mob.log.jsonl"], "no temp files left behind"
 
 
 def test_a_new_timer_on_the_same_file_continues_after_a_kernel_restart(tmp_path) -> None:
@@ -459,3 +459,152 @@ def test_the_chime_is_a_short_valid_wav() -> None:
         assert 0.2 <= sound.getnframes() / sound.getframerate() <= 0.5
         frames = sound.readframes(sound.getnframes())
     assert max(frames) > 0, "not silence"
+
+
+# --- stepping away, cycles and the retro --------------------------------------
+
+
+def test_a_member_who_steps_away_is_passed_over_until_back_then_takes_their_place() -> None:
+    s = MobSession(plan()).start(T0).step_away("cy", T0 + 10)  # any case
+    drivers = [s.moment(T0 + k * 420 + 30) for k in range(4)]
+    assert [(m.driver, m.navigator) for m in drivers] == [("Ana", "Ben"), ("Ben", "Dee"), ("Dee", "Ana"), ("Ana", "Ben")]
+    assert all(m.away == ("Cy",) and "Cy" not in m.researchers for m in drivers)
+    s = s.come_back("Cy", T0 + 3 * 420 + 30)
+    assert s.moment(T0 + 3 * 420 + 31).navigator == "Ben", "back from the next turn on; the turn on is unchanged"
+    assert [s.moment(T0 + k * 420 + 30).driver for k in range(4, 8)] == ["Ben", "Cy", "Dee", "Ana"]
+    assert s.away == () and s.moment(T0 + 5 * 420).researchers == ("Ana", "Ben")
+
+
+def test_a_driver_who_steps_away_hands_over_at_once_and_the_rotation_goes_on_from_there() -> None:
+    s = MobSession(plan()).start(T0).step_away("Ana", T0 + 100)
+    m = s.moment(T0 + 100)
+    assert (m.turn, m.driver, m.navigator, m.seconds_left) == (0, "Ben", "Cy", pytest.approx(320))
+    assert s.moment(T0 + 420).driver == "Cy", "Ben drove turn 1's end, so Cy drives next, not Ben twice"
+
+
+def test_stepping_away_and_skip_at_one_paused_instant_count_in_the_order_pressed() -> None:
+    paused = MobSession(plan()).start(T0).pause(T0 + 100)
+    away_then_skip = paused.step_away("Ana", T0 + 200).skip(T0 + 201)
+    skip_then_away = paused.skip(T0 + 200).step_away("Ana", T0 + 201)
+    assert away_then_skip.moment(T0 + 300).driver == "Cy", "Ben's turn (shown when Skip was pressed) is skipped"
+    assert skip_then_away.moment(T0 + 300).driver == "Ben", "Skip ended Ana's turn; Ana leaving after changes nothing"
+
+
+def test_a_mob_keeps_two_people_in_the_rotation_and_names_must_be_in_the_roster() -> None:
+    s = MobSession(plan(roster=("Ana", "Ben", "Cy"))).step_away("Ana", T0)
+    with pytest.raises(InvalidInput, match="at least 2 people") as caught:
+        s.step_away("Ben", T0)
+    assert caught.value.field == "name" and "Ana" in caught.value.problem
+    with pytest.raises(InvalidInput, match="the roster is Ana, Ben, Cy"):
+        s.step_away("Zoe", T0)
+    assert s.step_away("Ana", T0) == s and s.come_back("Ben", T0) == s, "repeats change nothing"
+
+
+def test_before_the_start_and_after_a_reset_who_is_away_stays_away() -> None:
+    s = MobSession(plan()).step_away("Ana", T0)
+    assert s.moment(T0).driver == "Ben"
+    s = s.start(T0 + 5).skip(T0 + 30).reset()
+    assert s.away == ("Ana",) and not s.moment(T0 + 40).started and s.moment(T0 + 40).driver == "Ben"
+
+
+def test_a_full_cycle_is_every_member_present_driving_once_and_the_retro_waits_to_be_dismissed() -> None:
+    s = MobSession(plan(roster=("Ana", "Ben", "Cy"))).start(T0)
+    assert [(s.moment(T0 + k * 420 + 1).cycles, s.moment(T0 + k * 420 + 1).retro) for k in range(4)] == [
+        (0, False), (0, False), (0, False), (1, True)]
+    s = s.dismiss_retro(T0 + 3 * 420 + 60)
+    assert not s.moment(T0 + 5 * 420 + 1).retro and s.moment(T0 + 6 * 420 + 1).retro
+    two_left = MobSession(plan(roster=("Ana", "Ben", "Cy"))).step_away("Cy", T0).start(T0)
+    assert two_left.moment(T0 + 2 * 420 + 1).cycles == 1, "a member away is not waited for"
+
+
+@pytest.mark.parametrize("breaks", [(0, 0), (3, 5), (2, 1)])
+def test_the_arithmetic_shortcut_agrees_with_replaying_turn_by_turn(breaks) -> None:
+    """moment_at skips whole periods once nothing changes; ``turns`` replays every turn: they must agree."""
+    every, minutes = breaks
+    s = MobSession(plan(roster=("Ana", "Ben", "Cy", "Dee", "Eve"), turn_minutes=1, break_every=every,
+                        break_minutes=minutes)).start(T0)
+    s = s.skip(T0 + 30).step_away("Cy", T0 + 100).skip(T0 + 150).step_away("Ana", T0 + 400).come_back("Cy", T0 + 900)
+    turns = s.turns(T0 + 20_000)
+    assert len(turns) > 100 and [t.number for t in turns] == list(range(len(turns)))
+    assert [t.number for t in turns if t.skipped][:1] == [0] and turns[0].end == 30
+    drove: set[str] = set()
+    cycles = 0
+    for t in turns:
+        if t.end > t.start:
+            m = s.moment(T0 + (t.start + t.end) / 2)
+            assert (m.turn, m.driver, m.navigator, m.away, m.on_break) == (t.number, t.driver, t.navigator, t.away, False)
+            assert m.cycles == cycles
+        drove.add(t.driver)
+        if drove >= set(s.plan.roster) - set(t.away):
+            cycles, drove = cycles + 1, set()
+    assert s.turns(T0 + 20_000, since=150) == turns[150:]
+
+
+def test_a_long_session_with_someone_away_is_computed_without_walking_every_turn() -> None:
+    s = MobSession(plan(turn_minutes=1 / 60)).step_away("Ben", T0).start(T0)
+    m = s.moment(T0 + 9_000_000 + 0.5)
+    assert (m.turn, m.driver, m.cycles) == (9_000_000, ("Ana", "Cy", "Dee")[9_000_000 % 3], 3_000_000)
+
+
+def test_wall_time_is_the_inverse_of_active_seconds() -> None:
+    from kit.mob import active_seconds, wall_time
+
+    pauses = ((T0 + 100, T0 + 160), (T0 + 300, None))
+    for offset in (0, 50, 100, 101, 200, 240):
+        wall = wall_time(T0, offset, pauses)
+        assert active_seconds(T0, wall, pauses) == pytest.approx(offset)
+    assert wall_time(T0, 100, pauses) == T0 + 100, "the earliest moment: a skip during a pause is at its start"
+
+
+def test_presence_and_the_retro_survive_the_file_and_older_files_still_load(tmp_path) -> None:
+    from kit.mob import save_session
+
+    path = tmp_path / "mob.json"
+    s = MobSession(plan()).start(T0).step_away("Ben", T0 + 5).skip(T0 + 6).come_back("Ben", T0 + 7)
+    s = s.dismiss_retro(T0 + 5000)
+    save_session(s, path)
+    assert load_session(path) == s and load_session(path).retro_seen == 2
+    old = s.to_json()
+    for key in ("presence", "retro_seen", "notebook"):
+        del old[key]
+    path.write_text(json.dumps(old))
+    assert load_session(path) == MobSession(plan(), T0, (), s.skips)
+
+
+@pytest.mark.parametrize("presence", [
+    [{"name": "Zoe", "at": 1, "away": True, "after_skips": 0}],
+    [{"name": "Ana", "at": 1, "away": False, "after_skips": 0}],
+    [{"name": n, "at": 1, "away": True, "after_skips": 0} for n in ("Ana", "Ben", "Cy")],
+    "Ana",
+])
+def test_a_damaged_presence_list_is_a_damaged_file(tmp_path, presence) -> None:
+    path = tmp_path / "mob.json"
+    path.write_text(json.dumps({**MobSession(plan()).to_json(), "presence": presence}))
+    with pytest.raises(KitError, match="damaged"):
+        load_session(path)
+
+
+def test_the_widget_steps_members_away_and_shows_the_retro_until_dismissed(tmp_path) -> None:
+    clock = FakeClock()
+    timer = MobTimer(["Ana", "Ben", "Cy"], turn_minutes=1, break_every=0, path=tmp_path / "m.json", clock=clock,
+                     tick=False)
+    assert "Navigator: <b>Ben</b> (drives next)" in timer.navigator_label.value
+    timer.member_pick.value = "Ben"
+    assert timer.away_button.description == "Step away"
+    timer.away_button.click()
+    assert timer.away_button.description == "Back" and "Navigator: <b>Cy</b>" in timer.navigator_label.value
+    assert "(away: Ben)" in timer.order_label.value and "Ben →" not in timer.order_label.value
+    timer.member_pick.value = "Cy"
+    timer.away_button.click()
+    assert "at least 2 people" in timer.problem.value and timer.session.away == ("Ben",)
+    timer.member_pick.value = "Ben"
+    timer.away_button.click()
+    assert timer.session.away == () and timer.away_button.description == "Step away"
+
+    assert timer.retro_box.layout.display == "none"
+    timer.start()
+    clock.advance(3 * 60 + 1)
+    timer.refresh()
+    assert timer.retro_box.layout.display == "" and "What slowed us down" in timer.retro_text.value
+    timer.retro_button.click()
+    assert timer.retro_box.layout.display == "none" and not timer.moment().retro
