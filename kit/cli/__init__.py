@@ -36,11 +36,11 @@ class Command:
 COMMANDS: dict[str, Command] = {}
 
 GROUPS: tuple[str, ...] = ("sandbox", "lab", "faults", "pages", "drills", "runbooks", "query", "grading", "slo",
-                           "history", "load")
+                           "history", "load", "mob")
 """The modules of kit.cli that register commands, one per group."""
 
-LISTING: tuple[str, ...] = ("up", "down", "lab", "status", "logs", "fault", "flag", "pages", "drill", "mitigate",
-                            "runbooks", "query", "labs", "check", "grade", "slo", "history", "load", "render",
+LISTING: tuple[str, ...] = ("up", "down", "lab", "mob", "status", "logs", "fault", "flag", "pages", "drill",
+                            "mitigate", "runbooks", "query", "labs", "check", "grade", "slo", "history", "load", "render",
                             "config", "binaries")
 """The order `kit --help` lists the commands in: running the sandbox, breaking and mending it, then grading,
 SLOs and load, and setup last. Groups interleave here, so the order is stated, not taken from the modules."""
