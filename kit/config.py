@@ -249,6 +249,16 @@ class StatePaths:
         return self.root / "mob.json"
 
     @property
+    def mob_server(self) -> Path:
+        """mob-server/: the mob's shared JupyterLab (kit.mobserver): join links and Jupyter's collaboration stores."""
+        return self.root / "mob-server"
+
+    @property
+    def mob_links(self) -> Path:
+        """mob-server/links.json: one join link (name and secret) per mob member, kept by kit.mobserver."""
+        return self.mob_server / "links.json"
+
+    @property
     def work(self) -> Path:
         """work/: the learner's working copies of the labs (kit.grading.workcopy) when KIT_WORK_DIR is not set."""
         return self.root / "work"

@@ -10,7 +10,8 @@ A learner's JupyterLab opens in the working folder (``kit.grading.workcopy``) an
 nbgrader tools; a facilitator's (``kit lab --facilitator``) opens the repository with
 nbgrader's menu, Create Assignment panel, Validate button and formgrader. Nobody gets
 the Jupyter news and update pop-up, nor the install's ``*.egg-info`` folder. Real-time
-collaboration (jupyter-collaboration) is off: one person's notebook is saved as it always was.
+collaboration (jupyter-collaboration) is off, so one person's notebook is saved as it always
+was, except on a mob's shared server (``kit lab --mob``, kit.mobserver).
 """
 
 from __future__ import annotations
@@ -56,12 +57,13 @@ class LabLaunch:
 
 
 def settings(config: Config, *, port: int, lan: bool = False, facilitator: bool = False, browser: bool = True,
-             env: dict[str, str] | None = None, root: Path = REPO_ROOT) -> LabLaunch:
+             env: dict[str, str] | None = None, root: Path = REPO_ROOT, collaborate: bool = False) -> LabLaunch:
     """JupyterLab's settings for `kit lab` on ``port`` (TCP): a learner's unless ``facilitator``.
 
     A learner's server serves ``config.work`` and opens the first lab's working copy
     there; a facilitator's serves the repository ``root``. ``lan`` listens on every
     address (token auth stays on). ``env`` is the environment to extend (default: this process's).
+    ``collaborate`` leaves real-time collaboration on (a mob's server, see kit.mobserver).
     """
     from .grading.workcopy import lab_names
 
@@ -71,7 +73,9 @@ def settings(config: Config, *, port: int, lan: bool = False, facilitator: bool 
     hidden = [NEWS] if facilitator else [NEWS, NBGRADER_LAB]
     argv = [sys.executable, "-m", "jupyter", "lab", f"--ServerApp.root_dir={root_dir}",
             f"--ServerApp.ip={'0.0.0.0' if lan else '127.0.0.1'}", f"--ServerApp.port={port}",
-            "--ServerApp.answer_yes=True", "--YDocExtension.disable_rtc=True"]
+            "--ServerApp.answer_yes=True"]
+    if not collaborate:
+        argv.append("--YDocExtension.disable_rtc=True")
     argv += [f"--ContentsManager.hide_globs={glob}" for glob in _hide_globs()]
     if not facilitator:
         argv += [f"--ServerApp.jpserver_extensions={name}=False" for name in _nbgrader_server_extensions()]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from ..config import PROFILES
+from ..errors import InvalidInput
 from . import command, config_from, ignore_stop_signals
 
 
@@ -16,6 +17,11 @@ def _lab_arguments(p: argparse.ArgumentParser) -> None:
                    help="let a mob on your network join this JupyterLab (token auth stays on)")
     p.add_argument("--facilitator", action="store_true",
                    help="open the repository with nbgrader's authoring and grading tools, not your working copies")
+    p.add_argument("--mob", action="store_true",
+                   help="one notebook for the whole mob: real-time collaboration on, a join link per member "
+                        "(reprint them with `kit mob links`)")
+    p.add_argument("--roster", metavar="NAMES",
+                   help="with --mob: the members, comma-separated (default: the mob timer's roster), e.g. Ana,Ben,Cy")
 
 
 @command("lab", "start the sandbox and open JupyterLab on your copy of lab 00; Ctrl-C, SIGTERM or SIGHUP stops both",
@@ -25,20 +31,32 @@ def _lab(args: argparse.Namespace) -> int:
 
     A learner's JupyterLab opens their working copies of the labs (made or updated
     first, see kit.grading.workcopy); ``--facilitator`` opens the repository with nbgrader's tools.
+    ``--mob`` makes it the mob's shared server (kit.mobserver): collaboration on, a join link per member.
     JupyterLab runs in its own session, so a terminal's Ctrl-C or hang-up reaches this
     process only and the stop always goes one way: SIGTERM to Jupyter (which shuts its
     kernels down), then the sandbox. The sandbox and Jupyter are tethered to this
     process, so even a SIGKILL here stops them (on Linux).
     """
-    from .. import labserver, procs, sandbox
+    from .. import labserver, mobserver, procs, sandbox
     from ..grading import workcopy
 
     config = config_from(args)
+    if args.roster is not None and not args.mob:
+        raise InvalidInput("--roster", "names a mob's members; add --mob")
+    if args.mob:  # refused before anything starts: a busy port must not stop the sandbox another server uses
+        roster = mobserver.roster(config, args.roster)
+        mobserver.check_port("0.0.0.0" if args.lan else "127.0.0.1", args.port)
     if not args.facilitator:
         print(workcopy.report(workcopy.ensure(config), config))
     launch = labserver.settings(config, port=args.port, lan=args.lan, facilitator=args.facilitator,
-                                browser=not args.no_browser)
+                                browser=not args.no_browser, collaborate=args.mob)
     labserver.write_page_config(launch)
+    if args.mob:
+        host = mobserver.lan_address() if args.lan else "127.0.0.1"
+        links = mobserver.ensure_links(config.paths.mob_links, roster, base_url=f"http://{host}:{args.port}",
+                                       opens=launch.opens)
+        print(links.listing())
+        launch = mobserver.collaborative(launch, config)
     jupyter = None
     try:
         running = sandbox.up(args.profile, progress=print, tether=True)
@@ -55,3 +73,4 @@ def _lab(args: argparse.Namespace) -> int:
             jupyter.stop(timeout=15)  # Jupyter shuts its kernels down on SIGTERM
         sandbox.down(progress=print)
         print("sandbox and JupyterLab stopped")
+

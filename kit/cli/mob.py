@@ -1,8 +1,10 @@
-"""`kit mob`: the mob timer's session from a terminal: who drives, who is away, the rotation log, snapshots.
+"""`kit mob`: the mob from a terminal: the timer's session (who drives, who is away, the rotation log,
+snapshots) and the join links of the mob's shared JupyterLab (`kit lab --mob`).
 
 Each action is a function of its own registered with ``action``, so actions can be added without touching
-the others. Every action works on the session file the notebook's timer uses (the kit state folder's
-mob.json unless ``--path``), so the terminal and every timer view agree.
+the others. The session's actions work on the file the notebook's timer uses (the kit state folder's
+mob.json unless ``--path``), so the terminal and every timer view agree; the links' actions work on the
+state folder's links file.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import json
 from dataclasses import dataclass
 from typing import Callable
 
-from . import add_limit, command, local_time, more, text_table
+from . import add_limit, command, config_from, local_time, more, text_table
 
 
 @dataclass(frozen=True)
@@ -22,15 +24,17 @@ class Action:
     help: str
     run: Callable[[argparse.Namespace], int]
     arguments: Callable[[argparse.ArgumentParser], None] | None
+    session: bool
 
 
 ACTIONS: dict[str, Action] = {}
 
 
-def action(name: str, help: str, arguments: Callable[[argparse.ArgumentParser], None] | None = None):
-    """Register the decorated handler as `kit mob NAME`."""
+def action(name: str, help: str, arguments: Callable[[argparse.ArgumentParser], None] | None = None, *,
+           session: bool = True):
+    """Register the decorated handler as `kit mob NAME`; ``session``: it works on the timer's session file."""
     def register(run: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
-        ACTIONS[name] = Action(help, run, arguments)
+        ACTIONS[name] = Action(help, run, arguments, session)
         return run
     return register
 
@@ -39,13 +43,14 @@ def _mob_arguments(p: argparse.ArgumentParser) -> None:
     actions = p.add_subparsers(dest="action", required=True)
     for name, entry in ACTIONS.items():
         a = actions.add_parser(name, help=entry.help)
-        a.add_argument("--path", default=None, metavar="FILE",
-                       help="the session file (default: mob.json in the kit state folder, as the timer's)")
+        if entry.session:
+            a.add_argument("--path", default=None, metavar="FILE",
+                           help="the session file (default: mob.json in the kit state folder, as the timer's)")
         if entry.arguments is not None:
             entry.arguments(a)
 
 
-@command("mob", "the mob timer's session: {actions}", _mob_arguments)
+@command("mob", "the mob timer's session and the shared JupyterLab's join links: {actions}", _mob_arguments)
 def _mob(args: argparse.Namespace) -> int:
     return ACTIONS[args.action].run(args)
 
@@ -193,4 +198,43 @@ def _restore(args: argparse.Namespace) -> int:
     kept = f"; what it replaced is snapshot {done.kept}" if done.kept is not None else ""
     print(f"restored snapshot {done.snapshot} to {done.notebook}{kept}")
     print("in JupyterLab, reopen the notebook (or File > Reload Notebook from Disk) to see it")
+    return 0
+
+
+@action("links", "print every member's join link to `kit lab --mob` (they survive a restart)", session=False)
+def _links(args: argparse.Namespace) -> int:
+    from .. import mobserver
+
+    links = mobserver.load_links(config_from(args).paths.mob_links)
+    if not links.names():
+        print("no join links yet: `kit lab --mob --roster Ana,Ben,Cy` makes them")
+        return 1
+    print(links.listing())
+    return 0
+
+
+def _member_argument(p: argparse.ArgumentParser) -> None:
+    p.add_argument("name", help="the member's name as the links show it")
+
+
+@action("add", "give a newcomer, or a member whose link was revoked, a new join link", _member_argument,
+        session=False)
+def _add(args: argparse.Namespace) -> int:
+    from .. import mobserver
+
+    config = config_from(args)
+    link = mobserver.add_member(config.paths.mob_links, args.name)
+    links = mobserver.load_links(config.paths.mob_links)
+    print(f"{link.name}: {links.url(link)}" if links.base_url else
+          f"{link.name} has a join link; `kit lab --mob` prints it once the server runs")
+    return 0
+
+
+@action("revoke", "revoke a member's join link at once, and the login it gave their browser", _member_argument,
+        session=False)
+def _revoke(args: argparse.Namespace) -> int:
+    from .. import mobserver
+
+    link = mobserver.revoke(config_from(args).paths.mob_links, args.name)
+    print(f"{link.name}'s join link is revoked; their browser is refused from its next request")
     return 0
