@@ -15,11 +15,14 @@ lab: setup ## start the sandbox and open JupyterLab on lab 00; Ctrl-C stops both
 # Tests marked `quiet` measure latency and throughput, which a busy CPU would distort: they run
 # afterwards, when they alone share the cores (their load steps wait more than they compute), beside
 # the `calm` ones, which mostly wait on slow alerts and leave the cores to them.
+# Bytecode is written even where PYTHONDONTWRITEBYTECODE is set: each worker, and each of the hundreds of
+# processes the tests start (kernels, graders, `kit` commands, sandbox services), would otherwise compile the
+# kit again, and pytest would rewrite every test module again in each worker of the second run.
 WORKERS ?= 4
 test: setup-test ## run every test: unit, sandbox, notebooks, grading, browser
 	scripts/system-packages.sh --test
-	$(VENV)/bin/python -m pytest -n $(WORKERS) --dist loadfile -m "not quiet and not calm"
-	$(VENV)/bin/python -m pytest -n 4 --dist loadfile -m "quiet or calm"
+	PYTHONDONTWRITEBYTECODE= $(VENV)/bin/python -m pytest -n $(WORKERS) --dist loadfile -m "not quiet and not calm"
+	PYTHONDONTWRITEBYTECODE= $(VENV)/bin/python -m pytest -n 4 --dist loadfile -m "quiet or calm"
 
 setup: $(STAMP)
 	$(KIT) binaries --install

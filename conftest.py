@@ -89,7 +89,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     * pytest-xdist hands out work in collection order (``--no-loadscope-reorder``): a file at a time
       (see ``pytest_xdist_make_scheduler``), or a single test of a ``SPREAD`` file. The longest work goes
       first so that no worker is left with a long file at the end while the others idle: the spread tests, files
-      named ``test_*_slow.py`` or marked ``long``, then the grading matrices (minutes of notebooks run one after another; the
+      named ``test_*_slow.py`` or marked ``long`` (a minute or more of tests, with the live sandbox or without:
+      one left for the end would finish a minute after the others), then the grading matrices (minutes of notebooks run one after another; the
       later labs' longest), then the other files that use the live sandbox (or run notebooks), and last the
       quick ones that do not, to fill in at the end.
     """

@@ -16,6 +16,8 @@ from kit.sandbox.record import locked
 from kit.shop import faults
 from kit.timeline import Event
 
+pytestmark = pytest.mark.long  # thirty-odd commands, each a new process, some starting JupyterLab or a sandbox
+
 
 def kit(*args, env=None, timeout=120):
     return subprocess.run([sys.executable, "-m", "kit.cli", *args], capture_output=True, text=True,

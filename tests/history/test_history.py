@@ -21,6 +21,8 @@ from kit.errors import InvalidInput
 from kit.history import simulation
 from kit.metrics import LATENCY_BUCKETS
 
+pytestmark = pytest.mark.long  # a sandbox of its own, and a week of history backfilled into it three times
+
 END = datetime(2026, 3, 4, 12, 0, 30, tzinfo=timezone.utc)
 DAYS = 7  # holds the outage and the spike; the 30-day path runs in benchmarks/history_backfill.py
 

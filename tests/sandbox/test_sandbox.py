@@ -23,6 +23,8 @@ from kit import procs, sandbox
 from kit.config import Config
 from kit.errors import BinaryMissing, PortBusy
 
+pytestmark = pytest.mark.long  # sandboxes of its own started, killed and restarted, one after another
+
 
 def _own_config(tmp_path, **extra) -> Config:
     ports = {name: procs.free_port() for name in
