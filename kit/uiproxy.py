@@ -6,7 +6,8 @@ open ``127.0.0.1:19090``. jupyter-server-proxy forwards ``<server URL>/prometheu
 launcher entry for each in JupyterLab. Both a hub's single-user servers and `kit lab` load this module as a
 Jupyter server extension (``ARGUMENTS``); when it is linked it adds its entries to ``ServerProxy.servers``
 (entries the server's own config names the same way win), with the ports of the sandbox this server's
-environment talks to (``kit.config.resolve``).
+environment talks to (``kit.config.resolve``), and when it is loaded it serves them: those named UIs only,
+never an arbitrary port (``routes``).
 
 Behind a path prefix each UI must still find its links, assets and API: Prometheus's React UI and
 Alertmanager's use relative paths, and their redirects start with ``/``, which the proxy prefixes. Prometheus's
@@ -24,8 +25,10 @@ from dataclasses import dataclass
 from .config import Config, resolve
 
 EXTENSION = "kit.uiproxy"
-ARGUMENTS = (f"--ServerApp.jpserver_extensions={EXTENSION}=True",)
-"""Appended to a Jupyter server's command line (`kit lab`, a hub's single-user server) to serve the UIs."""
+PROXY = "jupyter_server_proxy"
+ARGUMENTS = (f"--ServerApp.jpserver_extensions={EXTENSION}=True", f"--ServerApp.jpserver_extensions={PROXY}=False")
+"""Appended to a Jupyter server's command line (`kit lab`, a hub's single-user server) to serve the UIs:
+this extension on, jupyter-server-proxy's own off (this one serves its named routes, see ``routes``)."""
 CATEGORY = "Sandbox"
 """The JupyterLab launcher's section that holds the entries."""
 
@@ -105,5 +108,29 @@ def _link_jupyter_server_extension(serverapp) -> None:
     serverapp.config.ServerProxy.servers = {**servers(resolve(), serverapp.base_url), **own}
 
 
+def routes(serverapp) -> list[tuple]:
+    """Tornado routes of jupyter-server-proxy's named servers (``ServerProxy.servers``) and of the launcher's
+    API, and nothing else.
+
+    jupyter-server-proxy's own extension also serves ``<server URL>/proxy/<port>/`` and
+    ``/proxy/<host>:<port>/`` to any loopback port, which it cannot be told not to: through a hub that would
+    hand every learner every other learner's sandbox (their ports are on the same loopback), and through a
+    mob's ``--lan`` server every service of the host's loopback. So the kit leaves that extension off and
+    serves only the named routes, with its building blocks.
+    """
+    from jupyter_server.utils import url_path_join
+    from jupyter_server_proxy.api import IconHandler, ServersInfoHandler
+    from jupyter_server_proxy.config import ServerProxy, make_handlers
+
+    base_url = serverapp.web_app.settings["base_url"]
+    processes = list(ServerProxy(parent=serverapp).servers.values())
+    icons = {p.name: p.launcher_entry.icon_path for p in processes
+             if p.launcher_entry.enabled and p.launcher_entry.icon_path}
+    return [*make_handlers(base_url, processes),
+            (url_path_join(base_url, "server-proxy/servers-info"), ServersInfoHandler, {"server_processes": processes}),
+            (url_path_join(base_url, "server-proxy/icon/(.*)"), IconHandler, {"icons": icons})]
+
+
 def _load_jupyter_server_extension(serverapp) -> None:
+    serverapp.web_app.add_handlers(".*", routes(serverapp))
     serverapp.log.info("kit.uiproxy: the sandbox's UIs at %s", ", ".join(f"{ui.name}/" for ui in UIS))

@@ -171,6 +171,10 @@ def test_each_learner_reaches_their_own_ui_and_only_theirs(hub: Hub):
     refused = hub.browser("bob").get("/user/alice/prometheus/api/v1/query", params={"query": "up"})
     assert refused.status_code == 403, refused.status_code
     assert "success" not in refused.text and "alice" in refused.text
+    bob = hub.config("bob")
+    for other in (f"/user/bob/proxy/{alice.prometheus_port}/", f"/user/bob/proxy/127.0.0.1:{alice.prometheus_port}/",
+                  f"/user/bob/proxy/absolute/{alice.prometheus_port}/", f"/user/bob/proxy/{bob.prometheus_port}/"):
+        assert hub.browser("bob").get(other).status_code == 404, f"{other} reaches a port by number"
     nobody = httpx.get(f"{hub.url}/user/alice/prometheus/", follow_redirects=True)
     assert nobody.url.path == "/hub/login" and "Prometheus" not in nobody.text
 
