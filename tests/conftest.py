@@ -31,7 +31,9 @@ def clean_faults(live: Config):
         prom.wait_for('absent(ALERTS{severity="page"})', timeout=120, config=live)
     except CheckFailed:
         left = prom.query('ALERTS{severity="page"}', config=live)
+        rules = sorted(path.stem for path in live.paths.installed_rules.glob("*.yml"))
         raise CheckFailed("an earlier test left page alerts that did not resolve within 120 s: " + ", ".join(
-            f"{row.alertname} ({row.alertstate})" for row in left.itertuples())) from None
+            f"{row.alertname} ({row.alertstate})" for row in left.itertuples())
+            + f"; rule files installed: {', '.join(rules) or 'none'}") from None
     yield live
     faults.clear_faults(config=live)

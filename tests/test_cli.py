@@ -265,8 +265,10 @@ class _Terminal:
         return self.output.decode(errors="replace")
 
 
-@pytest.mark.parametrize("how", ["SIGTERM to the process", "SIGHUP to its process group, terminal closed"])
+@pytest.mark.parametrize("how", ["SIGTERM to the process", "SIGHUP to its process group, terminal closed, a mob's"])
 def test_kit_lab_stops_everything_it_started_on_sigterm_and_sighup(tmp_path, how):
+    """The second run is a mob's shared server (`kit lab --mob`): before it stops, a member's join link logs
+    them in under their name, and the sandbox's Prometheus answers them through the JupyterLab URL."""
     import secrets
     import signal
 
@@ -284,7 +286,8 @@ def test_kit_lab_stops_everything_it_started_on_sigterm_and_sighup(tmp_path, how
     terminal = _Terminal()
     # As a shell starts a job in a terminal: hang-ups at their default, even when this test run was started
     # with nohup (whose ignored SIGHUP `kit lab` would rightly keep ignoring).
-    lab = subprocess.Popen([sys.executable, "-m", "kit.cli", "lab", "--no-browser", "--port", str(port)],
+    mob = ["--mob", "--roster", "Ana,Ben"] if how.endswith("a mob's") else []
+    lab = subprocess.Popen([sys.executable, "-m", "kit.cli", "lab", "--no-browser", "--port", str(port), *mob],
                            cwd=REPO_ROOT, env=env, stdin=subprocess.DEVNULL, stdout=terminal.slave,
                            stderr=terminal.slave, start_new_session=True,
                            preexec_fn=lambda: signal.signal(signal.SIGHUP, signal.SIG_DFL))
@@ -314,6 +317,8 @@ def test_kit_lab_stops_everything_it_started_on_sigterm_and_sighup(tmp_path, how
         assert procs.wait_until(kernel_started, timeout=60, interval=0.2), "the kernel never started"
         started = parent.children(recursive=True)
         assert set(sandbox.pids(config).values()) <= {p.pid for p in started}
+        if mob:
+            _a_member_joins_and_reaches_prometheus(terminal.text(), base)
 
         if how.startswith("SIGTERM"):
             lab.send_signal(signal.SIGTERM)  # a service manager or a hub stopping the server
@@ -333,6 +338,20 @@ def test_kit_lab_stops_everything_it_started_on_sigterm_and_sighup(tmp_path, how
                 proc.kill()
         terminal.hang_up()
         sandbox.down(config)
+
+
+def _a_member_joins_and_reaches_prometheus(printed: str, base: str) -> None:
+    import re
+
+    import httpx
+
+    link = re.search(r"^Ana: (\S+)$", printed, re.M)
+    assert link and link.group(1).startswith(f"{base}/lab"), printed
+    with httpx.Client(follow_redirects=True, timeout=30) as member:
+        assert member.get(link.group(1)).status_code == 200
+        assert member.get(f"{base}/api/me").json()["identity"]["name"] == "Ana"
+        up = member.get(f"{base}/prometheus/api/v1/query", params={"query": "up"}).json()
+        assert up["status"] == "success" and up["data"]["result"], up
 
 
 # ------------------------------------------------------------------ the command line itself, in-process

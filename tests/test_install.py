@@ -50,11 +50,15 @@ def test_installing_the_kit_prints_no_warning_box(tmp_path):
 
 
 def test_every_data_file_in_the_kit_is_package_data():
-    """A non-editable install copies only modules and the files pyproject names (the burn-rate policy table)."""
+    """A non-editable install copies only modules and the files pyproject names (the burn-rate policy table, the
+    mob's JupyterLab extension)."""
     listed = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]
     kit = REPO_ROOT / "kit"
     data = [path for path in kit.rglob("*") if path.is_file() and path.suffix not in (".py", ".pyc")]
     assert any(path.name == "burn_rate_windows.yaml" for path in data)
     for path in data:
-        package = ".".join(path.parent.relative_to(REPO_ROOT).parts)
-        assert any(fnmatch(path.name, pattern) for pattern in listed.get(package, [])), f"{path} is not package data"
+        parts = path.relative_to(REPO_ROOT).parts
+        # a pattern belongs to a package and may reach into its sub-folders (kit's "labextensions/*/package.json")
+        assert any(fnmatch("/".join(parts[i:]), pattern)
+                   for i in range(1, len(parts)) for pattern in listed.get(".".join(parts[:i]), [])), (
+            f"{path} is not package data")
