@@ -345,7 +345,7 @@ def _a_member_joins_and_reaches_prometheus(printed: str, base: str) -> None:
 
     import httpx
 
-    link = re.search(r"^Ana: (\S+)$", printed, re.M)
+    link = re.search(r"^Ana: (\S+)", printed, re.M)  # a terminal ends its lines with \r\n
     assert link and link.group(1).startswith(f"{base}/lab"), printed
     with httpx.Client(follow_redirects=True, timeout=30) as member:
         assert member.get(link.group(1)).status_code == 200
