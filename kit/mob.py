@@ -24,7 +24,6 @@ import json
 import math
 import os
 import struct
-import tempfile
 import threading
 import time
 import wave
@@ -36,6 +35,7 @@ from pathlib import Path
 import ipywidgets as widgets
 
 from . import mobrecord, polling
+from .atomicfile import write_atomically
 from .config import Config
 from .errors import InvalidInput, KitError
 
@@ -526,16 +526,7 @@ def save_session(session: MobSession, path: Path) -> None:
     text = json.dumps(session.to_json(), indent=2)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                handle.write(text)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            os.unlink(tmp)
-            raise
+        write_atomically(path, text)
     except OSError as error:
         raise KitError(f"cannot save the mob session to {path}: {error.strerror or error}; pass path= to a writable file") from None
 

@@ -19,12 +19,12 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from .atomicfile import write_atomically
 from .errors import InvalidInput, KitError
 
 SNAPSHOTS_KEPT = 30
@@ -279,19 +279,6 @@ def _cell_count(data: bytes) -> int:
     return len(cells) if isinstance(cells, list) else 0
 
 
-def _write_atomically(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
-
-
 def take_snapshot(folder: Path, notebook: str | os.PathLike[str], *, reason: str, at: float,
                   keep: int = SNAPSHOTS_KEPT) -> Snapshot | None:
     """Copy ``notebook`` into ``folder`` as the next snapshot and drop all but the newest ``keep``.
@@ -323,8 +310,8 @@ def take_snapshot(folder: Path, notebook: str | os.PathLike[str], *, reason: str
     meta = {"number": number, "taken_at": at, "reason": reason, "notebook": str(source), "cells": _cell_count(data)}
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        _write_atomically(copy, data)
-        _write_atomically(copy.with_suffix(".json"), json.dumps(meta, indent=2).encode("utf-8"))
+        write_atomically(copy, data)
+        write_atomically(copy.with_suffix(".json"), json.dumps(meta, indent=2).encode("utf-8"))
         for old in existing[: max(0, len(existing) + 1 - keep)]:
             old.path.with_suffix(".json").unlink(missing_ok=True)
             old.path.unlink(missing_ok=True)
@@ -353,7 +340,7 @@ def restore_snapshot(folder: Path, number: int, *, at: float, keep: int = SNAPSH
     target = Path(chosen.notebook)
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
-        _write_atomically(target, data)
+        write_atomically(target, data, mode=target.stat().st_mode & 0o777 if target.exists() else 0o644)
     except OSError as error:
         raise KitError(f"cannot restore snapshot {number} to {target}: {error.strerror or error}") from None
     return Restored(number, str(target), kept.number if kept else None)

@@ -30,7 +30,6 @@ import json
 import os
 import secrets
 import socket
-import tempfile
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -41,6 +40,7 @@ from jupyter_server.base.handlers import APIHandler
 from tornado import web
 from traitlets import default
 
+from .atomicfile import write_atomically
 from .config import Config
 from .errors import InvalidInput, KitError
 from .labserver import LabLaunch
@@ -154,15 +154,7 @@ def load_links(path: Path) -> MobLinks:
 
 def _save_links(links: MobLinks, path: Path) -> None:
     """Atomically, readable by this user only: the file holds every member's secret."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(json.dumps(links.to_json(), indent=2))
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
+    write_atomically(path, json.dumps(links.to_json(), indent=2))
 
 
 @contextlib.contextmanager
