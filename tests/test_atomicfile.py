@@ -28,6 +28,6 @@ def test_a_mode_is_kept_when_given(tmp_path):
 def test_a_failed_write_leaves_the_file_as_it_was_and_no_temporary_file(tmp_path):
     path = tmp_path / "state.json"
     path.write_text("old")
-    with pytest.raises(AttributeError):
+    with pytest.raises(TypeError):
         write_atomically(path, 42)  # neither text nor bytes: the write fails after the temporary file exists
     assert path.read_text() == "old" and [p.name for p in tmp_path.iterdir()] == ["state.json"]
