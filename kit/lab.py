@@ -174,13 +174,13 @@ good traffic to fall under its threshold again, twice that and more on a busy ma
 
 
 def _wait_for_resolution(alerts: tuple[str, ...], config: Config, progress: Callable[[str], None]) -> None:
-    names = "|".join(alerts)
-    still = prom.query(f'ALERTS{{alertname=~"{names}"}}', config=config)
-    if still.empty:
+    held = prom.alerts(config=config)
+    still = sorted(set(held["alertname"]) & set(alerts))
+    if not still:
         return
-    progress(f"waiting for {', '.join(sorted(set(still['alertname'])))} of an earlier run to resolve, so that this "
+    progress(f"waiting for {', '.join(still)} of an earlier run to resolve, so that this "
              "lab's page is a new one (about a minute)")
-    prom.wait_for(f'absent(ALERTS{{alertname=~"{names}"}})', timeout=RESOLUTION_TIMEOUT, config=config)
+    prom.wait_for_no_alerts(names=alerts, timeout=RESOLUTION_TIMEOUT, config=config)
 
 
 def _python_problem(version: tuple[int, ...]) -> str | None:

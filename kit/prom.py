@@ -141,6 +141,33 @@ def alerts(*, config: Config | None = None) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["alertname", "state", "severity", "active_at", "value", "summary", "labels"])
 
 
+def wait_for_no_alerts(*, names: tuple[str, ...] = (), severity: str | None = None, timeout: float = 30.0,
+                       poll: float = 0.5, config: Config | None = None) -> None:
+    """Poll until Prometheus holds no alert (pending or firing) of ``names`` (all when empty) and ``severity``
+    (any when None).
+
+    Asks the rules Prometheus has loaded now (``alerts``), not the ``ALERTS`` series: when a rule is removed while
+    its alert fires, this Prometheus writes no stale marker for that series, so ``ALERTS`` goes on showing the
+    alert as firing for the 5-minute lookback although nothing can fire it any more (and Alertmanager, no longer
+    sent it, resolves it within seconds). Raises CheckFailed naming the alerts still active after ``timeout`` s.
+    """
+    config = resolve(config)
+    held = pd.DataFrame()
+
+    def cleared() -> bool:
+        nonlocal held
+        held = alerts(config=config)
+        if names:
+            held = held[held["alertname"].isin(names)]
+        if severity is not None:
+            held = held[held["severity"] == severity]
+        return held.empty
+
+    polling.wait_for(cleared, timeout, poll, describe=lambda: (
+        f"alerts still active after {timeout:.0f} s: "
+        + ", ".join(f"{row.alertname} ({row.state})" for row in held.itertuples())))
+
+
 def rules(*, config: Config | None = None) -> pd.DataFrame:
     """Every rule Prometheus has loaded, with its health and (for alerts) state."""
     data = _api("rules", {}, config)

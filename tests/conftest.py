@@ -28,12 +28,10 @@ def clean_faults(live: Config):
     """
     lab.reset(live)
     try:
-        prom.wait_for('absent(ALERTS{severity="page"})', timeout=120, config=live)
-    except CheckFailed:
-        left = prom.query('ALERTS{severity="page"}', config=live)
+        prom.wait_for_no_alerts(severity="page", timeout=120, config=live)
+    except CheckFailed as error:
         rules = sorted(path.stem for path in live.paths.installed_rules.glob("*.yml"))
-        raise CheckFailed("an earlier test left page alerts that did not resolve within 120 s: " + ", ".join(
-            f"{row.alertname} ({row.alertstate})" for row in left.itertuples())
-            + f"; rule files installed: {', '.join(rules) or 'none'}") from None
+        raise CheckFailed(f"an earlier test left page alerts that did not resolve: {error}; "
+                          f"rule files installed: {', '.join(rules) or 'none'}") from None
     yield live
     faults.clear_faults(config=live)

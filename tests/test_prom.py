@@ -29,8 +29,9 @@ def test_instant_query_is_a_tidy_frame(live):
 
 def test_range_query_returns_one_row_per_step(live):
     # A step's value is the newest sample within Prometheus's 5-minute lookback, so once the series has a sample
-    # before the window, every step has one whatever the scrapes did since. Whole seconds make the steps exact.
-    prom.wait_for('up{job="shop"} offset 3s', timeout=30, config=live)
+    # before the window, every step has one whatever the scrapes did since. Whole seconds make the steps exact:
+    # rounding down moves the window's start up to a second earlier, so the sample must be over 4 s old.
+    prom.wait_for('up{job="shop"} offset 5s', timeout=30, config=live)
     end = math.floor(time.time())
     frame = prom.query_range('up{job="shop"}', start=end - 3, end=end, step="1s", config=live)
     assert list(frame.columns) == ["__name__", "instance", "job", "timestamp", "value"]
@@ -73,3 +74,20 @@ def test_unreachable_prometheus_says_how_to_start_it(tmp_path):
     config = Config.from_env({}, state_dir=str(tmp_path), prometheus_port=1)
     with pytest.raises(SandboxNotReady, match="kit up"):
         prom.query("up", config=config)
+
+
+def test_no_alerts_means_none_of_the_loaded_rules_not_a_removed_rules_last_sample(live):
+    from kit import sandbox
+
+    rule = {"alert": "KitTestAlwaysFiring", "expr": "vector(1)", "labels": {"severity": "test"}}
+    sandbox.install_rules("always-firing-test", {"groups": [{"name": "always-firing-test", "rules": [rule]}]},
+                          config=live)
+    try:
+        prom.wait_for('ALERTS{alertname="KitTestAlwaysFiring", alertstate="firing"}', timeout=30, config=live)
+        with pytest.raises(CheckFailed, match=r"KitTestAlwaysFiring \(firing\)"):
+            prom.wait_for_no_alerts(names=("KitTestAlwaysFiring",), timeout=1, config=live)
+        prom.wait_for_no_alerts(severity="page", names=("KitTestAlwaysFiring",), timeout=1, config=live)
+    finally:
+        sandbox.remove_rules("always-firing-test", config=live)
+    # Prometheus keeps the removed rule's last ALERTS sample for its 5-minute lookback; the rules it holds are clear
+    prom.wait_for_no_alerts(names=("KitTestAlwaysFiring",), timeout=10, config=live)
