@@ -10,16 +10,16 @@ TEST_STAMP := $(VENV)/.installed-dev
 lab: setup ## start the sandbox and open JupyterLab on lab 00; Ctrl-C stops both
 	$(KIT) lab
 
-# Most tests wait on the sandbox (alerts firing, notebooks running) more than they compute, so four
-# workers, each with a sandbox of its own, share two cores and keep them about three-quarters busy.
-# Tests marked `quiet` measure latency and throughput, which a busy CPU would distort: they run
-# afterwards, when they alone share the cores (their load steps wait more than they compute). The
-# `calm` ones mostly wait on slow alerts with little CPU, so they start first in the busy run: the
-# cores they leave go to the others, and the quiet run is not kept waiting for them.
+# Most tests wait on the sandbox (alerts firing, notebooks running) more than they compute, so several
+# workers, each with a sandbox of its own, share two cores. Tests marked `quiet` measure latency and
+# throughput, which a busy CPU would distort: they run afterwards, when they alone share the cores (their
+# load steps wait more than they compute). The `calm` ones mostly wait on slow alerts with little CPU, so
+# they start first in the busy run, on a fifth worker's worth of room: the other four keep the cores busy,
+# and the quiet run is not kept waiting for them.
 # Bytecode is written even where PYTHONDONTWRITEBYTECODE is set: each worker, and each of the hundreds of
 # processes the tests start (kernels, graders, `kit` commands, sandbox services), would otherwise compile the
 # kit again, and pytest would rewrite every test module again in each worker of the second run.
-WORKERS ?= 4
+WORKERS ?= 5
 test: setup-test ## run every test: unit, sandbox, notebooks, grading, browser
 	scripts/system-packages.sh --test
 	PYTHONDONTWRITEBYTECODE= $(VENV)/bin/python -m pytest -n $(WORKERS) --dist loadfile -m "not quiet"
