@@ -27,6 +27,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..atomicfile import write_atomically
 from ..config import CONTENT, REPO_ROOT, Config, ContentPaths
 from ..errors import InvalidInput
 
@@ -272,6 +273,4 @@ def _load_manifest(work: Path) -> dict[str, dict[str, str]]:
 def _save_manifest(work: Path, manifest: dict[str, dict[str, str]]) -> None:
     path = work / MANIFEST
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(manifest, indent=1, sort_keys=True), encoding="utf-8")
-    os.replace(tmp, path)
+    write_atomically(path, json.dumps(manifest, indent=1, sort_keys=True), mode=0o644)

@@ -15,12 +15,12 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
 from .. import procs
+from ..atomicfile import write_atomically
 from ..config import Config
 from ..errors import InvalidInput
 
@@ -150,9 +150,7 @@ class PortRegistry:
         return users
 
     def _save(self, users: dict[str, dict[str, int]]) -> None:
-        partial = self.path.with_name(self.path.name + ".partial")
-        partial.write_text(json.dumps({"users": users}, indent=1, sort_keys=True) + "\n", encoding="utf-8")
-        os.replace(partial, self.path)
+        write_atomically(self.path, json.dumps({"users": users}, indent=1, sort_keys=True) + "\n", mode=0o644)
 
 
 def _block(user: str, ports: dict[str, int]) -> PortBlock:

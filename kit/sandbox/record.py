@@ -9,11 +9,11 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import json
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from .. import procs
+from ..atomicfile import write_atomically
 from ..config import Config
 
 
@@ -36,11 +36,10 @@ class SandboxRecord:
             return cls()  # a state file cut short by a crash: rebuilt from what is actually running
 
     def save(self, path: Path) -> None:
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps({"config": self.config,
-                                   "processes": {n: r.to_json() for n, r in self.processes.items()},
-                                   "companions": {n: r.to_json() for n, r in self.companions.items()}}, indent=1))
-        os.replace(tmp, path)
+        write_atomically(path, json.dumps({"config": self.config,
+                                           "processes": {n: r.to_json() for n, r in self.processes.items()},
+                                           "companions": {n: r.to_json() for n, r in self.companions.items()}},
+                                          indent=1))
 
 
 def record_path(config: Config) -> Path:
