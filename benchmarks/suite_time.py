@@ -6,9 +6,8 @@ Clones the last commit (``git clone`` of this repository: uncommitted changes ar
 ``benchmarks/.work/``, then times ``make setup-test`` (a new virtual environment with the test tools; system
 packages and the Prometheus binaries are already installed when this runs a second time) and ``make test``,
 the README's command. ``make test`` runs pytest twice (see the Makefile): the tests that wait on the sandbox on several
-workers, then the ``quiet`` tests that measure latency and throughput, beside the ``calm`` ones that mostly wait
-on slow alerts; each phase's time is read from
-pytest's own summary line. The slowest tests of each phase (``--durations``) show where the time goes.
+workers, the ``calm`` ones that mostly wait on slow alerts first among them, then the ``quiet`` tests that measure
+latency and throughput; each phase's time is read from pytest's own summary line. The slowest tests of each phase (``--durations``) show where the time goes.
 
 Target: ``make test`` ≤ 7 minutes (420 s) on 2 cores, setup excluded (it is a one-off per machine and
 mostly download time). Exit code: 0 target met, 1 missed, 2 the test command failed.
