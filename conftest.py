@@ -110,10 +110,14 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     order = {path: rank for rank, path in enumerate(first)}
     live = {item.path for item in items if "live" in getattr(item, "fixturenames", ("live",))}
 
-    def rank(item: pytest.Item) -> int:
+    def rank(item: pytest.Item) -> tuple[int, bool]:
         if item.nodeid.split("::", 1)[0] in SPREAD:  # the slow ones first, while no earlier fault's alert lingers
-            return -2 if item.path.name.endswith("_slow.py") else -1
-        return order.get(item.path, len(order) + (item.path not in live))
+            # and of a spread file's tests those on the live sandbox (load steps, alerts) before its quick ones:
+            # xdist hands each worker one unit, then tops it up to two, so the first units land on different
+            # workers, while two long ones next to each other behind quick ones could queue on one worker
+            return (-2 if item.path.name.endswith("_slow.py") else -1,
+                    "live" not in getattr(item, "fixturenames", ()))
+        return order.get(item.path, len(order) + (item.path not in live)), False
 
     items.sort(key=rank)  # stable: a file's tests keep their order
 
