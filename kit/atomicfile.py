@@ -1,10 +1,13 @@
-"""Replacing a file all at once: readers see the old contents or the new, never half of them."""
+"""Replacing a file all at once: readers see the old contents or the new, never half of them; and one
+read-change-write of such files at a time."""
 
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import tempfile
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 
@@ -27,3 +30,21 @@ def write_atomically(path: Path, data: bytes | str, *, mode: int | None = None) 
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
+
+
+@contextlib.contextmanager
+def folder_locked(folder: Path, refused: Callable[[OSError], Exception]) -> Iterator[None]:
+    """Hold an exclusive lock (flock) on ``folder``, made if missing, for one read-change-write of its files by
+    any process or thread. The lock is on the folder itself, so no lock file is left beside the files.
+    When the folder cannot be made or opened, raises ``refused(error)``, a message the caller words.
+    """
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError as error:
+        raise refused(error) from None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)

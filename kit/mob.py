@@ -15,8 +15,6 @@ kit.mobrecord's).
 from __future__ import annotations
 
 import base64
-import contextlib
-import fcntl
 import functools
 import html
 import io
@@ -35,7 +33,7 @@ from pathlib import Path
 import ipywidgets as widgets
 
 from . import mobrecord, polling
-from .atomicfile import write_atomically
+from .atomicfile import folder_locked, write_atomically
 from .config import Config
 from .errors import InvalidInput, KitError
 
@@ -531,23 +529,10 @@ def save_session(session: MobSession, path: Path) -> None:
         raise KitError(f"cannot save the mob session to {path}: {error.strerror or error}; pass path= to a writable file") from None
 
 
-@contextlib.contextmanager
 def _session_lock(path: Path):
-    """One change at a time to a session file, whichever kernel, timer or thread makes it.
-
-    The lock is on the folder, so that no lock file is left beside the session.
-    """
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path.parent, os.O_RDONLY)
-    except OSError as error:
-        raise KitError(f"cannot save the mob session to {path}: {error.strerror or error}; "
-                       "pass path= to a writable file") from None
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
-    finally:
-        os.close(fd)
+    """One change at a time to a session file, whichever kernel, timer or thread makes it."""
+    return folder_locked(path.parent, lambda error: KitError(
+        f"cannot save the mob session to {path}: {error.strerror or error}; pass path= to a writable file"))
 
 
 def change_session(path: Path, update: Callable[[MobSession], MobSession], default: MobSession) -> MobSession:

@@ -22,12 +22,9 @@ the state folder too, never in the user's home or the working folder.
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import hashlib
 import hmac
 import json
-import os
 import secrets
 import socket
 import time
@@ -40,11 +37,11 @@ from jupyter_server.base.handlers import APIHandler
 from tornado import web
 from traitlets import default
 
-from .atomicfile import write_atomically
+from .atomicfile import folder_locked, write_atomically
 from .config import Config
 from .errors import InvalidInput, KitError
 from .labserver import LabLaunch
-from .mob import MobPlan, MobSession, format_seconds, load_session
+from .mob import MobPlan, MobSession, default_path, format_seconds, load_session
 
 ROLES_PATH = "kit/mob/roles"
 """Where the server answers the mob's roles (JSON), under its base URL."""
@@ -157,19 +154,10 @@ def _save_links(links: MobLinks, path: Path) -> None:
     write_atomically(path, json.dumps(links.to_json(), indent=2))
 
 
-@contextlib.contextmanager
 def _changing(path: Path):
     """Read, change and write the links under one lock (on their folder), whichever command changes them."""
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path.parent, os.O_RDONLY)
-    except OSError as error:
-        raise KitError(f"cannot keep the mob's join links in {path.parent}: {error.strerror or error}") from None
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
-    finally:
-        os.close(fd)
+    return folder_locked(path.parent, lambda error: KitError(
+        f"cannot keep the mob's join links in {path.parent}: {error.strerror or error}"))
 
 
 def _update(path: Path, change) -> MobLinks:
@@ -418,7 +406,7 @@ def _jupyter_server_extension_points() -> list[dict]:
 def _load_jupyter_server_extension(serverapp) -> None:
     """Serve the roles, and keep the server's token out of the page every member loads (their cookie suffices)."""
     settings = serverapp.web_app.settings
-    settings["kit_mob_session"] = Config.from_env().paths.mob_session
+    settings["kit_mob_session"] = default_path()
     earlier = settings.get("page_config_hook")
 
     def without_token(handler, page_config: dict) -> dict:

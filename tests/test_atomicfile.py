@@ -31,3 +31,15 @@ def test_a_failed_write_leaves_the_file_as_it_was_and_no_temporary_file(tmp_path
     with pytest.raises(TypeError):
         write_atomically(path, 42)  # neither text nor bytes: the write fails after the temporary file exists
     assert path.read_text() == "old" and [p.name for p in tmp_path.iterdir()] == ["state.json"]
+
+
+def test_a_folder_that_cannot_be_made_is_refused_in_the_callers_words(tmp_path):
+    from kit.atomicfile import folder_locked
+    from kit.errors import KitError
+
+    (tmp_path / "file").write_text("not a folder")
+    with pytest.raises(KitError, match="cannot keep it in .*file/state"):
+        with folder_locked(tmp_path / "file" / "state", lambda error: KitError(f"cannot keep it in {error.filename}")):
+            pass
+    with folder_locked(tmp_path / "made", lambda error: KitError(str(error))):
+        assert (tmp_path / "made").is_dir()
