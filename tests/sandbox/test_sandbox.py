@@ -154,6 +154,7 @@ def test_too_old_tool_refuses_the_start_and_stops_the_early_prometheus(own, monk
 
 def test_busy_port_names_the_port_and_the_variable(own):
     with socket.socket() as blocker:
+        blocker.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # a closed connection's TIME_WAIT is no user
         blocker.bind(("127.0.0.1", own.prometheus_port))
         blocker.listen()
         with pytest.raises(PortBusy) as err:
