@@ -52,6 +52,7 @@ _MODULES = {
     "drills": "drills",
     "mitigations": "drills.mitigations",
     "postmortem": "drills.postmortem",
+    "releases": "releases",
     "runbooks": "runbooks",
     "scenarios": "drills.scenarios",
     "slo": "slo",
