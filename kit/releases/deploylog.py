@@ -15,17 +15,15 @@ production traffic the version serves after the event.
 
 from __future__ import annotations
 
-import fcntl
-import json
 import math
-import os
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from .. import jsonlines
 from ..config import Config, resolve
-from ..errors import InvalidInput, KitError
+from ..errors import InvalidInput
 
 KINDS = ("deploy", "promote", "pause", "rollback", "flag")
 """deploy: a version starts serving production traffic (at ``weight`` %, a first ring or 100);
@@ -149,44 +147,18 @@ def log_path(config: Config | None = None) -> Path:
 def append(events: Iterable[DeployEvent], path: Path | None = None, *, config: Config | None = None) -> int:
     """Append ``events`` to the log (``path``, or the state folder's) in one locked, synced write; their count.
 
-    Safe against other writers (processes or threads): the lock is an flock on the open log, so two appends
-    never interleave and a crash's unfinished line is cut off by the next writer, not glued to a new one.
-    Raises KitError when the log cannot be written.
+    Safe against other writers (processes or threads): see kit.jsonlines. Raises KitError when the log cannot
+    be written.
     """
-    path = path or log_path(config)
-    lines = "".join(json.dumps(e.as_json(), separators=(",", ":")) + "\n" for e in events)
-    if not lines:
-        return 0
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with open(path, "a+b") as handle:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
-            size = handle.seek(0, os.SEEK_END)
-            if size:
-                handle.seek(max(0, size - 65536))
-                tail = handle.read()
-                if not tail.endswith(b"\n"):
-                    handle.truncate(size - len(tail) + tail.rfind(b"\n") + 1)
-            handle.write(lines.encode("utf-8"))
-            handle.flush()
-            os.fsync(handle.fileno())
-    except OSError as error:
-        raise KitError(f"cannot write the deploy log {path}: {error.strerror or error}; is KIT_STATE_DIR writable?") from None
-    return lines.count("\n")
+    return jsonlines.append(path or log_path(config), (e.as_json() for e in events),
+                            hint="is KIT_STATE_DIR writable?")
 
 
 def parse(text: str, source: str = "") -> list[DeployEvent]:
     """The events in the text of a log, oldest line first. A piece after the last newline is left out (a write
     under way). Raises InvalidInput with ``source:LINE`` and the field of the first bad line."""
     events = []
-    for number, line in enumerate(text.split("\n")[:-1], 1):
-        if not line.strip():
-            continue
-        where = f"{source}:{number}" if source else f"line {number}"
-        try:
-            data = json.loads(line)
-        except ValueError as error:
-            raise InvalidInput("line", f"is not JSON ({error.msg} at column {error.colno})", source=where) from None
+    for where, data in jsonlines.lines(text, source or "line"):
         try:
             events.append(_event(validate(data)))
         except InvalidInput as error:
@@ -201,13 +173,7 @@ def read(path: Path | None = None, *, config: Config | None = None) -> list[Depl
     that line), KitError when the file cannot be read.
     """
     path = path or log_path(config)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        return []
-    except (OSError, UnicodeDecodeError) as error:
-        raise KitError(f"cannot read the deploy log {path}: {error}") from None
-    return parse(text, str(path))
+    return parse(jsonlines.read_text(path), str(path))
 
 
 def in_order(events: Sequence[DeployEvent]) -> list[DeployEvent]:

@@ -24,8 +24,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from .. import jsonlines
 from ..config import Config, resolve
-from ..errors import InvalidInput, KitError
+from ..errors import InvalidInput
 
 
 @dataclass(frozen=True)
@@ -125,21 +126,7 @@ def _recorded(data: Any, where: str) -> Incident:
 
 def read_recorded(path: Path) -> list[Incident]:
     """The recorded incidents in ``path`` ([] if there is no file); InvalidInput names ``file:line`` and field."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        return []
-    except (OSError, UnicodeDecodeError) as error:
-        raise KitError(f"cannot read {path}: {error}") from None
-    found = []
-    for number, line in enumerate(text.split("\n")[:-1], 1):
-        if line.strip():
-            try:
-                data = json.loads(line)
-            except ValueError:
-                raise InvalidInput("line", "is not JSON", source=f"{path}:{number}") from None
-            found.append(_recorded(data, f"{path}:{number}"))
-    return found
+    return [_recorded(data, where) for where, data in jsonlines.read(path)]
 
 
 def write_recorded(incidents: Iterable[Incident], path: Path) -> None:
