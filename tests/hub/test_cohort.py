@@ -198,6 +198,8 @@ def test_each_learner_reaches_their_own_ui_and_only_theirs(hub: Hub):
     assert browser.get(f"/user/{ALICE}/alertmanager/api/v2/status").json()["cluster"]["status"] == "disabled"
     docs = browser.get(f"/user/{ALICE}/shop/docs")
     assert docs.status_code == 200 and f"/user/{ALICE}/shop/openapi.json" in docs.text
+    script = re.search(r'src="([^"]*swagger-ui-bundle\.js)"', docs.text).group(1)  # served by the shop, no CDN
+    assert script.startswith(f"/user/{ALICE}/shop/") and browser.get(script).status_code == 200
     assert browser.get(f"/user/{ALICE}/shop/openapi.json").json()["servers"] == [{"url": f"/user/{ALICE}/shop"}]
     entries = browser.get(f"/user/{ALICE}/server-proxy/servers-info").json()["server_processes"]
     assert {(e["name"], e["launcher_entry"]["title"]) for e in entries} >= {
