@@ -91,7 +91,7 @@ def test_a_moved_module_keeps_its_old_name_for_one_release(old, new):
 
 def test_the_sandboxs_python_processes_leave_httpxs_command_line_client_unloaded():
     """It costs 3 to 6 MB in each of them (kit._skip_httpx_cli); the library itself still works."""
-    probe = ("import sys, kit.shop.traffic, httpx; "
+    probe = ("import sys, kit.shop.service, httpx; "
              "print(sys.modules.get('httpx._main'), 'rich' in sys.modules, httpx.Client is not None)")
     run = subprocess.run([sys.executable, "-c", probe], cwd=REPO_ROOT, capture_output=True, text=True, timeout=60)
     assert run.returncode == 0, run.stderr
