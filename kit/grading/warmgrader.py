@@ -96,7 +96,7 @@ class WarmGrader:
                 except EOFError:  # died on the request (or in its preload): this job runs on its own
                     break
                 if answer is not None and "pid" in answer:
-                    return WarmChild(argv, log, answer["pid"], self)
+                    return WarmChild(argv, log, answer["pid"], self, channel)
                 break
         self._discard()
         return procs.start(argv, log=log, env=env, cwd=cwd)
@@ -148,13 +148,13 @@ class WarmGrader:
 class WarmChild:
     """A job forked by the warm process: waited for and stopped like a :class:`kit.procs.Child`."""
 
-    def __init__(self, argv: list[str], log: Path, pid: int, owner: WarmGrader) -> None:
+    def __init__(self, argv: list[str], log: Path, pid: int, owner: WarmGrader, channel: _Channel) -> None:
         self.argv = argv
         self.log = log
         self.pid = pid
         self.returncode: int | None = None
         self._owner = owner
-        self._channel = owner._channel
+        self._channel = channel
         try:
             self._process: psutil.Process | None = psutil.Process(pid)
         except psutil.NoSuchProcess:  # already ended and reaped: its exit status is on the way
@@ -174,7 +174,7 @@ class WarmChild:
         while True:
             left = None if deadline is None else max(0.0, deadline - time.monotonic())
             try:
-                message = self._channel.receive(left) if self._channel is not None else None
+                message = self._channel.receive(left)
             except EOFError:
                 self.returncode = self._orphaned()
                 return self.returncode
@@ -197,12 +197,16 @@ class WarmChild:
             return "terminated"
         _kill_group(self.pid)
         if self.wait(_REAPED) is None:
-            self._owner._discard()
+            self._discard_warm()
             self.returncode = -signal.SIGKILL
         return "killed"
 
+    def _discard_warm(self) -> None:
+        if self._owner._channel is self._channel:  # not yet replaced
+            self._owner._discard()
+
     def _orphaned(self) -> int:
-        self._owner._discard()
+        self._discard_warm()
         if self._process is None or not procs.wait_stopped([self._process], _REAPED):
             return -signal.SIGTERM
         _kill_group(self.pid)
@@ -246,6 +250,8 @@ class _Channel:
         """The next message, or None after ``timeout`` seconds; raises EOFError when the warm process has gone."""
         deadline = None if timeout is None else time.monotonic() + timeout
         while b"\n" not in self.pending:
+            if self.sock.fileno() == -1:
+                raise EOFError("the warm process was stopped")
             left = None if deadline is None else max(0.0, deadline - time.monotonic())
             if not select.select([self.sock], [], [], left)[0]:
                 return None
