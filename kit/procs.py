@@ -56,15 +56,17 @@ def spawn(name: str, argv: list[str], log: Path, *, port: int | None = None, env
     return ProcessRecord(name, proc.pid, created, list(argv), str(log), port)
 
 
-def _launch(argv: list[str], log: Path | None, *, env: dict | None, cwd: Path | None, tether: bool) -> subprocess.Popen:
-    """``argv`` leading a new session (so its own process group), reading nothing, writing to ``log`` if given."""
+def _launch(argv: list[str], log: Path | None, *, env: dict | None, cwd: Path | None, tether: bool,
+            pass_fds: tuple[int, ...] = ()) -> subprocess.Popen:
+    """``argv`` leading a new session (so its own process group), reading nothing, writing to ``log`` if given;
+    of this process's other files it inherits only ``pass_fds``."""
     if log is not None:
         log.parent.mkdir(parents=True, exist_ok=True)
     with open(log, "ab") if log is not None else contextlib.nullcontext() as out:
         return subprocess.Popen(
             tethered(argv) if tether else argv, stdin=subprocess.DEVNULL, stdout=out,
             stderr=subprocess.STDOUT if out is not None else None, start_new_session=True, env=env, cwd=cwd,
-            close_fds=True,
+            close_fds=True, pass_fds=pass_fds,
         )
 
 
@@ -119,7 +121,7 @@ class Child:
 
 
 def start(argv: list[str], *, log: Path | None, env: dict | None = None, cwd: Path | None = None,
-          tether: bool = True) -> Child:
+          tether: bool = True, pass_fds: tuple[int, ...] = ()) -> Child:
     """Start ``argv`` as a child this process waits for and stops: a job (promtool, nbgrader) or a foreground server.
 
     It leads its own process group, so a terminal's Ctrl-C reaches this process alone, which stops it with
@@ -127,9 +129,10 @@ def start(argv: list[str], *, log: Path | None, env: dict | None = None, cwd: Pa
     ``log`` (stdout and stderr together); with ``log=None`` it goes to this process's terminal, for a program
     whose output a person reads (JupyterLab prints the address to open). Tethered unless ``tether=False``
     (see ``tethered``), so it dies with this process even when no ``finally`` runs. A process that must
-    outlive this one is started with ``spawn`` instead.
+    outlive this one is started with ``spawn`` instead. ``pass_fds``: this process's files it inherits under the
+    same numbers (a socket to talk to it over), all others being closed.
     """
-    return Child(list(argv), log, _launch(argv, log, env=env, cwd=cwd, tether=tether))
+    return Child(list(argv), log, _launch(argv, log, env=env, cwd=cwd, tether=tether, pass_fds=pass_fds))
 
 
 def tethered(argv: list[str]) -> list[str]:

@@ -74,7 +74,7 @@ from typing import Callable, Iterator, Mapping
 from .. import procs, sandbox
 from ..config import CONTENT, REPO_ROOT, Config, ContentPaths
 from ..errors import CheckFailed, InvalidInput
-from . import submissions
+from . import submissions, warmgrader
 
 __all__ = [
     "CELL_TIMEOUT",
@@ -118,6 +118,14 @@ nbformat imports jsonschema, which imports the optional ``rfc3987_syntax`` (if i
 per autograded notebook. No notebook schema uses that format and jsonschema treats the package as
 optional (an ImportError just leaves the format unchecked), so the autograder's process goes without it.
 """
+_WARM_UP = (
+    "import sys; sys.modules['rfc3987_syntax'] = None; from nbgrader.apps.nbgraderapp import main; "
+    "import nbgrader.converters.autograde, jupyter_client, nbclient, IPython, ipykernel.kernelspec, "
+    "sqlalchemy.dialects.sqlite, psutil"
+)
+"""What every ``_AUTOGRADER`` process imports before it grades (about a second of CPU), done once per cohort
+in a warm process (:mod:`kit.grading.warmgrader`) that forks each student's autograder; imports only, as
+forking needs."""
 _LEARNER = "learner"
 _SCRIPTS = str(Path(sys.executable).parent)  # console scripts of this environment (alembic, jupyter)
 
@@ -517,10 +525,11 @@ def _autograde(
     reports = {}
     with _course(root, [lab]) as course:
         released = json.loads(_generate(course, lab, gradebook=True).joinpath(f"{lab}.ipynb").read_text("utf-8"))
-        with _sandbox_for(source, job, say, reuse) as config:
+        with _sandbox_for(source, job, say, reuse) as config, warmgrader.WarmGrader(
+                _WARM_UP, env=(env := _grading_env(course, config)), cwd=course,
+                log=course / "autograder-logs" / "warm") as warm:
             grader = _Grader(course, lab, released, _exercises(source), _manual_points(source),
-                             len(source["cells"]), _grading_env(course, config), timeout,
-                             f"kit-skip-{secrets.token_hex(4)}")
+                             len(source["cells"]), env, timeout, f"kit-skip-{secrets.token_hex(4)}", warm)
             if running:
                 say(running)
             # Students get opaque ids inside the course so no name can upset nbgrader's globs and paths.
@@ -585,6 +594,8 @@ class _Grader:
     timeout: int
     skip_tag: str
     """Tag of cells nbclient skips: drawn per run, so no learner's ``skip-execution`` tag can skip a test."""
+    warm: warmgrader.WarmGrader
+    """Forks each ``nbgrader autograde`` with nbgrader already imported."""
 
     def zero(self, notebook: Path, note: str, problems: tuple[str, ...] = ()) -> GradeReport:
         return GradeReport(self.lab, notebook, [_score(n, cells, {}, {}, []) for n, cells in self.exercises.items()],
@@ -640,10 +651,11 @@ class _Grader:
         ]
         # nbgrader stops each cell after `timeout`; the cap only guards against a wedged autograder.
         cap = 60 + self.timeout * (len(notebook["cells"]) + self.source_cells)
-        # Tethered: nbgrader dies with this process, and its kernel with nbgrader (ipykernel watches its parent).
+        # Tethered: nbgrader dies with this process (through the warm process), and its kernel with nbgrader
+        # (ipykernel watches its parent).
         log = self.course / "autograder-logs" / student_id
         try:
-            with procs.start(argv, log=log, cwd=self.course, env={**self.env, _TRACE: str(trace)}) as autograder:
+            with self.warm.start(argv, log=log, cwd=self.course, env={**self.env, _TRACE: str(trace)}) as autograder:
                 finished = autograder.wait(cap) is not None
             output = log.read_text(encoding="utf-8", errors="replace") if finished \
                 else f"the autograder was stopped after {cap} s"
