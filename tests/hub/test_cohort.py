@@ -26,7 +26,7 @@ import pytest
 from kit import polling, procs, sandbox
 from kit.config import REPO_ROOT, Config
 from kit.grading.autograde import build_labs, grade_cohort, make_submission, solution_answers
-from kit.hub import Exchange, PortRegistry, release
+from kit.hub import PORT_SETTINGS, Exchange, PortRegistry, release
 from kit.sandbox.record import SandboxRecord
 
 LAB = "99-fixture"
@@ -139,9 +139,8 @@ def test_both_sandboxes_are_healthy_at_once_on_their_own_ports(hub: Hub):
     configs = {user: hub.config(user) for user in USERS}
     for config in configs.values():
         _wait_sandbox(config)
-    ports = [{getattr(c, s) for s in ("shop_port", "payments_port", "pager_port", "prometheus_port",
-                                       "alertmanager_port")} for c in configs.values()]
-    assert len(ports[0]) == len(ports[1]) == 5 and ports[0].isdisjoint(ports[1])
+    ports = [{getattr(c, s) for s in PORT_SETTINGS} for c in configs.values()]
+    assert len(ports[0]) == len(ports[1]) == len(PORT_SETTINGS) and ports[0].isdisjoint(ports[1])
     for user, config in configs.items():
         status = sandbox.status(config)
         assert status.healthy, (user, status.problems())

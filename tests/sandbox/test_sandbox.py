@@ -20,15 +20,14 @@ import psutil
 import pytest
 
 from kit import procs, sandbox
-from kit.config import Config
+from kit.config import PORTS, Config
 from kit.errors import BinaryMissing, PortBusy
 
 pytestmark = pytest.mark.long  # sandboxes of its own started, killed and restarted, one after another
 
 
 def _own_config(tmp_path, **extra) -> Config:
-    ports = {name: procs.free_port() for name in
-             ("shop_port", "payments_port", "pager_port", "prometheus_port", "alertmanager_port")}
+    ports = {name: procs.free_port() for name in PORTS}
     return Config.from_env({}, state_dir=str(tmp_path / "state"), **ports, **extra)
 
 
@@ -258,9 +257,9 @@ def test_a_throwaway_sandbox_is_the_lab_default_on_its_own_ports_and_folder_and_
     monkeypatch.setenv("KIT_SHOP_SLOTS", "2")
     yours = Config.from_env()
     with sandbox.throwaway() as config:
-        ports = [getattr(config, setting) for setting in sandbox.HOST_PORTS.values()]
+        ports = [getattr(config, setting) for setting in PORTS]
         assert len(set(ports)) == len(ports)
-        assert not set(ports) & {getattr(yours, setting) for setting in sandbox.HOST_PORTS.values()}
+        assert not set(ports) & {getattr(yours, setting) for setting in PORTS}
         assert (config.profile, config.shop_slots, config.host) == ("lab", Config().shop_slots, "127.0.0.1")
         assert config.state.is_dir() and config.state != yours.state and not sandbox.is_up(config)
         # What a notebook may start there without recording it, such as a process reading the token.
