@@ -70,7 +70,7 @@ def render(config: Config, out: Path, *, compose: bool = False) -> Path:
             hook["url"] = str(url.copy_with(netloc=target.encode()))
     write_yaml(out / ALERTMANAGER_CONFIG, am)
 
-    release = ReleaseRecord.load(config)
+    release = ReleaseRecord() if compose else ReleaseRecord.load(config)  # compose runs the default release
     write_shop_targets(config, out / SHOP_TARGETS, release, compose=compose)
     write_atomically(out / PROXY_CONFIG, proxy_config(config, release, compose=compose))
 
@@ -129,7 +129,18 @@ def proxy_config(config: Config, release: ReleaseRecord, *, compose: bool = Fals
     template = Template((Path(config.sandbox_dir) / PROXY_CONFIG).read_text())
     return template.substitute(
         socket=socket, stable=address["stable"], canary=address["canary"], stable_weight=100 - weight,
-        canary_weight=weight, canary_state="" if release.canary else " disabled", **binds)
+        canary_weight=weight, canary_state="" if release.canary else " disabled", **binds,
+        server_options=" resolvers docker init-addr last,libc,none" if compose else "",
+        resolvers=_COMPOSE_RESOLVERS if compose else "")
+
+
+_COMPOSE_RESOLVERS = """
+# Containers get a new address when they restart: ask Docker's DNS again rather than keep the first answer. A name
+# that does not resolve yet (no canary container) leaves its server without an address until it does.
+resolvers docker
+    nameserver docker 127.0.0.11:53
+    hold valid 5s
+"""
 
 
 def _haproxy_address(host: str, port: int) -> str:
