@@ -46,7 +46,7 @@ def _running(pid: int) -> bool:
 def test_live_sandbox_is_healthy_and_verified(live):
     current = sandbox.status(live)
     assert current.healthy, current.problems()
-    assert set(current.targets) == {"shop", "payments", "pager", "alertmanager", "prometheus"}
+    assert set(current.targets) == {"shop", "payments", "pager", "alertmanager", "prometheus", "proxy"}
     assert current.rules_loaded == current.rules_expected >= 3
 
 
@@ -163,10 +163,7 @@ def test_busy_port_names_the_port_and_the_variable(own):
 
 
 def test_sandbox_outlives_the_kernel_that_started_it(own):
-    env = {**os.environ, "KIT_STATE_DIR": str(own.state), "KIT_SHOP_PORT": str(own.shop_port),
-           "KIT_PAYMENTS_PORT": str(own.payments_port), "KIT_PAGER_PORT": str(own.pager_port),
-           "KIT_PROMETHEUS_PORT": str(own.prometheus_port), "KIT_ALERTMANAGER_PORT": str(own.alertmanager_port),
-           "KIT_TRAFFIC_RPS": "2.0"}
+    env = {**os.environ, **own.environment(), "KIT_TRAFFIC_RPS": "2.0"}
     kernel = subprocess.Popen([sys.executable, "-c", textwrap.dedent("""
         import sys, time, kit
         kit.up()
