@@ -5,7 +5,7 @@
 # validates sandbox/docker-compose.yml without a Docker engine), Node.js and npm when `node` is missing, then
 # configurable-http-proxy at the version hub/package-lock.json pins, into hub/node_modules (the cohort's
 # JupyterHub test starts it); with --bench
-# wrk, the load generator of benchmarks/instrumentation_overhead.py. Prometheus and Alertmanager are installed by
+# wrk, the load generator of benchmarks/instrumentation_overhead.py. Prometheus, Alertmanager and HAProxy are installed by
 # `kit binaries --install`. Does nothing when everything is already there.
 set -euo pipefail
 
