@@ -18,13 +18,14 @@ import httpx
 from .. import localhttp, polling, procs, sandbox
 from ..config import Config, resolve
 from ..errors import InvalidInput, KitError, ProcessFailed, SandboxNotReady
+from ..metrics import VERSION
 from ..sandbox.processes import shop_argv
 from ..sandbox.record import ReleaseRecord, SandboxRecord, record_path
 from ..sandbox.render import write_shop_targets
 from ..shop.versions import shop_version
 from .split import SplitMeasurement
 
-__all__ = ["CanaryStatus", "deploy", "measure_split", "promote", "rollback", "set_weight", "status"]
+__all__ = ["CanaryStatus", "deploy", "measure_split", "promote", "restore", "rollback", "set_weight", "status"]
 
 CANARY = "canary"
 """The canary's name as a sandbox companion, its log's name, and its server's name in HAProxy's backend."""
@@ -138,6 +139,22 @@ def rollback(*, config: Config | None = None) -> CanaryStatus:
         _stop_canary(config, record)
     _changed(config, "rollback", ReleaseRecord(release.stable))
     return status(config)
+
+
+def restore(config: Config | None = None) -> tuple[str, ...]:
+    """Back to the release every sandbox starts with: no canary, the stable shop on 1.0.0; what was undone, a
+    sentence each (``kit.lab.reset``)."""
+    config = resolve(config)
+    undone = []
+    if _canary_record(config) is not None:
+        undone.append(f"rolled back the canary of {ReleaseRecord.load(config).canary}")
+        rollback(config=config)
+    stable = ReleaseRecord.load(config).stable
+    if stable != VERSION:
+        deploy(VERSION, config=config)
+        promote(config=config)
+        undone.append(f"put the stable shop back on {VERSION} from {stable}")
+    return tuple(undone)
 
 
 def status(config: Config | None = None) -> CanaryStatus:

@@ -14,7 +14,7 @@ import threading
 import httpx
 import pytest
 
-from kit import prom, sandbox
+from kit import lab, prom, sandbox
 from kit.errors import InvalidInput, SandboxNotReady
 from kit.releases import canary
 from kit.releases.split import SplitMeasurement
@@ -115,11 +115,11 @@ def test_promote_makes_the_canary_version_stable_without_refusing_a_request(live
         health = httpx.get(live.url("shop_stable") + "/health", timeout=5.0).json()
         assert (health["version"], health["track"]) == ("1.1.0", "stable")
         assert canary.measure_split(200, config=live).canary_requests == 0
+        canary.deploy("1.2.0", config=live)
     finally:  # the next test on this worker's sandbox expects the stable 1.0.0 every lab starts from
-        canary.rollback(config=live)
-        canary.deploy("1.0.0", config=live)
-        canary.promote(config=live)
-    assert canary.status(live).stable == "1.0.0"
+        undone = lab.reset(live)
+    assert undone[:2] == ("rolled back the canary of 1.2.0", "put the stable shop back on 1.0.0 from 1.1.0")
+    assert canary.status(live).stable == "1.0.0" and canary.status(live).canary is None
     refused = _refused_through_proxy()
     assert refused == 0, f"{refused} requests through HAProxy failed during the promotions"
 
