@@ -15,6 +15,7 @@ import httpx
 import pytest
 
 from kit import lab, prom, sandbox
+from kit.drills import mitigations
 from kit.errors import InvalidInput, SandboxNotReady
 from kit.releases import canary
 from kit.releases.split import SplitMeasurement
@@ -122,6 +123,15 @@ def test_promote_makes_the_canary_version_stable_without_refusing_a_request(live
     assert canary.status(live).stable == "1.0.0" and canary.status(live).canary is None
     refused = _refused_through_proxy()
     assert refused == 0, f"{refused} requests through HAProxy failed during the promotions"
+
+
+def test_the_drills_rollback_mitigation_takes_a_canary_out(live):
+    canary.rollback(config=live)
+    canary.deploy("2.0.0", config=live)
+    canary.set_weight(5, config=live)
+    assert mitigations.rollback(live) == "rolled back the canary of 2.0.0"
+    assert canary.status(live).canary is None
+    assert mitigations.rollback(live) == "the shop already runs the previous version; nothing to roll back"
 
 
 @pytest.mark.parametrize("weight", [-1, 101, 12.5, True])
