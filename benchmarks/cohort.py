@@ -8,7 +8,8 @@ free range) and a state folder of their own, as under JupyterHub. For N = 1, 2, 
 2. For N = 1 only: the learner's idle footprint, the resident memory (RSS, MB) summed over the process trees
    of their sandbox and of a Jupyter server like the hub's single-user server (JupyterLab with the sandbox's
    UIs, ``kit.uiproxy``) holding one idle kernel, as a learner with a notebook open has. RSS counts shared
-   libraries once per process, so the sum is an upper bound; the proportional share (PSS) is shown beside it.
+   libraries once per process, so the sum is an upper bound; the proportional share (PSS) is shown beside it,
+   and a table gives RSS, USS and PSS per process (the sandbox's, the server's and the kernel's).
 3. Every learner's checkout fails at the same moment (the worst case: a facilitator starts one drill for the
    whole cohort); the figure per learner is their pager's ``received_at`` minus the injection. N grows until
    the slowest learner's page takes longer than 5 s (the lab profile's target), or N reaches ``--max``.
@@ -27,6 +28,7 @@ import sys
 import tempfile
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import _common as c
@@ -66,26 +68,64 @@ def _up_at_once(configs: list[Config]) -> float:
     return took
 
 
-def _tree_memory(pids: list[int]) -> tuple[float, float]:
-    """(RSS, PSS) in MB summed over the process trees of ``pids``. PSS splits each shared page among the
-    processes mapping it, so it is the share of the host's memory one more learner costs; RSS counts every
-    shared page again in every process."""
-    rss = pss = 0.0
-    for pid in pids:
+@dataclass(frozen=True)
+class Resident:
+    """One process's memory in MB: RSS, USS (what stopping it frees) and PSS (shared pages split among their
+    users, so the share of the host one more learner costs). RSS counts every shared page again in every
+    process, so a sum of RSS is an upper bound."""
+
+    name: str
+    rss: float
+    uss: float
+    pss: float
+
+
+def _resident(name: str, process: psutil.Process) -> Resident | None:
+    try:
+        full = process.memory_full_info()
+    except psutil.NoSuchProcess:
+        return None
+    return Resident(name, full.rss / MB, full.uss / MB, full.pss / MB)
+
+
+def _server_processes(pid: int) -> list[Resident]:
+    """The Jupyter server and its children (the kernel), each named by its role."""
+    rows = []
+    try:
+        root = psutil.Process(pid)
+        members = [root, *root.children(recursive=True)]
+    except psutil.NoSuchProcess:
+        return rows
+    for member in members:
         try:
-            root = psutil.Process(pid)
-            for member in [root, *root.children(recursive=True)]:
-                full = member.memory_full_info()
-                rss += full.rss / MB
-                pss += getattr(full, "pss", full.rss) / MB
+            command = " ".join(member.cmdline())
         except psutil.NoSuchProcess:
             continue
-    return rss, pss
+        name = "Jupyter server" if member.pid == pid else "idle kernel" if "ipykernel" in command else command[:40]
+        rows.append(_resident(name, member))
+    return [row for row in rows if row is not None]
 
 
-def _footprint(config: Config) -> tuple[tuple[float, float], tuple[float, float]]:
-    """((RSS, PSS) of the sandbox, (RSS, PSS) of a Jupyter server with one idle kernel) in MB, for ``config``'s
-    learner."""
+def _sandbox_processes(config: Config) -> list[Resident]:
+    """Each sandbox process with its children, summed, named as `kit status` names it."""
+    rows = []
+    for name, pid in sandbox.pids(config).items():
+        try:
+            root = psutil.Process(pid)
+            members = [root, *root.children(recursive=True)]
+        except psutil.NoSuchProcess:
+            continue
+        parts = [part for part in (_resident(name, member) for member in members) if part is not None]
+        rows.append(Resident(name, *(sum(getattr(part, key) for part in parts) for key in ("rss", "uss", "pss"))))
+    return rows
+
+
+def _total(rows: list[Resident], key: str) -> float:
+    return sum(getattr(row, key) for row in rows)
+
+
+def _footprint(config: Config) -> tuple[list[Resident], list[Resident]]:
+    """(the sandbox's processes, a Jupyter server's with one idle kernel), for ``config``'s learner."""
     port = procs.free_port()
     home = config.state / "home"  # removed with the learner's state folder
     home.mkdir()
@@ -115,9 +155,9 @@ def _footprint(config: Config) -> tuple[tuple[float, float], tuple[float, float]
             raise RuntimeError("the kernel did not start")
         # Let start-up work (imports, the first scrapes) settle, as it would on an idle learner's host.
         time.sleep(5)
-        jupyter = _tree_memory([server.pid])
+        jupyter = _server_processes(server.pid)
         api.close()
-    return _tree_memory(list(sandbox.pids(config).values())), jupyter
+    return _sandbox_processes(config), jupyter
 
 
 def _warm(config: Config) -> None:
@@ -185,7 +225,9 @@ def main() -> int:
             break
     c.remove(registry_folder)
     within = [row[0] for row in rows if float(row[3].split()[0]) <= PAGE_TARGET_S]
-    (sandbox_mb, sandbox_pss), (jupyter_mb, jupyter_pss) = memory
+    sandbox_rows, jupyter_rows = memory
+    sandbox_mb, jupyter_mb = _total(sandbox_rows, "rss"), _total(jupyter_rows, "rss")
+    sandbox_pss, jupyter_pss = _total(sandbox_rows, "pss"), _total(jupyter_rows, "pss")
     body = c.table(["learners", "`kit up` at once (all returned)", "fault → page, median", "fault → page, slowest"],
                    rows)
     body += (f"\n\nPer learner, idle: sandbox {sandbox_mb:.0f} MB + Jupyter server with one idle kernel "
@@ -194,7 +236,16 @@ def main() -> int:
              f"{sandbox_pss:.0f} + {jupyter_pss:.0f} = {sandbox_pss + jupyter_pss:.0f} MB.\n"
              f"Learners whose sandboxes this host runs with every page within {PAGE_TARGET_S:.0f} s: "
              f"{max(within) if within else 0} of the {rows[-1][0]} tried (two learners: "
-             f"{c.verdict(2 in within)}).")
+             f"{c.verdict(2 in within)}).\n\n")
+    body += c.table(["process (idle, MB)", "RSS", "USS", "PSS"],
+                    [[row.name, f"{row.rss:.1f}", f"{row.uss:.1f}", f"{row.pss:.1f}"]
+                     for row in [*sandbox_rows, *jupyter_rows]]
+                    + [["**total**", *(f"**{_total(sandbox_rows + jupyter_rows, key):.1f}**"
+                                       for key in ("rss", "uss", "pss"))]])
+    body += ("\n\nThe server here is `jupyter lab` with the sandbox's UIs and every installed server extension, as a hub's learner gets. "
+             "On a hub the learner's server is `jupyterhub.singleuser`, which also imports JupyterHub's own "
+             "modules (its database layer among them), under `kit hub serve`, which waits beside it to stop the "
+             "sandbox; both are resident too and are not in this figure.\n")
     c.write_section("cohort", "A cohort on one host", body)
     return 0
 

@@ -9,13 +9,15 @@ remembers for them. Start it from this folder with the kit's virtual environment
 Settings a host changes come from the environment, so this file stays as it is:
 KIT_HUB_STATE (the hub's own folder: database, cookie secret, port registry; default /srv/jupyterhub),
 KIT_HUB_URL (where the hub listens; default http://:8000), KIT_HUB_ADMINS (comma-separated facilitators),
-KIT_HUB_EXCHANGE and KIT_HUB_COURSE (the nbgrader exchange folder and course id).
+KIT_HUB_EXCHANGE and KIT_HUB_COURSE (the nbgrader exchange folder and course id), KIT_HUB_FIREWALL (the nftables
+table that opens each learner's ports on loopback only to them; default reliability_dojo, empty for none).
 """
 
 import json
 import os
 
 from kit.hub import Exchange, pre_spawn_hook, singleuser_command
+from kit.hub.firewall import TABLE
 
 c = get_config()  # noqa: F821 - JupyterHub provides it when it loads this file
 
@@ -42,7 +44,10 @@ c.JupyterHub.spawner_class = "jupyterhub.spawner.LocalProcessSpawner"
 c.Spawner.cmd = singleuser_command()
 c.Spawner.default_url = "/lab"
 c.Spawner.start_timeout = 60
-c.Spawner.pre_spawn_hook = pre_spawn_hook(os.path.join(state, "kit-ports.json"), exchange=exchange)
+# Loopback is shared: the hook also applies the learners' firewall (nftables, `kit hub firewall` shows it), so a
+# learner's sandbox ports refuse every connection but the learner's own and root's. It needs the hub to run as root.
+firewall = os.environ.get("KIT_HUB_FIREWALL", TABLE) or None
+c.Spawner.pre_spawn_hook = pre_spawn_hook(os.path.join(state, "kit-ports.json"), exchange=exchange, firewall=firewall)
 # SIGINT, then SIGTERM: `kit hub serve` stops the server, then the learner's sandbox, within a few seconds.
 c.LocalProcessSpawner.interrupt_timeout = 15
 

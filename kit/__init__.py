@@ -2,8 +2,9 @@
 
 Notebooks reach for everything through this namespace (``kit.lab_setup(...)`` in
 every lab's first cell, ``kit.query(...)``). Names are imported lazily so ``import kit`` stays fast;
-its side effects are to give kit.commandcheck the CLI's check for ``kit`` commands and to
-answer imports of moved modules' old names (``MOVED``).
+its side effects are to give kit.commandcheck the CLI's check for ``kit`` commands, to
+answer imports of moved modules' old names (``MOVED``), and to keep httpx's command-line client
+unloaded (``_skip_httpx_cli``).
 """
 
 from __future__ import annotations
@@ -52,6 +53,7 @@ _MODULES = {
     "drills": "drills",
     "mitigations": "drills.mitigations",
     "postmortem": "drills.postmortem",
+    "releases": "releases",
     "runbooks": "runbooks",
     "scenarios": "drills.scenarios",
     "slo": "slo",
@@ -120,6 +122,19 @@ class _MovedModules(importlib.abc.MetaPathFinder, importlib.abc.Loader):
 
 
 sys.meta_path.insert(0, _MovedModules())  # before an editable install's finder, which may know an old file
+
+
+def _skip_httpx_cli() -> None:
+    """httpx's package imports its command-line client, and with it rich and pygments, whenever they are
+    installed: 3 to 6 MB resident in each of the sandbox's long-running Python processes (shop, payments,
+    traffic) and in `kit hub serve`, which every learner on a hub pays. The kit never runs that client;
+    without it httpx defines a ``httpx.main`` that only says the client is missing (the ``httpx`` command
+    is a process of its own, which does not import the kit). Nothing changes once httpx is imported."""
+    if "httpx" not in sys.modules:
+        sys.modules.setdefault("httpx._main", None)
+
+
+_skip_httpx_cli()
 
 
 def __getattr__(name: str):

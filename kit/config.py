@@ -222,6 +222,23 @@ class StatePaths:
         return self.drills / "neighbour.log"
 
     @property
+    def releases(self) -> Path:
+        """releases/: kit.releases' deploy log and the incidents recorded beside it."""
+        return self.root / "releases"
+
+    @property
+    def deploy_log(self) -> Path:
+        """releases/deploys.jsonl: every deploy, promotion, pause, rollback and flag change, one JSON line each,
+        only ever appended (kit.releases.deploylog)."""
+        return self.releases / "deploys.jsonl"
+
+    @property
+    def recorded_incidents(self) -> Path:
+        """releases/incidents.jsonl: production incidents recorded by hand or by a backfilled deploy history, one
+        JSON line each; kit.releases.incidents reads them beside the drill results and the pages."""
+        return self.releases / "incidents.jsonl"
+
+    @property
     def history_marker(self) -> Path:
         """history.json: what kit.history last backfilled, so backfilling the same history again does nothing."""
         return self.root / "history.json"

@@ -37,19 +37,28 @@ class BinaryMissing(KitError):
 
 
 class PortBusy(KitError):
-    """A port the sandbox needs cannot be listened on; ``reason`` says why (``kit.procs.port_problem``)."""
+    """A port the sandbox needs cannot be listened on; ``reason`` says why (``kit.procs.port_problem``).
+
+    ``learner`` is the hub's name for the user when the port is one the hub gave them: then the way out is the
+    facilitator's (a new block of ports), not a port of their own choosing, which the hub's firewall and
+    registry would not know.
+    """
 
     exit_code = 4
 
-    def __init__(self, name: str, port: int, env_var: str, reason: str = "another program listens on it") -> None:
+    def __init__(self, name: str, port: int, env_var: str, reason: str = "another program listens on it",
+                 learner: str | None = None) -> None:
         self.name = name
         self.port = port
         self.env_var = env_var
         self.reason = reason
-        super().__init__(
-            f"port {port} for {name} cannot be used: {reason}. See `ss -tanp 'sport = :{port}'`; "
-            f"stop that program or wait, or pick another port with `{env_var}=<free port>`."
-        )
+        self.learner = learner
+        way_out = (f"stop that program or wait, or pick another port with `{env_var}=<free port>`." if not learner
+                   else f"the hub gave you this port: ask the facilitator to run `kit hub ports {learner} "
+                        "--reassign` (a new block of ports for you), then restart your server (Hub Control "
+                        "Panel: Stop My Server, then Start My Server).")
+        super().__init__(f"port {port} for {name} cannot be used: {reason}. See `ss -tanp 'sport = :{port}'`; "
+                         + way_out)
 
 
 class SandboxNotReady(KitError):
@@ -98,3 +107,9 @@ class NothingMeasured(KitError):
         self.target = target
         self.reason = reason
         super().__init__(f"{what} measured nothing at {target}: {reason}")
+
+
+class FirewallFailed(KitError):
+    """nft refused to change the learners' firewall (``kit.hub.firewall``); the message says why and what to do."""
+
+    exit_code = 10

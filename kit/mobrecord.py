@@ -24,6 +24,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from . import jsonlines
 from .atomicfile import write_atomically
 from .errors import InvalidInput, KitError
 
@@ -111,26 +112,8 @@ class Restored:
 
 
 def append_lines(path: Path, records: Iterable[dict]) -> None:
-    """Append JSON lines in one write; a piece of a line a crash left unfinished at the end is dropped first.
-
-    Each append is one small write to a file opened for appending, so another writer never sees half of it:
-    a tail without its newline can only be what a crash cut short, never a whole record.
-    """
-    text = "".join(json.dumps(r, separators=(",", ":")) + "\n" for r in records)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with open(path, "a+b") as handle:
-            size = handle.tell()
-            if size > 0:
-                handle.seek(max(0, size - 65536))
-                tail = handle.read()
-                if not tail.endswith(b"\n"):
-                    handle.truncate(size - len(tail) + tail.rfind(b"\n") + 1 if b"\n" in tail else size - len(tail))
-            handle.write(text.encode("utf-8"))
-            handle.flush()
-            os.fsync(handle.fileno())
-    except OSError as error:
-        raise KitError(f"cannot write {path}: {error.strerror or error}; pass path= to a writable session file") from None
+    """Append JSON lines to a session's log (kit.jsonlines: whole lines, one locked write)."""
+    jsonlines.append(path, records, hint="pass path= to a writable session file")
 
 
 def read_lines(path: Path) -> list[dict]:
@@ -139,24 +122,14 @@ def read_lines(path: Path) -> list[dict]:
     A last line without its newline is a write still under way (or cut by a crash) and is left out; any other
     line that is not a JSON object is a KitError naming the file and line.
     """
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        return []
-    except (OSError, UnicodeDecodeError) as error:
-        raise KitError(f"cannot read {path}: {error}") from None
-    lines = text.split("\n")[:-1]  # the piece after the last newline is unfinished
     records = []
-    for number, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except ValueError:
-            record = None
-        if not isinstance(record, dict):
-            raise KitError(f"{path}:{number} is not a JSON object; the file is damaged (move it aside to start a new one)")
-        records.append(record)
+    try:
+        for where, record in jsonlines.read(path):
+            if not isinstance(record, dict):
+                raise InvalidInput("line", "is not a JSON object", source=where)
+            records.append(record)
+    except InvalidInput as error:
+        raise KitError(f"{error.source} {error.problem}; the file is damaged (move it aside to start a new one)") from None
     return records
 
 

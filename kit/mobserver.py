@@ -28,13 +28,15 @@ import json
 import secrets
 import socket
 import time
+import weakref
 from dataclasses import dataclass, replace
 from pathlib import Path
 from urllib.parse import quote
 
 from jupyter_server.auth.identity import PasswordIdentityProvider, User
 from jupyter_server.base.handlers import APIHandler
-from tornado import web
+from tornado import web, websocket
+from tornado.ioloop import PeriodicCallback
 from traitlets import default
 
 from .atomicfile import folder_locked, write_atomically
@@ -48,6 +50,8 @@ ROLES_PATH = "kit/mob/roles"
 LABEXTENSIONS = Path(__file__).resolve().parent / "labextensions"
 """The kit's prebuilt JupyterLab extensions (``kit-mob-roles``), added to a mob server's extension path."""
 HOST = "mob-host"
+REVOKED_CLOSE_CODE = 4403
+"""The close code of a revoked member's websockets (the 4000s are the application's; 403 as over HTTP)."""
 """The username of whoever logs in with the server's own token."""
 FILE_VERSION = 1
 _COLORS = 7
@@ -304,7 +308,9 @@ class MobIdentityProvider(PasswordIdentityProvider):
 
     The server's own token logs in as the host. The links file is re-read whenever it changes, so
     `kit mob add` and `kit mob revoke` act on a running server; a revoked member's token and login
-    cookie are refused (403, with a page saying so). Members cannot rename themselves.
+    cookie are refused (403, with a page saying so), and the websockets they opened before (the shared
+    notebook's, their kernels') are closed with code ``REVOKED_CLOSE_CODE``, since a socket asks who its
+    user is only when it opens. Members cannot rename themselves.
     """
 
     def __init__(self, **kwargs) -> None:
@@ -312,9 +318,10 @@ class MobIdentityProvider(PasswordIdentityProvider):
         self._path = Config.from_env().paths.mob_links
         self._seen: tuple[int, int, int] | None = None
         self._links = MobLinks()
+        self._sockets: dict[str, weakref.WeakSet[websocket.WebSocketHandler]] = {}
 
     def links(self) -> MobLinks:
-        """The links as they are on disk now."""
+        """The links as they are on disk now; a member revoked since the last look loses their open sockets."""
         try:
             stat = self._path.stat()
             key = (stat.st_ino, stat.st_mtime_ns, stat.st_size)
@@ -323,7 +330,17 @@ class MobIdentityProvider(PasswordIdentityProvider):
         if key != self._seen:
             self._links = load_links(self._path) if key else MobLinks()
             self._seen = key
+            for link in self._links.members:
+                for handler in list(self._sockets.pop(link.username, ())) if link.revoked else ():
+                    handler.close(REVOKED_CLOSE_CODE, f"{link.name}'s join link was revoked")
         return self._links
+
+    def watch_revocations(self) -> None:
+        """``links``, from a timer: a damaged links file is for the next request to report, not for every tick."""
+        try:
+            self.links()
+        except KitError:
+            pass
 
     def _member(self, link: JoinLink) -> User:
         index = next((i for i, m in enumerate(self.links().members) if m.username == link.username), 0)
@@ -367,6 +384,8 @@ class MobIdentityProvider(PasswordIdentityProvider):
         if user is None and refusal:
             handler.current_user = None  # the error page asks who is logged in; nobody is
             raise web.HTTPError(403, refusal)  # shown as it is on the error page and in an API reply
+        if user is not None and user.username != HOST and isinstance(handler, websocket.WebSocketHandler):
+            self._sockets.setdefault(user.username, weakref.WeakSet()).add(handler)
         return user
 
     def process_login_form(self, handler: web.RequestHandler) -> User | None:
@@ -417,3 +436,7 @@ def _load_jupyter_server_extension(serverapp) -> None:
     settings["page_config_hook"] = without_token
     base = serverapp.web_app.settings["base_url"]
     serverapp.web_app.add_handlers(".*$", [(f"{base.rstrip('/')}/{ROLES_PATH}", _RolesHandler)])
+    provider = serverapp.identity_provider
+    if isinstance(provider, MobIdentityProvider):  # a revoke closes sockets even while nobody sends a request
+        settings["kit_mob_revocations"] = PeriodicCallback(provider.watch_revocations, 1000)
+        settings["kit_mob_revocations"].start()

@@ -87,3 +87,12 @@ def test_a_moved_module_keeps_its_old_name_for_one_release(old, new):
         aliased = importlib.import_module(f"kit.{old}")
     assert aliased is moved
     assert moved.__spec__.name == f"kit.{new}"  # still its own module, importable and reloadable under its name
+
+
+def test_the_sandboxs_python_processes_leave_httpxs_command_line_client_unloaded():
+    """It costs 3 to 6 MB in each of them (kit._skip_httpx_cli); the library itself still works."""
+    probe = ("import sys, kit.shop.service, httpx; "
+             "print(sys.modules.get('httpx._main'), 'rich' in sys.modules, httpx.Client is not None)")
+    run = subprocess.run([sys.executable, "-c", probe], cwd=REPO_ROOT, capture_output=True, text=True, timeout=60)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.split() == ["None", "False", "True"]

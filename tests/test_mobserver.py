@@ -290,11 +290,19 @@ def test_a_revoked_member_is_refused_at_once_and_an_unknown_link_too(mob, member
 
     linus = members["Linus"]
     secret = mob.links().active("Linus").secret
+    # a socket asks who its user is only when it opens: one opened before the revoke must be closed by it
+    linus.evaluate("""url => new Promise((opened, failed) => {
+        window.kitSocket = new WebSocket(url);
+        window.kitSocket.onopen = opened;
+        window.kitSocket.onerror = failed;
+        window.kitSocket.onclose = event => { window.kitSocketClosed = event.code; };
+    })""", f"{mob.base.replace('http', 'ws', 1)}/api/events/subscribe")
     revoke = subprocess.run([sys.executable, "-m", "kit.cli", "mob", "revoke", "Linus"], env=mob.env, cwd=REPO_ROOT,
                             capture_output=True, text=True, timeout=60)
     assert revoke.returncode == 0, revoke.stderr
     # the roles poll is refused first (and the server clears the dead cookie), then everything else is
     expect(linus.locator(".kit-mob-roles")).to_contain_text("your mob login was revoked")
+    linus.wait_for_function(f"window.kitSocketClosed === {mobserver.REVOKED_CLOSE_CODE}", timeout=10_000)
     assert linus.request.get(f"{mob.base}/api/contents/mob.ipynb").status == 403, "Linus's login still works"
     refused = linus.goto(f"{mob.base}/lab?token={secret}")
     assert refused.status == 403

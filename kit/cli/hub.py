@@ -9,6 +9,7 @@ from . import command, ignore_stop_signals
 
 REGISTRY_ENV = "KIT_HUB_PORTS"
 DEFAULT_REGISTRY = "/srv/jupyterhub/kit-ports.json"
+FIREWALL_ENV = "KIT_HUB_FIREWALL"
 
 
 def _exchange_options(p: argparse.ArgumentParser) -> None:
@@ -29,6 +30,16 @@ def _hub_arguments(p: argparse.ArgumentParser) -> None:
     change = s.add_mutually_exclusive_group()
     change.add_argument("--reassign", action="store_true", help="give USER a new block (theirs is taken)")
     change.add_argument("--forget", action="store_true", help="drop USER's block (a learner who left)")
+    s = steps.add_parser("firewall", help="print the nftables rules that open each learner's ports on loopback only "
+                                          "to them; --apply or --remove them (as root)")
+    s.add_argument("--registry", default=os.environ.get(REGISTRY_ENV, DEFAULT_REGISTRY),
+                   help=f"the hub's port registry (default: ${REGISTRY_ENV}, else {DEFAULT_REGISTRY})")
+    s.add_argument("--table", default=os.environ.get(FIREWALL_ENV) or None,
+                   help=f"the nftables table (inet) of the rules (default: ${FIREWALL_ENV}, else reliability_dojo)")
+    change = s.add_mutually_exclusive_group()
+    change.add_argument("--apply", action="store_true", help="replace the table with these rules (the hub does so "
+                                                             "at every spawn)")
+    change.add_argument("--remove", action="store_true", help="delete the table: every port open to every user again")
     _exchange_options(steps.add_parser("release", help="facilitator: put labs/LAB into the exchange"))
     s = steps.add_parser("fetch", help="learner: copy the released LAB into a folder")
     _exchange_options(s)
@@ -50,6 +61,8 @@ def _hub(args: argparse.Namespace) -> int:
         return _serve(args.server_args)
     if args.action == "ports":
         return _ports(args)
+    if args.action == "firewall":
+        return _firewall(args)
     from ..hub import exchange
 
     where = exchange.Exchange.from_env(root=args.exchange, course=args.course)
@@ -82,6 +95,25 @@ def _ports(args: argparse.Namespace) -> int:
         return 0
     block = registry.reassign(args.user) if args.reassign else registry.assign(args.user)
     print(block.describe())
+    return 0
+
+
+def _firewall(args: argparse.Namespace) -> int:
+    from ..hub import firewall
+    from ..hub.ports import PortRegistry
+
+    table = args.table or firewall.TABLE
+    if args.remove:
+        firewall.remove(table)
+        print(f"removed the nftables table inet {table}: every learner's ports are open to every user")
+        return 0
+    registry = PortRegistry(args.registry)
+    if args.apply:
+        firewall.protect(registry, table=table)
+        print(f"applied the nftables table inet {table} for {len(registry.blocks())} learners; "
+              f"see it with: nft list table inet {table}")
+        return 0
+    print(firewall.registry_ruleset(registry, table=table), end="")
     return 0
 
 

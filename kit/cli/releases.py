@@ -28,7 +28,8 @@ def _release_arguments(p: argparse.ArgumentParser) -> None:
     actions.add_parser("status", help="the stable version, the canary and the weights HAProxy applies")
 
 
-@command("release", "deploy a canary, weigh, promote or roll it back", _release_arguments)
+@command("release", "a canary shop beside the stable one: deploy, weight, promote, rollback or status",
+         _release_arguments)
 def _release(args: argparse.Namespace) -> int:
     from ..releases import canary
     if args.action == "deploy":

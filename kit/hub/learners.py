@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Callable
 
 from .exchange import COURSE_ENV, EXCHANGE_ENV, Exchange
+from .firewall import protect, table_name
 from .ports import PortRange, PortRegistry
 
 
@@ -32,16 +33,24 @@ def environment(user: str, registry: PortRegistry, exchange: Exchange | None = N
 
 
 def pre_spawn_hook(registry: Path | str, *, exchange: Exchange | None = None,
-                   port_range: PortRange = PortRange()) -> Callable:
+                   port_range: PortRange = PortRange(), firewall: str | None = None) -> Callable:
     """A ``Spawner.pre_spawn_hook`` giving each learner ``environment`` from the registry file ``registry``.
 
     The spawner's environment is replaced, not changed in place: JupyterHub may hand every spawner the same
-    dict from its config, and one learner's ports must never leak into another's.
+    dict from its config, and one learner's ports must never leak into another's. With ``firewall``, the name
+    of an nftables table, the learners' firewall (``kit.hub.firewall``) is applied again once the learner has
+    ports, so their block is open only to them (and root) before their sandbox starts; the hub must run as
+    root then, and a spawn fails with FirewallFailed, BinaryMissing (no nft) or InvalidInput (a learner with
+    no system account) rather than start a sandbox anyone on the host could reach.
     """
     ports = PortRegistry(registry, port_range)
+    if firewall is not None:
+        table_name(firewall)  # a bad name stops the hub at start, not at the first learner's spawn
 
     def hook(spawner) -> None:
         spawner.environment = {**spawner.environment, **environment(spawner.user.name, ports, exchange)}
+        if firewall is not None:
+            protect(ports, table=firewall)
 
     return hook
 

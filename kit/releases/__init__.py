@@ -1,4 +1,48 @@
-"""Safe releases: release plans, canary judges, the power a ring step needs, the deploy log and the DORA keys.
+"""Safe releases: canary judges, the power a ring step needs, the deploy log and the DORA keys.
 
-The package grows one module per concept; what a notebook reaches for is re-exported here.
+Modules:
+
+- ``series``: the per-track input every judge reads (``TrackSeries``), its PromQL, and ``Verdict``
+- ``checks``: the judges on the canary alone (``judge_thresholds``) and with success/failure conditions
+  (``judge_conditions``)
+- ``statistical``: canary against baseline per metric (``judge_statistically``)
+- ``power``: how long a ring step must run to see a stated regression (``step_duration``)
+- ``simulate``: synthetic per-track series shaped like the sandbox's traffic
+- ``deploylog``: the durable log of deploys, promotions, rollbacks and flag changes
+- ``incidents``: drill results, pages and recorded incidents as one list
+- ``dora``: the DORA keys from the deploy log and the incidents; ``tiers``: the published performance tiers
+- ``deployhistory``: a generated 90-day deploy history with known answers
+
+Names are imported on first use, so ``kit dora`` does not load the statistics libraries the judges use.
 """
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "TrackSeries": "series", "Verdict": "series", "TRACKS": "series", "describe_problem": "series",
+    "Thresholds": "checks", "ThresholdResult": "checks", "Conditions": "checks", "ConditionResult": "checks",
+    "Check": "checks", "judge_thresholds": "checks", "judge_conditions": "checks",
+    "MetricSpec": "statistical", "MetricScore": "statistical", "StatisticalSettings": "statistical",
+    "StatisticalResult": "statistical", "DEFAULT_METRICS": "statistical", "judge_statistically": "statistical",
+    "StepPower": "power", "step_duration": "power", "require_step_power": "power",
+    "simulate_track": "simulate", "SHAPES": "simulate", "VersionShape": "simulate",
+    "DeployEvent": "deploylog",
+    "Incident": "incidents",
+    "DoraReport": "dora", "compute": "dora",
+    "place": "tiers",
+}
+_MODULES = ("series", "checks", "statistical", "power", "simulate", "deploylog", "incidents", "dora", "tiers",
+            "deployhistory")
+
+__all__ = sorted([*_EXPORTS, *_MODULES])
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
+    if name in _MODULES:
+        return importlib.import_module(f".{name}", __name__)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -71,7 +71,8 @@ def up(profile: str | None = None, *, config: Config | None = None, timeout: flo
                 problem = procs.port_problem(config.host, port) if port is not None else None
                 if problem is not None:
                     field_name = LISTEN_PORTS[name]
-                    raise PortBusy(name, port, Config.__dataclass_fields__[field_name].metadata["env"], problem)
+                    raise PortBusy(name, port, Config.__dataclass_fields__[field_name].metadata["env"], problem,
+                                   learner=os.environ.get("JUPYTERHUB_USER"))
                 log = config.paths.log(name)
                 argv = argv_for(name, config, _tools(name, probing))
                 progress(f"starting {name}" + (f" on {config.host}:{port}" if port else ""))

@@ -30,6 +30,7 @@ from fastapi import Path as PathParameter
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi_offline import FastAPIOffline
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
@@ -313,7 +314,9 @@ class _InstrumentMiddleware:
 class _ForwardedPrefix:
     """Serve the API docs right behind a path-stripping proxy (``kit.uiproxy``): the path the proxy names in
     ``X-Forwarded-Prefix`` becomes the ASGI ``root_path``, under which FastAPI's docs page asks for the OpenAPI
-    document and which the document names as its server. Routing is unchanged: the paths it sees lack the prefix."""
+    document and its own scripts, and which the document names as its server. ASGI's ``path`` includes the
+    ``root_path`` (the spec, and Starlette's routing, strip it again), so the prefix is put in front of it too:
+    mounted static files resolve only then."""
 
     def __init__(self, app: Callable) -> None:
         self.app = app
@@ -321,8 +324,12 @@ class _ForwardedPrefix:
     async def __call__(self, scope: dict, receive: Callable, send: Callable) -> None:
         if scope["type"] == "http":
             prefix = next((value for name, value in scope["headers"] if name == b"x-forwarded-prefix"), b"")
-            if prefix:
-                scope = {**scope, "root_path": prefix.decode("latin-1").rstrip("/")}
+            root = prefix.decode("latin-1").rstrip("/")
+            if root:
+                # In place, as Starlette's router does: the instrumentation around this reads the matched route
+                # from the same scope afterwards.
+                scope.update(root_path=root, path=root + scope["path"],
+                             raw_path=root.encode("latin-1") + scope.get("raw_path", scope["path"].encode("latin-1")))
         await self.app(scope, receive, send)
 
 
@@ -498,7 +505,9 @@ def _problem(status: int, error: InvalidInput) -> JSONResponse:
 
 def _base_app(runtime: _Runtime, lifespan: Callable | None) -> FastAPI:
     """What both services share: error shape, health, metrics, admin API, instrumentation."""
-    app = FastAPI(title=runtime.service, version=runtime.settings.version, lifespan=lifespan)
+    # The docs pages' Swagger UI and ReDoc come from the shop itself, not from a CDN: a mob member's or a
+    # learner's browser may reach the sandbox only through JupyterLab's proxy, with no internet behind it.
+    app = FastAPIOffline(title=runtime.service, version=runtime.settings.version, lifespan=lifespan)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, error: StarletteHTTPException) -> JSONResponse:

@@ -6,12 +6,19 @@ server as this same system user, each with a HOME of their own) instead of Local
 because the repository and its virtual environment may sit where other users cannot read them (CI runs as root
 under /root). Everything else is the production path: the pre-spawn hook, the port registry, `kit hub serve`
 with the learner's sandbox, jupyter-server-proxy through the hub's proxy, the nbgrader exchange and `kit grade`.
+
+The learners are real system accounts, made for the module and removed after it (with the test's own nftables
+table), so the hook applies the learners' firewall for their uids as on a real host. Their servers and sandboxes
+still run as the test's user (root, which the firewall lets through, as it lets the hub's own proxy through),
+so what a learner's terminal would do is done explicitly: curl run as each learner's uid. Where the tests do not
+run as root, no accounts can be made: the hub runs without a firewall and that one test is skipped.
 """
 
 from __future__ import annotations
 
 import csv
 import os
+import pwd
 import re
 import secrets
 import shutil
@@ -26,11 +33,14 @@ import pytest
 from kit import polling, procs, sandbox
 from kit.config import REPO_ROOT, Config
 from kit.grading.autograde import build_labs, grade_cohort, make_submission, solution_answers
-from kit.hub import PORT_SETTINGS, Exchange, PortRegistry, release
+from kit.hub import PORT_SETTINGS, Exchange, PortRegistry, firewall, release
 from kit.sandbox.record import SandboxRecord
 
 LAB = "99-fixture"
-USERS = ("alice", "bob")
+TAG = secrets.token_hex(3)
+ALICE, BOB = f"dja{TAG}", f"djb{TAG}"  # real accounts while the module runs: unique, short (useradd takes 32)
+USERS = (ALICE, BOB)
+FIREWALL = f"dojo_test_{TAG}"  # the test's own nftables table, so no other hub's rules are touched
 PASSWORD = "dojo-" + secrets.token_hex(4)
 PROXY = REPO_ROOT / "hub" / "node_modules" / ".bin" / "configurable-http-proxy"
 
@@ -75,7 +85,30 @@ class Hub:
 
 
 @pytest.fixture(scope="module")
-def hub(tmp_path_factory) -> Hub:
+def accounts() -> dict[str, int]:
+    """Each learner's uid: system accounts made for this module, removed after it with the test's firewall table,
+    even when a test fails. None (and no firewall) where the tests do not run as root."""
+    if os.geteuid() != 0:
+        yield {}
+        return
+    made = []
+    try:
+        for user in USERS:
+            done = subprocess.run(["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", user],
+                                  capture_output=True, text=True)
+            assert done.returncode == 0, f"useradd {user}: {done.stderr}"
+            made.append(user)
+        yield firewall.learner_uids(USERS)
+    finally:
+        try:
+            firewall.remove(FIREWALL)
+        finally:
+            for user in made:
+                subprocess.run(["userdel", user], capture_output=True)
+
+
+@pytest.fixture(scope="module")
+def hub(tmp_path_factory, accounts: dict[str, int]) -> Hub:
     if not PROXY.exists():
         pytest.fail(f"{PROXY} is missing: run scripts/system-packages.sh --test (it installs configurable-http-proxy)")
     folder = tmp_path_factory.mktemp("cohort")
@@ -98,6 +131,7 @@ c.JupyterHub.load_roles = [{{"name": "cohort-test", "scopes": ["admin:users", "a
 """)
     env = {key: value for key, value in os.environ.items() if not key.startswith("KIT_")}
     env.update(KIT_HUB_STATE=str(folder / "state"), KIT_HUB_EXCHANGE=str(folder / "exchange"), KIT_HUB_COURSE="dojo",
+               KIT_HUB_FIREWALL=FIREWALL if accounts else "",
                PATH=os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")]))
     log = folder / "jupyterhub.log"
     process = procs.start([sys.executable, "-m", "jupyterhub", "-f", str(folder / "jupyterhub_config.py")],
@@ -148,35 +182,65 @@ def test_both_sandboxes_are_healthy_at_once_on_their_own_ports(hub: Hub):
 
 
 def test_each_learner_reaches_their_own_ui_and_only_theirs(hub: Hub):
-    alice = hub.config("alice")
+    alice = hub.config(ALICE)
     _wait_sandbox(alice)
-    browser = hub.browser("alice")
-    page = browser.get("/user/alice/prometheus/")
+    browser = hub.browser(ALICE)
+    page = browser.get(f"/user/{ALICE}/prometheus/")
     assert page.status_code == 200 and "Prometheus" in page.text
-    assert 'PATH_PREFIX = "/user/alice/prometheus"' in page.text
-    for asset in sorted(set(re.findall(r'(?:src|href)="(/user/alice/prometheus/classic/static/[^"?]+)', page.text))):
+    assert f'PATH_PREFIX = "/user/{ALICE}/prometheus"' in page.text
+    assets = re.findall(rf'(?:src|href)="(/user/{ALICE}/prometheus/classic/static/[^"?]+)', page.text)
+    for asset in sorted(set(assets)):
         assert browser.get(asset).status_code == 200, asset
-    query = browser.get("/user/alice/prometheus/api/v1/query", params={"query": "up"}).json()
+    query = browser.get(f"/user/{ALICE}/prometheus/api/v1/query", params={"query": "up"}).json()
     instances = {row["metric"]["instance"] for row in query["data"]["result"]}
     shop = alice.shop_stable_port  # Prometheus scrapes the shop process itself, not HAProxy in front of it
     assert f"127.0.0.1:{shop}" in instances or f"localhost:{shop}" in instances, instances
-    assert browser.get("/user/alice/alertmanager/api/v2/status").json()["cluster"]["status"] == "disabled"
-    docs = browser.get("/user/alice/shop/docs")
-    assert docs.status_code == 200 and "/user/alice/shop/openapi.json" in docs.text
-    assert browser.get("/user/alice/shop/openapi.json").json()["servers"] == [{"url": "/user/alice/shop"}]
-    entries = browser.get("/user/alice/server-proxy/servers-info").json()["server_processes"]
+    assert browser.get(f"/user/{ALICE}/alertmanager/api/v2/status").json()["cluster"]["status"] == "disabled"
+    docs = browser.get(f"/user/{ALICE}/shop/docs")
+    assert docs.status_code == 200 and f"/user/{ALICE}/shop/openapi.json" in docs.text
+    script = re.search(r'src="([^"]*swagger-ui-bundle\.js)"', docs.text).group(1)  # served by the shop, no CDN
+    assert script.startswith(f"/user/{ALICE}/shop/") and browser.get(script).status_code == 200
+    assert browser.get(f"/user/{ALICE}/shop/openapi.json").json()["servers"] == [{"url": f"/user/{ALICE}/shop"}]
+    entries = browser.get(f"/user/{ALICE}/server-proxy/servers-info").json()["server_processes"]
     assert {(e["name"], e["launcher_entry"]["title"]) for e in entries} >= {
         ("prometheus", "Prometheus"), ("alertmanager", "Alertmanager"), ("shop", "Shop API docs")}
 
-    refused = hub.browser("bob").get("/user/alice/prometheus/api/v1/query", params={"query": "up"})
+    refused = hub.browser(BOB).get(f"/user/{ALICE}/prometheus/api/v1/query", params={"query": "up"})
     assert refused.status_code == 403, refused.status_code
-    assert "success" not in refused.text and "alice" in refused.text
-    bob = hub.config("bob")
-    for other in (f"/user/bob/proxy/{alice.prometheus_port}/", f"/user/bob/proxy/127.0.0.1:{alice.prometheus_port}/",
-                  f"/user/bob/proxy/absolute/{alice.prometheus_port}/", f"/user/bob/proxy/{bob.prometheus_port}/"):
-        assert hub.browser("bob").get(other).status_code == 404, f"{other} reaches a port by number"
-    nobody = httpx.get(f"{hub.url}/user/alice/prometheus/", follow_redirects=True)
+    assert "success" not in refused.text and ALICE in refused.text
+    bob = hub.config(BOB)
+    for other in (f"/user/{BOB}/proxy/{alice.prometheus_port}/",
+                  f"/user/{BOB}/proxy/127.0.0.1:{alice.prometheus_port}/",
+                  f"/user/{BOB}/proxy/absolute/{alice.prometheus_port}/", f"/user/{BOB}/proxy/{bob.prometheus_port}/"):
+        assert hub.browser(BOB).get(other).status_code == 404, f"{other} reaches a port by number"
+    nobody = httpx.get(f"{hub.url}/user/{ALICE}/prometheus/", follow_redirects=True)
     assert nobody.url.path == "/hub/login" and "Prometheus" not in nobody.text
+
+
+def _curl_as(uid: int, port: int, path: str) -> subprocess.CompletedProcess:
+    """GET http://127.0.0.1:PORT/PATH as the system user ``uid``, as from that learner's terminal; stdout is the
+    HTTP status (000 when no connection was made)."""
+    return subprocess.run(["curl", "-sS", "-o", "/dev/null", "-w", "%{http_code}", "--max-time", "10",
+                           f"http://127.0.0.1:{port}{path}"], user=uid, group=pwd.getpwuid(uid).pw_gid,
+                          extra_groups=[], cwd="/", capture_output=True, text=True, timeout=30)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="making learners' system accounts and a firewall needs root")
+def test_from_a_terminal_a_learner_reaches_their_own_sandbox_and_not_the_others(hub: Hub, accounts: dict[str, int]):
+    configs = {user: hub.config(user) for user in USERS}
+    for config in configs.values():
+        _wait_sandbox(config)
+    for user, other in ((ALICE, BOB), (BOB, ALICE)):
+        own, theirs = configs[user], configs[other]
+        ready = _curl_as(accounts[user], own.prometheus_port, "/-/ready")
+        assert (ready.returncode, ready.stdout) == (0, "200"), (user, ready.stderr)
+        docs = _curl_as(accounts[user], own.shop_port, "/docs")
+        assert (docs.returncode, docs.stdout) == (0, "200"), (user, docs.stderr)
+        for port in (theirs.prometheus_port, theirs.shop_port):
+            refused = _curl_as(accounts[user], port, "/")
+            # curl's exit status 7: no connection (the firewall's TCP reset), while root's connection is answered.
+            assert (refused.returncode, refused.stdout) == (7, "000"), (user, port, refused.stderr)
+            assert httpx.get(f"http://127.0.0.1:{port}/", timeout=10).status_code < 500
 
 
 def test_release_fetch_submit_collect_grade(hub: Hub, tmp_path: Path):
@@ -190,7 +254,7 @@ def test_release_fetch_submit_collect_grade(hub: Hub, tmp_path: Path):
         kit = [sys.executable, "-m", "kit.cli", "hub"]
         fetched = subprocess.run([*kit, "fetch", LAB], cwd=hub.home(user), env=env, capture_output=True, text=True)
         assert fetched.returncode == 0, fetched.stderr
-        if user == "alice":
+        if user == ALICE:
             make_submission(LAB, solution_answers(LAB, root=repo), hub.home(user) / LAB / f"{LAB}.ipynb", root=repo)
         submitted = subprocess.run([*kit, "submit", LAB], cwd=hub.home(user), env=env, capture_output=True, text=True)
         assert submitted.returncode == 0 and f"as {user}" in submitted.stdout, submitted.stderr
@@ -202,15 +266,15 @@ def test_release_fetch_submit_collect_grade(hub: Hub, tmp_path: Path):
     with open(book.csv, newline="") as fh:
         rows = {row["student"]: row for row in csv.DictReader(fh)}
     assert set(rows) == set(USERS)
-    assert float(rows["alice"]["total"]) == float(rows["alice"]["max_total"]) > 0
-    assert float(rows["bob"]["total"]) == 0
+    assert float(rows[ALICE]["total"]) == float(rows[ALICE]["max_total"]) > 0
+    assert float(rows[BOB]["total"]) == 0
 
 
 def test_a_learner_stopped_mid_drill_stops_cleanly_and_alone(hub: Hub):
-    alice, bob = hub.config("alice"), hub.config("bob")
+    alice, bob = hub.config(ALICE), hub.config(BOB)
     _wait_sandbox(alice)
     _wait_sandbox(bob)
-    env = {**os.environ, **alice.environment(), "HOME": str(hub.home("alice"))}
+    env = {**os.environ, **alice.environment(), "HOME": str(hub.home(ALICE))}
     started = subprocess.run([sys.executable, "-m", "kit.cli", "drill", "start", "payments-down"], env=env,
                              capture_output=True, text=True, timeout=120)
     assert started.returncode == 0, started.stdout + started.stderr
@@ -219,9 +283,10 @@ def test_a_learner_stopped_mid_drill_stops_cleanly_and_alone(hub: Hub):
     assert record.companions, "the drill attached no watcher"
     bobs = sorted(sandbox.pids(bob).values())
 
-    assert hub.api.delete("/users/alice/server").status_code in (202, 204)
-    assert polling.wait_until(lambda: hub.server("alice") is None, 60, 0.2), "the hub did not stop alice's server"
+    assert hub.api.delete(f"/users/{ALICE}/server").status_code in (202, 204)
+    assert polling.wait_until(lambda: hub.server(ALICE) is None, 60, 0.2), f"the hub did not stop {ALICE}'s server"
     assert polling.wait_until(lambda: not any(procs.alive(process) for process in alices), 10, 0.1)
     assert not alice.paths.sandbox_record.exists()
     assert sorted(sandbox.pids(bob).values()) == bobs and sandbox.is_up(bob)
-    assert hub.browser("bob").get("/user/bob/prometheus/api/v1/query", params={"query": "up"}).json()["status"] == "success"
+    answer = hub.browser(BOB).get(f"/user/{BOB}/prometheus/api/v1/query", params={"query": "up"})
+    assert answer.json()["status"] == "success"

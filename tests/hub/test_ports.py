@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from kit import procs
-from kit.errors import InvalidInput
+from kit import procs, sandbox
+from kit.config import Config
+from kit.errors import InvalidInput, PortBusy
 from kit.hub import PORT_SETTINGS, PortRange, PortRegistry, environment
 from kit.hub.exchange import Exchange
 
@@ -98,3 +99,17 @@ def test_a_learners_environment_names_their_ports_and_the_exchange(tmp_path: Pat
     env = environment("alice", registry, Exchange(tmp_path / "exchange", "dojo"))
     assert env["KIT_SHOP_PORT"] == str(registry.port_range.first)
     assert env["KIT_HUB_EXCHANGE"] == str(tmp_path / "exchange") and env["KIT_HUB_COURSE"] == "dojo"
+
+
+def test_a_busy_port_on_a_hub_tells_the_facilitators_way_out(tmp_path: Path, monkeypatch):
+    registry = PortRegistry(tmp_path / "ports.json", free_range(1))
+    config = Config.from_env(registry.assign("alice").environment(), state_dir=str(tmp_path / "state"))
+    monkeypatch.setenv("JUPYTERHUB_USER", "alice")  # what the hub sets in every learner's server
+    with socket.socket() as stranger:
+        stranger.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        stranger.bind(("127.0.0.1", config.prometheus_port))  # Prometheus starts first: nothing else is started
+        stranger.listen()
+        with pytest.raises(PortBusy) as err:
+            sandbox.up(config=config)
+    assert str(config.prometheus_port) in str(err.value)
+    assert "kit hub ports alice --reassign" in str(err.value) and "KIT_PROMETHEUS_PORT=" not in str(err.value)

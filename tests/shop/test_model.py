@@ -13,7 +13,7 @@ OWN = {"/health", "/metrics"}
 
 
 def _declared(app) -> set[tuple[str, str]]:
-    return {(method, route.path) for route in app.routes if isinstance(route, APIRoute)
+    return {(method, route.path) for route in app.routes if isinstance(route, APIRoute) and route.include_in_schema
             and route.path not in OWN and not route.path.startswith("/admin") for method in route.methods}
 
 
