@@ -15,7 +15,6 @@ import tempfile
 
 import pytest
 
-_PORTS = ("KIT_SHOP_PORT", "KIT_PAYMENTS_PORT", "KIT_PAGER_PORT", "KIT_PROMETHEUS_PORT", "KIT_ALERTMANAGER_PORT")
 
 
 SPREAD = ("tests/drills/test_drill_scenarios.py", "tests/drills/test_drill_scenarios_slow.py",
@@ -45,6 +44,7 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log):
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    from kit.config import PORTS, Config
     from kit.procs import free_port
 
     # Each pytest-xdist worker gets a sandbox of its own; a nested pytest run reuses its parent's.
@@ -60,7 +60,7 @@ def pytest_configure(config: pytest.Config) -> None:
     worker = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw") or 0)
     own = range(20000 + 1000 * (worker % 6), 21000 + 1000 * (worker % 6))  # below free_port's own choices
     taken: set[int] = set()
-    for var in _PORTS:
+    for var in (Config.__dataclass_fields__[setting].metadata["env"] for setting in PORTS):
         port = free_port(within=own)
         while port in taken:
             port = free_port(within=own)

@@ -1,8 +1,10 @@
-"""Find, check and install the real Prometheus, Alertmanager, promtool and amtool.
+"""Find, check and install the real Prometheus, Alertmanager, promtool, amtool and HAProxy.
 
 PATH first (and a KIT_<TOOL>_BIN override), then the system package manager.
 Debian's ``prometheus-alertmanager`` package names its binary
-``prometheus-alertmanager``, so each tool has several candidate names.
+``prometheus-alertmanager``, so each tool has several candidate names. Debian puts
+``haproxy`` in /usr/sbin, which is not on a normal user's PATH, so the sbin folders
+are searched after PATH.
 """
 
 from __future__ import annotations
@@ -39,8 +41,13 @@ TOOLS: dict[str, Tool] = {
         Tool("promtool", ("promtool",), (2, 37), "prometheus", "prometheus"),
         Tool("alertmanager", ("alertmanager", "prometheus-alertmanager"), (0, 24), "prometheus-alertmanager", "alertmanager"),
         Tool("amtool", ("amtool",), (0, 24), "prometheus-alertmanager", "alertmanager"),
+        # 2.2: `http-error`; the Prometheus exporter service must be built in (Debian's and Homebrew's are).
+        Tool("haproxy", ("haproxy",), (2, 2), "haproxy", "haproxy"),
     )
 }
+
+_SBIN = ("/usr/local/sbin", "/usr/sbin", "/sbin")
+"""Where system packages put daemons (Debian's haproxy), searched after PATH."""
 
 _VERSION = re.compile(r"version (\d+)\.(\d+)\.(\d+)")
 
@@ -59,16 +66,17 @@ def locate(name: str) -> Path | None:
     if override:
         path = Path(override)
         return path if path.is_file() and os.access(path, os.X_OK) else None
+    search = os.pathsep.join([os.environ.get("PATH", os.defpath), *_SBIN])
     for candidate in tool.candidates:
-        hit = shutil.which(candidate)
+        hit = shutil.which(candidate, path=search)
         if hit:
             return Path(hit)
     return None
 
 
 def version_of(path: Path) -> str:
-    """The x.y.z a tool prints for ``--version`` (they print it on stdout or stderr)."""
-    out = subprocess.run([str(path), "--version"], capture_output=True, text=True, timeout=20)
+    """The x.y.z a tool prints for ``--version`` (they print it on stdout or stderr; HAProxy only knows ``-v``)."""
+    out = subprocess.run([str(path), "-v" if path.name == "haproxy" else "--version"], capture_output=True, text=True, timeout=20)
     match = _VERSION.search(out.stdout + out.stderr)
     return ".".join(match.groups()) if match else "unknown"
 
@@ -130,8 +138,9 @@ def install(progress=print) -> dict[str, Found]:
         manager = command[1] if command[0] == "sudo" else command[0]
         if shutil.which(manager) is None:
             raise BinaryMissing(
-                f"missing {', '.join(missing)} and no {manager} on this machine. Install Prometheus and "
-                "Alertmanager yourself (conda: see environment.yml) and put them on PATH or set KIT_<TOOL>_BIN."
+                f"missing {', '.join(missing)} and no {manager} on this machine. Install Prometheus, "
+                "Alertmanager and HAProxy yourself (conda: see environment.yml) and put them on PATH or set "
+                "KIT_<TOOL>_BIN."
             )
         if command[0] == "apt-get" or command[:2] == ["sudo", "apt-get"]:
             update = command[: command.index("apt-get") + 1] + ["update", "-qq"]

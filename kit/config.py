@@ -61,6 +61,8 @@ CONTENT = ContentPaths(REPO_ROOT)
 PROMETHEUS_CONFIG = "prometheus.yml"
 ALERTMANAGER_CONFIG = "alertmanager.yml"
 RULES_FOLDER = "rules"
+PROXY_CONFIG = "haproxy.cfg"
+SHOP_TARGETS = "shop-targets.json"
 """The layout of ``sandbox/`` and of every folder rendered from it (``StatePaths.rendered``, ``kit render --out``)."""
 """The kit's own content folders."""
 
@@ -247,6 +249,27 @@ class StatePaths:
         return self.root / "history-work"
 
     @property
+    def proxy_config(self) -> Path:
+        """rendered/haproxy.cfg: what the sandbox's HAProxy runs with, rendered by kit.sandbox."""
+        return self.rendered / PROXY_CONFIG
+
+    @property
+    def proxy_socket(self) -> Path:
+        """haproxy.sock: HAProxy's runtime API (weights, server states, stats), used by kit.releases.canary."""
+        return self.root / "haproxy.sock"
+
+    @property
+    def shop_targets(self) -> Path:
+        """rendered/shop-targets.json: the shop processes Prometheus scrapes (file_sd), stable and canary, each with
+        its track and version; rewritten by kit.sandbox at `kit up` and by kit.releases.canary."""
+        return self.rendered / SHOP_TARGETS
+
+    @property
+    def release(self) -> Path:
+        """release.json: the stable shop's version and the canary's (version, weight), kept by kit.releases.canary."""
+        return self.root / "release.json"
+
+    @property
     def runbook_drafts(self) -> Path:
         """runbook-drafts/: runbooks drafted from alerts by kit.runbooks."""
         return self.root / "runbook-drafts"
@@ -316,11 +339,18 @@ class Config:
     host: str = _setting("127.0.0.1", "address every sandbox listener binds", "KIT_HOST")
     profile: str = _setting("lab", "timing profile: lab (1 s) or realistic (15 s)", "KIT_PROFILE",
                             choices=tuple(PROFILES))
-    shop_port: int = _setting(18080, "port of the shop service", "KIT_SHOP_PORT", **_PORT)
+    shop_port: int = _setting(18080, "port of the shop as its users reach it: HAProxy, in front of the stable shop "
+                              "and a canary", "KIT_SHOP_PORT", **_PORT)
     payments_port: int = _setting(18081, "port of the payments service", "KIT_PAYMENTS_PORT", **_PORT)
     pager_port: int = _setting(18082, "port of the pager (Alertmanager webhook receiver)", "KIT_PAGER_PORT", **_PORT)
     prometheus_port: int = _setting(19090, "port of Prometheus", "KIT_PROMETHEUS_PORT", **_PORT)
     alertmanager_port: int = _setting(19093, "port of Alertmanager", "KIT_ALERTMANAGER_PORT", **_PORT)
+    shop_stable_port: int = _setting(18083, "internal port of the stable shop process, behind HAProxy",
+                                     "KIT_SHOP_STABLE_PORT", **_PORT)
+    shop_canary_port: int = _setting(18084, "internal port of a canary shop process (`kit release deploy`)",
+                                     "KIT_SHOP_CANARY_PORT", **_PORT)
+    proxy_port: int = _setting(18085, "port of HAProxy's Prometheus exporter and health check", "KIT_PROXY_PORT",
+                               **_PORT)
     traffic_rps: float = _setting(8.0, "requests per second of background traffic (0 turns it off)", "KIT_TRAFFIC_RPS",
                                   ge=0, allow_inf_nan=False)
     shop_slots: int = _setting(8, "worker slots of the shop's simulated capacity", "KIT_SHOP_SLOTS", ge=1)
@@ -405,6 +435,10 @@ class Config:
         resolved = {"work_dir": str(self.work)}
         return [(f.name, f.metadata["env"], resolved.get(f.name, str(getattr(self, f.name))), f.metadata["help"])
                 for f in fields(self)]
+
+
+PORTS: tuple[str, ...] = tuple(f.name for f in fields(Config) if f.metadata["limits"] == _PORT)
+"""Every port setting of a sandbox: a sandbox of its own (a test's, a learner's, a throwaway) needs all of them."""
 
 
 def resolve(config: Config | None = None) -> Config:

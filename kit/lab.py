@@ -25,6 +25,7 @@ from .config import Config
 from .errors import BinaryMissing, CheckFailed, InvalidInput, KitError
 from .history import BackfillResult, backfill
 from .sandbox import SandboxStatus
+from .releases import canary
 from .shop import faults
 
 __all__ = ["LABS", "Lab", "LabSetup", "lab_setup", "reset"]
@@ -213,8 +214,8 @@ def _kit_warnings(version: str) -> tuple[str, ...]:
 def reset(config: Config | None = None) -> tuple[str, ...]:
     """Put the running sandbox back where every lab starts; returns what was undone, a sentence each.
 
-    A running drill is given up, every lab's exercise rules are removed, faults are cleared and feature flags
-    go back to their defaults. ``lab_setup`` runs it; so does whoever hands a sandbox on after a lab ran in
+    A running drill is given up, every lab's exercise rules are removed, a canary is rolled back and the stable
+    shop goes back to 1.0.0, faults are cleared and feature flags go back to their defaults. ``lab_setup`` runs it; so does whoever hands a sandbox on after a lab ran in
     it (the test suite after grading a cohort in its own sandbox). SandboxNotReady when the sandbox is down.
     """
     config = sandbox.current_config(config)
@@ -228,6 +229,7 @@ def reset(config: Config | None = None) -> tuple[str, ...]:
             if (config.paths.installed_rules / f"{name}.yml").is_file():
                 sandbox.remove_rules(name, config=config)
                 undone.append(f"removed the rules {name} of lab {lab.name}")
+    undone += canary.restore(config)
     active = [f"{service} {kind}" for service, kinds in faults.list_faults(config, reveal=True).items()
               for kind in kinds]
     if active:

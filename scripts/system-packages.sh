@@ -6,7 +6,7 @@
 # configurable-http-proxy at the version hub/package-lock.json pins, into hub/node_modules (the cohort's
 # JupyterHub test starts it), nftables (the hub's firewall between learners) and curl (which the cohort
 # test connects with as each learner); with --bench
-# wrk, the load generator of benchmarks/instrumentation_overhead.py. Prometheus and Alertmanager are installed by
+# wrk, the load generator of benchmarks/instrumentation_overhead.py. Prometheus, Alertmanager and HAProxy are installed by
 # `kit binaries --install`. Does nothing when everything is already there.
 set -euo pipefail
 

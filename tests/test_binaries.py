@@ -6,7 +6,7 @@ from kit.errors import BinaryMissing
 
 def test_all_tools_found_with_versions():
     found = binaries.find_all()
-    assert set(found) == {"prometheus", "promtool", "alertmanager", "amtool"}
+    assert set(found) == {"prometheus", "promtool", "alertmanager", "amtool", "haproxy"}
     for tool in found.values():
         assert tool.version != "unknown" and tool.path.is_file()
 
@@ -23,6 +23,16 @@ def test_missing_tools_give_one_error_with_the_install_command(monkeypatch, tmp_
     for name in ("prometheus", "promtool", "alertmanager", "amtool"):
         assert f"{name} not found" in message
     assert "install" in message and "prometheus-alertmanager" in message
+
+
+def test_haproxy_is_found_in_the_sbin_folders_and_a_missing_one_names_its_package(monkeypatch, tmp_path):
+    """Debian installs haproxy into /usr/sbin, which a learner's PATH lacks; without it, the error says what to run."""
+    monkeypatch.setenv("PATH", str(tmp_path))
+    assert binaries.locate("haproxy") is not None
+    monkeypatch.setattr(binaries, "_SBIN", ())
+    with pytest.raises(BinaryMissing, match="haproxy not found") as err:
+        binaries.find_all()
+    assert " haproxy" in str(err.value).split("Install them with:")[1]
 
 
 def test_override_variable_points_at_a_copy(monkeypatch, tmp_path):

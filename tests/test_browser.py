@@ -26,12 +26,12 @@ import psutil
 import pytest
 
 from kit import localhttp, procs, sandbox
-from kit.config import REPO_ROOT, Config
+from kit.config import PORTS, REPO_ROOT, Config
 
 LAB = "labs/00-mob-and-sandbox/00-mob-and-sandbox.ipynb"
 WORK_LAB = "00-mob-and-sandbox/00-mob-and-sandbox.ipynb"
 """Lab 00 in the learner's working folder, which is what `kit lab` serves."""
-PORT_VARS = ("KIT_SHOP_PORT", "KIT_PAYMENTS_PORT", "KIT_PAGER_PORT", "KIT_PROMETHEUS_PORT", "KIT_ALERTMANAGER_PORT")
+PORT_VARS = tuple(Config.__dataclass_fields__[setting].metadata["env"] for setting in PORTS)
 CHROMIUM_FLAGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                   "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 ROSTER = 'roster = ["Ada", "Grace", "Linus"]\nturn_minutes = 7'

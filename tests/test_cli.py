@@ -29,9 +29,21 @@ def test_status_json_lists_every_process_and_target(live):
     assert result.returncode == 0, result.stderr
     data = json.loads(result.stdout)
     assert data["healthy"] is True
-    assert {p["name"] for p in data["processes"]} == {"shop", "payments", "pager", "alertmanager", "prometheus", "traffic"}
+    assert {p["name"] for p in data["processes"]} == {"shop", "proxy", "payments", "pager", "alertmanager", "prometheus",
+                                                      "traffic"}
     assert all(p["state"] == "healthy" and p["pid"] for p in data["processes"])
     assert data["targets"]["shop"] == "up"
+
+
+def test_release_status_and_refusals_speak_in_one_line(live):
+    status = kit("release", "status")
+    assert status.returncode == 0, status.stderr
+    assert status.stdout.splitlines() == ["stable 1.0.0; no canary", "HAProxy weights: stable 100, canary 0"]
+    promote = kit("release", "promote")
+    assert promote.returncode != 0 and promote.stderr.strip() == (
+        "kit release: canary: no canary is running to promote; `kit release deploy VERSION` starts one")
+    weight = kit("release", "weight", "101")
+    assert weight.returncode == 2 and "not a whole percentage from 0 to 100" in weight.stderr
 
 
 def test_fault_set_list_clear_round_trip(clean_faults, capsys):
@@ -224,7 +236,9 @@ def _own_sandbox_env(tmp_path, token: str) -> dict[str, str]:
            "PYTHONUNBUFFERED": "1"}
     env.pop("KIT_TEST_SESSION", None)
     taken = {int(os.environ[v]) for v in os.environ if v.startswith("KIT_") and v.endswith("_PORT")}
-    for var in ("KIT_SHOP_PORT", "KIT_PAYMENTS_PORT", "KIT_PAGER_PORT", "KIT_PROMETHEUS_PORT", "KIT_ALERTMANAGER_PORT"):
+    from kit.config import PORTS, Config
+
+    for var in (Config.__dataclass_fields__[setting].metadata["env"] for setting in PORTS):
         port = procs.free_port()
         while port in taken:
             port = procs.free_port()

@@ -78,7 +78,7 @@ def _record_sandbox(tmp_path, monkeypatch) -> tuple[Config, Config]:
         monkeypatch.setenv(f"KIT_{name}_PORT", str(port))
     env = Config.from_env()
     recorded = env.with_(state_dir=str(tmp_path / "recorded"), shop_port=22080, payments_port=22081,
-                         pager_port=22082, prometheus_port=22090, alertmanager_port=22093)
+                         pager_port=22082, prometheus_port=22090, alertmanager_port=22093, shop_stable_port=22083)
     env.state.mkdir()
     saved = {**dataclasses.asdict(recorded), "setting_of_a_newer_kit": 1}
     env.paths.sandbox_record.write_text(json.dumps({"config": saved, "processes": {}, "companions": {}}))
@@ -114,7 +114,7 @@ def test_every_module_talks_to_the_recorded_sandbox(tmp_path, monkeypatch):
         prom.query("up")
     with pytest.raises(SandboxNotReady):
         faults.list_faults()
-    assert asked == [recorded.url("prometheus"), recorded.url("shop")]
+    assert asked == [recorded.url("prometheus"), recorded.url("shop_stable")]  # the admin API of the process itself
     assert pager.notifications_file() == recorded.paths.notifications
     with pytest.raises(SandboxNotReady, match=str(recorded.paths.log("shop"))):
         sandbox.logs("shop")

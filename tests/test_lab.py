@@ -12,7 +12,7 @@ import tomllib
 
 import kit
 from kit import binaries, drills, grading, lab, procs, sandbox
-from kit.config import REPO_ROOT, Config
+from kit.config import PORTS, REPO_ROOT, Config
 from kit.errors import BinaryMissing, InvalidInput
 from kit.lab import LABS, lab_setup
 from kit.shop import faults
@@ -103,7 +103,7 @@ def test_setup_undoes_what_an_earlier_run_left_behind(clean_faults):
 
 
 def _fresh(tmp_path) -> Config:
-    ports = {name: procs.free_port() for name in sandbox.HOST_PORTS.values()}
+    ports = {name: procs.free_port() for name in PORTS}
     return Config.from_env({}, state_dir=str(tmp_path / "state"), **ports)
 
 

@@ -12,12 +12,13 @@ import sys
 from pathlib import Path
 
 from .. import procs, sandbox, shop
+from ..releases import canary
 from ..config import Config, resolve
 from ..errors import InvalidInput
 from ..shop.faults import clear_faults, list_faults
 
 ACTIONS = {
-    "rollback": "deploy the previous shop version again (undoes a bad deploy of 2.0.0)",
+    "rollback": "deploy the previous shop version again (undoes a bad deploy of 2.0.0, takes a canary out)",
     "restart": "restart shop or payments; whatever lived in its memory (a leak, a stuck state) is gone",
     "restore-capacity": "give the shop back its configured worker slots",
     "shed-load": "stop the extra load a noisy neighbour sends to the shop",
@@ -25,11 +26,15 @@ ACTIONS = {
 
 
 def rollback(config: Config | None = None) -> str:
-    """Deploy the previous version of the shop."""
-    if "bad_deploy" not in list_faults(config, reveal=True)["shop"]:
-        return "the shop already runs the previous version; nothing to roll back"
-    clear_faults("bad_deploy", service="shop", config=config)
-    return "rolled the shop back to its previous version"
+    """Deploy the previous version of the shop: take a canary out (kit.releases.canary), undo a bad deploy."""
+    done = []
+    if canary.status(config).canary is not None:
+        done.append(f"rolled back the canary of {canary.status(config).canary}")
+        canary.rollback(config=config)
+    if "bad_deploy" in list_faults(config, reveal=True)["shop"]:
+        clear_faults("bad_deploy", service="shop", config=config)
+        done.append("rolled the shop back to its previous version")
+    return "; ".join(done) or "the shop already runs the previous version; nothing to roll back"
 
 
 def restart(service: str, config: Config | None = None) -> str:

@@ -305,7 +305,8 @@ def _simulate(first: int, last: int, step: int, seed: int) -> dict[str, list[_Se
             _Series("http_request_duration_seconds_sum", labels, np.round(np.cumsum(sums), 4)),
         ]
     for job in JOBS:
-        families["build_info"].append(_Series("build_info", {"job": job, "version": VERSION, "service": job},
+        families["build_info"].append(_Series("build_info", {"job": job, "version": VERSION, "service": job,
+                                                              "track": "stable"},
                                               np.ones(n_steps, dtype=np.int64)))
     for outcome in PAYMENT_OUTCOMES:
         families["payments_client_requests"].append(_Series(
@@ -371,7 +372,8 @@ class History:
         for family, members in self._families.items():
             yield f"# TYPE {family} {_TYPES[family]}\n# HELP {family} {_HELP[family]}\n"
             for series in members:
-                labels = {**series.labels, "instance": self.instances[series.labels["job"]]}
+                labels = {**series.labels, "instance": self.instances[series.labels["job"]],
+                          **_TARGET_LABELS.get(series.labels["job"], {})}
                 text = ",".join(f'{k}="{v}"' for k, v in labels.items())
                 prefix = f"{series.name}{{{text}}} "
                 values = map(str, series.values[lo:hi].tolist())
@@ -409,9 +411,13 @@ class History:
         return [(a, b) for a, b in zip(ordered, ordered[1:]) if b > a]
 
 
+_TARGET_LABELS = {"shop": {"track": "stable", "version": VERSION}}
+"""The labels Prometheus gives the stable shop's series (kit.sandbox's shop targets), so history joins the live series."""
+
+
 def _instances(config: Config | None) -> dict[str, str]:
-    config = resolve(config)
-    return {"shop": f"{config.host}:{config.shop_port}", "payments": f"{config.host}:{config.payments_port}"}
+    config = resolve(config)  # where Prometheus scrapes each process: the stable shop itself, not HAProxy
+    return {"shop": f"{config.host}:{config.shop_stable_port}", "payments": f"{config.host}:{config.payments_port}"}
 
 
 def generate(days: float = 30, end=None, *, seed: int = DEFAULT_SEED, step="1m",

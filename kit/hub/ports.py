@@ -1,9 +1,9 @@
-"""The port registry: a block of the sandbox's five ports per learner, allocated once and remembered.
+"""The port registry: a block of the sandbox's eight ports per learner, allocated once and remembered.
 
 On a single host every learner's sandbox listens on the same loopback, so each needs ports of its own. The
 hub keeps one JSON file (``{"users": {"alice": {"shop_port": 24000, …}}}``) and allocates under an
 exclusive ``flock`` on a lock file beside it, so hub processes spawning at the same moment never hand out
-one block twice. Blocks are ``PortRange.stride`` apart (alice 24000–24004, bob 24010–24014, …), which keeps
+one block twice. Blocks are ``PortRange.stride`` apart (alice 24000–24007, bob 24010–24017, …), which keeps
 them readable in ``ss`` and in logs. A block is skipped when any of its ports is already held by another
 program, and a learner keeps theirs across respawns, so a sandbox that outlived its server is found again;
 should a stranger take one of a learner's ports meanwhile, `kit up` names it (``PortBusy``) and
@@ -24,8 +24,11 @@ from ..atomicfile import write_atomically
 from ..config import Config
 from ..errors import InvalidInput
 
-PORT_SETTINGS = ("shop_port", "payments_port", "pager_port", "prometheus_port", "alertmanager_port")
-"""The Config settings a learner's block sets, in block order (the first port of a block is the shop's)."""
+PORT_SETTINGS = ("shop_port", "payments_port", "pager_port", "prometheus_port", "alertmanager_port",
+                 "shop_stable_port", "shop_canary_port", "proxy_port")
+"""The Config settings a learner's block sets, in block order (the first port of a block is the shop's, as its users
+reach it through HAProxy; the stable and canary shop processes and HAProxy's exporter follow). A registry written
+before the last three joined is refused (``PortRegistry._load``): remove it and the learners get new blocks."""
 
 
 @dataclass(frozen=True)

@@ -248,7 +248,7 @@ def _settle(config: Config | None, ceiling: float) -> None:
     would otherwise be served during the next one and count against it. The background traffic keeps a
     request in flight now and then; asked every 20 ms, the shop is soon seen idle between two of them.
     """
-    url = resolve(config).url("shop") + "/metrics"
+    url = resolve(config).url("shop_stable") + "/metrics"
 
     def idle() -> bool:
         try:

@@ -20,7 +20,7 @@ from ..errors import InvalidInput
 from ..histograms import bucket_counts, histogram_quantile
 from ..metrics import LATENCY_BUCKETS
 from ..shop.model import SERVICE_TIME_MS, SERVICE_TIME_SIGMA
-from ..shop.service import BAD_DEPLOY_CHECKOUT_FAILURES, BAD_DEPLOY_PRODUCT_MS
+from ..shop.versions import BAD_DEPLOY_CHECKOUT_FAILURES, BAD_DEPLOY_PRODUCT_MS
 from ..shop.traffic import CYCLE
 from .series import TrackSeries
 

@@ -1,4 +1,5 @@
-"""The sandbox: shop, payments, pager, Alertmanager and Prometheus on this machine, started, watched and stopped.
+"""The sandbox: shop (behind HAProxy), payments, pager, Alertmanager and Prometheus on this machine, started, watched
+and stopped.
 
 ``kit.sandbox.up()``, ``status()``, ``down()`` and the rest are re-exported here. The package's modules:
 

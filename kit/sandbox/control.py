@@ -18,9 +18,9 @@ from typing import Callable, Iterator
 import httpx
 
 from .. import binaries, localhttp, polling, procs
-from ..config import Config
+from ..config import PORTS, Config
 from ..errors import InvalidInput, KitError, PortBusy, ProcessFailed, SandboxNotReady
-from .processes import HOST_PORTS, PROCESS_NAMES, START_ORDER, argv_for, ensure_token, port_of, wanted
+from .processes import LISTEN_PORTS, PROCESS_NAMES, START_ORDER, argv_for, ensure_token, port_of, wanted
 from .record import SandboxRecord, locked, record_path
 from .render import expected_rules, render
 from .status import SandboxStatus, collect, current_config, is_up
@@ -70,7 +70,7 @@ def up(profile: str | None = None, *, config: Config | None = None, timeout: flo
                 port = port_of(name, config)
                 problem = procs.port_problem(config.host, port) if port is not None else None
                 if problem is not None:
-                    field_name = HOST_PORTS[name]
+                    field_name = LISTEN_PORTS[name]
                     raise PortBusy(name, port, Config.__dataclass_fields__[field_name].metadata["env"], problem,
                                    learner=os.environ.get("JUPYTERHUB_USER"))
                 log = config.paths.log(name)
@@ -179,7 +179,7 @@ def throwaway(*, progress: Progress = quiet) -> Iterator[Config]:
     """
     state = tempfile.mkdtemp(prefix="kit-private-")
     ports: dict[str, int] = {}
-    for field_name in HOST_PORTS.values():
+    for field_name in PORTS:
         port = procs.free_port()
         while port in ports.values():
             port = procs.free_port()

@@ -10,27 +10,32 @@ import httpx
 
 from .. import binaries, localhttp
 from ..config import Config
+from .record import ReleaseRecord
 
-# Status and stop order (stopped in reverse: traffic first, payments last).
-PROCESS_NAMES = ("payments", "shop", "pager", "alertmanager", "prometheus", "traffic")
+# Status and stop order (stopped in reverse: traffic first, payments last; HAProxy before the shop it serves).
+PROCESS_NAMES = ("payments", "shop", "proxy", "pager", "alertmanager", "prometheus", "traffic")
 
 
 # Start order: Prometheus first. Prometheus 2.42 applies its first target set only on its scrape
 # manager's 5 s reload tick, counted from its own start, so `up` can return no sooner than that
 # tick after Prometheus is spawned; everything else is healthy within ~1-4 s, well inside the tick.
-START_ORDER = ("prometheus", "alertmanager", "pager", "payments", "shop", "traffic")
+START_ORDER = ("prometheus", "alertmanager", "pager", "payments", "shop", "proxy", "traffic")
 
 
-# Host names used in sandbox/*.yml (and by docker-compose) → the Config field holding their port.
+# Host names used in sandbox/*.yml (and by docker-compose) → the Config field holding the port Prometheus scrapes
+# them on: the stable shop process directly, and HAProxy's exporter.
 HOST_PORTS = {
-    "shop": "shop_port", "payments": "payments_port", "pager": "pager_port",
-    "prometheus": "prometheus_port", "alertmanager": "alertmanager_port",
+    "shop": "shop_stable_port", "payments": "payments_port", "pager": "pager_port",
+    "prometheus": "prometheus_port", "alertmanager": "alertmanager_port", "proxy": "proxy_port",
 }
+
+# The port each process is known by in `kit status` and must find free: HAProxy's is the shop's public port.
+LISTEN_PORTS = {**HOST_PORTS, "proxy": "shop_port"}
 
 
 HEALTH_PATHS = {
     "shop": "/health", "payments": "/health", "pager": "/health",
-    "alertmanager": "/-/ready", "prometheus": "/-/ready",
+    "alertmanager": "/-/ready", "prometheus": "/-/ready", "proxy": "/health",
 }
 
 
@@ -51,9 +56,9 @@ def argv_for(name: str, config: Config, tools: dict[str, binaries.Found]) -> lis
         return py + ["kit.shop.service", "payments", *common, "--port", str(config.payments_port),
                      "--token-file", str(config.token_file), "--secret-file", str(config.secret_drill_file)]
     if name == "shop":
-        return py + ["kit.shop.service", "shop", *common, "--port", str(config.shop_port),
-                     "--payments-url", config.url("payments"), "--token-file", str(config.token_file),
-                     "--secret-file", str(config.secret_drill_file), "--slots", str(config.shop_slots), "--queue", str(config.shop_queue)]
+        return shop_argv(config, config.shop_stable_port, ReleaseRecord.load(config).stable, "stable")
+    if name == "proxy":
+        return [str(tools["haproxy"].path), "-f", str(config.paths.proxy_config), "-db"]
     if name == "pager":
         return py + ["kit.pager", *common, "--port", str(config.pager_port),
                      "--store", str(config.paths.notifications)]
@@ -74,12 +79,21 @@ def argv_for(name: str, config: Config, tools: dict[str, binaries.Found]) -> lis
     raise KeyError(name)
 
 
+def shop_argv(config: Config, port: int, version: str, track: str) -> list[str]:
+    """The command line of a shop process: the stable one, or a canary (kit.releases.canary) on its own port."""
+    common = ["--host", config.host] + (["--allow-remote"] if config.allow_remote else [])
+    return [sys.executable, "-m", "kit.shop.service", "shop", *common, "--port", str(port),
+            "--payments-url", config.url("payments"), "--token-file", str(config.token_file),
+            "--secret-file", str(config.secret_drill_file), "--slots", str(config.shop_slots),
+            "--queue", str(config.shop_queue), "--version", version, "--track", track]
+
+
 def wanted(config: Config) -> tuple[str, ...]:
     return tuple(n for n in PROCESS_NAMES if n != "traffic" or config.traffic_rps > 0)
 
 
 def port_of(name: str, config: Config) -> int | None:
-    return getattr(config, HOST_PORTS[name]) if name in HOST_PORTS else None
+    return getattr(config, LISTEN_PORTS[name]) if name in LISTEN_PORTS else None
 
 
 def probe(client: httpx.Client, name: str, config: Config) -> int | None:
@@ -87,6 +101,7 @@ def probe(client: httpx.Client, name: str, config: Config) -> int | None:
     if name not in HEALTH_PATHS:
         return 200
     try:
-        return client.get(f"{config.url(name)}{HEALTH_PATHS[name]}", timeout=localhttp.STATUS_TIMEOUT_S).status_code
+        base = config.url(HOST_PORTS[name].removesuffix("_port"))
+        return client.get(f"{base}{HEALTH_PATHS[name]}", timeout=localhttp.STATUS_TIMEOUT_S).status_code
     except httpx.HTTPError:
         return None

@@ -9,12 +9,13 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import json
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from .. import procs
 from ..atomicfile import write_atomically
 from ..config import Config
+from ..metrics import VERSION
 
 
 @dataclass
@@ -40,6 +41,33 @@ class SandboxRecord:
                                            "processes": {n: r.to_json() for n, r in self.processes.items()},
                                            "companions": {n: r.to_json() for n, r in self.companions.items()}},
                                           indent=1))
+
+
+@dataclass
+class ReleaseRecord:
+    """``release.json``: which shop version is stable, and the canary beside it (its version and weight), if any.
+
+    kit.releases.canary keeps it; the sandbox renders HAProxy's weights and Prometheus's shop targets from it,
+    so a `kit up` that repairs a process starts the versions and weights that were running.
+    """
+
+    stable: str = VERSION
+    canary: str | None = None
+    canary_weight: int = 0
+    """Percent of requests HAProxy sends to the canary (0-100)."""
+
+    @classmethod
+    def load(cls, config: Config) -> "ReleaseRecord":
+        try:
+            data = json.loads(config.paths.release.read_text())
+            return cls(str(data["stable"]), data.get("canary"), int(data.get("canary_weight", 0)))
+        except FileNotFoundError:
+            return cls()
+        except (ValueError, TypeError, KeyError):
+            return cls()  # cut short by a crash: the default release, which `kit release status` then shows
+
+    def save(self, config: Config) -> None:
+        write_atomically(config.paths.release, json.dumps(asdict(self), indent=1))
 
 
 def record_path(config: Config) -> Path:

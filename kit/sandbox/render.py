@@ -1,21 +1,33 @@
-"""The sandbox's configuration: prometheus.yml, alertmanager.yml and rules/ rendered from ``sandbox/``.
+"""The sandbox's configuration: prometheus.yml, alertmanager.yml, rules/ and haproxy.cfg rendered from ``sandbox/``.
 
 Rendering fills in the profile's intervals and the configured ports, scales the rules' windows to the
-profile's time scale, and adds the rule files installed at run time (``kit.sandbox.install_rules``).
+profile's time scale, and adds the rule files installed at run time (``kit.sandbox.install_rules``). The
+release (``release.json``: stable version, canary and its weight) gives HAProxy its weights and Prometheus
+its shop targets (``shop-targets.json``, read through file_sd), so both follow a release without a restart.
 """
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
+from string import Template
 
 import httpx
 
-from ..config import ALERTMANAGER_CONFIG, PROMETHEUS_CONFIG, RULES_FOLDER, Config
-from ..errors import SandboxNotReady
+from ..atomicfile import write_atomically
+from ..config import ALERTMANAGER_CONFIG, PROMETHEUS_CONFIG, PROXY_CONFIG, RULES_FOLDER, SHOP_TARGETS, Config
+from ..errors import InvalidInput, SandboxNotReady
 from ..promfiles import read_yaml, write_yaml
 from ..timescale import scale_rule_groups
 from .processes import HOST_PORTS
+from .record import ReleaseRecord
+
+COMPOSE_PORTS = {"shop": 8080, "stable": 8083, "canary": 8084, "proxy": 8085}
+"""Where the shop's listeners are inside the compose network: HAProxy's public and exporter ports, the shop processes'."""
+
+SOCKET_PATH_LIMIT = 104
+"""The longest path a Unix socket may have (macOS 104 bytes, Linux 108)."""
 
 
 def _retarget(target: str, config: Config, compose: bool) -> str:
@@ -58,6 +70,10 @@ def render(config: Config, out: Path, *, compose: bool = False) -> Path:
             hook["url"] = str(url.copy_with(netloc=target.encode()))
     write_yaml(out / ALERTMANAGER_CONFIG, am)
 
+    release = ReleaseRecord() if compose else ReleaseRecord.load(config)  # compose runs the default release
+    write_shop_targets(config, out / SHOP_TARGETS, release, compose=compose)
+    write_atomically(out / PROXY_CONFIG, proxy_config(config, release, compose=compose))
+
     rules_out = out / RULES_FOLDER
     if rules_out.exists():
         shutil.rmtree(rules_out)
@@ -73,6 +89,62 @@ def render(config: Config, out: Path, *, compose: bool = False) -> Path:
         loaded.add(content)
         shutil.copyfile(rule_file, rules_out / f"installed-{rule_file.name}")
     return out
+
+
+def write_shop_targets(config: Config, path: Path, release: ReleaseRecord, *, compose: bool = False) -> None:
+    """The shop processes Prometheus scrapes (file_sd JSON), labelled with their ``track`` and ``version``.
+
+    Written atomically: Prometheus watches the file and picks up a canary or a promotion without a restart. The
+    stable shop is always listed; the canary only while ``release`` has one.
+    """
+    tracks = {"stable": release.stable} | ({"canary": release.canary} if release.canary else {})
+    groups = [{"targets": [f"shop{'' if track == 'stable' else '-canary'}:{COMPOSE_PORTS[track]}" if compose
+                           else f"{config.url('shop_' + track).removeprefix('http://')}"],
+               "labels": {"track": track, "version": version}}
+              for track, version in tracks.items()]
+    write_atomically(path, json.dumps(groups, indent=1))
+
+
+def proxy_config(config: Config, release: ReleaseRecord, *, compose: bool = False) -> str:
+    """HAProxy's configuration (``sandbox/haproxy.cfg`` filled in) for ``release``'s weights.
+
+    Raises InvalidInput (field ``state_dir``) when the runtime API socket's path would be too long for a Unix
+    socket.
+    """
+    socket = "/tmp/haproxy.sock" if compose else str(config.paths.proxy_socket)
+    if len(socket.encode()) >= SOCKET_PATH_LIMIT:
+        raise InvalidInput("state_dir", f"{config.state_dir} is too deep for HAProxy's runtime API socket "
+                                        f"({socket} is over {SOCKET_PATH_LIMIT - 1} bytes); set KIT_STATE_DIR to a "
+                                        "shorter folder")
+    if compose:
+        address = {name: f"{'shop-canary' if name == 'canary' else 'shop'}:{COMPOSE_PORTS[name]}"
+                   for name in ("stable", "canary")}
+        binds = {"bind": f"0.0.0.0:{COMPOSE_PORTS['shop']}", "stats_bind": f"0.0.0.0:{COMPOSE_PORTS['proxy']}"}
+    else:
+        address = {name: _haproxy_address(config.host, getattr(config, f"shop_{name}_port"))
+                   for name in ("stable", "canary")}
+        binds = {"bind": _haproxy_address(config.host, config.shop_port),
+                 "stats_bind": _haproxy_address(config.host, config.proxy_port)}
+    weight = release.canary_weight if release.canary else 0
+    template = Template((Path(config.sandbox_dir) / PROXY_CONFIG).read_text())
+    return template.substitute(
+        socket=socket, stable=address["stable"], canary=address["canary"], stable_weight=100 - weight,
+        canary_weight=weight, canary_state="" if release.canary else " disabled", **binds,
+        server_options=" resolvers docker init-addr last,libc,none" if compose else "",
+        resolvers=_COMPOSE_RESOLVERS if compose else "")
+
+
+_COMPOSE_RESOLVERS = """
+# Containers get a new address when they restart: ask Docker's DNS again rather than keep the first answer. A name
+# that does not resolve yet (no canary container) leaves its server without an address until it does.
+resolvers docker
+    nameserver docker 127.0.0.11:53
+    hold valid 5s
+"""
+
+
+def _haproxy_address(host: str, port: int) -> str:
+    return f"ipv6@{host}:{port}" if ":" in host else f"{host}:{port}"
 
 
 def installed_rules(config: Config) -> Path:

@@ -320,7 +320,7 @@ def _resolve(kind: str, service: str | None) -> tuple[str, str]:
 def _admin(service: str, method: str, path: str, config: Config | None, json: dict | None = None) -> Any:
     """One admin call; turns transport and HTTP failures into kit errors a person can act on."""
     config = resolve(config)
-    url = config.url(service)
+    url = config.url("shop_stable" if service == "shop" else service)  # the stable process itself, not a proxy's pick
     advice = "start the sandbox with `kit up`"
     try:
         token = config.token_file.read_text().strip()

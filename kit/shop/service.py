@@ -60,15 +60,10 @@ from .faults import (
     validate_flag_body,
 )
 from .model import CATALOG, DEFAULT_CAPACITY, PRODUCT_IDS, ROUTES, SERVICE_TIME_MS, SERVICE_TIME_SIGMA
+from .versions import TRACKS, VERSIONS, shop_version
 
 RECOMMENDATIONS_MS = 5.0
 NEW_CHECKOUT_MS = 15.0
-BAD_DEPLOY_CHECKOUT_FAILURES = 1 / 3
-"""Share of checkouts version 2.0.0 fails. A broken code path fails a whole kind of checkout (here one in
-three, say one payment method of three), and background traffic brings ~2.4 checkouts a second: the first
-failure, which no alert can beat, comes ~1.25 s after the deploy on average (at 8 % it took 5.2 s, and one
-deploy in ten waited over 12 s)."""
-BAD_DEPLOY_PRODUCT_MS = 80.0
 MEMORY_LIMIT_BYTES = 512 * 2**20
 """The memory a service may use, as a container limit would set it; the memory-leak alert compares with it."""
 LEAK_TICK_S = 0.25
@@ -90,6 +85,10 @@ class ServiceSettings:
     payments_timeout_s: float = 1.0
     secret_file: Path | None = None
     """While this file exists (a secret drill runs), GET /admin/faults answers only with ?reveal=true."""
+    version: str = VERSION
+    """The release this process runs (kit.shop.versions); the bad_deploy fault switches it to 2.0.0 while set."""
+    track: str = "stable"
+    """stable, or canary for a release being tried beside it (kit.releases.canary); reported in build_info."""
 
     def __post_init__(self) -> None:
         if not self.token:
@@ -100,6 +99,9 @@ class ServiceSettings:
             raise InvalidInput("queue", f"must be 0 or more, got {self.queue}")
         if self.payments_timeout_s <= 0:
             raise InvalidInput("payments_timeout_s", f"must be more than 0, got {self.payments_timeout_s}")
+        shop_version(self.version)
+        if self.track not in TRACKS:
+            raise InvalidInput("track", f"{self.track!r}: choose one of {', '.join(TRACKS)}")
 
 
 class Capacity:
@@ -178,9 +180,10 @@ class _Runtime:
         )
         self.in_flight = Gauge("http_requests_in_flight", "Requests being answered right now", registry=self.registry)
         self._build_info = Gauge(
-            "build_info", "Version of the running service (always 1)", ("version", "service"), registry=self.registry
+            "build_info", "Version of the running service (always 1)", ("version", "service", "track"),
+            registry=self.registry,
         )
-        self._set_version(VERSION)
+        self._set_version(self.version)
         ProcessCollector(registry=self.registry)
         Gauge("process_memory_limit_bytes", "Memory this process may use before it is killed",
               registry=self.registry).set(MEMORY_LIMIT_BYTES)
@@ -189,11 +192,11 @@ class _Runtime:
 
     @property
     def version(self) -> str:
-        return BAD_VERSION if "bad_deploy" in self.faults else VERSION
+        return BAD_VERSION if "bad_deploy" in self.faults else self.settings.version
 
     def _set_version(self, version: str) -> None:
         self._build_info.clear()
-        self._build_info.labels(version, self.service).set(1)
+        self._build_info.labels(version, self.service, self.settings.track).set(1)
 
     def set_fault(self, kind: str, params: dict[str, Any]) -> None:
         self.faults[kind] = params
@@ -209,7 +212,7 @@ class _Runtime:
         if kind == "capacity":
             self.capacity.resize(self.slots)
         if kind == "bad_deploy":
-            self._set_version(VERSION)
+            self._set_version(self.settings.version)
         if kind == "memory_leak":
             if self._leak_task is not None:
                 self._leak_task.cancel()
@@ -248,8 +251,8 @@ class _Runtime:
         if route == "checkout" and self.flags.get("new_checkout"):
             mean = NEW_CHECKOUT_MS
         ms = self.rng.lognormvariate(math.log(mean) - SERVICE_TIME_SIGMA**2 / 2, SERVICE_TIME_SIGMA)
-        if route == "product" and "bad_deploy" in self.faults:
-            ms += BAD_DEPLOY_PRODUCT_MS
+        release = VERSIONS[self.version]
+        ms += release.extra_ms + (release.product_extra_ms if route == "product" else 0.0)
         latency = self.faults.get("latency")
         if latency and latency["route"] in (None, route) and self.rng.random() * 100 < latency["percent"]:
             ms += latency["ms"]
@@ -259,7 +262,10 @@ class _Runtime:
         errors = self.faults.get("errors")
         if errors and errors["route"] in (None, route) and self.rng.random() < errors["ratio"]:
             raise HTTPException(errors["code"], "internal error")
-        if route == "checkout" and "bad_deploy" in self.faults and self.rng.random() < BAD_DEPLOY_CHECKOUT_FAILURES:
+        release = VERSIONS[self.version]
+        if route == "checkout" and release.checkout_failure_ratio and self.rng.random() < release.checkout_failure_ratio:
+            raise HTTPException(500, "internal error")
+        if release.extra_error_ratio and self.rng.random() < release.extra_error_ratio:
             raise HTTPException(500, "internal error")
 
 
@@ -407,6 +413,7 @@ class Health(BaseModel):
     status: str = Field(json_schema_extra={"enum": ["ok", "down"]})
     service: str
     version: str
+    track: str = Field(json_schema_extra={"enum": list(TRACKS)})
 
 
 def _refusals(*codes: int) -> dict[int | str, dict[str, Any]]:
@@ -500,7 +507,7 @@ def _base_app(runtime: _Runtime, lifespan: Callable | None) -> FastAPI:
     """What both services share: error shape, health, metrics, admin API, instrumentation."""
     # The docs pages' Swagger UI and ReDoc come from the shop itself, not from a CDN: a mob member's or a
     # learner's browser may reach the sandbox only through JupyterLab's proxy, with no internet behind it.
-    app = FastAPIOffline(title=runtime.service, version=VERSION, lifespan=lifespan)
+    app = FastAPIOffline(title=runtime.service, version=runtime.settings.version, lifespan=lifespan)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, error: StarletteHTTPException) -> JSONResponse:
@@ -529,7 +536,8 @@ def _base_app(runtime: _Runtime, lifespan: Callable | None) -> FastAPI:
     @app.get("/health", response_model=Health, responses={503: {"model": Health, "description": "down"}})
     async def health() -> JSONResponse:
         down = "down" in runtime.faults
-        body = {"status": "down" if down else "ok", "service": runtime.service, "version": runtime.version}
+        body = {"status": "down" if down else "ok", "service": runtime.service, "version": runtime.version,
+                "track": runtime.settings.track}
         return JSONResponse(body, status_code=503 if down else 200)
 
     @app.get("/metrics", include_in_schema=False)
@@ -705,6 +713,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--slots", type=int, help="worker slots (shop 8, payments 16)")
     parser.add_argument("--queue", type=int, help="requests that may wait for a slot (shop 32, payments 64)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the service-time and fault RNG")
+    parser.add_argument("--version", default=VERSION, choices=list(VERSIONS),
+                        help=f"the release to run (kit.shop.versions; default {VERSION})")
+    parser.add_argument("--track", default="stable", choices=TRACKS, help="stable, or canary beside it")
     parser.add_argument("--no-instrumentation", action="store_true", help="skip per-request metrics (benchmarks)")
     parser.add_argument("--allow-remote", action="store_true", help="allow a --host other than loopback")
     args = parser.parse_args(argv)
@@ -716,6 +727,7 @@ def main(argv: list[str] | None = None) -> None:
         settings = ServiceSettings(
             token=read_token(args.token_file), slots=args.slots, queue=args.queue, payments_url=args.payments_url,
             instrumentation=not args.no_instrumentation, seed=args.seed, secret_file=args.secret_file,
+            version=args.version, track=args.track,
         )
     except InvalidInput as error:
         parser.error(str(error))

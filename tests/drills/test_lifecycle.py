@@ -13,7 +13,7 @@ import psutil
 import pytest
 
 from kit import drills, pager, procs, sandbox
-from kit.config import Config
+from kit.config import PORTS, Config
 from kit.drillconsole import DrillConsole
 from kit.drills import lifecycle, mitigations, postmortem
 from kit.drills.scenarios import load as load_scenario
@@ -264,8 +264,7 @@ def test_a_secret_drill_shows_its_timeline_once_it_ends():
 
 
 def test_kit_down_during_a_drill_stops_what_the_drill_started_and_the_drill_ends_at_once(tmp_path):
-    ports = {name: procs.free_port() for name in
-             ("shop_port", "payments_port", "pager_port", "prometheus_port", "alertmanager_port")}
+    ports = {name: procs.free_port() for name in PORTS}
     config = Config.from_env({}, state_dir=str(tmp_path / "state"), traffic_rps=2.0, **ports)
     try:
         sandbox.up(config=config)

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from kit import binaries, history, procs, prom, sandbox
-from kit.config import Config
+from kit.config import PORTS, Config
 from kit.errors import InvalidInput
 from kit.history import simulation
 from kit.metrics import LATENCY_BUCKETS
@@ -95,8 +95,7 @@ def test_bad_input_names_the_field(call, field):
 
 @pytest.fixture(scope="module")
 def own(tmp_path_factory):
-    ports = {name: procs.free_port() for name in
-             ("shop_port", "payments_port", "pager_port", "prometheus_port", "alertmanager_port")}
+    ports = {name: procs.free_port() for name in PORTS}
     config = Config.from_env({}, state_dir=str(tmp_path_factory.mktemp("history") / "state"),
                              traffic_rps=2.0, **ports)
     sandbox.up(config=config)

@@ -33,7 +33,7 @@ import pytest
 from kit import polling, procs, sandbox
 from kit.config import REPO_ROOT, Config
 from kit.grading.autograde import build_labs, grade_cohort, make_submission, solution_answers
-from kit.hub import Exchange, PortRegistry, firewall, release
+from kit.hub import PORT_SETTINGS, Exchange, PortRegistry, firewall, release
 from kit.sandbox.record import SandboxRecord
 
 LAB = "99-fixture"
@@ -173,9 +173,8 @@ def test_both_sandboxes_are_healthy_at_once_on_their_own_ports(hub: Hub):
     configs = {user: hub.config(user) for user in USERS}
     for config in configs.values():
         _wait_sandbox(config)
-    ports = [{getattr(c, s) for s in ("shop_port", "payments_port", "pager_port", "prometheus_port",
-                                       "alertmanager_port")} for c in configs.values()]
-    assert len(ports[0]) == len(ports[1]) == 5 and ports[0].isdisjoint(ports[1])
+    ports = [{getattr(c, s) for s in PORT_SETTINGS} for c in configs.values()]
+    assert len(ports[0]) == len(ports[1]) == len(PORT_SETTINGS) and ports[0].isdisjoint(ports[1])
     for user, config in configs.items():
         status = sandbox.status(config)
         assert status.healthy, (user, status.problems())
@@ -194,7 +193,8 @@ def test_each_learner_reaches_their_own_ui_and_only_theirs(hub: Hub):
         assert browser.get(asset).status_code == 200, asset
     query = browser.get(f"/user/{ALICE}/prometheus/api/v1/query", params={"query": "up"}).json()
     instances = {row["metric"]["instance"] for row in query["data"]["result"]}
-    assert f"127.0.0.1:{alice.shop_port}" in instances or f"localhost:{alice.shop_port}" in instances, instances
+    shop = alice.shop_stable_port  # Prometheus scrapes the shop process itself, not HAProxy in front of it
+    assert f"127.0.0.1:{shop}" in instances or f"localhost:{shop}" in instances, instances
     assert browser.get(f"/user/{ALICE}/alertmanager/api/v2/status").json()["cluster"]["status"] == "disabled"
     docs = browser.get(f"/user/{ALICE}/shop/docs")
     assert docs.status_code == 200 and f"/user/{ALICE}/shop/openapi.json" in docs.text

@@ -8,6 +8,7 @@ kit.config.Config, and the entry points and flags of kit.sandbox.processes.argv_
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shlex
@@ -22,8 +23,9 @@ import yaml
 
 from kit import binaries
 from kit.config import PROFILES, Config
-from kit.sandbox import HEALTH_PATHS, HOST_PORTS, rule_count
+from kit.sandbox import HEALTH_PATHS, HOST_PORTS, render, rule_count
 from kit.sandbox.processes import argv_for
+from kit.sandbox.render import COMPOSE_PORTS
 
 REPO = Path(__file__).resolve().parents[2]
 SANDBOX = REPO / "sandbox"
@@ -87,7 +89,10 @@ def _module(argv: list[str]) -> str:
 
 
 def _listen_port(name: str, service: dict) -> int:
-    """The container port the service listens on, read from its own command line."""
+    """The container port the service listens on, read from its own command line (HAProxy's: its exporter's, from the
+    rendered haproxy.cfg, see test_proxy_listens_where_compose_publishes_and_forwards_to_the_shop)."""
+    if name == "proxy":
+        return COMPOSE_PORTS["proxy"]
     argv = _command(service)
     if name in OFFICIAL_IMAGES:
         return int(_value(argv, "--web.listen-address").rpartition(":")[2])
@@ -133,9 +138,18 @@ def _mount_of(service: dict, path: str) -> tuple[str, str, bool]:
     return max(holders, key=lambda m: len(m[1]))
 
 
-def _targets(prom: dict) -> dict[str, list[str]]:
-    """Every host:port Prometheus talks to: scrape jobs by name, plus the Alertmanagers."""
+@pytest.fixture(scope="module")
+def rendered(tmp_path_factory) -> Path:
+    """The configuration the `config` one-shot renders (`kit render --compose`), defaults throughout."""
+    return render(Config(state_dir=str(tmp_path_factory.mktemp("compose"))), tmp_path_factory.mktemp("out"),
+                  compose=True)
+
+
+def _targets(prom: dict, rendered: Path) -> dict[str, list[str]]:
+    """Every host:port Prometheus talks to: scrape jobs by name (static and file_sd), plus the Alertmanagers."""
     found = {job["job_name"]: [t for s in job.get("static_configs", []) for t in s["targets"]]
+             + [t for sd in job.get("file_sd_configs", []) for f in sd["files"]
+                for group in json.loads((rendered / f).read_text()) for t in group["targets"]]
              for job in prom["scrape_configs"]}
     found["(alerting)"] = [t for am in prom["alerting"]["alertmanagers"]
                            for s in am.get("static_configs", []) for t in s["targets"]]
@@ -153,9 +167,9 @@ def _config_script(services: dict) -> str:
 # ---------------------------------------------------------------- topology
 
 
-def test_every_prometheus_target_is_a_compose_service_listening_on_that_port(compose):
+def test_every_prometheus_target_is_a_compose_service_listening_on_that_port(compose, rendered):
     services = _services(compose)
-    targets = _targets(_load(SANDBOX / "prometheus.yml"))
+    targets = _targets(_load(rendered / "prometheus.yml"), rendered)
     assert set(targets) - {"(alerting)"} == set(HOST_PORTS), "scrape jobs differ from the sandbox's listeners"
     hosts = set()
     for job, addresses in targets.items():
@@ -185,7 +199,8 @@ def test_ports_are_published_on_loopback_with_the_kit_up_defaults(compose):
         if name not in HOST_PORTS:
             assert not published, f"{name} publishes {published}; only the sandbox's listeners should"
             continue
-        assert published == [("127.0.0.1", getattr(defaults, HOST_PORTS[name]), _listen_port(name, service))], (
+        public = [("127.0.0.1", defaults.shop_port, COMPOSE_PORTS["shop"])] if name == "proxy" else []
+        assert published == [*public, ("127.0.0.1", getattr(defaults, HOST_PORTS[name]), _listen_port(name, service))], (
             f"{name} must publish 127.0.0.1:{getattr(defaults, HOST_PORTS[name])} (Config.{HOST_PORTS[name]}),"
             f" got {service.get('ports')}")
     assert set(HOST_PORTS) <= set(_services(compose))
@@ -202,7 +217,7 @@ def test_prometheus_and_alertmanager_use_pinned_official_images(compose):
 
 
 def test_only_the_sandbox_services(compose):
-    assert set(_services(compose)) == {"config", *PYTHON_SERVICES, *OFFICIAL_IMAGES}
+    assert set(_services(compose)) == {"config", "proxy", *PYTHON_SERVICES, *OFFICIAL_IMAGES}
 
 
 def test_everything_waits_for_the_config_one_shot(compose):
@@ -214,7 +229,7 @@ def test_everything_waits_for_the_config_one_shot(compose):
         assert isinstance(depends, dict) and depends.get("config", {}).get("condition") == \
             "service_completed_successfully", f"{name} does not wait for config: {depends}"
     # Prometheus starts once everything it scrapes answers, as `kit up` does.
-    for name in ("shop", "payments", "pager"):
+    for name in ("shop", "proxy", "payments", "pager"):
         assert services["prometheus"]["depends_on"][name]["condition"] == "service_healthy"
 
 
@@ -273,7 +288,24 @@ def test_python_services_run_the_entry_points_and_flags_kit_up_uses(compose):
     payments = httpx.URL(_value(shop, "--payments-url"))
     assert payments.host == "payments" and payments.port == _listen_port("payments", services["payments"])
     traffic = httpx.URL(_value(_command(services["traffic"]), "--shop"))
-    assert traffic.host == "shop" and traffic.port == _listen_port("shop", services["shop"])
+    assert traffic.host == "proxy" and traffic.port == COMPOSE_PORTS["shop"], "traffic goes through HAProxy"
+
+
+def test_proxy_listens_where_compose_publishes_and_forwards_to_the_shop(compose, rendered):
+    """HAProxy runs the rendered haproxy.cfg, binds the ports compose publishes and forwards to the shop service's port
+    (HAProxy's own check of the file runs in test_render: here the container names would not resolve)."""
+    services = _services(compose)
+    argv = _command(services["proxy"])
+    assert argv[0] == "haproxy" and "-db" in argv
+    config_file = _value(argv, "-f")
+    assert _mount_of(services["proxy"], config_file)[0] == _mount_of(services["config"], "/rendered")[0]
+    text = (rendered / Path(config_file).name).read_text()
+    assert f"bind 0.0.0.0:{COMPOSE_PORTS['shop']}" in text and f"bind 0.0.0.0:{COMPOSE_PORTS['proxy']}" in text
+    assert f"server stable shop:{_listen_port('shop', services['shop'])} " in text
+    # Container addresses change when a container restarts: HAProxy asks Docker's DNS again, and starts before
+    # the canary's name resolves.
+    assert "nameserver docker 127.0.0.11:53" in text
+    assert text.count("resolvers docker init-addr last,libc,none") == 2
 
 
 def test_shop_and_payments_read_the_token_config_writes(compose):
@@ -309,7 +341,7 @@ def test_kit_render_compose_keeps_host_names_and_passes_promtool(tmp_path, profi
     result = subprocess.run([sys.executable, "-m", "kit.cli", "render", "--compose", "--profile", profile,
                              "--out", str(out)], capture_output=True, text=True, cwd=tmp_path, timeout=60)
     assert result.returncode == 0, result.stderr
-    assert _targets(_load(out / "prometheus.yml")) == _targets(_load(SANDBOX / "prometheus.yml"))
+    assert _targets(_load(out / "prometheus.yml"), out) == _targets(_load(SANDBOX / "prometheus.yml"), out)
     assert _webhooks(_load(out / "alertmanager.yml")) == _webhooks(_load(SANDBOX / "alertmanager.yml"))
     assert _load(out / "prometheus.yml")["global"]["scrape_interval"] == PROFILES[profile].scrape_interval
     check = subprocess.run([str(binaries.path("promtool")), "check", "config", str(out / "prometheus.yml")],

@@ -1,5 +1,6 @@
 """The sandbox configuration renders for both profiles and passes the real promtool/amtool checks."""
 
+import json
 import subprocess
 
 import pytest
@@ -7,25 +8,39 @@ import yaml
 
 from kit import binaries
 from kit.config import Config
+from kit.errors import InvalidInput
 from kit.sandbox import render, rule_count
+from kit.sandbox.record import ReleaseRecord
 
 
 @pytest.fixture
 def config(tmp_path):
     return Config.from_env({}, state_dir=str(tmp_path), shop_port=21080, prometheus_port=21090,
-                           alertmanager_port=21093, pager_port=21082, payments_port=21081)
+                           alertmanager_port=21093, pager_port=21082, payments_port=21081, shop_stable_port=21083,
+                           shop_canary_port=21084, proxy_port=21085)
 
 
 def _load(path):
     return yaml.safe_load(path.read_text())
 
 
+def _targets(out):
+    """Scrape targets by job: static ones, and the shop's from the file_sd file beside prometheus.yml."""
+    found = {}
+    for job in _load(out / "prometheus.yml")["scrape_configs"]:
+        found[job["job_name"]] = [t for s in job.get("static_configs", []) for t in s["targets"]] + [
+            t for sd in job.get("file_sd_configs", []) for f in sd["files"]
+            for group in json.loads((out / f).read_text()) for t in group["targets"]]
+    return found
+
+
 def test_lab_profile_compresses_time_and_points_at_loopback(config, tmp_path):
     out = render(config, tmp_path / "lab")
     prom = _load(out / "prometheus.yml")
     assert prom["global"]["scrape_interval"] == "1s"
-    targets = {j["job_name"]: j["static_configs"][0]["targets"] for j in prom["scrape_configs"]}
-    assert targets["shop"] == ["127.0.0.1:21080"] and targets["prometheus"] == ["127.0.0.1:21090"]
+    targets = _targets(out)
+    assert targets["shop"] == ["127.0.0.1:21083"] and targets["prometheus"] == ["127.0.0.1:21090"]
+    assert targets["proxy"] == ["127.0.0.1:21085"]
     assert prom["alerting"]["alertmanagers"][0]["static_configs"][0]["targets"] == ["127.0.0.1:21093"]
     am = _load(out / "alertmanager.yml")
     assert am["route"]["group_wait"] == "1s"
@@ -44,9 +59,8 @@ def test_realistic_profile_keeps_production_timing(config, tmp_path):
 
 def test_compose_mode_keeps_container_host_names(config, tmp_path):
     out = render(config, tmp_path / "compose", compose=True)
-    prom = _load(out / "prometheus.yml")
-    targets = {j["job_name"]: j["static_configs"][0]["targets"] for j in prom["scrape_configs"]}
-    assert targets["shop"] == ["shop:8080"]
+    targets = _targets(out)
+    assert targets["shop"] == ["shop:8083"] and targets["proxy"] == ["proxy:8085"]
     assert _load(out / "alertmanager.yml")["receivers"][0]["webhook_configs"][0]["url"] == "http://pager:8082/alerts"
 
 
@@ -60,6 +74,37 @@ def test_rendered_config_passes_promtool_and_amtool(config, tmp_path, profile):
     assert f"{rule_count(out)} rules found" in check.stdout
     check = subprocess.run([str(amtool), "check-config", str(out / "alertmanager.yml")], capture_output=True, text=True)
     assert check.returncode == 0, check.stdout + check.stderr
+
+
+def test_shop_targets_and_proxy_weights_follow_the_release(config, tmp_path):
+    out = render(config, tmp_path / "plain")
+    assert json.loads((out / "shop-targets.json").read_text()) == [
+        {"targets": ["127.0.0.1:21083"], "labels": {"track": "stable", "version": "1.0.0"}}]
+    proxy = (out / "haproxy.cfg").read_text()
+    assert "bind 127.0.0.1:21080" in proxy and "bind 127.0.0.1:21085" in proxy
+    assert "server stable 127.0.0.1:21083 weight 100\n" in proxy
+    assert "server canary 127.0.0.1:21084 weight 0 disabled\n" in proxy
+    assert f"stats socket {config.paths.proxy_socket} mode 600 level admin" in proxy
+    ReleaseRecord("1.1.0", "1.2.0", 10).save(config)
+    out = render(config, tmp_path / "canary")
+    assert [g["labels"] for g in json.loads((out / "shop-targets.json").read_text())] == [
+        {"track": "stable", "version": "1.1.0"}, {"track": "canary", "version": "1.2.0"}]
+    proxy = (out / "haproxy.cfg").read_text()
+    assert "server stable 127.0.0.1:21083 weight 90\n" in proxy and "server canary 127.0.0.1:21084 weight 10\n" in proxy
+
+
+def test_rendered_proxy_config_passes_haproxys_check(config, tmp_path):
+    out = render(config, tmp_path / "lab")
+    check = subprocess.run([str(binaries.path("haproxy")), "-c", "-f", str(out / "haproxy.cfg")],
+                           capture_output=True, text=True, timeout=30)
+    assert check.returncode == 0 and "WARNING" not in check.stdout + check.stderr, check.stdout + check.stderr
+
+
+def test_a_state_folder_too_deep_for_the_runtime_socket_is_refused(config, tmp_path):
+    deep = config.with_(state_dir=str(tmp_path / ("d" * 120)))
+    with pytest.raises(InvalidInput, match="KIT_STATE_DIR") as refused:
+        render(deep, tmp_path / "out")
+    assert refused.value.field == "state_dir"
 
 
 def test_every_paging_rule_has_severity_and_runbook(config, tmp_path):

@@ -20,15 +20,14 @@ import psutil
 import pytest
 
 from kit import procs, sandbox
-from kit.config import Config
+from kit.config import PORTS, Config
 from kit.errors import BinaryMissing, PortBusy
 
 pytestmark = pytest.mark.long  # sandboxes of its own started, killed and restarted, one after another
 
 
 def _own_config(tmp_path, **extra) -> Config:
-    ports = {name: procs.free_port() for name in
-             ("shop_port", "payments_port", "pager_port", "prometheus_port", "alertmanager_port")}
+    ports = {name: procs.free_port() for name in PORTS}
     return Config.from_env({}, state_dir=str(tmp_path / "state"), **ports, **extra)
 
 
@@ -47,7 +46,7 @@ def _running(pid: int) -> bool:
 def test_live_sandbox_is_healthy_and_verified(live):
     current = sandbox.status(live)
     assert current.healthy, current.problems()
-    assert set(current.targets) == {"shop", "payments", "pager", "alertmanager", "prometheus"}
+    assert set(current.targets) == {"shop", "payments", "pager", "alertmanager", "prometheus", "proxy"}
     assert current.rules_loaded == current.rules_expected >= 3
 
 
@@ -164,10 +163,7 @@ def test_busy_port_names_the_port_and_the_variable(own):
 
 
 def test_sandbox_outlives_the_kernel_that_started_it(own):
-    env = {**os.environ, "KIT_STATE_DIR": str(own.state), "KIT_SHOP_PORT": str(own.shop_port),
-           "KIT_PAYMENTS_PORT": str(own.payments_port), "KIT_PAGER_PORT": str(own.pager_port),
-           "KIT_PROMETHEUS_PORT": str(own.prometheus_port), "KIT_ALERTMANAGER_PORT": str(own.alertmanager_port),
-           "KIT_TRAFFIC_RPS": "2.0"}
+    env = {**os.environ, **own.environment(), "KIT_TRAFFIC_RPS": "2.0"}
     kernel = subprocess.Popen([sys.executable, "-c", textwrap.dedent("""
         import sys, time, kit
         kit.up()
@@ -258,9 +254,9 @@ def test_a_throwaway_sandbox_is_the_lab_default_on_its_own_ports_and_folder_and_
     monkeypatch.setenv("KIT_SHOP_SLOTS", "2")
     yours = Config.from_env()
     with sandbox.throwaway() as config:
-        ports = [getattr(config, setting) for setting in sandbox.HOST_PORTS.values()]
+        ports = [getattr(config, setting) for setting in PORTS]
         assert len(set(ports)) == len(ports)
-        assert not set(ports) & {getattr(yours, setting) for setting in sandbox.HOST_PORTS.values()}
+        assert not set(ports) & {getattr(yours, setting) for setting in PORTS}
         assert (config.profile, config.shop_slots, config.host) == ("lab", Config().shop_slots, "127.0.0.1")
         assert config.state.is_dir() and config.state != yours.state and not sandbox.is_up(config)
         # What a notebook may start there without recording it, such as a process reading the token.

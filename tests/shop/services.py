@@ -51,7 +51,8 @@ def _start(name: str, argv: list[str], log: Path, url: str) -> ProcessRecord:
 @contextmanager
 def running_services(state: Path, *shop_argv: str) -> Iterator[Services]:
     """Payments, then the shop (with ``shop_argv`` added), with their admin token in ``state``; both stopped after."""
-    config = Config(shop_port=free_port(), payments_port=free_port(), state_dir=str(state))
+    shop_port = free_port()  # no HAProxy here: the shop process is both the public and the stable shop
+    config = Config(shop_port=shop_port, shop_stable_port=shop_port, payments_port=free_port(), state_dir=str(state))
     fd = os.open(config.token_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w") as fh:
         fh.write(TOKEN + "\n")

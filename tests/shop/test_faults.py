@@ -210,7 +210,7 @@ def test_client_reports_an_unreachable_service(offline):
     assert str(caught.value) == (
         f"the payments service is not reachable at {offline.url('payments')}; start the sandbox with `kit up`"
     )
-    with pytest.raises(SandboxNotReady, match=f"the shop is not reachable at {offline.url('shop')}"):
+    with pytest.raises(SandboxNotReady, match=f"the shop is not reachable at {offline.url('shop_stable')}"):
         clear_faults(config=offline)
 
 

@@ -1,0 +1,169 @@
+"""kit.releases.canary on the worker's live sandbox: a real canary process behind the real HAProxy.
+
+The split is measured from HAProxy's own per-server counters while this test sends its own requests through the
+proxy on top of the background traffic (1,200 per weight, so each weight takes a few seconds, not minutes). A
+correct split is within ``SPLIT_Z`` = 4 binomial standard deviations of the weight (at 10 %: ±3.5 points; at 50 %:
+±5.8 points): a correct proxy fails that about 6 times in 100,000 checks, a wrong weight (say 20 % for 10 %)
+fails it every time. At 0 % the canary must get no request at all.
+"""
+
+from __future__ import annotations
+
+import threading
+
+import httpx
+import pytest
+
+from kit import lab, prom, sandbox
+from kit.drills import mitigations
+from kit.errors import InvalidInput, SandboxNotReady
+from kit.releases import canary
+from kit.releases.split import SplitMeasurement
+
+REQUESTS = 1200
+
+
+@pytest.fixture(scope="module")
+def deployed(live):
+    """A canary of 1.1.0 beside the stable shop; rolled back whatever the tests did."""
+    canary.rollback(config=live)
+    yield canary.deploy("1.1.0", config=live)
+    canary.rollback(config=live)
+
+
+_failures: list[int] = []
+
+
+def _refused_through_proxy() -> int:
+    return len(_failures)
+
+
+@pytest.fixture
+def driven(live):
+    """Requests through HAProxy as fast as one client sends them, until the test ends; failures are counted."""
+    stop = threading.Event()
+    _failures.clear()
+
+    def drive() -> None:
+        with httpx.Client(base_url=live.url("shop"), timeout=5.0) as client:
+            while not stop.is_set():
+                if client.get("/health").status_code != 200:
+                    _failures.append(1)
+
+    thread = threading.Thread(target=drive, daemon=True)
+    thread.start()
+    yield
+    stop.set()
+    thread.join()
+
+
+def test_a_deployed_canary_is_its_own_process_on_its_own_track_and_version(live, deployed):
+    assert deployed.canary == "1.1.0" and deployed.weight_percent == 0
+    assert deployed.proxy_weights == {"stable": 100, "canary": 0}
+    assert deployed.canary_pid not in sandbox.pids(live).values()
+    health = httpx.get(live.url("shop_canary") + "/health", timeout=5.0).json()
+    assert (health["version"], health["track"]) == ("1.1.0", "canary")
+    with pytest.raises(InvalidInput, match="running already") as refused:
+        canary.deploy("1.2.0", config=live)
+    assert refused.value.field == "version"
+
+
+@pytest.mark.parametrize("weight", [0, 10, 50])
+def test_the_measured_split_follows_the_weight(live, deployed, driven, weight):
+    assert canary.set_weight(weight, config=live).proxy_weights == {"stable": 100 - weight, "canary": weight}
+    measured = canary.measure_split(REQUESTS, config=live)
+    assert measured.requests >= REQUESTS and measured.weight_percent == weight
+    if weight == 0:
+        assert measured.canary_requests == 0
+    assert measured.agrees(), (f"canary got {measured.share:.3f} of {measured.requests} requests at weight "
+                               f"{weight} %; tolerance ±{measured.tolerance():.3f}")
+
+
+def test_prometheus_sees_both_tracks_and_the_proxy_split(live, deployed, driven):
+    canary.set_weight(50, config=live)
+    prom.wait_for('count(count by (track) (up{job="shop"} == 1)) == 2', timeout=30, config=live)
+    tracks = prom.query('count by (track, version) (up{job="shop"} == 1)', config=live)
+    assert {(row["track"], row["version"]) for _, row in tracks.iterrows()} == {("stable", "1.0.0"), ("canary", "1.1.0")}
+    prom.wait_for('sum by (server) (haproxy_server_http_responses_total{job="proxy", proxy="shop", server="canary"}) > 0',
+                  timeout=30, config=live)
+
+
+def test_rollback_leaves_no_canary_process_and_sends_it_nothing(live, deployed, driven):
+    canary.set_weight(50, config=live)
+    pid = canary.status(live).canary_pid
+    after = canary.rollback(config=live)
+    assert after.canary is None and after.canary_pid is None and after.proxy_weights["canary"] == 0
+    assert not _running(pid)
+    measured = canary.measure_split(300, config=live)
+    assert measured.canary_requests == 0 and measured.stable_requests >= 300
+    assert canary.rollback(config=live) == after  # twice is harmless
+    with pytest.raises(InvalidInput, match="no canary"):
+        canary.promote(config=live)
+    with pytest.raises(InvalidInput, match="no canary") as refused:
+        canary.set_weight(10, config=live)
+    assert refused.value.field == "weight"
+
+
+def test_promote_makes_the_canary_version_stable_without_refusing_a_request(live, driven):
+    canary.rollback(config=live)
+    canary.deploy("1.1.0", config=live)
+    canary.set_weight(10, config=live)
+    before = sandbox.pids(live)["shop"]
+    try:
+        promoted = canary.promote(config=live)
+        assert (promoted.stable, promoted.canary, promoted.proxy_weights) == ("1.1.0", None, {"stable": 100, "canary": 0})
+        assert sandbox.pids(live)["shop"] != before
+        health = httpx.get(live.url("shop_stable") + "/health", timeout=5.0).json()
+        assert (health["version"], health["track"]) == ("1.1.0", "stable")
+        assert canary.measure_split(200, config=live).canary_requests == 0
+        canary.deploy("1.2.0", config=live)
+    finally:  # the next test on this worker's sandbox expects the stable 1.0.0 every lab starts from
+        undone = lab.reset(live)
+    assert undone[:2] == ("rolled back the canary of 1.2.0", "put the stable shop back on 1.0.0 from 1.1.0")
+    assert canary.status(live).stable == "1.0.0" and canary.status(live).canary is None
+    refused = _refused_through_proxy()
+    assert refused == 0, f"{refused} requests through HAProxy failed during the promotions"
+
+
+def test_the_drills_rollback_mitigation_takes_a_canary_out(live):
+    canary.rollback(config=live)
+    canary.deploy("2.0.0", config=live)
+    canary.set_weight(5, config=live)
+    assert mitigations.rollback(live) == "rolled back the canary of 2.0.0"
+    assert canary.status(live).canary is None
+    assert mitigations.rollback(live) == "the shop already runs the previous version; nothing to roll back"
+
+
+@pytest.mark.parametrize("weight", [-1, 101, 12.5, True])
+def test_a_weight_out_of_range_is_refused_before_anything_changes(live, weight):
+    with pytest.raises(InvalidInput, match="whole percentage") as refused:
+        canary.set_weight(weight, config=live)
+    assert refused.value.field == "weight"
+
+
+def test_an_unknown_version_is_refused(live):
+    with pytest.raises(InvalidInput, match="no version '9.9.9'"):
+        canary.deploy("9.9.9", config=live)
+
+
+def test_haproxy_not_answering_is_a_clear_error(live, tmp_path):
+    elsewhere = live.with_(state_dir=str(tmp_path))  # a state folder with no HAProxy socket in it
+    assert canary.status(elsewhere).proxy_weights == {}
+    with pytest.raises(SandboxNotReady, match="HAProxy is not answering .* `kit up` starts it"):
+        canary.measure_split(1, config=elsewhere)
+
+
+def test_binomial_tolerance_is_exact_at_the_ends_and_catches_a_wrong_weight():
+    assert SplitMeasurement(1000, 0, 0).agrees() and not SplitMeasurement(999, 1, 0).agrees()
+    assert SplitMeasurement(900, 100, 10).agrees()
+    assert not SplitMeasurement(800, 200, 10).agrees()  # 20 % for a 10 % weight
+    assert SplitMeasurement(0, 0, 10).requests == 0 and not SplitMeasurement(0, 0, 10).agrees()
+
+
+def _running(pid: int) -> bool:
+    import psutil
+
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
