@@ -28,7 +28,7 @@ PORT_SETTINGS = ("shop_port", "payments_port", "pager_port", "prometheus_port", 
                  "shop_stable_port", "shop_canary_port", "proxy_port")
 """The Config settings a learner's block sets, in block order (the first port of a block is the shop's, as its users
 reach it through HAProxy; the stable and canary shop processes and HAProxy's exporter follow). A registry written
-before the last three joined is refused (``PortRegistry._load``): remove it and the learners get new blocks."""
+before the last three joined gets them where this layout puts them (``_grown``); another layout is refused."""
 
 
 @dataclass(frozen=True)
@@ -145,6 +145,8 @@ class PortRegistry:
             raise InvalidInput("port registry", f"is not JSON ({exc}); restore it or remove it to start over",
                                source=str(self.path)) from None
         users = data.get("users") if isinstance(data, dict) else None
+        if isinstance(users, dict):
+            users = {name: _grown(p) for name, p in users.items()}
         if not isinstance(users, dict) or not all(
                 isinstance(p, dict) and set(p) == set(PORT_SETTINGS) and all(isinstance(n, int) for n in p.values())
                 for p in users.values()):
@@ -154,6 +156,20 @@ class PortRegistry:
 
     def _save(self, users: dict[str, dict[str, int]]) -> None:
         write_atomically(self.path, json.dumps({"users": users}, indent=1, sort_keys=True) + "\n", mode=0o644)
+
+
+def _grown(ports: object) -> object:
+    """A block a registry recorded before the sandbox had its newer processes, with their ports added where this
+    layout puts them (its start + their index, still inside the block's stride, so in nobody else's block);
+    anything else as it is, for the validation to judge."""
+    if not isinstance(ports, dict) or not ports or not set(ports) < set(PORT_SETTINGS):
+        return ports
+    known = list(PORT_SETTINGS[:len(ports)])
+    start = ports.get("shop_port")
+    if set(ports) != set(known) or not isinstance(start, int) or any(
+            ports[setting] != start + i for i, setting in enumerate(known)):
+        return ports
+    return {setting: start + i for i, setting in enumerate(PORT_SETTINGS)}
 
 
 def _block(user: str, ports: dict[str, int]) -> PortBlock:

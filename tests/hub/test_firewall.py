@@ -29,8 +29,8 @@ def test_each_learners_block_is_refused_to_everyone_but_them_and_root():
     # Made if missing, then deleted and made again: one transaction that replaces the table, whatever was there.
     assert lines[:3] == ["table inet dojo", "delete table inet dojo", "table inet dojo {"]
     assert "type filter hook output priority filter; policy accept;" in lines
-    alice = "tcp dport { 24000, 24001, 24002, 24003, 24004 } meta skuid != { 0, 1001 } reject with tcp reset"
-    bob = "tcp dport { 24010, 24011, 24012, 24013, 24014 } meta skuid != { 0, 1002 } reject with tcp reset"
+    alice = "tcp dport { 24000, 24001, 24002, 24003, 24004, 24005, 24006, 24007 } meta skuid != { 0, 1001 } reject with tcp reset"
+    bob = "tcp dport { 24010, 24011, 24012, 24013, 24014, 24015, 24016, 24017 } meta skuid != { 0, 1002 } reject with tcp reset"
     rules = [line for line in lines if "reject" in line]
     assert rules == [f"ip daddr 127.0.0.0/8 {alice}", f"ip6 daddr ::1 {alice}",
                      f"ip daddr 127.0.0.0/8 {bob}", f"ip6 daddr ::1 {bob}"]

@@ -113,3 +113,17 @@ def test_a_busy_port_on_a_hub_tells_the_facilitators_way_out(tmp_path: Path, mon
             sandbox.up(config=config)
     assert str(config.prometheus_port) in str(err.value)
     assert "kit hub ports alice --reassign" in str(err.value) and "KIT_PROMETHEUS_PORT=" not in str(err.value)
+
+
+def test_a_registry_from_before_the_release_ports_grows_its_blocks_in_place(tmp_path: Path):
+    path = tmp_path / "ports.json"
+    older = ("shop_port", "payments_port", "pager_port", "prometheus_port", "alertmanager_port")
+    path.write_text(json.dumps({"users": {"alice": {s: 24000 + i for i, s in enumerate(older)},
+                                          "bob": {s: 24010 + i for i, s in enumerate(older)}}}))
+    registry = PortRegistry(path, PortRange(first=24000, last=24099))
+    alice = registry.assign("alice")
+    assert alice.ports == {s: 24000 + i for i, s in enumerate(PORT_SETTINGS)}
+    assert registry.assign("carol").ports["shop_port"] == 24020
+    path.write_text(json.dumps({"users": {"dave": {s: 24000 + 2 * i for i, s in enumerate(older)}}}))
+    with pytest.raises(InvalidInput, match="with integer ports"):  # not this layout: judged, never guessed
+        registry.assign("dave")
