@@ -1,7 +1,9 @@
-"""Safe releases: canary judges, the power a ring step needs, the deploy log and the DORA keys.
+"""Safe releases: a canary behind HAProxy, canary judges, the power a ring step needs, the deploy log, the DORA keys.
 
 Modules:
 
+- ``canary``: deploy a version as a canary shop process, set its weight, promote or roll it back
+  (``deploy``, ``set_weight``, ``promote``, ``rollback``), and ``measure_split`` (pure maths in ``split``)
 - ``series``: the per-track input every judge reads (``TrackSeries``), its PromQL, and ``Verdict``
 - ``checks``: the judges on the canary alone (``judge_thresholds``) and with success/failure conditions
   (``judge_conditions``)
@@ -22,6 +24,8 @@ import importlib
 from typing import Any
 
 _EXPORTS = {
+    "CanaryStatus": "canary", "deploy": "canary", "set_weight": "canary", "promote": "canary",
+    "rollback": "canary", "measure_split": "canary", "SplitMeasurement": "split",
     "TrackSeries": "series", "Verdict": "series", "TRACKS": "series", "describe_problem": "series",
     "Thresholds": "checks", "ThresholdResult": "checks", "Conditions": "checks", "ConditionResult": "checks",
     "Check": "checks", "judge_thresholds": "checks", "judge_conditions": "checks",
@@ -34,7 +38,7 @@ _EXPORTS = {
     "DoraReport": "dora", "compute": "dora",
     "place": "tiers",
 }
-_MODULES = ("series", "checks", "statistical", "power", "simulate", "deploylog", "incidents", "dora", "tiers",
+_MODULES = ("canary", "split", "series", "checks", "statistical", "power", "simulate", "deploylog", "incidents", "dora", "tiers",
             "deployhistory")
 
 __all__ = sorted([*_EXPORTS, *_MODULES])

@@ -10,7 +10,9 @@ or the shop starts the same versions and weights again.
 
 from __future__ import annotations
 
+import getpass
 import socket
+import time
 from dataclasses import dataclass
 
 import httpx
@@ -23,6 +25,8 @@ from ..sandbox.processes import shop_argv
 from ..sandbox.record import ReleaseRecord, SandboxRecord, record_path
 from ..sandbox.render import write_shop_targets
 from ..shop.versions import shop_version
+from . import deploylog
+from .deploylog import DeployEvent
 from .split import SplitMeasurement
 
 __all__ = ["CanaryStatus", "deploy", "measure_split", "promote", "restore", "rollback", "set_weight", "status"]
@@ -79,8 +83,7 @@ def deploy(version: str, *, config: Config | None = None) -> CanaryStatus:
     except BaseException:
         procs.stop(record)
         raise
-    release = ReleaseRecord(release.stable, version, 0)
-    _changed(config, "deploy", release)
+    _changed(config, release, ReleaseRecord(release.stable, version, 0))
     _runtime(config, f"set server {BACKEND}/{CANARY} state ready")
     return status(config)
 
@@ -98,7 +101,7 @@ def set_weight(percent: int, *, config: Config | None = None) -> CanaryStatus:
     if _canary_record(config) is None:
         raise InvalidInput("weight", "no canary is running; `kit release deploy VERSION` starts one")
     _apply_weight(config, release.canary_weight, percent)
-    _changed(config, "weight", ReleaseRecord(release.stable, release.canary, percent))
+    _changed(config, release, ReleaseRecord(release.stable, release.canary, percent, release.exposed or percent > 0))
     return status(config)
 
 
@@ -119,7 +122,7 @@ def promote(*, config: Config | None = None) -> CanaryStatus:
     sandbox.restart("shop", config=config)
     _apply_weight(config, 100, 0)
     _stop_canary(config, record)
-    _changed(config, "promote", ReleaseRecord(promoted.stable))
+    _changed(config, release, ReleaseRecord(promoted.stable))
     return status(config)
 
 
@@ -137,7 +140,7 @@ def rollback(*, config: Config | None = None) -> CanaryStatus:
     _runtime(config, f"set server {BACKEND}/{CANARY} state maint")
     if record is not None:
         _stop_canary(config, record)
-    _changed(config, "rollback", ReleaseRecord(release.stable))
+    _changed(config, release, ReleaseRecord(release.stable))
     return status(config)
 
 
@@ -210,10 +213,41 @@ def _apply_weight(config: Config, old: int, new: int) -> None:
         _runtime(config, command)
 
 
-def _changed(config: Config, event: str, release: ReleaseRecord) -> None:
-    """Every completed change (deploy, weight, promote, rollback) ends here: the place for the deploy log's entry."""
-    release.save(config)
-    write_shop_targets(config, config.paths.shop_targets, release)
+def _changed(config: Config, before: ReleaseRecord, after: ReleaseRecord) -> None:
+    """Every completed change (deploy, weight, promote, rollback) ends here: kept, shown to Prometheus, logged."""
+    after.save(config)
+    write_shop_targets(config, config.paths.shop_targets, after)
+    now = time.time()
+    actor = f"{getpass.getuser()} (kit release)"
+    deploylog.append([DeployEvent(kind, version, shop_version(version).commit,
+                                  shop_version(version).committed_at.timestamp(), now, actor, reason, weight=weight)
+                      for kind, version, weight, reason in log_entries(before, after)], config=config)
+
+
+def log_entries(before: ReleaseRecord, after: ReleaseRecord) -> list[tuple[str, str, float | None, str]]:
+    """The deploy log's view of one change, as (kind, version, weight %, reason): what production serves.
+
+    A canary at 0 % serves nobody, so its start is not a deployment; the first weight above 0 is (a
+    deployment counts at any weight, see kit.releases.dora), and a rise after that, or the promotion, is a
+    promote. A lowered weight pauses the release; taking the last request off a canary that served some is a
+    rollback, as is stopping it. A promotion straight from 0 % is a deployment at 100 %.
+    """
+    canary, old, new = before.canary, before.canary_weight, after.canary_weight
+    if canary is None:
+        return []
+    if after.stable == canary and before.stable != canary:
+        kind = "promote" if before.exposed else "deploy"
+        return [(kind, canary, 100, f"promoted from {old} %")]
+    if after.canary is None:
+        return [("rollback", canary, 0, f"rolled back from {old} %")] if before.exposed else []
+    if new > old:
+        kind = "promote" if before.exposed else "deploy"
+        return [(kind, canary, new, f"weight raised from {old} % to {new} %")]
+    if new < old:
+        if new == 0:
+            return [("rollback", canary, 0, f"weight lowered from {old} % to 0 %")]
+        return [("pause", canary, None, f"weight lowered from {old} % to {new} %")]
+    return []
 
 
 def _canary_record(config: Config) -> procs.ProcessRecord | None:

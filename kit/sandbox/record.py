@@ -55,12 +55,15 @@ class ReleaseRecord:
     canary: str | None = None
     canary_weight: int = 0
     """Percent of requests HAProxy sends to the canary (0-100)."""
+    exposed: bool = False
+    """Whether the canary has served any share of requests yet (the deploy log counts its deployment from then)."""
 
     @classmethod
     def load(cls, config: Config) -> "ReleaseRecord":
         try:
             data = json.loads(config.paths.release.read_text())
-            return cls(str(data["stable"]), data.get("canary"), int(data.get("canary_weight", 0)))
+            return cls(str(data["stable"]), data.get("canary"), int(data.get("canary_weight", 0)),
+                       bool(data.get("exposed", False)))
         except FileNotFoundError:
             return cls()
         except (ValueError, TypeError, KeyError):

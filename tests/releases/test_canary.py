@@ -17,8 +17,10 @@ import pytest
 from kit import lab, prom, sandbox
 from kit.drills import mitigations
 from kit.errors import InvalidInput, SandboxNotReady
-from kit.releases import canary
+from kit.releases import canary, deploylog
 from kit.releases.split import SplitMeasurement
+from kit.sandbox.record import ReleaseRecord
+from kit.shop.versions import shop_version
 
 REQUESTS = 1200
 
@@ -106,6 +108,7 @@ def test_rollback_leaves_no_canary_process_and_sends_it_nothing(live, deployed, 
 
 def test_promote_makes_the_canary_version_stable_without_refusing_a_request(live, driven):
     canary.rollback(config=live)
+    logged = len(deploylog.read(config=live))
     canary.deploy("1.1.0", config=live)
     canary.set_weight(10, config=live)
     before = sandbox.pids(live)["shop"]
@@ -123,6 +126,30 @@ def test_promote_makes_the_canary_version_stable_without_refusing_a_request(live
     assert canary.status(live).stable == "1.0.0" and canary.status(live).canary is None
     refused = _refused_through_proxy()
     assert refused == 0, f"{refused} requests through HAProxy failed during the promotions"
+    # what served production: 1.1.0 from its first 10 %, then all of it; 1.2.0 never served; the reset's 1.0.0
+    events = deploylog.read(config=live)[logged:]
+    assert [(e.kind, e.version, e.weight) for e in events] == [
+        ("deploy", "1.1.0", 10), ("promote", "1.1.0", 100), ("deploy", "1.0.0", 100)]
+    assert events[0].commit == shop_version("1.1.0").commit and events[0].commit_time < events[0].at
+
+
+@pytest.mark.parametrize(("before", "after", "entries"), [
+    (ReleaseRecord(), ReleaseRecord("1.0.0", "1.1.0", 0), []),
+    (ReleaseRecord("1.0.0", "1.1.0", 0), ReleaseRecord("1.0.0", "1.1.0", 1, True),
+     [("deploy", "1.1.0", 1, "weight raised from 0 % to 1 %")]),
+    (ReleaseRecord("1.0.0", "1.1.0", 1, True), ReleaseRecord("1.0.0", "1.1.0", 10, True),
+     [("promote", "1.1.0", 10, "weight raised from 1 % to 10 %")]),
+    (ReleaseRecord("1.0.0", "1.1.0", 10, True), ReleaseRecord("1.0.0", "1.1.0", 5, True),
+     [("pause", "1.1.0", None, "weight lowered from 10 % to 5 %")]),
+    (ReleaseRecord("1.0.0", "1.1.0", 5, True), ReleaseRecord("1.0.0", "1.1.0", 0, True),
+     [("rollback", "1.1.0", 0, "weight lowered from 5 % to 0 %")]),
+    (ReleaseRecord("1.0.0", "1.1.0", 10, True), ReleaseRecord("1.1.0"), [("promote", "1.1.0", 100, "promoted from 10 %")]),
+    (ReleaseRecord("1.0.0", "1.1.0", 0), ReleaseRecord("1.1.0"), [("deploy", "1.1.0", 100, "promoted from 0 %")]),
+    (ReleaseRecord("1.0.0", "2.0.0", 5, True), ReleaseRecord("1.0.0"), [("rollback", "2.0.0", 0, "rolled back from 5 %")]),
+    (ReleaseRecord("1.0.0", "2.0.0", 0), ReleaseRecord("1.0.0"), []),
+])
+def test_the_deploy_log_records_what_production_served(before, after, entries):
+    assert canary.log_entries(before, after) == entries
 
 
 def test_the_drills_rollback_mitigation_takes_a_canary_out(live):
