@@ -22,8 +22,9 @@ def test_prometheus_scrapes_the_shop_red_metrics(live):
 
 def test_instant_query_is_a_tidy_frame(live):
     frame = prom.query("up", config=live)
-    assert list(frame.columns) == ["__name__", "instance", "job", "timestamp", "value"]
-    assert set(frame["job"]) == {"shop", "payments", "pager", "alertmanager", "prometheus"}
+    # labels are columns, the union over the series (only the shop's carry track and version), then time and value
+    assert list(frame.columns) == ["__name__", "instance", "job", "track", "version", "timestamp", "value"]
+    assert set(frame["job"]) == {"shop", "payments", "pager", "alertmanager", "prometheus", "proxy"}
     assert pd.api.types.is_datetime64_any_dtype(frame["timestamp"])
 
 
@@ -34,7 +35,7 @@ def test_range_query_returns_one_row_per_step(live):
     prom.wait_for('up{job="shop"} offset 5s', timeout=30, config=live)
     end = math.floor(time.time())
     frame = prom.query_range('up{job="shop"}', start=end - 3, end=end, step="1s", config=live)
-    assert list(frame.columns) == ["__name__", "instance", "job", "timestamp", "value"]
+    assert list(frame.columns) == ["__name__", "instance", "job", "track", "version", "timestamp", "value"]
     assert list(frame["timestamp"]) == list(pd.to_datetime([end - 3, end - 2, end - 1, end], unit="s", utc=True))
     assert set(frame["job"]) == {"shop"} and set(frame["value"]) <= {0.0, 1.0}
 

@@ -17,9 +17,10 @@ from kit.hub.exchange import Exchange
 
 
 def free_range(blocks: int) -> PortRange:
-    """A range of ``blocks`` blocks whose ports are free now, from the OS's choice of a free port."""
+    """A range of ``blocks`` blocks whose ports are free now, drawn below the hub's range (24000 up, where
+    tests/hub/test_cohort.py's learners get their blocks) and the sandboxes' (procs.free_port: 26000 up)."""
     for _ in range(50):
-        first = procs.free_port(within=range(20000, 32000)) // 10 * 10
+        first = procs.free_port(within=range(20000, 24000 - 10 * blocks)) // 10 * 10
         candidate = PortRange(first=first, last=first + 10 * blocks - 1)
         if not any(procs.port_in_use("127.0.0.1", p) for p in range(candidate.first, candidate.last + 1)):
             return candidate
@@ -117,13 +118,15 @@ def test_a_busy_port_on_a_hub_tells_the_facilitators_way_out(tmp_path: Path, mon
 
 def test_a_registry_from_before_the_release_ports_grows_its_blocks_in_place(tmp_path: Path):
     path = tmp_path / "ports.json"
+    port_range = free_range(3)
+    first = port_range.first
     older = ("shop_port", "payments_port", "pager_port", "prometheus_port", "alertmanager_port")
-    path.write_text(json.dumps({"users": {"alice": {s: 24000 + i for i, s in enumerate(older)},
-                                          "bob": {s: 24010 + i for i, s in enumerate(older)}}}))
-    registry = PortRegistry(path, PortRange(first=24000, last=24099))
+    path.write_text(json.dumps({"users": {"alice": {s: first + i for i, s in enumerate(older)},
+                                          "bob": {s: first + 10 + i for i, s in enumerate(older)}}}))
+    registry = PortRegistry(path, port_range)
     alice = registry.assign("alice")
-    assert alice.ports == {s: 24000 + i for i, s in enumerate(PORT_SETTINGS)}
-    assert registry.assign("carol").ports["shop_port"] == 24020
-    path.write_text(json.dumps({"users": {"dave": {s: 24000 + 2 * i for i, s in enumerate(older)}}}))
+    assert alice.ports == {s: first + i for i, s in enumerate(PORT_SETTINGS)}
+    assert registry.assign("carol").ports["shop_port"] == first + 20
+    path.write_text(json.dumps({"users": {"dave": {s: first + 2 * i for i, s in enumerate(older)}}}))
     with pytest.raises(InvalidInput, match="with integer ports"):  # not this layout: judged, never guessed
         registry.assign("dave")
