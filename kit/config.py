@@ -9,8 +9,10 @@ file is named once and two modules can never disagree about where it lives or wh
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
 import os
+import tempfile
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
@@ -79,6 +81,10 @@ def _setting(default, help: str, env: str, **limits):
     """A setting: its default, help text, KIT_* variable and the limits of its value (pydantic Field
     constraints such as ``ge``, or ``choices``), checked by ``Config`` whenever one is made."""
     return field(default=default, metadata={"help": help, "env": env, "limits": limits})
+
+
+SOCKET_PATH_LIMIT = 104
+"""The longest path a Unix socket may have, in bytes with its final NUL (macOS 104, Linux 108)."""
 
 
 @dataclass(frozen=True)
@@ -255,8 +261,18 @@ class StatePaths:
 
     @property
     def proxy_socket(self) -> Path:
-        """haproxy.sock: HAProxy's runtime API (weights, server states, stats), used by kit.releases.canary."""
-        return self.root / "haproxy.sock"
+        """haproxy.sock: HAProxy's runtime API (weights, server states, stats), used by kit.releases.canary.
+
+        In the state folder, unless that path is too long for a Unix socket (``SOCKET_PATH_LIMIT``: a learner's
+        home on a hub, a test's temporary folder): then in a folder of this user's own, named for the state
+        folder, under ``$XDG_RUNTIME_DIR`` or the temporary folder (kit.sandbox.render makes it, private).
+        """
+        natural = self.root / "haproxy.sock"
+        if len(os.fsencode(natural)) < SOCKET_PATH_LIMIT:
+            return natural
+        digest = hashlib.sha256(os.fsencode(self.root)).hexdigest()[:16]
+        base = os.environ.get("XDG_RUNTIME_DIR") or tempfile.gettempdir()
+        return Path(base) / f"kit-{os.getuid()}-{digest}" / "haproxy.sock"
 
     @property
     def shop_targets(self) -> Path:

@@ -163,7 +163,17 @@ def down(config: Config | None = None, *, progress: Progress = quiet) -> list[st
         stopped += _stop_all(config, state, progress)
         state_file.unlink(missing_ok=True)
         config.token_file.unlink(missing_ok=True)
+        _remove_socket_folder(config)
     return stopped
+
+
+def _remove_socket_folder(config: Config) -> None:
+    """The runtime socket's own folder, when the state folder was too deep for it (``StatePaths.proxy_socket``)."""
+    socket = config.paths.proxy_socket
+    if socket.parent != config.paths.root:
+        socket.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):
+            socket.parent.rmdir()
 
 
 @contextlib.contextmanager

@@ -9,7 +9,9 @@ its shop targets (``shop-targets.json``, read through file_sd), so both follow a
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import stat
 from pathlib import Path
 from string import Template
 
@@ -25,9 +27,6 @@ from .record import ReleaseRecord
 
 COMPOSE_PORTS = {"shop": 8080, "stable": 8083, "canary": 8084, "proxy": 8085}
 """Where the shop's listeners are inside the compose network: HAProxy's public and exporter ports, the shop processes'."""
-
-SOCKET_PATH_LIMIT = 104
-"""The longest path a Unix socket may have (macOS 104 bytes, Linux 108)."""
 
 
 def _retarget(target: str, config: Config, compose: bool) -> str:
@@ -105,17 +104,27 @@ def write_shop_targets(config: Config, path: Path, release: ReleaseRecord, *, co
     write_atomically(path, json.dumps(groups, indent=1))
 
 
+def _private_folder(folder: Path) -> None:
+    try:
+        folder.mkdir(mode=0o700, exist_ok=True)
+        info = os.lstat(folder)
+    except OSError as error:
+        raise InvalidInput("state_dir", f"cannot make {folder} for HAProxy's runtime API socket: {error}") from None
+    if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid() or info.st_mode & 0o077:
+        raise InvalidInput("state_dir", f"{folder}, where HAProxy's runtime API socket goes (the state folder is "
+                                        "too deep for a socket), is not a private folder of this user's; remove it "
+                                        "or set KIT_STATE_DIR to a shorter folder")
+
+
 def proxy_config(config: Config, release: ReleaseRecord, *, compose: bool = False) -> str:
     """HAProxy's configuration (``sandbox/haproxy.cfg`` filled in) for ``release``'s weights.
 
-    Raises InvalidInput (field ``state_dir``) when the runtime API socket's path would be too long for a Unix
-    socket.
+    Makes the runtime API socket's folder when it is not the state folder (``StatePaths.proxy_socket``), private
+    to this user; InvalidInput (field ``state_dir``) when someone else's folder, or a link, is in its place.
     """
     socket = "/tmp/haproxy.sock" if compose else str(config.paths.proxy_socket)
-    if len(socket.encode()) >= SOCKET_PATH_LIMIT:
-        raise InvalidInput("state_dir", f"{config.state_dir} is too deep for HAProxy's runtime API socket "
-                                        f"({socket} is over {SOCKET_PATH_LIMIT - 1} bytes); set KIT_STATE_DIR to a "
-                                        "shorter folder")
+    if not compose and config.paths.proxy_socket.parent != config.paths.root:
+        _private_folder(config.paths.proxy_socket.parent)
     if compose:
         address = {name: f"{'shop-canary' if name == 'canary' else 'shop'}:{COMPOSE_PORTS[name]}"
                    for name in ("stable", "canary")}

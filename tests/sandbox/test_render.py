@@ -1,16 +1,19 @@
 """The sandbox configuration renders for both profiles and passes the real promtool/amtool checks."""
 
 import json
+import os
+import stat
 import subprocess
 
 import pytest
 import yaml
 
 from kit import binaries
-from kit.config import Config
+from kit.config import SOCKET_PATH_LIMIT, Config
 from kit.errors import InvalidInput
 from kit.sandbox import render, rule_count
 from kit.sandbox.record import ReleaseRecord
+from kit.sandbox.render import proxy_config
 
 
 @pytest.fixture
@@ -100,13 +103,6 @@ def test_rendered_proxy_config_passes_haproxys_check(config, tmp_path):
     assert check.returncode == 0 and "WARNING" not in check.stdout + check.stderr, check.stdout + check.stderr
 
 
-def test_a_state_folder_too_deep_for_the_runtime_socket_is_refused(config, tmp_path):
-    deep = config.with_(state_dir=str(tmp_path / ("d" * 120)))
-    with pytest.raises(InvalidInput, match="KIT_STATE_DIR") as refused:
-        render(deep, tmp_path / "out")
-    assert refused.value.field == "state_dir"
-
-
 def test_every_paging_rule_has_severity_and_runbook(config, tmp_path):
     out = render(config, tmp_path / "lab")
     alerts = [r for f in (out / "rules").glob("*.yml") for g in _load(f)["groups"] for r in g["rules"] if "alert" in r]
@@ -133,3 +129,19 @@ def test_every_runbook_url_resolves_to_a_runbook_with_its_sections(config, tmp_p
                 assert text.startswith(f"# {rule['alert']}"), runbook
                 for section in sections:
                     assert f"## {section}" in text, f"{runbook} lacks '## {section}'"
+
+
+def test_a_state_folder_too_deep_for_a_socket_gets_a_private_one_of_its_own(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path / "run"))
+    (tmp_path / "run").mkdir()
+    deep = tmp_path / ("d" * 60) / ("e" * 60)
+    config = Config.from_env({}, state_dir=str(deep))
+    socket = config.paths.proxy_socket
+    assert socket.parent.parent == tmp_path / "run" and len(os.fsencode(socket)) < SOCKET_PATH_LIMIT
+    assert Config.from_env({}, state_dir=str(deep)).paths.proxy_socket == socket  # the same folder every time
+    assert Config.from_env({}, state_dir=str(tmp_path)).paths.proxy_socket == tmp_path / "haproxy.sock"
+    assert f"stats socket {socket} " in proxy_config(config, ReleaseRecord())
+    assert stat.S_IMODE(os.stat(socket.parent).st_mode) == 0o700
+    os.chmod(socket.parent, 0o755)  # not private (someone else's, or opened up): refused, never used
+    with pytest.raises(InvalidInput, match="not a private folder"):
+        proxy_config(config, ReleaseRecord())
