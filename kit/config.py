@@ -265,14 +265,16 @@ class StatePaths:
 
         In the state folder, unless that path is too long for a Unix socket (``SOCKET_PATH_LIMIT``: a learner's
         home on a hub, a test's temporary folder): then in a folder of this user's own, named for the state
-        folder, under ``$XDG_RUNTIME_DIR`` or the temporary folder (kit.sandbox.render makes it, private).
+        folder, under ``$XDG_RUNTIME_DIR`` or else the temporary folder, whichever is short enough
+        (kit.sandbox.render makes it, private).
         """
         natural = self.root / "haproxy.sock"
         if len(os.fsencode(natural)) < SOCKET_PATH_LIMIT:
             return natural
-        digest = hashlib.sha256(os.fsencode(self.root)).hexdigest()[:16]
-        base = os.environ.get("XDG_RUNTIME_DIR") or tempfile.gettempdir()
-        return Path(base) / f"kit-{os.getuid()}-{digest}" / "haproxy.sock"
+        folder = f"kit-{os.getuid()}-{hashlib.sha256(os.fsencode(self.root)).hexdigest()[:16]}"
+        bases = [base for base in (os.environ.get("XDG_RUNTIME_DIR"), tempfile.gettempdir(), "/tmp") if base]
+        return next((path for path in (Path(base) / folder / "haproxy.sock" for base in bases)
+                     if len(os.fsencode(path)) < SOCKET_PATH_LIMIT), Path(bases[-1]) / folder / "haproxy.sock")
 
     @property
     def shop_targets(self) -> Path:

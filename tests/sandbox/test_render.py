@@ -2,8 +2,11 @@
 
 import json
 import os
+import shutil
 import stat
 import subprocess
+import tempfile
+from pathlib import Path
 
 import pytest
 import yaml
@@ -132,16 +135,21 @@ def test_every_runbook_url_resolves_to_a_runbook_with_its_sections(config, tmp_p
 
 
 def test_a_state_folder_too_deep_for_a_socket_gets_a_private_one_of_its_own(tmp_path, monkeypatch):
-    monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path / "run"))
-    (tmp_path / "run").mkdir()
     deep = tmp_path / ("d" * 60) / ("e" * 60)
     config = Config.from_env({}, state_dir=str(deep))
-    socket = config.paths.proxy_socket
-    assert socket.parent.parent == tmp_path / "run" and len(os.fsencode(socket)) < SOCKET_PATH_LIMIT
-    assert Config.from_env({}, state_dir=str(deep)).paths.proxy_socket == socket  # the same folder every time
+    short = Path(tempfile.mkdtemp(prefix="run-", dir="/tmp"))
+    try:
+        monkeypatch.setenv("XDG_RUNTIME_DIR", str(short))
+        socket = config.paths.proxy_socket
+        assert socket.parent.parent == short and len(os.fsencode(socket)) < SOCKET_PATH_LIMIT
+        assert Config.from_env({}, state_dir=str(deep)).paths.proxy_socket == socket  # the same folder every time
+        assert f"stats socket {socket} " in proxy_config(config, ReleaseRecord())
+        assert stat.S_IMODE(os.stat(socket.parent).st_mode) == 0o700
+        os.chmod(socket.parent, 0o755)  # not private (someone else's, or opened up): refused, never used
+        with pytest.raises(InvalidInput, match="not a private folder"):
+            proxy_config(config, ReleaseRecord())
+    finally:
+        shutil.rmtree(short)
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(deep))  # itself too deep: the temporary folder then
+    assert len(os.fsencode(config.paths.proxy_socket)) < SOCKET_PATH_LIMIT
     assert Config.from_env({}, state_dir=str(tmp_path)).paths.proxy_socket == tmp_path / "haproxy.sock"
-    assert f"stats socket {socket} " in proxy_config(config, ReleaseRecord())
-    assert stat.S_IMODE(os.stat(socket.parent).st_mode) == 0o700
-    os.chmod(socket.parent, 0o755)  # not private (someone else's, or opened up): refused, never used
-    with pytest.raises(InvalidInput, match="not a private folder"):
-        proxy_config(config, ReleaseRecord())
