@@ -122,6 +122,21 @@ class ThresholdResult:
     thresholds: Thresholds
 
 
+def _failed_or_missing(requests: float, errors: float, rate: float, p99: float, min_requests: float,
+                       min_rate: float, max_p99_s: float) -> tuple[str, str] | None:
+    """One interval's check outcome when it fails a bound or cannot be judged; None when it may still pass."""
+    thin = _too_thin(requests, errors, min_requests)
+    if thin:
+        return "no-data", thin
+    if rate < min_rate:
+        return "fail", f"success rate {rate:.4f} < {min_rate:g}"
+    if p99 > max_p99_s:
+        return "fail", f"p99 {p99:.3f} s > {max_p99_s:g} s"
+    if math.isnan(p99):
+        return "no-data", "no data: p99 is NaN"
+    return None
+
+
 def judge_thresholds(canary: TrackSeries, thresholds: Thresholds = Thresholds()) -> ThresholdResult:
     """Judge the canary alone against fixed bounds, one check per sample interval (Flagger's analysis).
 
@@ -132,17 +147,8 @@ def judge_thresholds(canary: TrackSeries, thresholds: Thresholds = Thresholds())
     checks = []
     for i in range(len(canary.requests)):
         requests, errors, rate, p99 = _measure(canary, i)
-        thin = _too_thin(requests, errors, thresholds.min_requests)
-        if thin:
-            outcome, why = "no-data", thin
-        elif rate < thresholds.min_success_rate:
-            outcome, why = "fail", f"success rate {rate:.4f} < {thresholds.min_success_rate:g}"
-        elif p99 > thresholds.max_p99_s:
-            outcome, why = "fail", f"p99 {p99:.3f} s > {thresholds.max_p99_s:g} s"
-        elif math.isnan(p99):
-            outcome, why = "no-data", "no data: p99 is NaN"
-        else:
-            outcome, why = "pass", "within bounds"
+        outcome, why = _failed_or_missing(requests, errors, rate, p99, thresholds.min_requests,
+                                          thresholds.min_success_rate, thresholds.max_p99_s) or ("pass", "within bounds")
         checks.append(Check(i, requests, errors, rate, p99, outcome, why))
     passed, failed = (sum(c.outcome == kind for c in checks) for kind in ("pass", "fail"))
     no_data = len(checks) - passed - failed
@@ -229,15 +235,10 @@ def judge_conditions(canary: TrackSeries, conditions: Conditions = Conditions())
     checks = []
     for i in range(len(canary.requests)):
         requests, errors, rate, p99 = _measure(canary, i)
-        thin = _too_thin(requests, errors, conditions.min_requests)
-        if thin:
-            outcome, why = "no-data", thin
-        elif rate < conditions.failure_below_rate:
-            outcome, why = "fail", f"success rate {rate:.4f} < {conditions.failure_below_rate:g}"
-        elif p99 > conditions.failure_above_p99_s:
-            outcome, why = "fail", f"p99 {p99:.3f} s > {conditions.failure_above_p99_s:g} s"
-        elif math.isnan(p99):
-            outcome, why = "no-data", "no data: p99 is NaN"
+        screened = _failed_or_missing(requests, errors, rate, p99, conditions.min_requests,
+                                      conditions.failure_below_rate, conditions.failure_above_p99_s)
+        if screened:
+            outcome, why = screened
         elif rate >= conditions.success_min_rate and p99 <= conditions.success_max_p99_s:
             outcome, why = "pass", "success condition held"
         else:
