@@ -36,6 +36,11 @@ def _require(field: str, ok: bool, problem: str) -> None:
         raise InvalidInput(field, problem)
 
 
+def _require_min_requests(value: object) -> None:
+    _require("min_requests", isinstance(value, (int, float)) and value >= 0,
+             f"must be a number of requests, 0 or more, got {value!r}")
+
+
 def _share(value: float) -> bool:
     return isinstance(value, (int, float)) and 0 <= value <= 1
 
@@ -105,8 +110,7 @@ class Thresholds:
         _require("failure_threshold", _count(self.failure_threshold, 1),
                  f"must be a whole number of checks, at least 1, got {self.failure_threshold!r}")
         _require("min_checks", _count(self.min_checks, 1), f"must be a whole number, at least 1, got {self.min_checks!r}")
-        _require("min_requests", isinstance(self.min_requests, (int, float)) and self.min_requests >= 0,
-                 f"must be a number of requests, 0 or more, got {self.min_requests!r}")
+        _require_min_requests(self.min_requests)
 
 
 @dataclass(frozen=True)
@@ -206,8 +210,7 @@ class Conditions:
             _require(name, _count(value), f"must be a whole number of measurements, 0 or more, got {value!r}")
         _require("min_measurements", _count(self.min_measurements, 1),
                  f"must be a whole number, at least 1, got {self.min_measurements!r}")
-        _require("min_requests", isinstance(self.min_requests, (int, float)) and self.min_requests >= 0,
-                 f"must be a number of requests, 0 or more, got {self.min_requests!r}")
+        _require_min_requests(self.min_requests)
 
 
 @dataclass(frozen=True)
