@@ -25,6 +25,7 @@ from ..sandbox.processes import shop_argv
 from ..sandbox.record import ReleaseRecord, SandboxRecord, record_path
 from ..sandbox.render import write_shop_targets
 from ..shop.versions import shop_version
+from ..timescale import parse_duration
 from . import deploylog
 from .deploylog import DeployEvent
 from .split import SplitMeasurement
@@ -36,6 +37,9 @@ CANARY = "canary"
 BACKEND = "shop"
 START_TIMEOUT_S = 30.0
 RUNTIME_TIMEOUT_S = 5.0
+DISCOVERY_DELAY_S = 5.0
+"""How long Prometheus may take to act on a changed file_sd file: its discovery manager passes target changes on
+at most every 5 s (``updatert`` in Prometheus's discovery/manager.go)."""
 
 
 @dataclass(frozen=True)
@@ -109,7 +113,10 @@ def promote(*, config: Config | None = None) -> CanaryStatus:
     """Make the canary's version the stable one: the stable process restarts on it and the canary stops.
 
     No request is dropped: the canary takes every request while the stable shop restarts, then stable takes
-    them all again before the canary stops. Raises InvalidInput (field ``canary``) when no canary runs.
+    them all again before the canary stops. Returns once Prometheus has scraped the stable shop under its new
+    ``version`` label, so a judge or `kit status` that follows sees the promoted shop, not a target it has not
+    scraped yet. Raises InvalidInput (field ``canary``) when no canary runs; SandboxNotReady when Prometheus
+    does not scrape the promoted shop within twice ``DISCOVERY_DELAY_S`` plus five scrape intervals.
     """
     config = resolve(config)
     release = ReleaseRecord.load(config)
@@ -123,6 +130,7 @@ def promote(*, config: Config | None = None) -> CanaryStatus:
     _apply_weight(config, 100, 0)
     _stop_canary(config, record)
     _changed(config, release, ReleaseRecord(promoted.stable))
+    _wait_scraped(config, "stable", promoted.stable)
     return status(config)
 
 
@@ -274,6 +282,25 @@ def _wait_healthy(config: Config, record: procs.ProcessRecord) -> None:
 
     if not polling.wait_until(healthy, START_TIMEOUT_S, 0.1):
         raise ProcessFailed(CANARY, f"not healthy after {START_TIMEOUT_S:g} s", procs.log_tail(record.log))
+
+
+def _wait_scraped(config: Config, track: str, version: str) -> None:
+    """Until Prometheus has scraped the shop's ``track`` target labelled ``version`` successfully."""
+    url = config.url("prometheus") + "/api/v1/targets"
+    timeout = 2 * DISCOVERY_DELAY_S + 5 * parse_duration(config.profile_spec.scrape_interval)
+
+    def scraped() -> bool:
+        try:
+            targets = localhttp.client().get(url, params={"state": "active"}, timeout=localhttp.STATUS_TIMEOUT_S)
+            active = targets.json()["data"]["activeTargets"]
+        except (httpx.HTTPError, ValueError, KeyError):
+            return False
+        return any(t["labels"].get("track") == track and t["labels"].get("version") == version
+                   and t["health"] == "up" for t in active)
+
+    if not polling.wait_until(scraped, timeout, 0.2):
+        raise SandboxNotReady(f"Prometheus has not scraped the {track} shop as version {version} within {timeout:g} s; "
+                              "`kit status` shows its targets, `kit logs prometheus` why")
 
 
 def _runtime(config: Config, command: str) -> str:

@@ -116,6 +116,7 @@ def test_promote_makes_the_canary_version_stable_without_refusing_a_request(live
         promoted = canary.promote(config=live)
         assert (promoted.stable, promoted.canary, promoted.proxy_weights) == ("1.1.0", None, {"stable": 100, "canary": 0})
         assert sandbox.pids(live)["shop"] != before
+        assert _scraped_stable_versions(live) == {"1.1.0"}, "promote returned before Prometheus scraped 1.1.0"
         health = httpx.get(live.url("shop_stable") + "/health", timeout=5.0).json()
         assert (health["version"], health["track"]) == ("1.1.0", "stable")
         assert canary.measure_split(200, config=live).canary_requests == 0
@@ -124,6 +125,8 @@ def test_promote_makes_the_canary_version_stable_without_refusing_a_request(live
         undone = lab.reset(live)
     assert undone[:2] == ("rolled back the canary of 1.2.0", "put the stable shop back on 1.0.0 from 1.1.0")
     assert canary.status(live).stable == "1.0.0" and canary.status(live).canary is None
+    assert _scraped_stable_versions(live) == {"1.0.0"}
+    sandbox.require(live)  # what the next deploy asks first
     refused = _refused_through_proxy()
     assert refused == 0, f"{refused} requests through HAProxy failed during the promotions"
     # what served production: 1.1.0 from its first 10 %, then all of it; 1.2.0 never served; the reset's 1.0.0
@@ -194,3 +197,10 @@ def _running(pid: int) -> bool:
         return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
     except psutil.NoSuchProcess:
         return False
+
+
+def _scraped_stable_versions(config) -> set[str]:
+    """The versions of the stable shop targets Prometheus has scraped successfully."""
+    targets = httpx.get(config.url("prometheus") + "/api/v1/targets", params={"state": "active"}, timeout=5.0)
+    return {t["labels"]["version"] for t in targets.json()["data"]["activeTargets"]
+            if t["labels"].get("track") == "stable" and t["health"] == "up"}
