@@ -10,6 +10,7 @@ Modules:
 - ``statistical``: canary against baseline per metric (``judge_statistically``)
 - ``power``: how long a ring step must run to see a stated regression (``step_duration``)
 - ``simulate``: synthetic per-track series shaped like the sandbox's traffic
+- ``gate``: the error-budget gate a release passes before every weight increase (``evaluate``, ``GateDecision``)
 - ``deploylog``: the durable log of deploys, promotions, rollbacks and flag changes
 - ``incidents``: drill results, pages and recorded incidents as one list
 - ``dora``: the DORA keys from the deploy log and the incidents; ``tiers``: the published performance tiers
@@ -33,13 +34,14 @@ _EXPORTS = {
     "StatisticalResult": "statistical", "DEFAULT_METRICS": "statistical", "judge_statistically": "statistical",
     "StepPower": "power", "step_duration": "power", "require_step_power": "power",
     "simulate_track": "simulate", "SHAPES": "simulate", "VersionShape": "simulate",
+    "GateDecision": "gate", "BurnAlert": "gate", "evaluate": "gate",
     "DeployEvent": "deploylog",
     "Incident": "incidents",
     "DoraReport": "dora", "compute": "dora",
     "place": "tiers",
 }
 _MODULES = ("canary", "split", "series", "checks", "statistical", "power", "simulate", "deploylog", "incidents", "dora", "tiers",
-            "deployhistory")
+            "deployhistory", "gate")
 
 __all__ = sorted([*_EXPORTS, *_MODULES])
 

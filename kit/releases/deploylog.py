@@ -25,11 +25,12 @@ from .. import jsonlines
 from ..config import Config, resolve
 from ..errors import InvalidInput
 
-KINDS = ("deploy", "promote", "pause", "rollback", "flag")
+KINDS = ("deploy", "promote", "pause", "rollback", "flag", "exempt")
 """deploy: a version starts serving production traffic (at ``weight`` %, a first ring or 100);
 promote: its weight is raised (100 = every user); pause: a release stops where it is (an inconclusive judgment);
 rollback: the version stops serving (weight 0) and the previous one serves again; flag: a feature flag changed
-(``flag`` and ``flag_state``) on the running ``version``."""
+(``flag`` and ``flag_state``) on the running ``version``; exempt: ``version`` passed a closed error-budget gate
+on an ``exemption`` (kit.releases.gate), changing no weight; the DORA keys do not count it (kit.releases.dora)."""
 
 EXEMPTIONS = ("P0", "security")
 """Why a release may pass a closed error-budget gate, as an error budget policy allows; recorded with the event."""
@@ -89,7 +90,8 @@ def _moment(data: dict, name: str) -> float:
 def validate(data: Any) -> dict[str, Any]:
     """Check one event given as a mapping (a parsed log line); returns it. Raises InvalidInput naming the field:
     an unknown kind or field, a missing or empty text, a time that is not Unix seconds, a commit made after the
-    event, a weight out of range for the kind, an exemption not in ``EXEMPTIONS``, fixes or flag on the wrong kind.
+    event, a weight out of range for the kind, an exemption not in ``EXEMPTIONS`` (or none on an exempt event), fixes
+    or flag on the wrong kind.
     """
     if not isinstance(data, dict):
         raise InvalidInput("line", f"must be a JSON object (one event), got {type(data).__name__}")
@@ -109,6 +111,8 @@ def validate(data: Any) -> dict[str, Any]:
     exemption = data.get("exemption")
     if exemption is not None and exemption not in EXEMPTIONS:
         raise InvalidInput("exemption", f"{exemption!r:.40} is not one of {', '.join(EXEMPTIONS)} (or null)")
+    if kind == "exempt" and exemption is None:
+        raise InvalidInput("exemption", f"an exempt event records which exemption was used: {', '.join(EXEMPTIONS)}")
     weight = data.get("weight")
     if kind in ("deploy", "promote"):
         if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not 0 < weight <= 100:
