@@ -38,15 +38,15 @@ from .. import prom
 from ..config import CONTENT, Config, resolve
 from ..errors import InvalidInput, KitError, NothingMeasured
 from ..history import live_start
+from ..shop.versions import shop_version
 from ..slo import SLOSpec, budget_report, load_spec
 from ..slo.budget import percent
 from ..timescale import MIN_SCRAPES_PER_WINDOW, format_duration, parse_duration
-from ..shop.versions import shop_version
 from . import deploylog
 from .deploylog import EXEMPTIONS, DeployEvent
 
-__all__ = ["BurnAlert", "BudgetReading", "GateDecision", "decide", "evaluate", "read_budget", "burn_alerts",
-           "load_slo"]
+__all__ = ["BurnAlert", "BudgetReading", "GateDecision", "check_exemption", "decide", "evaluate", "read_budget",
+           "burn_alerts", "load_slo"]
 
 HISTORY_POINTS = 1000
 """Steps a budget reading asks Prometheus for per part of the window: a 30-day history in steps of 43 min."""
@@ -130,24 +130,31 @@ def _covered(seconds: float, window: str) -> str:
     return f"{format_duration(max(60, round(seconds / 60) * 60))} of its {window} window"
 
 
-def decide(slo: str, version: str, window: str, *, remaining: float | None, alerts: Sequence[BurnAlert] = (),
-           covered_seconds: float = 0.0, missing: str = "", exemption: str | None = None, reason: str = "",
-           at: float = 0.0) -> GateDecision:
-    """The error budget policy (see the module's docstring) applied to numbers already read.
-
-    ``remaining``: fraction of the ``window`` budget left, None when it could not be read; ``missing``: what
-    could not be read and why (the budget, the burn-rate alerts), which closes the gate; ``alerts``: the SLO's burn-rate alerts firing; ``exemption``: one of
-    ``EXEMPTIONS`` or None, with ``reason`` saying why the release is one. Pure.
-
-    Raises InvalidInput on ``exemption`` when it is not one of ``EXEMPTIONS``, on ``reason`` when an exemption
-    comes without one, on ``remaining`` when it is NaN or missing without a ``missing`` reason.
-    """
+def check_exemption(exemption: str | None, reason: str) -> None:
+    """InvalidInput on ``exemption`` unless it is None or one of ``EXEMPTIONS``; on ``reason`` when an exemption
+    comes without one: a reviewer must be able to check which incident or advisory the release fixes."""
     if exemption is not None and exemption not in EXEMPTIONS:
         raise InvalidInput("exemption", f"{exemption!r} is not an exemption; an error budget policy lets through "
                                         f"only {' or '.join(EXEMPTIONS)} fixes")
     if exemption is not None and not reason.strip():
         raise InvalidInput("reason", f"a {exemption} exemption needs a reason a reviewer can check (which incident "
                                      "or advisory the release fixes)")
+
+
+def decide(slo: str, version: str, window: str, *, remaining: float | None, alerts: Sequence[BurnAlert] = (),
+           covered_seconds: float = 0.0, missing: str = "", exemption: str | None = None, reason: str = "",
+           at: float = 0.0) -> GateDecision:
+    """The error budget policy (see the module's docstring) applied to numbers already read.
+
+    ``remaining``: fraction of the ``window`` budget left, None when it could not be read; ``missing``: what
+    could not be read and why (the budget, the burn-rate alerts), which closes the gate; ``alerts``: the SLO's
+    burn-rate alerts firing; ``exemption``: one of ``EXEMPTIONS`` or None, with ``reason`` saying why the
+    release is one. Pure.
+
+    Raises InvalidInput on ``exemption`` and ``reason`` (see ``check_exemption``), on ``remaining`` when it is
+    NaN, or None without a ``missing`` reason.
+    """
+    check_exemption(exemption, reason)
     if remaining is None and not missing:
         raise InvalidInput("remaining", "unknown without a reason: say why the budget could not be read")
     if remaining is not None and math.isnan(remaining):
@@ -303,7 +310,7 @@ def evaluate(slo: str | Path | SLOSpec, *, version: str, config: Config | None =
     spec = load_slo(slo)
     version_info = shop_version(version)
     config = resolve(config)
-    decide(spec.name, version, spec.window, remaining=1.0, exemption=exemption, reason=reason)  # inputs first
+    check_exemption(exemption, reason)
     at = time.time()
     remaining, covered, alerts, missing = None, 0.0, (), []
     try:
@@ -313,10 +320,11 @@ def evaluate(slo: str | Path | SLOSpec, *, version: str, config: Config | None =
         missing.append(str(error))
     try:
         alerts = burn_alerts(spec, config=config)
-    except KitError as error:  # Prometheus down or refusing, or nothing to read: said, never passed over
+    except KitError as error:
         missing.append(str(error))
+    # a Prometheus that is down fails both readings with the same words: say them once
     decision = decide(spec.name, version, spec.window, remaining=remaining, alerts=alerts, covered_seconds=covered,
-                      missing="; ".join(missing), exemption=exemption, reason=reason, at=at)
+                      missing="; ".join(dict.fromkeys(missing)), exemption=exemption, reason=reason, at=at)
     if decision.exemption_used:
         deploylog.append([DeployEvent(
             "exempt", version, version_info.commit, version_info.committed_at.timestamp(), at,
