@@ -11,6 +11,7 @@ Modules:
 - ``power``: how long a ring step must run to see a stated regression (``step_duration``)
 - ``simulate``: synthetic per-track series shaped like the sandbox's traffic
 - ``deploylog``: the durable log of deploys, promotions, rollbacks and flag changes
+- ``flags``: change the sandbox's feature flags (on, off, a rollout, a kill switch), each change in the deploy log
 - ``incidents``: drill results, pages and recorded incidents as one list
 - ``dora``: the DORA keys from the deploy log and the incidents; ``tiers``: the published performance tiers
 - ``deployhistory``: a generated 90-day deploy history with known answers
@@ -34,12 +35,13 @@ _EXPORTS = {
     "StepPower": "power", "step_duration": "power", "require_step_power": "power",
     "simulate_track": "simulate", "SHAPES": "simulate", "VersionShape": "simulate",
     "DeployEvent": "deploylog",
+    "FlagChange": "flags", "change_flag": "flags", "set_flag": "flags", "reset_flags": "flags",
     "Incident": "incidents",
     "DoraReport": "dora", "compute": "dora",
     "place": "tiers",
 }
 _MODULES = ("canary", "split", "series", "checks", "statistical", "power", "simulate", "deploylog", "incidents", "dora", "tiers",
-            "deployhistory")
+            "deployhistory", "flags")
 
 __all__ = sorted([*_EXPORTS, *_MODULES])
 
