@@ -40,7 +40,7 @@ _EXPORTS = {
     "injected_fault": "shop.faults",
     "clear_faults": "shop.faults",
     "list_faults": "shop.faults",
-    "set_flag": "shop.faults",
+    "set_flag": "releases.flags",
     "notifications": "pager",
     "pages": "pager",
     "wait_for_page": "pager",
@@ -51,6 +51,7 @@ _EXPORTS = {
 }
 _MODULES = {
     "drills": "drills",
+    "flags": "releases.flags",
     "mitigations": "drills.mitigations",
     "postmortem": "drills.postmortem",
     "releases": "releases",

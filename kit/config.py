@@ -65,6 +65,7 @@ ALERTMANAGER_CONFIG = "alertmanager.yml"
 RULES_FOLDER = "rules"
 PROXY_CONFIG = "haproxy.cfg"
 SHOP_TARGETS = "shop-targets.json"
+FLAGS_FILE = "flags.flagd.json"
 """The layout of ``sandbox/`` and of every folder rendered from it (``StatePaths.rendered``, ``kit render --out``)."""
 """The kit's own content folders."""
 
@@ -281,6 +282,13 @@ class StatePaths:
         """rendered/shop-targets.json: the shop processes Prometheus scrapes (file_sd), stable and canary, each with
         its track and version; rewritten by kit.sandbox at `kit up` and by kit.releases.canary."""
         return self.rendered / SHOP_TARGETS
+
+    @property
+    def flags(self) -> Path:
+        """rendered/flags.flagd.json: the shop's feature flags in flagd's format, copied from sandbox/ at `kit up`
+        only when missing (a flag change outlives `kit up`), changed by kit.releases.flags; every shop process
+        reloads it on its own (kit.flags)."""
+        return self.rendered / FLAGS_FILE
 
     @property
     def release(self) -> Path:

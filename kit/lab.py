@@ -25,7 +25,7 @@ from .config import Config
 from .errors import BinaryMissing, CheckFailed, InvalidInput, KitError
 from .history import BackfillResult, backfill
 from .sandbox import SandboxStatus
-from .releases import canary
+from .releases import canary, flags
 from .shop import faults
 
 __all__ = ["LABS", "Lab", "LabSetup", "lab_setup", "reset"]
@@ -235,10 +235,6 @@ def reset(config: Config | None = None) -> tuple[str, ...]:
     if active:
         faults.clear_faults(config=config)
         undone.append(f"cleared the faults: {', '.join(active)}")
-    for service in sorted({flag.service for flag in faults.FLAGS.values()}):
-        current = faults.flags_of(service, config)
-        for flag in (f for f in faults.FLAGS.values() if f.service == service):
-            if current.get(flag.name) != flag.default:
-                faults.set_flag(flag.name, flag.default, config)
-                undone.append(f"turned the flag {flag.name} {'on' if flag.default else 'off'} again, its default")
+    undone += [f"turned the flag {change.name} {change.after.text} again, its default"
+               for change in flags.reset_flags(actor="kit lab reset", config=config)]
     return tuple(undone)

@@ -15,6 +15,7 @@ from kit import binaries, drills, grading, lab, procs, sandbox
 from kit.config import PORTS, REPO_ROOT, Config
 from kit.errors import BinaryMissing, InvalidInput
 from kit.lab import LABS, lab_setup
+from kit.releases import flags
 from kit.shop import faults
 
 RULES = {"groups": [{"name": "lab04-payments", "rules": [
@@ -85,7 +86,7 @@ def test_setup_undoes_what_an_earlier_run_left_behind(clean_faults):
     live = clean_faults
     left = drills.start("memory-leak", config=live)  # a drill nobody ended
     sandbox.install_rules("lab04-runbooks", RULES, config=live)
-    faults.set_flag("new_checkout", True, config=live)
+    flags.set_flag("new_checkout", True, config=live)
     done = lab_setup("04-runbooks", config=live, progress=lambda _: None)
     assert done.undone == (f"gave up drill {left.run}, still running from before",
                            "removed the rules lab04-runbooks of lab 04-runbooks",
@@ -93,7 +94,7 @@ def test_setup_undoes_what_an_earlier_run_left_behind(clean_faults):
     assert not drills.running(live) and drills.result_of(left.run, live).outcome == "abandoned"
     assert not (live.paths.installed_rules / "lab04-runbooks.yml").exists()
     assert done.sandbox.rules_loaded == sandbox.status(live).rules_loaded
-    assert faults.flags_of("shop", live)["new_checkout"] is False
+    assert faults.flags_of("shop", live)["new_checkout"] == "off"
 
     faults.set_fault("capacity", slots=50, config=live)
     assert lab_setup("04-runbooks", config=live, progress=lambda _: None).undone == (

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 
+from ..errors import InvalidInput
 from ..shop.faults import ALIASES, FAULT_KINDS, FLAGS, ROUTES, SERVICES
 from . import command, listing, plain_number, text_table
 
@@ -85,16 +86,63 @@ def _params_text(params: dict) -> str:
                      for k, v in params.items()) or "-"
 
 
+def _flag_value(text: str) -> str | int:
+    """on, off, kill, or a rollout's whole percentage (``25`` or ``25%``)."""
+    if text in ("on", "off", "kill"):
+        return text
+    number = text.removesuffix("%")
+    if number.isdigit() and 0 <= int(number) <= 100:
+        return int(number)
+    raise argparse.ArgumentTypeError(f"{text!r}: say on, off, kill, or a rollout percentage from 0 to 100")
+
+
 def _flag_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("name", metavar="NAME", help=listing(FLAGS))
-    p.add_argument("value", choices=["on", "off"])
+    p.description = ("Feature flags live in the sandbox's flag file (flagd's format), which the shop reloads within "
+                     "a second. `kit flag list` shows them; `kit flag NAME on|off` sets one for every user; "
+                     "`kit flag NAME 25` rolls it out to 25 % of user keys (1 % buckets, the same keys stay in "
+                     "as it grows); `kit flag NAME kill` is the kill switch: every request gets the code's safe "
+                     "default until the flag is set again; `kit flag reset` goes back to the sandbox's defaults. "
+                     "Every change goes to the deploy log.")
+    p.add_argument("name", metavar="NAME", choices=[*FLAGS, "list", "reset"],
+                   help=f"{listing(FLAGS)}; or list, or reset")
+    p.add_argument("value", metavar="VALUE", nargs="?", type=_flag_value,
+                   help="on, off, kill, or a rollout percentage (0-100)")
+    p.add_argument("--reason", default="", help="why, for the deploy log")
+    p.add_argument("--json", action="store_true", help="list: machine-readable {flag: {file, served}}")
 
 
-@command("flag", "turn a feature flag on or off", _flag_arguments)
+@command("flag", "feature flags: list, on/off, a rollout percentage, kill, reset", _flag_arguments)
 def _flag(args: argparse.Namespace) -> int:
-    from ..shop import faults
-    faults.set_flag(args.name, args.value == "on")
-    print(f"flag {args.name} {args.value}")
+    from ..releases import flags
+    if args.name in ("list", "reset"):
+        if args.value is not None:
+            raise InvalidInput("VALUE", f"`kit flag {args.name}` takes no value")
+        if args.name == "reset":
+            changes = flags.reset_flags(reason=args.reason or "back to the sandbox's default flags")
+            print("\n".join(f"flag {c.name} {c.after.text} (was {c.before.text})" for c in changes)
+                  or "flags already at their defaults")
+            return 0
+        in_file, served = flags.settings(), flags.flags()
+        if args.json:
+            print(json.dumps({name: {"file": setting.text, "served": served.get(name)}
+                              for name, setting in in_file.items()}, indent=2))
+        else:
+            print(text_table(("flag", "file", "shop serves", "code default (killed)", "what it does"),
+                             [(name, setting.text, served.get(name, "-"), "on" if FLAGS[name].default else "off",
+                               FLAGS[name].help) for name, setting in in_file.items()]))
+        return 0
+    if args.value is None:
+        raise InvalidInput("VALUE", f"say what to set {args.name} to: on, off, kill, or a rollout percentage")
+    if args.value == "kill":
+        change = flags.change_flag(args.name, killed=True, reason=args.reason)
+    else:
+        percent = {"on": 100, "off": 0}.get(args.value, args.value)
+        change = flags.change_flag(args.name, percent=percent, reason=args.reason)
+    if not change.changed:
+        print(f"flag {args.name} is {change.after.text} already")
+        return 0
+    served = "" if change.served_after_s is None else f"; the shop serves it after {change.served_after_s:.2f} s"
+    print(f"flag {args.name} {change.after.text} (was {change.before.text}){served}")
     return 0
 
 

@@ -27,6 +27,7 @@ import yaml
 from .. import pager, polling, procs, prom, sandbox
 from ..config import Config
 from ..errors import CheckFailed, InvalidInput, KitError, PromQLError, SandboxNotReady
+from ..releases import flags
 from ..shop import faults
 from ..shop.faults import FLAGS
 from ..timeline import Event, ResponseTimes, clock, response_times
@@ -393,7 +394,7 @@ def apply_inject(run: str, index: int, inject: Inject, config: Config) -> Event:
     if inject.fault:
         faults.set_fault(inject.fault, service=inject.service, config=config, **inject.params)
     elif inject.flag:
-        faults.set_flag(inject.flag, bool(inject.enabled), config=config)
+        flags.change_flag(inject.flag, percent=100 if inject.enabled else 0, actor=f"drill {run}", config=config)
     else:
         start_neighbour(inject.load_route, inject.load_rps, inject.load_seconds, config)
     return record(run, "injected", inject.describe(), config, index=index)
@@ -748,7 +749,7 @@ def _reset(scenario: Scenario, config: Config) -> None:
     try:
         faults.clear_faults(config=config)
         for flag in {i.flag for i in scenario.injects if i.flag}:
-            faults.set_flag(flag, FLAGS[flag].default, config=config)
+            flags.change_flag(flag, percent=100 if FLAGS[flag].default else 0, actor="drill end", config=config)
     except SandboxNotReady:
         pass  # a service that is down has no faults left to clear; `kit up` starts it clean
     for slo in scenario.slos:

@@ -22,6 +22,8 @@ from . import lifecycle as drills
 from .mitigations import neighbour_running
 
 POLL_S = 0.5
+_FLAG_CHANGE = {"on": "turned", "off": "turned", "killed": "was"}
+"""How a flag's new state reads after its name: turned on, turned off, was killed; else rolled out to 25%."""
 
 
 class Watcher:
@@ -133,7 +135,7 @@ def describe_changes(before: dict[str, object], after: dict[str, object]) -> lis
         old, new = before.get(f"flags:{service}"), after.get(f"flags:{service}")
         if isinstance(old, dict) and isinstance(new, dict):
             for flag in sorted(k for k in new if k in old and old[k] != new[k]):
-                changes.append(f"flag {flag} turned {'on' if new[flag] else 'off'}")
+                changes.append(f"flag {flag} {_FLAG_CHANGE.get(new[flag], 'rolled out to')} {new[flag]}")
     old_pids, new_pids = before.get("pids") or {}, after.get("pids") or {}
     for name in sorted(new_pids):
         if name in old_pids and old_pids[name] != new_pids[name]:

@@ -23,6 +23,7 @@ from locust.contrib.fasthttp import FastHttpUser
 
 from kit.shop import PRODUCT_IDS, REQUESTS  # absolute: locust loads this file by its path, outside the package
 from kit.shop import ROUTES as SHOP
+from kit.shop.model import USER_HEADER, USERS, user_key
 
 locust.stats.CSV_STATS_INTERVAL_SEC = 1
 locust.stats.CSV_STATS_FLUSH_INTERVAL_SEC = 1  # kit.load follows the history file for progress
@@ -39,13 +40,15 @@ def _wait(default: str):
 if _ROUTE is None:
 
     class ShopUser(FastHttpUser):
-        """A shopper: mostly browsing, sometimes a product page, now and then a purchase."""
+        """A shopper (one of ``USERS``, named in every request for flag rollouts): mostly browsing, sometimes a
+        product page, now and then a purchase."""
 
         wait_time = _wait("0.5,1.5")
 
         def on_start(self) -> None:
+            self.headers = {USER_HEADER: user_key(random.randrange(USERS))}
             self.ids = list(PRODUCT_IDS)
-            with self.client.get(_CATALOG, name=_CATALOG, catch_response=True) as response:
+            with self.client.get(_CATALOG, name=_CATALOG, headers=self.headers, catch_response=True) as response:
                 if response.status_code == 200:
                     try:
                         self.ids = [item["id"] for item in response.json()] or self.ids
@@ -54,12 +57,13 @@ if _ROUTE is None:
 
         def _view(self) -> str:
             product = random.choice(self.ids)
-            self.client.get(SHOP["product"].path.format(product_id=product), name=SHOP["product"].path)
+            self.client.get(SHOP["product"].path.format(product_id=product), name=SHOP["product"].path,
+                            headers=self.headers)
             return product
 
         @task(6)
         def browse(self) -> None:
-            self.client.get(_CATALOG, name=_CATALOG)
+            self.client.get(_CATALOG, name=_CATALOG, headers=self.headers)
             for _ in range(random.randint(0, 2)):
                 self._view()
 
@@ -71,22 +75,25 @@ if _ROUTE is None:
         def buy(self) -> None:
             product = self._view()
             method, path, body = SHOP["checkout"].request(product)
-            self.client.request(method, path, json=body, name=path)
+            self.client.request(method, path, json=body, name=path, headers=self.headers)
 
 else:
     _METHOD, _PATH, _BODY = REQUESTS[_ROUTE]
 
     class RouteUser(FastHttpUser):
-        """One route, again and again: the closed loop of classic load tools."""
+        """One route, again and again, as one of ``USERS``: the closed loop of classic load tools."""
 
         wait_time = _wait("0,0")
+
+        def on_start(self) -> None:
+            self.headers = {USER_HEADER: user_key(random.randrange(USERS))}
 
         @task
         def hit(self) -> None:
             if _METHOD == "GET":
-                self.client.get(_PATH, name=_PATH)
+                self.client.get(_PATH, name=_PATH, headers=self.headers)
             else:
-                self.client.post(_PATH, json=_BODY, name=_PATH)
+                self.client.post(_PATH, json=_BODY, name=_PATH, headers=self.headers)
 
 
 _answered = 0

@@ -12,6 +12,7 @@ Modules:
 - ``simulate``: synthetic per-track series shaped like the sandbox's traffic
 - ``gate``: the error-budget gate a release passes before every weight increase (``evaluate``, ``GateDecision``)
 - ``deploylog``: the durable log of deploys, promotions, rollbacks and flag changes
+- ``flags``: change the sandbox's feature flags (on, off, a rollout, a kill switch), each change in the deploy log
 - ``incidents``: drill results, pages and recorded incidents as one list
 - ``dora``: the DORA keys from the deploy log and the incidents; ``tiers``: the published performance tiers
 - ``deployhistory``: a generated 90-day deploy history with known answers
@@ -36,12 +37,13 @@ _EXPORTS = {
     "simulate_track": "simulate", "SHAPES": "simulate", "VersionShape": "simulate",
     "GateDecision": "gate", "BurnAlert": "gate", "evaluate": "gate",
     "DeployEvent": "deploylog",
+    "FlagChange": "flags", "change_flag": "flags", "set_flag": "flags", "reset_flags": "flags",
     "Incident": "incidents",
     "DoraReport": "dora", "compute": "dora",
     "place": "tiers",
 }
 _MODULES = ("canary", "split", "series", "checks", "statistical", "power", "simulate", "deploylog", "incidents", "dora", "tiers",
-            "deployhistory", "gate")
+            "deployhistory", "gate", "flags")
 
 __all__ = sorted([*_EXPORTS, *_MODULES])
 

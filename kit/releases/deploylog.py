@@ -49,7 +49,8 @@ class DeployEvent:
     release passed a closed budget gate, else None; ``weight``: % of traffic the version serves after the event
     (deploy and promote: 0 < weight <= 100; rollback: 0; None for pause and flag); ``fixes``: on a deploy, the
     version whose failure in production it fixes (an unplanned deployment, counted as rework), else None;
-    ``flag``/``flag_state``: the flag changed and its new state ("on", "off" or a variant), flag events only.
+    ``flag``/``flag_state``: the flag changed and its new state ("on", "off", a rollout such as "25%", "killed",
+    or a variant), flag events only; kit.releases.flags writes them.
     """
 
     kind: str

@@ -85,7 +85,8 @@ def shop_argv(config: Config, port: int, version: str, track: str) -> list[str]:
     return [sys.executable, "-m", "kit.shop.service", "shop", *common, "--port", str(port),
             "--payments-url", config.url("payments"), "--token-file", str(config.token_file),
             "--secret-file", str(config.secret_drill_file), "--slots", str(config.shop_slots),
-            "--queue", str(config.shop_queue), "--version", version, "--track", track]
+            "--queue", str(config.shop_queue), "--version", version, "--track", track,
+            "--flags-file", str(config.paths.flags)]
 
 
 def wanted(config: Config) -> tuple[str, ...]:

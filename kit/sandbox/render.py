@@ -1,4 +1,5 @@
-"""The sandbox's configuration: prometheus.yml, alertmanager.yml, rules/ and haproxy.cfg rendered from ``sandbox/``.
+"""The sandbox's configuration: prometheus.yml, alertmanager.yml, rules/ and haproxy.cfg rendered from ``sandbox/``,
+and the shop's flag file (``flags.flagd.json``) copied from there when there is none yet.
 
 Rendering fills in the profile's intervals and the configured ports, scales the rules' windows to the
 profile's time scale, and adds the rule files installed at run time (``kit.sandbox.install_rules``). The
@@ -18,8 +19,9 @@ from string import Template
 import httpx
 
 from ..atomicfile import write_atomically
-from ..config import ALERTMANAGER_CONFIG, PROMETHEUS_CONFIG, PROXY_CONFIG, RULES_FOLDER, SHOP_TARGETS, Config
+from ..config import ALERTMANAGER_CONFIG, FLAGS_FILE, PROMETHEUS_CONFIG, PROXY_CONFIG, RULES_FOLDER, SHOP_TARGETS, Config
 from ..errors import InvalidInput, SandboxNotReady
+from ..flags import ensure_flags
 from ..promfiles import read_yaml, write_yaml
 from ..timescale import scale_rule_groups
 from .processes import HOST_PORTS
@@ -72,6 +74,7 @@ def render(config: Config, out: Path, *, compose: bool = False) -> Path:
     release = ReleaseRecord() if compose else ReleaseRecord.load(config)  # compose runs the default release
     write_shop_targets(config, out / SHOP_TARGETS, release, compose=compose)
     write_atomically(out / PROXY_CONFIG, proxy_config(config, release, compose=compose))
+    ensure_flags(out / FLAGS_FILE, source / FLAGS_FILE)  # a flag changed with `kit flag` stays as it was set
 
     rules_out = out / RULES_FOLDER
     if rules_out.exists():

@@ -20,10 +20,12 @@ from .model import (
     SERVICE_TIME_SIGMA,
     SERVICES,
     SHOP_ROUTES,
+    USER_HEADER,
     Route,
+    user_key,
 )
 
 __all__ = [
     "CATALOG", "DEFAULT_CAPACITY", "PRODUCT_IDS", "REQUESTS", "ROUTES", "SERVICE_TIME_MS", "SERVICE_TIME_SIGMA",
-    "SERVICES", "SHOP_ROUTES", "Route",
+    "SERVICES", "SHOP_ROUTES", "USER_HEADER", "Route", "user_key",
 ]

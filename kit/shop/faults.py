@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Annotated, Any, Iterator, Literal
 
 import httpx
-from pydantic import BeforeValidator, ConfigDict, Field, StrictBool, create_model, model_validator
+from pydantic import BeforeValidator, Field, StrictBool, create_model, model_validator
 
 from .. import localhttp
 from ..config import Config, resolve
@@ -209,9 +209,7 @@ def _whole(value: Any) -> Any:
 
 
 class _FlagChange(Document):
-    """The body of a flag change: a misspelt key is refused, not ignored."""
-
-    model_config = ConfigDict(title="flag change")
+    """A flag turned on or off (a drill scenario's flag inject): a boolean, nothing else."""
 
     enabled: StrictBool = Field(description="true turns the flag on, false turns it off")
 
@@ -223,11 +221,6 @@ def validate_flag(name: str, enabled: Any) -> bool:
     return validated(_FlagChange, {"enabled": enabled}).enabled
 
 
-def validate_flag_body(name: str, body: dict[str, Any]) -> bool:
-    """Check the body of a flag change, ``{"enabled": true|false}``; raises InvalidInput naming the key at fault."""
-    return validate_flag(name, validated(_FlagChange, body).enabled)
-
-
 def fault_body_schema(kind: str, service: str) -> dict[str, Any]:
     """The JSON Schema (OpenAPI 3.1) of a fault's parameters: the one ``validate_fault`` checks them with.
 
@@ -236,10 +229,6 @@ def fault_body_schema(kind: str, service: str) -> dict[str, Any]:
     """
     fault_kind(kind, service)
     return {"required": [], **_params_model(kind, service).model_json_schema()}  # pydantic omits an empty list
-
-
-FLAG_BODY_SCHEMA: dict[str, Any] = _FlagChange.model_json_schema()
-"""The JSON Schema of a flag change, as ``validate_flag_body`` checks it."""
 
 
 def set_fault(kind: str, *, service: str | None = None, config: Config | None = None, **params: Any) -> dict[str, Any]:
@@ -290,15 +279,18 @@ def faults_of(service: str, config: Config | None = None, *, reveal: bool = Fals
     return _admin(service, "GET", "/admin/faults?reveal=true" if reveal else "/admin/faults", config)
 
 
-def flags_of(service: str, config: Config | None = None) -> dict[str, bool]:
-    """Feature flags of one service: {flag: enabled}."""
+def flags_of(service: str, config: Config | None = None) -> dict[str, str]:
+    """Feature flags of one service as its stable process serves them: {flag: "on", "off", "25%" or "killed"}.
+
+    Flags are changed in the sandbox's flag file (kit.releases.flags), which every shop process reloads.
+    """
     return _admin(service, "GET", "/admin/flags", config)
 
 
-def set_flag(name: str, enabled: bool, config: Config | None = None) -> dict[str, bool]:
-    """Turn a feature flag on or off; returns every flag of that service."""
-    validate_flag(name, enabled)
-    return _admin(FLAGS[name].service, "PUT", f"/admin/flags/{name}", config, json={"enabled": enabled})
+def flag_file_of(service: str, config: Config | None = None) -> dict[str, Any]:
+    """What the service's stable process has loaded of the flag file: {"path", "digest" (SHA-256 of the last good
+    file, hex), "loads", "problem" (why the file on disk is refused, or None)}."""
+    return _admin(service, "GET", "/admin/flags/file", config)
 
 
 def _resolve(kind: str, service: str | None) -> tuple[str, str]:

@@ -55,6 +55,21 @@ REQUESTS: dict[str, tuple[str, str, dict[str, Any] | None]] = {
 """What a single-route load test sends to each shop route, and to ``health`` (outside the simulated capacity):
 (method, path, JSON body)."""
 
+USER_HEADER = "X-User-Key"
+"""The request header that names the user a request is for: the key a flag rollout buckets by (kit.flags). A
+request without it is nobody in particular and gets a rolled-out flag's default, off."""
+FLAGS_HEADER = "X-Feature-Flags"
+"""The response header listing the flags a request was served with, ``name=on`` or ``name=off`` comma-separated:
+each request says which code path it took, so a kill switch's reach is measured on real requests."""
+USERS = 1000
+"""How many distinct user keys the background traffic and load tests spread their requests over."""
+
+
+def user_key(n: int) -> str:
+    """The ``n``-th user's key (``user-0042``), wrapping around after ``USERS``: a stable spread of keys."""
+    return f"user-{n % USERS:04d}"
+
+
 SERVICE_TIME_MS: dict[str, float] = {name: route.service_time_ms for name, route in ROUTES.items()}
 SERVICE_TIME_SIGMA = 0.25
 """Sigma of the lognormal service time: the p99 is about 1.8× the median."""

@@ -2,9 +2,11 @@
 
 Business routes are served through simulated capacity (worker slots, a bounded
 queue, service times drawn from a seeded RNG) so the throughput knee, queueing
-delay and load shedding are the same on every machine. Faults and feature flags
-change behaviour at run time through a token-protected admin API; /health and
-/admin stay outside capacity and faults so they are never the bottleneck.
+delay and load shedding are the same on every machine. Faults change behaviour
+at run time through a token-protected admin API; feature flags come from a flagd
+flag file the shop reloads as it changes (kit.flags), evaluated per request for
+the user it names. /health and /admin stay outside capacity and faults so they
+are never the bottleneck.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import math
 import random
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,12 +27,14 @@ from typing import Any
 
 import httpx
 import uvicorn
-from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request, Security
+from fastapi import APIRouter, Depends, FastAPI, Header, HTTPException, Request, Security
 from fastapi import Path as PathParameter
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from fastapi_offline import FastAPIOffline
+from openfeature import api as openfeature
+from openfeature.evaluation_context import EvaluationContext
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
@@ -47,19 +51,27 @@ from starlette.routing import Match
 
 from ..config import LOOPBACK
 from ..errors import InvalidInput
+from ..flags.provider import FlagFileProvider
 from ..metrics import BAD_VERSION, LATENCY_BUCKETS, PAYMENT_OUTCOMES, VERSION
 from .faults import (
     FAULT_KINDS,
-    FLAG_BODY_SCHEMA,
     FLAGS,
     SERVICES,
     UnknownName,
     fault_body_schema,
     fault_kind,
     validate_fault,
-    validate_flag_body,
 )
-from .model import CATALOG, DEFAULT_CAPACITY, PRODUCT_IDS, ROUTES, SERVICE_TIME_MS, SERVICE_TIME_SIGMA
+from .model import (
+    CATALOG,
+    DEFAULT_CAPACITY,
+    FLAGS_HEADER,
+    PRODUCT_IDS,
+    ROUTES,
+    SERVICE_TIME_MS,
+    SERVICE_TIME_SIGMA,
+    USER_HEADER,
+)
 from .versions import TRACKS, VERSIONS, shop_version
 
 RECOMMENDATIONS_MS = 5.0
@@ -89,6 +101,9 @@ class ServiceSettings:
     """The release this process runs (kit.shop.versions); the bad_deploy fault switches it to 2.0.0 while set."""
     track: str = "stable"
     """stable, or canary for a release being tried beside it (kit.releases.canary); reported in build_info."""
+    flags_file: Path | None = None
+    """The flagd flag file the feature flags are evaluated from, reloaded when it changes (kit.flags); None:
+    every flag serves its code default."""
 
     def __post_init__(self) -> None:
         if not self.token:
@@ -167,8 +182,22 @@ class _Runtime:
         self.capacity = Capacity(self.slots, default_queue if settings.queue is None else settings.queue)
         self.rng = random.Random(settings.seed)
         self.faults: dict[str, dict[str, Any]] = {}
-        self.flags = {flag.name: flag.default for flag in FLAGS.values() if flag.service == service}
         self.registry = CollectorRegistry()
+        self.flag_defaults = {flag.name: flag.default for flag in FLAGS.values() if flag.service == service}
+        self.flag_provider: FlagFileProvider | None = None
+        self.flag_client = openfeature.get_client(f"{service}-{id(self)}")  # this app's own provider, by domain
+        if self.flag_defaults:
+            self.flag_evaluations = Counter(
+                "feature_flag_evaluations", "Feature flags evaluated for requests, by flag, value served and "
+                "OpenFeature reason (DISABLED: killed, the code default served)", ("flag", "value", "reason"),
+                registry=self.registry,
+            )
+            loads = Counter("feature_flag_file_loads", "Changed flag files looked at, by outcome (served, or "
+                            "refused and the last good flags kept)", ("outcome",), registry=self.registry)
+            if settings.flags_file is not None:
+                self.flag_provider = FlagFileProvider(
+                    settings.flags_file, self.flag_defaults,
+                    on_load=lambda served: loads.labels("served" if served else "refused").inc())
         self.shed_total: Counter | None = None
         self.http_requests = Counter(
             "http_requests_total", "Requests answered, by route template, method and status code",
@@ -193,6 +222,35 @@ class _Runtime:
     @property
     def version(self) -> str:
         return BAD_VERSION if "bad_deploy" in self.faults else self.settings.version
+
+    @asynccontextmanager
+    async def flags_served(self) -> AsyncIterator[None]:
+        """Evaluate this app's flags from its flag file (if it has one) while the block runs."""
+        if self.flag_provider is None:
+            yield
+            return
+        openfeature.set_provider_and_wait(self.flag_provider, self.flag_client.domain)
+        try:
+            yield
+        finally:
+            self.flag_provider.shutdown()
+
+    def flags_for(self, user: str | None, response: Response, *names: str) -> dict[str, bool]:
+        """Evaluate flags ``names`` for ``user`` (the request's ``USER_HEADER``, None for nobody in particular) and
+        name what was served in the response's ``FLAGS_HEADER``.
+
+        A flag that is killed (DISABLED), missing from the file, or that has no good file yet serves its code
+        default, ``FLAGS[name].default``. That default must be the safe path: the code as it was before the
+        flag, which is why every flag of the shop defaults to off.
+        """
+        context = EvaluationContext(user) if user else None
+        served = {}
+        for name in names:
+            details = self.flag_client.get_boolean_details(name, self.flag_defaults[name], context)
+            served[name] = details.value
+            self.flag_evaluations.labels(name, "on" if details.value else "off", str(details.reason)).inc()
+        response.headers[FLAGS_HEADER] = ",".join(f"{name}={'on' if on else 'off'}" for name, on in served.items())
+        return served
 
     def _set_version(self, version: str) -> None:
         self._build_info.clear()
@@ -230,25 +288,25 @@ class _Runtime:
                 held += step
 
     @asynccontextmanager
-    async def serving(self, route: str) -> AsyncIterator[None]:
-        """Hold a worker slot for the route's service time, with active faults applied."""
+    async def serving(self, route: str, flags: Mapping[str, bool] | None = None) -> AsyncIterator[None]:
+        """Hold a worker slot for the route's service time, with active faults and the ``flags`` served applied."""
         granted = await self.capacity.acquire()
         if granted is None:
             if self.shed_total is not None:
                 self.shed_total.inc()
             raise HTTPException(503, f"{self.service} is at capacity; request shed")
         try:
-            await asyncio.sleep(max(0.0, granted + self._service_time_ms(route) / 1000 - time.monotonic()))
+            await asyncio.sleep(max(0.0, granted + self._service_time_ms(route, flags or {}) / 1000 - time.monotonic()))
             self._maybe_fail(route)
             yield
         finally:
             self.capacity.release()
 
-    def _service_time_ms(self, route: str) -> float:
+    def _service_time_ms(self, route: str, flags: Mapping[str, bool]) -> float:
         mean = SERVICE_TIME_MS[route]
-        if route == "catalog" and self.flags.get("recommendations"):
+        if route == "catalog" and flags.get("recommendations"):
             mean += RECOMMENDATIONS_MS + self.faults.get("slow_recommendations", {}).get("ms", 0.0)
-        if route == "checkout" and self.flags.get("new_checkout"):
+        if route == "checkout" and flags.get("new_checkout"):
             mean = NEW_CHECKOUT_MS
         ms = self.rng.lognormvariate(math.log(mean) - SERVICE_TIME_SIGMA**2 / 2, SERVICE_TIME_SIGMA)
         release = VERSIONS[self.version]
@@ -428,6 +486,10 @@ def _refusals(*codes: int) -> dict[int | str, dict[str, Any]]:
 
 
 
+_USER = Header(None, alias=USER_HEADER, description="the user the request is for: the key a feature flag's rollout "
+               "buckets by (the same key always gets the same answer); without it, a rolled-out flag is off")
+
+
 def create_shop_app(settings: ServiceSettings) -> FastAPI:
     """The shop: catalog, product pages and a checkout that calls payments."""
     if not settings.payments_url:
@@ -447,14 +509,14 @@ def create_shop_app(settings: ServiceSettings) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        async with payments.connected():
+        async with payments.connected(), runtime.flags_served():
             yield
 
     app = _base_app(runtime, lifespan)
 
     @app.get(ROUTES["catalog"].path, responses=_refusals(500, 503))
-    async def catalog() -> list[dict[str, Any]]:
-        async with runtime.serving("catalog"):
+    async def catalog(response: Response, user: str | None = _USER) -> list[dict[str, Any]]:
+        async with runtime.serving("catalog", runtime.flags_for(user, response, "recommendations")):
             return list(CATALOG)
 
     @app.get(ROUTES["product"].path, responses=_refusals(404, 500, 503))
@@ -466,9 +528,9 @@ def create_shop_app(settings: ServiceSettings) -> FastAPI:
             return found
 
     @app.post(ROUTES["checkout"].path, responses=_refusals(400, 404, 422, 500, 502, 503, 504))
-    async def checkout(order: CheckoutRequest) -> dict[str, Any]:
+    async def checkout(order: CheckoutRequest, response: Response, user: str | None = _USER) -> dict[str, Any]:
         found = _product(order.product_id)
-        async with runtime.serving("checkout"):
+        async with runtime.serving("checkout", runtime.flags_for(user, response, "new_checkout")):
             order_id = f"o-{runtime.rng.getrandbits(48):012x}"
             amount = round(found["price"] * order.quantity, 2)
             await payments.pay(order_id, amount)
@@ -632,22 +694,22 @@ def _admin_router(runtime: _Runtime) -> APIRouter:
         return runtime.faults
 
     @router.get("/flags")
-    async def list_flags() -> dict[str, bool]:
-        return runtime.flags
+    async def list_flags() -> dict[str, str]:
+        """Each flag as this process serves it: on, off, a rollout (``25%``) or killed."""
+        provider = runtime.flag_provider
+        settings = provider.loaded.settings if provider else {}
+        return {name: settings[name].text if name in settings else ("on" if default else "off")
+                for name, default in runtime.flag_defaults.items()}
 
-    @router.put(
-        "/flags/{name}", responses=_refusals(400, 404), include_in_schema=bool(runtime.flags),
-        openapi_extra={"requestBody": {"required": True,
-                                       "content": {"application/json": {"schema": FLAG_BODY_SCHEMA}}}},
-    )
-    async def set_flag(
-        request: Request, name: str = PathParameter(json_schema_extra={"enum": list(runtime.flags)}),
-    ) -> dict[str, bool]:
-        if name not in runtime.flags:
-            flags = ", ".join(runtime.flags) or "none"
-            raise UnknownName("name", f"{runtime.service} has no flag {name!r}; its flags: {flags}")
-        runtime.flags[name] = validate_flag_body(name, await _json_object(request))
-        return runtime.flags
+    @router.get("/flags/file")
+    async def flag_file() -> dict[str, Any]:
+        """The flag file this process reads: ``digest`` (SHA-256, hex) of the last good file it serves, how many
+        good files it has ``loads``ed, and ``problem``, why the file on disk is refused (null when it is not)."""
+        provider = runtime.flag_provider
+        if provider is None:
+            return {"path": None, "digest": "", "loads": 0, "problem": None}
+        loaded = provider.loaded
+        return {"path": str(provider.path), "digest": loaded.digest, "loads": loaded.loads, "problem": loaded.problem}
 
     return router
 
@@ -716,6 +778,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--version", default=VERSION, choices=list(VERSIONS),
                         help=f"the release to run (kit.shop.versions; default {VERSION})")
     parser.add_argument("--track", default="stable", choices=TRACKS, help="stable, or canary beside it")
+    parser.add_argument("--flags-file", type=Path, help="flagd flag file to evaluate feature flags from (kit.flags)")
     parser.add_argument("--no-instrumentation", action="store_true", help="skip per-request metrics (benchmarks)")
     parser.add_argument("--allow-remote", action="store_true", help="allow a --host other than loopback")
     args = parser.parse_args(argv)
@@ -727,7 +790,7 @@ def main(argv: list[str] | None = None) -> None:
         settings = ServiceSettings(
             token=read_token(args.token_file), slots=args.slots, queue=args.queue, payments_url=args.payments_url,
             instrumentation=not args.no_instrumentation, seed=args.seed, secret_file=args.secret_file,
-            version=args.version, track=args.track,
+            version=args.version, track=args.track, flags_file=args.flags_file,
         )
     except InvalidInput as error:
         parser.error(str(error))

@@ -2,7 +2,9 @@
 
 It walks a fixed weighted cycle of shop journeys at a steady rate (open
 model: a slow response does not delay the next request), so the same
-faults give the same error ratios on every run.
+faults give the same error ratios on every run. Each request names a user
+(``USER_HEADER``), the n-th request the n-th of ``USERS`` keys in turn, so a
+flag rolled out to 25 % reaches a steady quarter of the traffic.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import urllib3
 
-from .model import ROUTES
+from .model import ROUTES, USER_HEADER, user_key
 
 # catalog 40 %, product 30 %, checkout 30 %, interleaved.
 CYCLE = ("catalog", "product", "checkout", "catalog", "product", "checkout",
@@ -25,11 +27,11 @@ _IN_FLIGHT = 64
 """Requests that may wait on a slow shop at once: the open model holds while fewer than these are stuck."""
 
 
-def _one(pool: urllib3.PoolManager, shop_url: str, journey: str, product: str) -> None:
+def _one(pool: urllib3.PoolManager, shop_url: str, journey: str, product: str, user: str) -> None:
     method, path, body = ROUTES[journey].request(product)
+    headers = {USER_HEADER: user} | ({"Content-Type": "application/json"} if body is not None else {})
     try:
-        pool.request(method, shop_url + path, body=None if body is None else json.dumps(body),
-                     headers={"Content-Type": "application/json"} if body is not None else None)
+        pool.request(method, shop_url + path, body=None if body is None else json.dumps(body), headers=headers)
     except urllib3.exceptions.HTTPError:
         pass  # failures are what the sandbox measures; the generator carries on
 
@@ -65,7 +67,7 @@ def run(shop_url: str, rps: float, duration: float | None = None) -> None:
             delay = due - time.monotonic()
             if delay > 0:
                 time.sleep(delay)
-            threads.submit(_one, pool, shop_url, journey, products[n % len(products)])
+            threads.submit(_one, pool, shop_url, journey, products[n % len(products)], user_key(n))
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -83,14 +83,15 @@ def test_check_is_the_older_name_of_verify_steady_state(monkeypatch):
 
 
 def test_changes_are_described_as_a_person_would():
-    before = {"faults:shop": {"bad_deploy": {}, "capacity": {"slots": 1}}, "flags:shop": {"recommendations": True},
+    before = {"faults:shop": {"bad_deploy": {}, "capacity": {"slots": 1}}, "flags:shop": {"recommendations": "on",
+                                                                                         "new_checkout": "25%"},
               "faults:payments": {"down": {}}, "flags:payments": {}, "pids": {"shop": 1, "payments": 2},
               "neighbour": True}
-    after = {"faults:shop": {}, "flags:shop": {"recommendations": False}, "faults:payments": None,
+    after = {"faults:shop": {}, "flags:shop": {"recommendations": "off", "new_checkout": "killed"}, "faults:payments": None,
              "flags:payments": None, "pids": {"shop": 1, "payments": 3}, "neighbour": False}
     assert describe_changes(before, after) == [
-        "rolled back to the previous version", "shop: capacity fault cleared", "flag recommendations turned off",
-        "payments restarted", "the noisy neighbour's load stopped",
+        "rolled back to the previous version", "shop: capacity fault cleared", "flag new_checkout was killed",
+        "flag recommendations turned off", "payments restarted", "the noisy neighbour's load stopped",
     ]
     assert describe_changes(before, before) == []
 

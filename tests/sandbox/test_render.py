@@ -153,3 +153,12 @@ def test_a_state_folder_too_deep_for_a_socket_gets_a_private_one_of_its_own(tmp_
     monkeypatch.setenv("XDG_RUNTIME_DIR", str(deep))  # itself too deep: the temporary folder then
     assert len(os.fsencode(config.paths.proxy_socket)) < SOCKET_PATH_LIMIT
     assert Config.from_env({}, state_dir=str(tmp_path)).paths.proxy_socket == tmp_path / "haproxy.sock"
+
+
+def test_the_flag_file_is_copied_from_the_sandbox_default_once_and_then_kept(config, tmp_path):
+    out = render(config, tmp_path / "out")
+    default = (Path(config.sandbox_dir) / "flags.flagd.json").read_text()
+    assert (out / "flags.flagd.json").read_text() == default
+    (out / "flags.flagd.json").write_text(default.replace('"defaultVariant": "off"', '"defaultVariant": "on"', 1))
+    render(config, out)  # `kit up` again: a flag someone changed stays changed
+    assert (out / "flags.flagd.json").read_text() != default

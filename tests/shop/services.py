@@ -13,7 +13,8 @@ import httpx
 import pytest
 
 from kit import localhttp
-from kit.config import REPO_ROOT, Config
+from kit.config import FLAGS_FILE, REPO_ROOT, Config
+from kit.flags import ensure_flags
 from kit.procs import ProcessRecord, alive, free_port, log_tail, spawn, stop, wait_until
 
 TOKEN = "test-token-0123456789"
@@ -50,12 +51,15 @@ def _start(name: str, argv: list[str], log: Path, url: str) -> ProcessRecord:
 
 @contextmanager
 def running_services(state: Path, *shop_argv: str) -> Iterator[Services]:
-    """Payments, then the shop (with ``shop_argv`` added), with their admin token in ``state``; both stopped after."""
+    """Payments, then the shop (with ``shop_argv`` added), with their admin token and the default flag file in
+    ``state`` (where a sandbox keeps them); both stopped after."""
     shop_port = free_port()  # no HAProxy here: the shop process is both the public and the stable shop
     config = Config(shop_port=shop_port, shop_stable_port=shop_port, payments_port=free_port(), state_dir=str(state))
     fd = os.open(config.token_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w") as fh:
         fh.write(TOKEN + "\n")
+    config.paths.rendered.mkdir()
+    ensure_flags(config.paths.flags, Path(config.sandbox_dir) / FLAGS_FILE)
     common = ["--host", "127.0.0.1", "--token-file", str(config.token_file)]
     records: list[ProcessRecord] = []
     try:
@@ -65,7 +69,8 @@ def running_services(state: Path, *shop_argv: str) -> Iterator[Services]:
         ))
         records.append(_start(
             "shop",
-            ["shop", *common, "--port", str(config.shop_port), "--payments-url", config.url("payments"), *shop_argv],
+            ["shop", *common, "--port", str(config.shop_port), "--payments-url", config.url("payments"),
+             "--flags-file", str(config.paths.flags), *shop_argv],
             state / "shop.log", config.url("shop"),
         ))
         yield Services(config.url("shop"), config.url("payments"), TOKEN, config)
