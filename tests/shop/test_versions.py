@@ -35,7 +35,7 @@ def _runtime(version: str) -> _Runtime:
 def test_a_latency_regression_adds_its_milliseconds_to_every_business_request():
     stable, slower = _runtime(VERSION), _runtime("1.3.0")
     for route in ("catalog", "product", "checkout"):  # the same seed draws the same service times
-        assert slower._service_time_ms(route) - stable._service_time_ms(route) == pytest.approx(30.0)
+        assert slower._service_time_ms(route, {}) - stable._service_time_ms(route, {}) == pytest.approx(30.0)
 
 
 def test_an_error_regression_fails_its_share_of_business_requests():
