@@ -1,11 +1,13 @@
-"""`kit release`: a canary shop beside the stable one, behind HAProxy: deploy, weight, promote, roll back, status."""
+"""`kit release`: a canary shop beside the stable one, behind HAProxy: deploy, weight, promote, roll back, status, and
+a release plan walked ring by ring (`kit release run`)."""
 
 from __future__ import annotations
 
 import argparse
 
+from ..config import CONTENT
 from ..shop.versions import VERSIONS
-from . import command, listing
+from . import command, listing, local_time, text_table
 
 
 def _percent(text: str) -> int:
@@ -26,12 +28,20 @@ def _release_arguments(p: argparse.ArgumentParser) -> None:
     actions.add_parser("promote", help="the canary's version becomes stable; the canary stops")
     actions.add_parser("rollback", help="take every request off the canary and stop it")
     actions.add_parser("status", help="the stable version, the canary and the weights HAProxy applies")
+    plans = sorted(path.stem for path in CONTENT.releases.glob("*.yml"))
+    r = actions.add_parser("run", help="walk a release plan's rings with VERSION as the canary, judging every step: "
+                                       "promote, pause or roll back", epilog=epilog,
+                           formatter_class=argparse.RawDescriptionHelpFormatter)
+    r.add_argument("plan", metavar="PLAN", help=f"a plan in releases/ ({listing(plans)}) or a plan file")
+    r.add_argument("version", metavar="VERSION", help=listing(VERSIONS))
 
 
 @command("release", "a canary shop beside the stable one: deploy, weight, promote, rollback or status",
          _release_arguments)
 def _release(args: argparse.Namespace) -> int:
     from ..releases import canary
+    if args.action == "run":
+        return _run(args)
     if args.action == "deploy":
         result = canary.deploy(args.version)
     elif args.action == "weight":
@@ -46,3 +56,27 @@ def _release(args: argparse.Namespace) -> int:
     if result.proxy_weights:
         print("HAProxy weights: " + ", ".join(f"{server} {weight}" for server, weight in result.proxy_weights.items()))
     return 0
+
+
+def _run(args: argparse.Namespace) -> int:
+    """Exit 0 when the canary was promoted, 1 when it was paused or rolled back; a refused plan is InvalidInput (2)."""
+    from ..releases import runner
+
+    result = runner.run(args.plan, args.version)
+    rows = [(step.ring + 1, f"{step.weight} %", f"{step.judgments[-1].end - step.started_at:.0f} s",
+             len(step.judgments), step.verdict.value, step.judgments[-1].reason) for step in result.steps]
+    print()
+    print(text_table(("ring", "weight", "judged", "judgments", "verdict", "reason"), rows))
+    exposure = result.exposure
+    print(f"\n{result.outcome.replace('_', ' ')}: {result.reason}")
+    print(f"canary started {local_time(exposure.canary_started_at)}; first request "
+          f"{_after(exposure.seconds(exposure.first_traffic_at))}")
+    if result.outcome == "rolled_back":
+        print(f"judge failed {_after(exposure.seconds(exposure.failed_at))}; last canary request "
+              f"{_after(exposure.seconds(exposure.zero_traffic_at))} ({exposure.failure_to_zero_s:+.2f} s from the "
+              f"failed judgment; then {exposure.confirming_requests} requests to stable, none to the canary)")
+    return 0 if result.outcome == "promoted" else 1
+
+
+def _after(seconds: float) -> str:
+    return "never" if seconds != seconds else f"{seconds:.2f} s after"
