@@ -63,19 +63,26 @@ def _run(args: argparse.Namespace) -> int:
     from ..releases import runner
 
     result = runner.run(args.plan, args.version)
+    print()
+    print(run_summary(result))
+    return 0 if result.outcome == "promoted" else 1
+
+
+def run_summary(result) -> str:
+    """A ``kit.releases.runner.ReleaseRun`` as `kit release run` ends: a row per ring, the outcome, the exposure."""
     rows = [(step.ring + 1, f"{step.weight} %", f"{step.judgments[-1].end - step.started_at:.0f} s",
              len(step.judgments), step.verdict.value, step.judgments[-1].reason) for step in result.steps]
-    print()
-    print(text_table(("ring", "weight", "judged", "judgments", "verdict", "reason"), rows))
     exposure = result.exposure
-    print(f"\n{result.outcome.replace('_', ' ')}: {result.reason}")
-    print(f"canary started {local_time(exposure.canary_started_at)}; first request "
-          f"{_after(exposure.seconds(exposure.first_traffic_at))}")
+    lines = [text_table(("ring", "weight", "judged", "judgments", "verdict", "reason"), rows) if rows
+             else "no ring started", "",
+             f"{result.outcome.replace('_', ' ')}: {result.reason}",
+             f"canary started {local_time(exposure.canary_started_at)}; first request "
+             f"{_after(exposure.seconds(exposure.first_traffic_at))}"]
     if result.outcome == "rolled_back":
-        print(f"judge failed {_after(exposure.seconds(exposure.failed_at))}; last canary request "
-              f"{_after(exposure.seconds(exposure.zero_traffic_at))} ({exposure.failure_to_zero_s:+.2f} s from the "
-              f"failed judgment; then {exposure.confirming_requests} requests to stable, none to the canary)")
-    return 0 if result.outcome == "promoted" else 1
+        lines.append(f"judge failed {_after(exposure.seconds(exposure.failed_at))}; last canary request "
+                     f"{_after(exposure.seconds(exposure.zero_traffic_at))} ({exposure.failure_to_zero_s:+.2f} s from "
+                     f"the failed judgment; then {exposure.confirming_requests} requests to stable, none to the canary)")
+    return "\n".join(lines)
 
 
 def _after(seconds: float) -> str:

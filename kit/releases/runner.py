@@ -63,6 +63,7 @@ CONFIRM_REQUESTS = 20
 """Requests the stable shop must get after a rollback, with none to the canary, before zero traffic is taken as
 measured: at the lab's rates, well under a second."""
 CONFIRM_TIMEOUT_S = 30.0
+LIVE_WAIT_SCRAPES = 10
 LIVE_WINDOW_SCRAPES = 30
 """The live rate and baseline are read over this many scrape intervals, at least 30 s: long enough for a steady
 rate, short enough that a previous run's extra traffic has mostly left the window."""
@@ -380,7 +381,7 @@ def run(plan: ReleasePlan | str | Path, version: str, *, config: Config | None =
         raise InvalidInput("sample_interval", (
             f"{plan.sample_interval_s:g} s holds fewer than two scrapes of the {config.profile} profile ({scrape_s:g} s "
             f"each), and increase() needs two samples in its window; use at least {2 * scrape_s:g}s"), source=plan.source)
-    traffic = query.live_traffic(max(30.0, LIVE_WINDOW_SCRAPES * scrape_s), config=config)
+    traffic = _live_traffic(config, scrape_s)
     rate, powers = check_power(plan, traffic)
     release = _Release(plan, version, config, say, gate)
     say(f"{release._elapsed()} {plan.name}: {rate:.1f} req/s ({traffic.request_rate:.1f} live + {plan.traffic_rps:g} "
@@ -405,6 +406,19 @@ def run(plan: ReleasePlan | str | Path, version: str, *, config: Config | None =
         _stop_traffic(extra, config)
     return ReleaseRun(plan, version, outcome, reason, tuple(release.steps), exposure, traffic, rate, powers,
                       release.begun, time.time())
+
+
+def _live_traffic(config: Config, scrape_s: float) -> LiveTraffic:
+    """The live traffic, waiting up to ``LIVE_WAIT_SCRAPES`` scrapes for a rate: a sandbox just started has none yet."""
+    window = max(30.0, LIVE_WINDOW_SCRAPES * scrape_s)
+    latest = query.live_traffic(window, config=config)
+
+    def measured() -> LiveTraffic | None:
+        nonlocal latest
+        latest = query.live_traffic(window, config=config)
+        return latest if latest.request_rate > 0 and math.isfinite(latest.baseline_error_ratio) else None
+
+    return polling.wait_until(measured, LIVE_WAIT_SCRAPES * scrape_s, scrape_s / 2) or latest
 
 
 def _abandon(config: Config, say: Callable[[str], None]) -> None:
