@@ -36,7 +36,7 @@ def _release_arguments(p: argparse.ArgumentParser) -> None:
     r.add_argument("version", metavar="VERSION", help=listing(VERSIONS))
 
 
-@command("release", "a canary shop beside the stable one: deploy, weight, promote, rollback or status",
+@command("release", "a canary shop beside the stable one: deploy, weight, promote, rollback, status, or run a plan",
          _release_arguments)
 def _release(args: argparse.Namespace) -> int:
     from ..releases import canary

@@ -5,6 +5,7 @@
 docstring says: no series at all is an empty tuple, a timestamp missing from an answer is NaN, and errors
 without any 5xx series are zeros (``or on() vector(0)``). A scrape gap is a gap on every series of the track,
 so an interval whose request count is missing has a NaN error count too, whatever ``vector(0)`` filled in.
+A negative count is a counter reset (the process restarted within the interval): NaN as well, a gap.
 
 ``live_traffic`` reads what the power check needs before a release starts: the service's request rate over
 both tracks and the stable track's error ratio, over a recent window.
@@ -43,17 +44,24 @@ def _selector(track: str | None, errors: bool = False, metric: str = "http_reque
     return f"{metric}{{{', '.join(labels)}}}"
 
 
+def _delta(selector: str, step: str, by: str = "") -> str:
+    """The counters' growth over the ``step`` up to each timestamp: the sum now minus the sum one step before, or
+    minus nothing when there was no series yet (a canary's first request, its first 5xx)."""
+    now, before = f"sum{by} ({selector})", f"sum{by} ({selector} offset {step})"
+    return f"({now} - ({before} or {now} * 0))"
+
+
 def expressions(track: str, step: str) -> dict[str, str]:
     """The PromQL of each field for ``track`` with ``step`` as a Prometheus duration (``2s``): see
     ``kit.releases.series``. Raises InvalidInput for a track other than stable or canary."""
     if track not in TRACKS:
         raise InvalidInput("track", f"must be one of {', '.join(TRACKS)}, got {track!r}")
-    buckets = _selector(track, metric="http_request_duration_seconds_bucket")
+    buckets = _delta(_selector(track, metric="http_request_duration_seconds_bucket"), step, " by (le)")
     return {
-        "requests": f"sum(increase({_selector(track)}[{step}]))",
-        "errors": f"sum(increase({_selector(track, errors=True)}[{step}])) or on() vector(0)",
-        "latency_p50_s": f"histogram_quantile(0.5, sum by (le) (rate({buckets}[{step}])))",
-        "latency_p99_s": f"histogram_quantile(0.99, sum by (le) (rate({buckets}[{step}])))",
+        "requests": _delta(_selector(track), step),
+        "errors": f"{_delta(_selector(track, errors=True), step)} or on() vector(0)",
+        "latency_p50_s": f"histogram_quantile(0.5, {buckets})",
+        "latency_p99_s": f"histogram_quantile(0.99, {buckets})",
     }
 
 
@@ -92,11 +100,11 @@ def series_from_answers(track: str, step_s: float, timestamps: tuple[float, ...]
                         answers: Mapping[str, pd.DataFrame]) -> TrackSeries:
     """A ``TrackSeries`` from the four answers (by field, ``FIELDS``) of one track's range queries over
     ``timestamps``, mapped as the module docstring says."""
-    requests = on_grid(answers["requests"], timestamps)
+    requests = tuple(math.nan if value < 0 else value for value in on_grid(answers["requests"], timestamps))
     if not requests:
         return TrackSeries(track, step_s, (), ())
     errors = on_grid(answers["errors"], timestamps) or tuple(0.0 for _ in requests)
-    errors = tuple(math.nan if math.isnan(r) else e for r, e in zip(requests, errors))
+    errors = tuple(math.nan if math.isnan(r) or e < 0 else e for r, e in zip(requests, errors))
     latency = {name: on_grid(answers[name], timestamps) or tuple(math.nan for _ in requests)
                for name in ("latency_p50_s", "latency_p99_s")}
     return TrackSeries(track, step_s, requests, errors, **latency)

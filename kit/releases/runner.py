@@ -51,7 +51,7 @@ from .series import Verdict
 __all__ = ["CONFIRM_REQUESTS", "OUTCOMES", "Exposure", "Gate", "Judgment", "ReleaseRun", "Step", "check_power", "run"]
 
 OUTCOMES: tuple[str, ...] = ("promoted", "paused", "rolled_back")
-Gate = Callable[[int], "str | None"]
+Gate = Callable[[int], str | None]
 """Asked before every weight increase with the weight about to be set (percent; 100 for the promotion): a
 reason to refuse it, or None to let it pass."""
 
@@ -222,7 +222,6 @@ class _Watch:
         self.first_at: float | None = None
         self.last_at: float | None = None
         self.stable_since_canary = 0
-        self.problem: KitError | None = None
         self._thread = threading.Thread(target=self._run, name="release-watch", daemon=True)
         self._thread.start()
 
@@ -230,8 +229,7 @@ class _Watch:
         while not self._stop.wait(WATCH_INTERVAL_S):
             try:
                 counts = canary.request_counts(self._config)
-            except KitError as error:  # HAProxy restarting: the next reading tells
-                self.problem = error
+            except KitError:  # HAProxy restarting: the next reading tells
                 continue
             now = time.time()
             with self._lock:
@@ -283,15 +281,17 @@ def _marks(duration_s: float, every_s: float) -> list[float]:
 class _Release:
     """One run's state while it walks the rings; ``run`` makes one and returns its ``ReleaseRun``."""
 
-    def __init__(self, plan: ReleasePlan, version: str, config: Config, say: Callable[[str], None],
+    def __init__(self, plan: ReleasePlan, version: str, config: Config, progress: Callable[[str], None] | None,
                  gate: Gate | None) -> None:
-        self.plan, self.version, self.config, self.say, self.gate = plan, version, config, say, gate
+        self.plan, self.version, self.config, self.progress, self.gate = plan, version, config, progress, gate
         self.lag_s = 1.5 * parse_duration(config.profile_spec.scrape_interval)
         self.steps: list[Step] = []
         self.begun = time.time()
 
-    def _elapsed(self) -> str:
-        return f"[{time.time() - self.begun:5.1f} s]"
+    def say(self, line: str) -> None:
+        """One line of progress, after the seconds since the run began."""
+        if self.progress is not None:
+            self.progress(f"[{time.time() - self.begun:5.1f} s] {line}")
 
     def walk(self, watch: _Watch, started_at: float) -> tuple[str, str, Exposure]:
         """Ring by ring to an outcome: (outcome, reason, exposure)."""
@@ -303,7 +303,7 @@ class _Release:
             if i == 0:
                 canary.wait_scraped("canary", self.version, config=config)
             canary.set_weight(ring.weight, config=config)
-            self.say(f"{self._elapsed()} ring {i + 1}/{len(plan.rings)}: {ring.weight} % of requests to "
+            self.say(f"ring {i + 1}/{len(plan.rings)}: {ring.weight} % of requests to "
                      f"{self.version} for {ring.duration_s:g} s")
             step = self._judge_ring(i)
             self.steps.append(step)
@@ -316,7 +316,7 @@ class _Release:
         if refused:
             return self._pause(f"the gate refused the promotion to 100 %: {refused}", watch, started_at)
         canary.promote(config=config)
-        self.say(f"{self._elapsed()} promoted: {self.version} is the stable shop")
+        self.say(f"promoted: {self.version} is the stable shop")
         return "promoted", f"every ring passed; {self.version} is stable", Exposure(started_at, watch.first_at)
 
     def _judge_ring(self, index: int) -> Step:
@@ -334,7 +334,7 @@ class _Release:
             result = plan.judge_tracks(baseline, canary_series)
             judged = Judgment(index, ring.weight, begun, end, time.time(), result.verdict, result.reason, result)
             judgments.append(judged)
-            self.say(f"{self._elapsed()}   {ring.weight:>3} % {end - begun:5.0f}/{ring.duration_s:g} s  "
+            self.say(f"  {ring.weight:>3} % {end - begun:5.0f}/{ring.duration_s:g} s  "
                      f"{result.verdict.value:<8} {result.reason}")
             if result.verdict is Verdict.ROLLBACK:
                 break
@@ -343,7 +343,7 @@ class _Release:
     def _pause(self, reason: str, watch: _Watch, started_at: float) -> tuple[str, str, Exposure]:
         canary.pause(reason, config=self.config)
         weight = canary.status(self.config).weight_percent
-        self.say(f"{self._elapsed()} paused at {weight} %: {reason}; `kit release weight|promote|rollback` decides")
+        self.say(f"paused at {weight} %: {reason}; `kit release weight|promote|rollback` decides")
         return "paused", reason, Exposure(started_at, watch.first_at)
 
     def _rollback(self, reason: str, watch: _Watch, started_at: float, step: Step) -> tuple[str, str, Exposure]:
@@ -356,8 +356,9 @@ class _Release:
         shown = (f"last canary request {exposure.failure_to_zero_s:+.2f} s after the failed judgment, "
                  f"{exposure.seconds(exposure.zero_traffic_at):.1f} s after the canary started")
         if not confirmed:
-            shown += f" (unconfirmed: only {watch.stable_since_canary} stable requests followed in {CONFIRM_TIMEOUT_S:g} s)"
-        self.say(f"{self._elapsed()} rolled back: {reason}; {shown}")
+            shown += (f" (unconfirmed: only {watch.stable_since_canary} stable requests followed in "
+                      f"{CONFIRM_TIMEOUT_S:g} s)")
+        self.say(f"rolled back: {reason}; {shown}")
         return "rolled_back", reason, exposure
 
 
@@ -375,30 +376,31 @@ def run(plan: ReleasePlan | str | Path, version: str, *, config: Config | None =
     config = resolve(config)
     plan = plan if isinstance(plan, ReleasePlan) else load_plan(plan)
     shop_version(version)
-    say = progress or (lambda _: None)
     scrape_s = parse_duration(config.profile_spec.scrape_interval)
     if plan.sample_interval_s < 2 * scrape_s:
         raise InvalidInput("sample_interval", (
-            f"{plan.sample_interval_s:g} s holds fewer than two scrapes of the {config.profile} profile ({scrape_s:g} s "
-            f"each), and increase() needs two samples in its window; use at least {2 * scrape_s:g}s"), source=plan.source)
+            f"{plan.sample_interval_s:g} s holds fewer than two scrapes of the {config.profile} profile "
+            f"({scrape_s:g} s each), and increase() needs two samples in its window; use at least "
+            f"{2 * scrape_s:g}s"), source=plan.source)
     traffic = _live_traffic(config, scrape_s)
     rate, powers = check_power(plan, traffic)
-    release = _Release(plan, version, config, say, gate)
-    say(f"{release._elapsed()} {plan.name}: {rate:.1f} req/s ({traffic.request_rate:.1f} live + {plan.traffic_rps:g} "
-        f"the plan adds), stable errors {traffic.baseline_error_ratio:.2%}; each ring can see "
-        f"+{plan.detect.error_ratio_increase:.2%} errors: " + ", ".join(
-            f"{ring.weight} % needs {power.seconds:.1f} s of {ring.duration_s:g}" for ring, power in zip(plan.rings, powers)))
+    release = _Release(plan, version, config, progress, gate)
+    needs = ", ".join(f"{ring.weight} % needs {power.seconds:.1f} s of {ring.duration_s:g}"
+                      for ring, power in zip(plan.rings, powers))
+    release.say(f"{plan.name}: {rate:.1f} req/s ({traffic.request_rate:.1f} live + {plan.traffic_rps:g} the plan "
+                f"adds), stable errors {traffic.baseline_error_ratio:.2%}; to see +{plan.detect.error_ratio_increase:.2%} "
+                f"errors {needs}")
     extra = _start_traffic(plan, config)
     try:
         watch = _Watch(config)
         try:
             started_at = time.time()
             deployed = canary.deploy(version, config=config)
-            say(f"{release._elapsed()} deployed {version} as the canary (pid {deployed.canary_pid}) at 0 %")
+            release.say(f"deployed {version} as the canary (pid {deployed.canary_pid}) at 0 %")
             try:
                 outcome, reason, exposure = release.walk(watch, started_at)
             except BaseException:
-                _abandon(config, say)
+                _abandon(config, release.say)
                 raise
         finally:
             watch.stop()

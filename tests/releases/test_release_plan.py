@@ -39,12 +39,12 @@ def test_the_shipped_plans_load_and_fit_their_profiles():
     assert {"lab", "realistic"} <= set(plan_names())
     lab, realistic = load_plan("lab"), load_plan("realistic")
     assert [(r.weight, r.duration_s) for r in lab.rings] == [(10, 10.0), (50, 8.0)]
-    assert (lab.judge, lab.sample_interval_s, lab.judge_every_s, lab.traffic_rps) == ("conditions", 2.0, 2.0, 40.0)
+    assert (lab.judge, lab.sample_interval_s, lab.judge_every_s, lab.traffic_rps) == ("conditions", 2.0, 2.0, 80.0)
     assert isinstance(lab.settings, Conditions) and lab.settings.min_measurements == 3
     assert lab.slo == "shop-availability" and lab.source == "releases/lab.yml"
     assert realistic.judge == "statistical" and isinstance(realistic.settings, StatisticalSettings)
     assert [r.weight for r in realistic.rings] == [1, 10, 50] and realistic.traffic_rps == 0
-    # the lab plan passes its power check at the lab's 8 req/s plus its own 40; the realistic one at 8 req/s
+    # the lab plan passes its power check at the lab's 8 req/s plus its own 80; the realistic one at 8 req/s
     assert len(check_power(lab, _traffic(8.0))[1]) == 2
     assert check_power(realistic, _traffic(8.0))[0] == 8.0
 
@@ -115,7 +115,7 @@ def test_each_judge_lets_its_own_margin_pass():
 
 
 def test_a_ring_too_short_to_see_the_regression_is_refused_with_the_length_it_needs(tmp_path):
-    needed = step_duration(0.0, 8.0 + 40.0, 0.1, 0.08, margin=0.005).seconds
+    needed = step_duration(0.0, 8.0 + 80.0, 0.1, 0.08, margin=0.005, power=0.95).seconds
     assert 5 < needed < 10  # the lab plan's first ring (10 s) is long enough at the lab's rate and its own traffic
     path = tmp_path / "quiet.yml"
     path.write_text(yaml.safe_dump(_changed(lambda p: p.pop("traffic"))))  # the lab's 8 req/s alone
@@ -123,7 +123,7 @@ def test_a_ring_too_short_to_see_the_regression_is_refused_with_the_length_it_ne
         check_power(load_plan(path), _traffic(8.0))
     assert refused.value.field == "rings[0].duration" and refused.value.source == str(path)
     seconds = int(re.search(r"needs (\d+) s at weight 0.1 of 8 req/s", refused.value.problem).group(1))
-    assert seconds == math.ceil(step_duration(0.0, 8.0, 0.1, 0.08, margin=0.005).seconds) > 10
+    assert seconds == math.ceil(step_duration(0.0, 8.0, 0.1, 0.08, margin=0.005, power=0.95).seconds) > 10
 
 
 def test_a_regression_the_judge_lets_pass_and_a_silent_shop_are_refused():
