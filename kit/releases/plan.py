@@ -14,7 +14,7 @@ A plan is a YAML file in ``releases/`` (``kit.config.CONTENT.releases``), read o
     a ring needs stable traffic to compare with, so none is at 100.
 ``sample_interval``
     the step of the range queries: one value per track per interval (``kit.releases.query``). It must hold at
-    least two scrapes (``increase`` needs two samples), which the runner checks against the sandbox's profile.
+    least two scrapes, which the runner checks against the sandbox's profile.
 ``judge_every``
     how often the runner judges within a ring, at least one ``sample_interval``; the last judgment falls at
     the end of the ring.

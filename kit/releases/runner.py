@@ -3,9 +3,10 @@
 ``run`` is the plan runner behind `kit release run`. In order:
 
 1. Refuse, before anything starts, a plan the sandbox cannot carry out: a ``sample_interval`` shorter than two
-   scrapes, or a ring too short to see the plan's regression (``kit.releases.power.require_step_power``, with
-   the live request rate plus the traffic the plan adds, the stable track's error ratio, and the judge's own
-   margin, ``ReleasePlan.margin``).
+   scrapes (at one scrape an interval, scrape jitter empties one interval and doubles the next), or a ring
+   too short to see the plan's regression (``kit.releases.power.require_step_power``, with the live request
+   rate plus the traffic the plan adds, the stable track's error ratio, and the judge's own margin,
+   ``ReleasePlan.margin``). A sandbox just started is given ``LIVE_WAIT_SCRAPES`` scrapes to show a rate.
 2. Start the plan's extra traffic (``kit.shop.traffic`` through the proxy, stopped when the run ends, and by
    itself ``TRAFFIC_SPARE_S`` after the rings would have ended should the runner die), deploy the canary at
    0 %, and wait until Prometheus scrapes it, so the first ring's requests are all seen.
@@ -380,8 +381,8 @@ def run(plan: ReleasePlan | str | Path, version: str, *, config: Config | None =
     if plan.sample_interval_s < 2 * scrape_s:
         raise InvalidInput("sample_interval", (
             f"{plan.sample_interval_s:g} s holds fewer than two scrapes of the {config.profile} profile "
-            f"({scrape_s:g} s each), and increase() needs two samples in its window; use at least "
-            f"{2 * scrape_s:g}s"), source=plan.source)
+            f"({scrape_s:g} s each): at one scrape an interval, a late scrape empties one interval and doubles the "
+            f"next; use at least {2 * scrape_s:g}s"), source=plan.source)
     traffic = _live_traffic(config, scrape_s)
     rate, powers = check_power(plan, traffic)
     release = _Release(plan, version, config, progress, gate)
