@@ -77,10 +77,10 @@ def test_the_expressions_are_the_documented_ones():
 def test_the_growth_of_the_live_counters_counts_every_request(live):
     """Δ at consecutive timestamps leaves nothing out: summed, it is the counter's growth end to end."""
     selector = f'http_requests_total{{job="shop", track="stable", route=~"{query.BUSINESS_ROUTES}"}}'
-    prom.wait_for(f"sum({selector} offset 12s) > 0", timeout=60, config=live)  # 12 s of business traffic
+    prom.wait_for(f"sum({selector} offset 8s) > 0", timeout=60, config=live)  # 8 s of business traffic
     end = time.time() - 2
-    track = query.track_series("stable", end - 8, end, 2.0, config=live)
-    grown = prom.scalar(f"sum({selector}) - sum({selector} offset 10s)", at=end, config=live)
+    track = query.track_series("stable", end - 4, end, 2.0, config=live)
+    grown = prom.scalar(f"sum({selector}) - sum({selector} offset 6s)", at=end, config=live)
     assert all(r == int(r) for r in track.requests)  # whole requests, not extrapolated
     assert sum(track.requests) == grown
 
