@@ -57,6 +57,11 @@ class ContentPaths:
         """labs/: the released labs, generated from solutions/ by kit.grading and copied by kit.grading.workcopy."""
         return self.root / "labs"
 
+    @property
+    def releases(self) -> Path:
+        """releases/: the release plans (<name>.yml) that `kit release run` walks (kit.releases.plan)."""
+        return self.root / "releases"
+
 
 CONTENT = ContentPaths(REPO_ROOT)
 

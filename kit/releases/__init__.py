@@ -9,6 +9,9 @@ Modules:
   (``judge_conditions``)
 - ``statistical``: canary against baseline per metric (``judge_statistically``)
 - ``power``: how long a ring step must run to see a stated regression (``step_duration``)
+- ``query``: the judges' per-track series and the live traffic, from Prometheus (``track_series``, ``live_traffic``)
+- ``plan``: release plans from ``releases/*.yml`` (``load_plan``, ``ReleasePlan``)
+- ``runner``: `kit release run`: a plan's rings walked with a real canary (``runner.run``, ``ReleaseRun``)
 - ``simulate``: synthetic per-track series shaped like the sandbox's traffic
 - ``gate``: the error-budget gate a release passes before every weight increase (``evaluate``, ``GateDecision``)
 - ``deploylog``: the durable log of deploys, promotions, rollbacks and flag changes
@@ -27,13 +30,17 @@ from typing import Any
 
 _EXPORTS = {
     "CanaryStatus": "canary", "deploy": "canary", "set_weight": "canary", "promote": "canary",
-    "rollback": "canary", "measure_split": "canary", "SplitMeasurement": "split",
+    "rollback": "canary", "measure_split": "canary", "pause": "canary", "request_counts": "canary",
+    "SplitMeasurement": "split",
     "TrackSeries": "series", "Verdict": "series", "TRACKS": "series", "describe_problem": "series",
     "Thresholds": "checks", "ThresholdResult": "checks", "Conditions": "checks", "ConditionResult": "checks",
     "Check": "checks", "judge_thresholds": "checks", "judge_conditions": "checks",
     "MetricSpec": "statistical", "MetricScore": "statistical", "StatisticalSettings": "statistical",
     "StatisticalResult": "statistical", "DEFAULT_METRICS": "statistical", "judge_statistically": "statistical",
     "StepPower": "power", "step_duration": "power", "require_step_power": "power",
+    "LiveTraffic": "query", "track_series": "query", "live_traffic": "query",
+    "ReleasePlan": "plan", "Ring": "plan", "Detect": "plan", "load_plan": "plan",
+    "ReleaseRun": "runner", "Step": "runner", "Judgment": "runner", "Exposure": "runner",
     "simulate_track": "simulate", "SHAPES": "simulate", "VersionShape": "simulate",
     "GateDecision": "gate", "BurnAlert": "gate", "evaluate": "gate",
     "DeployEvent": "deploylog",
@@ -43,7 +50,7 @@ _EXPORTS = {
     "place": "tiers",
 }
 _MODULES = ("canary", "split", "series", "checks", "statistical", "power", "simulate", "deploylog", "incidents", "dora", "tiers",
-            "deployhistory", "gate", "flags")
+            "deployhistory", "gate", "flags", "query", "plan", "runner")
 
 __all__ = sorted([*_EXPORTS, *_MODULES])
 

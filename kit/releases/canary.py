@@ -30,7 +30,8 @@ from . import deploylog
 from .deploylog import DeployEvent
 from .split import SplitMeasurement
 
-__all__ = ["CanaryStatus", "deploy", "measure_split", "promote", "restore", "rollback", "set_weight", "status"]
+__all__ = ["CanaryStatus", "deploy", "measure_split", "pause", "promote", "request_counts", "restore", "rollback",
+           "set_weight", "status", "wait_scraped"]
 
 CANARY = "canary"
 """The canary's name as a sandbox companion, its log's name, and its server's name in HAProxy's backend."""
@@ -152,6 +153,23 @@ def rollback(*, config: Config | None = None) -> CanaryStatus:
     return status(config)
 
 
+def pause(reason: str, *, config: Config | None = None) -> CanaryStatus:
+    """Hold the canary where it is and log a pause with ``reason`` (an inconclusive judgment, a closed gate).
+
+    Nothing changes in HAProxy: the canary keeps its weight until a person (or a later run) raises it, promotes
+    it or rolls it back. Raises InvalidInput (field ``canary``) when no canary runs.
+    """
+    config = resolve(config)
+    release = ReleaseRecord.load(config)
+    if _canary_record(config) is None or release.canary is None:
+        raise InvalidInput("canary", "no canary is running to pause; `kit release deploy VERSION` starts one")
+    version = shop_version(release.canary)
+    deploylog.append([DeployEvent("pause", version.version, version.commit, version.committed_at.timestamp(),
+                                  time.time(), f"{getpass.getuser()} (kit release)",
+                                  f"held at {release.canary_weight} %: {reason}")], config=config)
+    return status(config)
+
+
 def restore(config: Config | None = None) -> tuple[str, ...]:
     """Back to the release every sandbox starts with: no canary, the stable shop on 1.0.0; what was undone, a
     sentence each (``kit.lab.reset``)."""
@@ -204,6 +222,20 @@ def measure_split(requests: int, *, timeout: float = 60.0, config: Config | None
         raise KitError(f"fewer than {requests} requests reached the shop in {timeout:g} s; is traffic running "
                        "(`kit status`)?")
     return SplitMeasurement(after["stable"] - before["stable"], after[CANARY] - before[CANARY], weight)
+
+
+def request_counts(config: Config | None = None) -> dict[str, int]:
+    """Requests HAProxy has handed each server since it started, ``{"stable": n, "canary": m}`` (``show stat``'s
+    ``stot``, as ``measure_split`` reads them); the difference of two readings is the traffic between them.
+    SandboxNotReady when HAProxy does not answer."""
+    return _server_requests(resolve(config))
+
+
+def wait_scraped(track: str, version: str, *, config: Config | None = None) -> None:
+    """Until Prometheus has scraped the shop's ``track`` target labelled ``version``: a judge that reads the canary's
+    series before then reads nothing, or misses the requests served before the first scrape. SandboxNotReady when
+    it has not within twice ``DISCOVERY_DELAY_S`` plus five scrape intervals."""
+    _wait_scraped(resolve(config), track, version)
 
 
 def _server_requests(config: Config) -> dict[str, int]:

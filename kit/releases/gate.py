@@ -296,12 +296,13 @@ def burn_alerts(spec: SLOSpec, *, config: Config | None = None) -> tuple[BurnAle
 
 
 def evaluate(slo: str | Path | SLOSpec, *, version: str, config: Config | None = None, exemption: str | None = None,
-             reason: str = "", actor: str | None = None) -> GateDecision:
+             reason: str = "", actor: str | None = None, record: bool = True) -> GateDecision:
     """Ask the gate whether ``version`` may take more traffic, under the SLO ``slo`` (a name in slos/, a file, or
     an ``SLOSpec``): its remaining budget and firing burn-rate alerts, read from the sandbox's Prometheus now.
 
     Call it before every weight increase. A closed gate passed on ``exemption`` (P0 or security, with
-    ``reason``) appends one ``exempt`` event to the deploy log, by ``actor`` (default: this user, via the gate).
+    ``reason``) appends one ``exempt`` event to the deploy log, by ``actor`` (default: this user, via the gate),
+    unless ``record`` is False: a release run records its exemption once, not at every ring.
     No data is a refusal naming what is missing (``GateDecision.missing``), never an exception.
 
     Raises InvalidInput on ``slo``, ``version`` (not a shop version), ``exemption`` or ``reason`` (see
@@ -325,7 +326,7 @@ def evaluate(slo: str | Path | SLOSpec, *, version: str, config: Config | None =
     # a Prometheus that is down fails both readings with the same words: say them once
     decision = decide(spec.name, version, spec.window, remaining=remaining, alerts=alerts, covered_seconds=covered,
                       missing="; ".join(dict.fromkeys(missing)), exemption=exemption, reason=reason, at=at)
-    if decision.exemption_used:
+    if decision.exemption_used and record:
         deploylog.append([DeployEvent(
             "exempt", version, version_info.commit, version_info.committed_at.timestamp(), at,
             actor or f"{getpass.getuser()} (kit release gate)", f"{reason.strip()}; gate of {spec.name}: "

@@ -1,26 +1,33 @@
 """What every canary judge reads: one track's request, error and latency series over the judged interval.
 
-A judge never talks to Prometheus. A query layer runs one range query per series and per track
-(``track="stable"`` for the baseline, ``track="canary"`` for the new version) with the same
+A judge never talks to Prometheus. A query layer (``kit.releases.query``) runs one range query per series
+and per track (``track="stable"`` for the baseline, ``track="canary"`` for the new version) with the same
 ``start``, ``end`` and ``step``, so that value ``i`` of every series, on both tracks, covers the same
-``step`` seconds. With ``$T`` the track, ``$S`` the step as a PromQL duration (``10s``) and ``$R`` the
+``step`` seconds. With ``$T`` the track, ``$S`` the step as a PromQL duration (``10s``), ``$R`` the
 business routes (``/catalog|/products/{product_id}|/checkout``; ``/health`` and ``/metrics`` would
-dilute every ratio), the series are:
+dilute every ratio) and ``Δ(x)`` the growth of counters ``x`` over the step, ``(sum(x) - (sum(x offset $S)
+or sum(x) * 0))``, the series are:
 
 =================  =============================================================================================
 field              PromQL (range query, ``step = $S``)
 =================  =============================================================================================
-``requests``       ``sum(increase(http_requests_total{job="shop", track="$T", route=~"$R"}[$S]))``
-``errors``         ``sum(increase(http_requests_total{job="shop", track="$T", route=~"$R", code=~"5.."}[$S]))``
-``latency_p50_s``  ``histogram_quantile(0.5, sum by (le) (rate(http_request_duration_seconds_bucket{job="shop",
-                   track="$T", route=~"$R"}[$S])))``
+``requests``       ``Δ(http_requests_total{job="shop", track="$T", route=~"$R"})``
+``errors``         ``Δ(http_requests_total{job="shop", track="$T", route=~"$R", code=~"5.."}) or on() vector(0)``
+``latency_p50_s``  ``histogram_quantile(0.5, Δ by (le) (http_request_duration_seconds_bucket{job="shop",
+                   track="$T", route=~"$R"}))``, ``Δ by (le)`` summing ``by (le)``
 ``latency_p99_s``  the same with ``0.99``
 =================  =============================================================================================
 
-A window of ``[$S]`` at a step of ``$S`` makes consecutive values cover consecutive, non-overlapping
-intervals. Prometheus's answer maps onto the fields like this: no series at all (the track is not
+The difference of the sums at consecutive timestamps makes consecutive values cover consecutive,
+non-overlapping intervals that leave nothing out: every request is counted in the interval of the first
+scrape that saw it. ``increase(x[$S])`` would not: at two scrapes per window it sees only the growth
+between the two samples inside the window, so the growth between windows (half of it at a 2 s step and
+1 s scrapes) is never seen, and a series that first appears with its first error (a canary's first 5xx)
+is never counted. ``or sum(x) * 0`` counts a series with no sample one step before from zero.
+Prometheus's answer maps onto the fields like this: no series at all (the track is not
 scraped yet, or its ``track`` label is missing) is an empty tuple; a timestamp missing from the answer
-(a scrape gap) is NaN at that position; ``histogram_quantile`` of an interval without requests is NaN.
+(a scrape gap) is NaN at that position, and so is a negative difference (a counter reset: the process
+restarted); ``histogram_quantile`` of an interval without requests is NaN.
 ``errors`` with no 5xx series at all is a tuple of zeros as long as ``requests``
 (``... or on() vector(0)``), not an empty one. The judges turn each of these into an explicit verdict;
 see ``describe_problem``.

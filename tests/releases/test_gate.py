@@ -13,15 +13,17 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
+import yaml
 
 from kit import polling, procs, sandbox, slo
 from kit.cli import main
-from kit.config import PORTS, Config
+from kit.config import CONTENT, PORTS, Config
 from kit.errors import InvalidInput
 from kit.history import backfill
-from kit.releases import deploylog, dora, gate
+from kit.releases import deploylog, dora, gate, runner
 from kit.releases.deploylog import DeployEvent
 from kit.releases.gate import BurnAlert, decide
+from kit.releases.plan import load_plan
 from kit.shop import faults
 from kit.slo.budget import percent
 
@@ -212,5 +214,15 @@ def test_a_fast_burn_blocks_and_an_exemption_passes_it_once(own, monkeypatch, ca
         assert [(e.kind, e.version, e.exemption) for e in added] == [("exempt", "1.1.0", "P0")]
         assert added[0].reason.startswith("fixes INC-7; gate of checkout-availability: ")
         assert added[0].commit == "8e2f41c07d95" and added[0].at == passed.at
+
+        plan = load_plan({**yaml.safe_load((CONTENT.releases / "lab.yml").read_text()), "slo": "checkout-availability"})
+        heard: list[str] = []
+        assert "a fast burn of checkout-availability is firing" in runner.budget_gate(
+            plan, "1.1.0", config=own, progress=heard.append)(10)
+        assert heard[0].startswith("gate before 10 %: ")
+        before = deploylog.read(config=own)
+        exempted = runner.budget_gate(plan, "1.1.0", config=own, exemption="security", reason="CVE-2026-0001")
+        assert exempted(10) is None and exempted(50) is None  # a run records its exemption once, not per ring
+        assert [e.kind for e in deploylog.read(config=own)[len(before):]] == ["exempt"]
     finally:
         faults.clear_faults(config=own)
