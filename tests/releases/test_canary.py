@@ -16,7 +16,7 @@ import pytest
 
 from kit import lab, prom, sandbox
 from kit.drills import mitigations
-from kit.errors import InvalidInput, SandboxNotReady
+from kit.errors import InvalidInput, KitError, SandboxNotReady
 from kit.releases import canary, deploylog
 from kit.releases.split import SplitMeasurement
 from kit.sandbox.record import ReleaseRecord
@@ -65,6 +65,9 @@ def test_a_deployed_canary_is_its_own_process_on_its_own_track_and_version(live,
     assert deployed.canary_pid not in sandbox.pids(live).values()
     health = httpx.get(live.url("shop_canary") + "/health", timeout=5.0).json()
     assert (health["version"], health["track"]) == ("1.1.0", "canary")
+    assert isinstance(sandbox.logs("canary", live), str)  # `kit logs canary`, as the canary's errors advise
+    with pytest.raises(KitError, match="choose one of .*canary"):
+        sandbox.logs("canery", live)
     with pytest.raises(InvalidInput, match="running already") as refused:
         canary.deploy("1.2.0", config=live)
     assert refused.value.field == "version"
