@@ -51,7 +51,8 @@ from .query import LiveTraffic
 from .series import Verdict
 
 __all__ = ["CONFIRM_REQUESTS", "OUTCOMES", "Exposure", "Gate", "Judgment", "ReleaseRun", "Step", "budget_gate",
-           "check_power", "run"]
+           "check_power", "run",
+           "start_traffic", "stop_traffic"]
 
 OUTCOMES: tuple[str, ...] = ("promoted", "paused", "rolled_back")
 Gate = Callable[[int], str | None]
@@ -279,7 +280,13 @@ class _Watch:
         self._thread.join()
 
 
-def _start_traffic(plan: ReleasePlan, config: Config) -> procs.ProcessRecord | None:
+def start_traffic(plan: ReleasePlan, config: Config) -> procs.ProcessRecord | None:
+    """Start ``plan``'s extra traffic (``plan.traffic_rps`` requests a second through the proxy, ``kit.shop.traffic``)
+    as a sandbox companion, so `kit down` stops it; it stops by itself ``TRAFFIC_SPARE_S`` after the plan's rings
+    would have ended. Returns its record for ``stop_traffic``, or None when the plan adds no traffic.
+
+    Raises SandboxNotReady when the sandbox is not running.
+    """
     if plan.traffic_rps <= 0:
         return None
     argv = [sys.executable, "-m", "kit.shop.traffic", "--shop", config.url("shop"), "--rps", f"{plan.traffic_rps:g}",
@@ -291,7 +298,8 @@ def _start_traffic(plan: ReleasePlan, config: Config) -> procs.ProcessRecord | N
     return record
 
 
-def _stop_traffic(record: procs.ProcessRecord | None, config: Config) -> None:
+def stop_traffic(record: procs.ProcessRecord | None, config: Config) -> None:
+    """Stop the traffic ``start_traffic`` started (nothing for None) and forget it as a companion."""
     if record is not None:
         procs.stop(record)
         sandbox.detach(TRAFFIC, config)
@@ -422,7 +430,7 @@ def run(plan: ReleasePlan | str | Path, version: str, *, config: Config | None =
     release.say(f"{plan.name}: {rate:.1f} req/s ({traffic.request_rate:.1f} live + {plan.traffic_rps:g} the plan "
                 f"adds), stable errors {traffic.baseline_error_ratio:.2%}; to see +{plan.detect.error_ratio_increase:.2%} "
                 f"errors {needs}")
-    extra = _start_traffic(plan, config)
+    extra = start_traffic(plan, config)
     try:
         watch = _Watch(config)
         try:
@@ -437,7 +445,7 @@ def run(plan: ReleasePlan | str | Path, version: str, *, config: Config | None =
         finally:
             watch.stop()
     finally:
-        _stop_traffic(extra, config)
+        stop_traffic(extra, config)
     return ReleaseRun(plan, version, outcome, reason, tuple(release.steps), exposure, traffic, rate, powers,
                       release.begun, time.time())
 
