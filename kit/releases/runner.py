@@ -450,9 +450,14 @@ def run(plan: ReleasePlan | str | Path, version: str, *, config: Config | None =
                       release.begun, time.time())
 
 
+def live_window_s(config: Config) -> float:
+    """Seconds of live traffic the power check reads (``LIVE_WINDOW_SCRAPES`` scrapes of the profile, at least 30)."""
+    return max(30.0, LIVE_WINDOW_SCRAPES * parse_duration(config.profile_spec.scrape_interval))
+
+
 def _live_traffic(config: Config, scrape_s: float) -> LiveTraffic:
     """The live traffic, waiting up to ``LIVE_WAIT_SCRAPES`` scrapes for a rate: a sandbox just started has none yet."""
-    window = max(30.0, LIVE_WINDOW_SCRAPES * scrape_s)
+    window = live_window_s(config)
     latest = query.live_traffic(window, config=config)
 
     def measured() -> LiveTraffic | None:

@@ -24,7 +24,6 @@ from kit.releases.checks import ConditionResult
 from kit.releases.series import Verdict
 from kit.sandbox.record import SandboxRecord, record_path
 from kit.shop import faults
-from kit.timescale import parse_duration
 
 
 @pytest.fixture
@@ -36,7 +35,7 @@ def released(live):
     """
     canary.rollback(config=live)
     faults.clear_faults(config=live)
-    window = max(30.0, runner.LIVE_WINDOW_SCRAPES * parse_duration(live.profile_spec.scrape_interval))
+    window = runner.live_window_s(live)
     polling.wait_for(lambda: query.live_traffic(window, config=live).baseline_error_ratio < 0.01, 2 * window, 1.0,
                      describe=lambda: f"the stable shop's errors over {window:g} s stayed at 1 % or more")
     yield live
