@@ -51,7 +51,7 @@ from .query import LiveTraffic
 from .series import Verdict
 
 __all__ = ["CONFIRM_REQUESTS", "OUTCOMES", "Exposure", "Gate", "Judgment", "ReleaseRun", "Step", "budget_gate",
-           "check_power", "run",
+           "check_power", "live_window_s", "run",
            "start_traffic", "stop_traffic"]
 
 OUTCOMES: tuple[str, ...] = ("promoted", "paused", "rolled_back")
