@@ -99,6 +99,7 @@ def test_rollback_leaves_no_canary_process_and_sends_it_nothing(live, deployed, 
     after = canary.rollback(config=live)
     assert after.canary is None and after.canary_pid is None and after.proxy_weights["canary"] == 0
     assert not _running(pid)
+    assert _scraped_shop_targets(live) == {("stable", "1.0.0", "up")}, "rollback returned while Prometheus scraped it"
     measured = canary.measure_split(300, config=live)
     assert measured.canary_requests == 0 and measured.stable_requests >= 300
     assert canary.rollback(config=live) == after  # twice is harmless
@@ -119,7 +120,7 @@ def test_promote_makes_the_canary_version_stable_without_refusing_a_request(live
         promoted = canary.promote(config=live)
         assert (promoted.stable, promoted.canary, promoted.proxy_weights) == ("1.1.0", None, {"stable": 100, "canary": 0})
         assert sandbox.pids(live)["shop"] != before
-        assert _scraped_stable_versions(live) == {"1.1.0"}, "promote returned before Prometheus scraped 1.1.0"
+        assert _scraped_shop_targets(live) == {("stable", "1.1.0", "up")}, "promote returned before Prometheus saw it"
         health = httpx.get(live.url("shop_stable") + "/health", timeout=5.0).json()
         assert (health["version"], health["track"]) == ("1.1.0", "stable")
         assert canary.measure_split(200, config=live).canary_requests == 0
@@ -128,7 +129,7 @@ def test_promote_makes_the_canary_version_stable_without_refusing_a_request(live
         undone = lab.reset(live)
     assert undone[:2] == ("rolled back the canary of 1.2.0", "put the stable shop back on 1.0.0 from 1.1.0")
     assert canary.status(live).stable == "1.0.0" and canary.status(live).canary is None
-    assert _scraped_stable_versions(live) == {"1.0.0"}
+    assert _scraped_shop_targets(live) == {("stable", "1.0.0", "up")}
     sandbox.require(live)  # what the next deploy asks first
     refused = _refused_through_proxy()
     assert refused == 0, f"{refused} requests through HAProxy failed during the promotions"
@@ -202,8 +203,8 @@ def _running(pid: int) -> bool:
         return False
 
 
-def _scraped_stable_versions(config) -> set[str]:
-    """The versions of the stable shop targets Prometheus has scraped successfully."""
+def _scraped_shop_targets(config) -> set[tuple[str, str, str]]:
+    """The shop targets Prometheus scrapes: (track, version, health of the last scrape) each."""
     targets = httpx.get(config.url("prometheus") + "/api/v1/targets", params={"state": "active"}, timeout=5.0)
-    return {t["labels"]["version"] for t in targets.json()["data"]["activeTargets"]
-            if t["labels"].get("track") == "stable" and t["health"] == "up"}
+    return {(t["labels"]["track"], t["labels"]["version"], t["health"])
+            for t in targets.json()["data"]["activeTargets"] if t["labels"]["job"] == "shop"}
