@@ -62,6 +62,11 @@ class ContentPaths:
         """releases/: the release plans (<name>.yml) that `kit release run` walks (kit.releases.plan)."""
         return self.root / "releases"
 
+    @property
+    def catalog(self) -> Path:
+        """catalog/: the service catalog, Backstage entity descriptors (<name>.yaml) read by kit.ownership.catalog."""
+        return self.root / "catalog"
+
 
 CONTENT = ContentPaths(REPO_ROOT)
 
