@@ -67,6 +67,11 @@ class ContentPaths:
         """catalog/: the service catalog, Backstage entity descriptors (<name>.yaml) read by kit.ownership.catalog."""
         return self.root / "catalog"
 
+    @property
+    def readiness(self) -> Path:
+        """readiness/: the readiness review template, the release classes and filled reviews (kit.ownership.review)."""
+        return self.root / "readiness"
+
 
 CONTENT = ContentPaths(REPO_ROOT)
 

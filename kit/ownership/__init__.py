@@ -1,1 +1,1 @@
-"""Service ownership: who owns each service, who is paged for it, and whether it is ready for production."""
+"""Service ownership: the service catalog, the on-call rotation, the readiness review and the scorecard over them."""
