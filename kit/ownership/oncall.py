@@ -187,7 +187,8 @@ def load(path: str | Path) -> Rotation:
         text = path.read_bytes()
     except OSError as exc:
         raise InvalidInput("FILE", f"cannot read it: {exc.strerror}", source=str(path)) from None
-    return parse(text, source=str(path), team=path.stem)
+    shown = path.resolve().relative_to(CONTENT.root) if path.resolve().is_relative_to(CONTENT.root) else path
+    return parse(text, source=str(shown), team=path.stem)
 
 
 def parse(text: str | bytes, *, source: str = "<rotation>", team: str = "") -> Rotation:
@@ -323,7 +324,9 @@ class Finding:
 
 LOAD_COLUMNS = ["engineer", "email", "primary_hours", "secondary_hours", "share"]
 """Columns of ``RotationReport.load``: per engineer the hours on each level within the load window and the
-share of that window they are on call (0.25 is SRE book ch. 11's ceiling), most loaded first."""
+share of that window they are on call (0.25 is SRE book ch. 11's ceiling), most loaded first. Hours are counted
+by the team's clock (the rotation's ``zone``): a week is 168 h across a DST change too, so that the hour a
+change takes from one engineer's week does not tip the others of a fair rotation over 25 %."""
 
 
 @dataclass(frozen=True)
@@ -356,8 +359,8 @@ class RotationReport:
         return tuple(f for f in self.findings if f.check == check_name)
 
     def __str__(self) -> str:
-        weeks = (self.end - self.start) / timedelta(weeks=1)
-        load_weeks = (self.load_end - self.start) / timedelta(weeks=1)
+        weeks, load_weeks = (_clock(self.start, end, self.zone) / timedelta(weeks=1) for end in (self.end,
+                                                                                                  self.load_end))
         escalation = _minutes(self.escalate_after) if self.escalate_after is not None else "not set"
         lines = [f"{self.source}: {self.team}, {len(self.load)} engineers, escalation after {escalation}",
                  f"checked {_at(self.start, self.zone)} to {_at(self.end, self.zone)} ({weeks:g} weeks; load over "
@@ -383,22 +386,30 @@ def check(rotation: Rotation, *, start: datetime | None = None, weeks: float = D
     if start is not None:
         _require_aware(start, "start")
     start = (start or datetime.now(timezone.utc)).astimezone(timezone.utc)
-    end = start + timedelta(weeks=weeks)
-    load_end = _load_end(start, end, rotation.cycle)
+    span = timedelta(weeks=weeks)
+    if rotation.cycle is not None and rotation.cycle <= MAX_CYCLE:
+        load_span = rotation.cycle * math.ceil(span / rotation.cycle)
+    else:
+        load_span = span
+    end, load_end = (_later(start, length, rotation.zone) for length in (span, load_span))
     shifts = rotation.shifts(start, load_end)
     in_window = [s for s in shifts if s.start < end]
-    load = load_table(shifts, start, load_end)
+    load = load_table(shifts, start, load_end, rotation.zone)
     findings = (coverage(in_window, start, end, rotation.zone) + distinct(in_window, start, end, rotation.zone)
-                + engineers(load, min_engineers) + overload(load, max_share, start, load_end)
+                + engineers(load, min_engineers) + overload(load, max_share, load_span / timedelta(weeks=1))
                 + escalation(rotation.escalate_after, escalation_range))
     return RotationReport(rotation.source, rotation.team, start, end, load_end, rotation.escalate_after,
                           shift_frame(shifts), load, tuple(findings), rotation.zone)
 
 
-def _load_end(start: datetime, end: datetime, cycle: timedelta | None) -> datetime:
-    if cycle is None or cycle > MAX_CYCLE:
-        return end
-    return start + cycle * math.ceil((end - start) / cycle)
+def _later(start: datetime, length: timedelta, zone: tzinfo) -> datetime:
+    """``length`` after ``start`` by the team's clock (12 weeks from Monday 00:00 end on a Monday 00:00)."""
+    return (start.astimezone(zone) + length).astimezone(timezone.utc)
+
+
+def _clock(start: datetime, end: datetime, zone: tzinfo) -> timedelta:
+    """How long [start, end) is by the team's clock: across a DST change a day is still 24 h."""
+    return end.astimezone(zone).replace(tzinfo=None) - start.astimezone(zone).replace(tzinfo=None)
 
 
 def _segments(shifts: list[Shift], start: datetime, end: datetime):
@@ -451,25 +462,22 @@ def distinct(shifts: list[Shift], start: datetime, end: datetime, zone: tzinfo =
             for a, b, names in _merged(stretches) for name in names]
 
 
-def load_table(shifts: list[Shift], start: datetime, end: datetime) -> pd.DataFrame:
+def load_table(shifts: list[Shift], start: datetime, end: datetime, zone: tzinfo = timezone.utc) -> pd.DataFrame:
     """Per engineer, hours on each level within [start, end) and the share of it they are on call at all (being
-    primary and secondary at once counts once); ``LOAD_COLUMNS``, most loaded first."""
+    primary and secondary at once counts once), by the clock of ``zone``; ``LOAD_COLUMNS``, most loaded first."""
     engineers_on: dict[Engineer, list[Shift]] = defaultdict(list)
     for s in shifts:
         engineers_on[s.engineer].append(s)
     rows = []
     for engineer, own in engineers_on.items():
-        hours = {role: sum((_clipped(s, start, end) for s in own if s.role == role), timedelta()) for role in ROLES}
-        on_call = sum((b - a for a, b, on in _segments(own, start, end) if on), timedelta())
+        hours = {role: sum((_clock(max(s.start, start), min(s.end, end), zone) for s in own
+                            if s.role == role and s.start < end and s.end > start), timedelta()) for role in ROLES}
+        on_call = sum((_clock(a, b, zone) for a, b, on in _segments(own, start, end) if on), timedelta())
         if on_call:
             rows.append((engineer.name, engineer.email, hours["primary"] / timedelta(hours=1),
-                         hours["secondary"] / timedelta(hours=1), on_call / (end - start)))
+                         hours["secondary"] / timedelta(hours=1), on_call / _clock(start, end, zone)))
     frame = pd.DataFrame(rows, columns=LOAD_COLUMNS)
     return frame.sort_values(["share", "engineer"], ascending=[False, True], ignore_index=True)
-
-
-def _clipped(shift: Shift, start: datetime, end: datetime) -> timedelta:
-    return max(min(shift.end, end) - max(shift.start, start), timedelta())
 
 
 def engineers(load: pd.DataFrame, min_engineers: int = SINGLE_SITE_ENGINEERS) -> list[Finding]:
@@ -482,18 +490,17 @@ def engineers(load: pd.DataFrame, min_engineers: int = SINGLE_SITE_ENGINEERS) ->
                     "series each")]
 
 
-def overload(load: pd.DataFrame, max_share: float = MAX_ON_CALL_SHARE, start: datetime | None = None,
-             end: datetime | None = None) -> list[Finding]:
-    """A finding per engineer on call more than ``max_share`` of the load window (``load`` from ``load_table``);
-    the fix names the least loaded engineer to hand shifts to."""
+def overload(load: pd.DataFrame, max_share: float = MAX_ON_CALL_SHARE, weeks: float | None = None) -> list[Finding]:
+    """A finding per engineer on call more than ``max_share`` of the load window (``load`` from ``load_table``,
+    ``weeks`` its length for the message); the fix names the least loaded engineer to hand shifts to."""
     if load.empty:
         return []
     lightest = load.iloc[-1]
-    window = f"the {(end - start) / timedelta(weeks=1):g} weeks" if start and end else "the time"
+    window = f"the {weeks:g} weeks" if weeks else "the time"
     return [Finding("load", row.engineer, f"on call {row.share:.1%} of {window}, more than "
                                           f"{max_share:.0%} (SRE book ch. 11)",
                     f"hand some of their shifts to {lightest.engineer} (on call {lightest.share:.1%})")
-            for row in load.itertuples() if row.share > max_share + 1e-9]
+            for row in load.itertuples() if row.share > max_share]
 
 
 def escalation(escalate_after: timedelta | None,
