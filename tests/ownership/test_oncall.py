@@ -249,3 +249,19 @@ def test_cli_help_names_the_defaults_check_applies(capsys):
     help_text = " ".join(capsys.readouterr().out.split())
     assert f"(default {oncall.DEFAULT_WEEKS}, a quarter)" in help_text
     assert f"(default {oncall.SINGLE_SITE_ENGINEERS}, the SRE book's minimum" in help_text
+
+
+def test_the_timeline_shows_every_engineer_and_shades_each_gap_or_overlap(tmp_path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from kit import plots
+
+    report = oncall.check(oncall.load(BROKEN), start=at("2026-12-01T00:00"), weeks=8)
+    ax = plots.oncall_timeline(report)
+    assert [label.get_text() for label in ax.get_yticklabels()] == sorted(report.load["engineer"])
+    shaded = [p for p in ax.patches if p.get_facecolor()[:3] == matplotlib.colors.to_rgb("crimson")]
+    assert len(shaded) == len(report.failed("coverage")) == 3
+    ax.figure.savefig(tmp_path / "rotation.png")
+    assert (tmp_path / "rotation.png").stat().st_size > 5000
+    matplotlib.pyplot.close(ax.figure)
