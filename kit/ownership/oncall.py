@@ -5,7 +5,7 @@ How the file says who is on call (the checks and ``on_call_at`` read nothing els
 
 - one ``VEVENT`` per shift, usually a weekly series (``RRULE:FREQ=WEEKLY;INTERVAL=8`` for eight engineers);
   a swap or a holiday is an override of one occurrence (``RECURRENCE-ID``) or a removed one (``EXDATE``);
-- ``ATTENDEE;CN=Ana Lima:mailto:ana.lima@example.org``: the one engineer on that shift (the address is who
+- ``ATTENDEE;CN=Amara Okafor:mailto:amara@shop.example``: the one engineer on that shift (the address is who
   they are, the CN how they are shown), as paging products' calendar feeds name the person on call;
 - ``CATEGORIES:PRIMARY`` or ``CATEGORIES:SECONDARY``: the escalation level the shift is on; products keep one
   schedule per level, one file here holds both levels of one team;
