@@ -265,3 +265,17 @@ def test_the_timeline_shows_every_engineer_and_shades_each_gap_or_overlap(tmp_pa
     ax.figure.savefig(tmp_path / "rotation.png")
     assert (tmp_path / "rotation.png").stat().st_size > 5000
     matplotlib.pyplot.close(ax.figure)
+
+
+def test_every_component_s_rotation_is_its_owning_team_s_members():
+    from kit.ownership import catalog
+
+    entries = catalog.load()
+    assert entries.components
+    for component in entries.components:
+        rotation = oncall.load(CONTENT.root / component.rotation)
+        team = entries.get(component.owner)
+        assert rotation.team == team.name
+        load = oncall.check(rotation, start=at("2026-12-01T00:00")).load
+        members = {(user.display_name, user.email) for user in map(entries.get, team.members)}
+        assert set(zip(load["engineer"], load["email"])) == members
