@@ -197,7 +197,7 @@ def _annotation(annotate: Annotate | None, payload: dict) -> dict:
     if annotate is None:
         return {}
     try:
-        extra = annotate(payload)
+        extra = dict(annotate(payload))  # a hook that returns no mapping loses its fields, not the page
         json.dumps(extra)
     except Exception as error:  # noqa: BLE001 - a page must never be lost to its annotation
         print(f"pager: stored a notification without its annotation: {error!r}", file=sys.stderr, flush=True)
