@@ -418,7 +418,8 @@ class _Live:
 
     @property
     def source(self) -> str:
-        return self.component.source.split(":")[0]
+        """The file of the catalog entry, as a person finds it under the repository root."""
+        return self.sources.shown(Path(self.component.source.split(":")[0]))
 
     def alerting(self):
         rules = self.rules()
