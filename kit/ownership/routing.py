@@ -43,13 +43,21 @@ class TeamRoute:
     components: tuple[str, ...]
 
     @property
-    def matcher(self) -> str:
-        """Alertmanager's matcher for these jobs (``job=~"payments|shop"``; a regex matcher is anchored)."""
-        pattern = "|".join(_RE2_SPECIAL.sub(lambda m: "\\" + m.group(), job) for job in self.jobs)
-        return 'job=~"' + pattern.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    def matchers(self) -> tuple[str, ...]:
+        """Alertmanager's matchers for this team's pages, one route each: ``job=~"payments|shop"`` for alerts on the
+        series of its components' jobs, ``service=~"payments|shop"`` for the burn-rate alerts of SLOs on its
+        components, which carry the SLO's service (``kit.slo.rules``) and no job. A regex matcher is anchored, and
+        none is made of no values (``job=~""`` would match every alert without a job)."""
+        return tuple(_matcher(label, values) for label, values in (("job", self.jobs), ("service", self.components))
+                     if values)
 
-    def as_route(self) -> dict[str, Any]:
-        return {"receiver": self.team, "matchers": [self.matcher]}
+    def as_routes(self) -> list[dict[str, Any]]:
+        return [{"receiver": self.team, "matchers": [matcher]} for matcher in self.matchers]
+
+
+def _matcher(label: str, values: Sequence[str]) -> str:
+    pattern = "|".join(_RE2_SPECIAL.sub(lambda m: "\\" + m.group(), value) for value in values)
+    return f'{label}=~"' + pattern.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 def team_routes(catalog: Catalog) -> list[TeamRoute]:
@@ -104,7 +112,7 @@ def apply(alertmanager: dict[str, Any], routes: Sequence[TeamRoute]) -> dict[str
             raise InvalidInput("metadata.name", f"group {route.team} is named like the receiver of alerts no team "
                                                 "owns: rename the group")
     result = copy.deepcopy(alertmanager)
-    result["route"]["routes"] = [route.as_route() for route in routes]
+    result["route"]["routes"] = [r for route in routes for r in route.as_routes()]
     result["receivers"] = [copy.deepcopy(default)] + [{**copy.deepcopy(default), "name": route.team} for route in routes]
     return result
 
@@ -117,17 +125,15 @@ def drift(alertmanager: dict[str, Any], catalog: Catalog, source: str = "sandbox
     if wanted == alertmanager:
         return []
     fix = "run `kit catalog routes --write`, then `kit up` to load it"
-    have = {r.get("receiver"): r for r in alertmanager.get("route", {}).get("routes", [])}
-    want = {r["receiver"]: r for r in wanted["route"]["routes"]}
+    have, want = _matchers_by_team(alertmanager), _matchers_by_team(wanted)
     found = []
     for team in sorted(have.keys() | want.keys(), key=str):
         if team not in have:
-            problem = f"has no route for {team}, which owns {', '.join(want[team]['matchers'])}"
+            problem = f"has no route for {team}, which owns {', '.join(want[team])}"
         elif team not in want:
-            problem = f"routes {', '.join(have[team].get('matchers', []))} to {team}, which the catalog gives no job"
+            problem = f"routes {', '.join(have[team])} to {team}, which the catalog gives no job"
         elif have[team] != want[team]:
-            problem = f"routes {', '.join(have[team].get('matchers', []))} to {team}; the catalog says " \
-                      f"{', '.join(want[team]['matchers'])}"
+            problem = f"routes {', '.join(have[team])} to {team}; the catalog says {', '.join(want[team])}"
         else:
             continue
         found.append(Finding(source, f"receiver {team}", "route.routes", problem, fix))
@@ -135,6 +141,14 @@ def drift(alertmanager: dict[str, Any], catalog: Catalog, source: str = "sandbox
         found.append(Finding(source, "", "receivers", "the receivers differ from the root receiver and one per team",
                              fix))
     return found
+
+
+def _matchers_by_team(alertmanager: dict[str, Any]) -> dict[str, list[str]]:
+    """The matchers of the child routes, by receiver, in order."""
+    teams: dict[str, list[str]] = {}
+    for route in alertmanager.get("route", {}).get("routes", []):
+        teams.setdefault(route.get("receiver"), []).extend(route.get("matchers", []))
+    return teams
 
 
 def write(path: Path, catalog: Catalog) -> bool:

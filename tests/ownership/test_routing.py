@@ -63,7 +63,7 @@ def _amtool_routes(config_file: Path, **labels: str) -> str:
 def test_one_route_per_team_that_owns_a_job(teams):
     assert team_routes(teams) == [TeamRoute("search-team", ("search.v2",), ("search",)),
                                   TeamRoute("shop-team", ("payments", "shop"), ("payments", "shop"))]
-    assert TeamRoute("search-team", ("search.v2",), ()).matcher == r'job=~"search\\.v2"'
+    assert TeamRoute("search-team", ("search.v2",), ()).matchers == (r'job=~"search\\.v2"',)
 
 
 def test_the_generated_config_passes_amtool_and_routes_each_job_to_its_owner(teams, tmp_path):
@@ -79,6 +79,10 @@ def test_the_generated_config_passes_amtool_and_routes_each_job_to_its_owner(tea
                 "searchXv2": "pager",  # the dot is a dot, not any character
                 "docs": "pager", "orphan": "pager", "prometheus": "pager"}
     assert {job: _amtool_routes(config_file, alertname="Any", job=job) for job in expected} == expected
+    # an SLO's burn-rate page carries its service and no job
+    services = {"shop": "shop-team", "search": "search-team", "docs": "pager", "search.v2": "pager"}
+    assert {s: _amtool_routes(config_file, alertname="Burn", service=s) for s in services} == services
+    assert _amtool_routes(config_file, alertname="NoJobNoService") == "pager"
 
 
 def test_a_job_two_teams_claim_and_a_team_named_like_the_default_receiver_are_refused(tmp_path):
@@ -104,6 +108,8 @@ def test_the_rendered_sandbox_pages_shop_team_for_shop_and_payments(tmp_path):
     assert _amtool_routes(config_file, alertname="CheckoutErrorRatioHigh", job="shop", severity="page") == "shop-team"
     assert _amtool_routes(config_file, alertname="ServiceDown", job="payments", severity="page") == "shop-team"
     assert _amtool_routes(config_file, alertname="ServiceDown", job="pager", severity="page") == "pager"
+    assert _amtool_routes(config_file, alertname="ShopAvailabilityBudgetBurn", service="shop", slo="shop-availability",
+                          severity="page") == "shop-team"
 
 
 def test_drift_names_the_team_and_the_cli_rewrites_the_file_keeping_its_comments(teams, tmp_path, monkeypatch,
