@@ -36,7 +36,8 @@ def _counted(n: int, one: str, many: str = "") -> str:
     return f"{n} {one if n == 1 else many or one + 's'}"
 
 
-@command("catalog", "check the service catalog (Backstage descriptors), or show its components", _catalog_arguments)
+@command("catalog", "check the service catalog (Backstage descriptors), show its components, or the routes that "
+                    "page their owners", _catalog_arguments)
 def _catalog(args: argparse.Namespace) -> int:
     from ..ownership import catalog
 
