@@ -18,12 +18,15 @@ import importlib.util
 import platform
 import sys
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Callable
 
 from . import binaries, drills, prom, sandbox
 from .config import Config
 from .errors import BinaryMissing, CheckFailed, InvalidInput, KitError
 from .history import BackfillResult, backfill
+from .ownership import workspace
+from .ownership.scorecard import CALLS_WINDOW
 from .sandbox import SandboxStatus
 from .releases import canary, flags
 from .shop import faults
@@ -54,6 +57,9 @@ class Lab:
     pages: tuple[str, ...] = ()
     """Alerts the lab waits to see page. Alertmanager pages once per incident: while an earlier run's alert of
     that name still fires, no new page comes, so the setup first waits for it to resolve."""
+    ownership: bool = False
+    """The lab works in a folder of its own copies of the catalog, rotation and SLO content
+    (kit.ownership.workspace), which its setup puts back in the state the lab starts from."""
 
 
 LABS: dict[str, Lab] = {lab.name: lab for lab in (
@@ -64,6 +70,8 @@ LABS: dict[str, Lab] = {lab.name: lab for lab in (
     Lab("04-runbooks", rules=("lab04-runbooks",), pages=("CheckoutErrorRatioHigh",)),
     Lab("05-load-and-capacity", programs=("locust",)),
     Lab("06-incident-drill"),
+    Lab("08-service-ownership", ownership=True,
+        rules=("lab08-checkout-availability", "lab08-shop-availability", "lab08-catalog-latency")),
 )}
 """Every lab this kit can set up, by the name of its folder in labs/."""
 
@@ -83,6 +91,8 @@ class LabSetup:
     history: BackfillResult | None = None
     """The backfilled history, for a lab that reads one."""
     warnings: tuple[str, ...] = ()
+    folder: Path | None = None
+    """The lab's own folder of content (kit.ownership.workspace), freshly prepared; None for other labs."""
 
     @property
     def headline(self) -> str:
@@ -98,6 +108,8 @@ class LabSetup:
             h = self.history
             rows.append(("history", f"{h.start:%Y-%m-%d %H:%M} to {h.end:%Y-%m-%d %H:%M} UTC, "
                                     f"{len(h.incidents)} incidents"))
+        if self.folder is not None:
+            rows.append(("folder", f"{self.folder} (your catalog, rotation, policy and review: prepared afresh)"))
         rows += [("undone", line) for line in self.undone] or [("undone", "nothing: no earlier run left anything")]
         rows += [("warning", line) for line in self.warnings]
         return rows
@@ -161,12 +173,30 @@ def lab_setup(lab: str, *, config: Config | None = None, progress: Callable[[str
                           "`kit logs traffic` tell") from None
     if needs.pages:
         _wait_for_resolution(needs.pages, config, progress)
+    folder = None
+    if needs.ownership:
+        folder = workspace.prepare(config).root
+        _wait_for_calls(config)
     history = None
     if needs.history_days:
         progress(f"backfilling {needs.history_days:g} days of history (only the first time takes a while)")
         history = backfill(needs.history_days, config=config, progress=progress)
     return LabSetup(lab, platform.python_version(), version, tools, sandbox.status(config), undone, history,
-                    _kit_warnings(version))
+                    _kit_warnings(version), folder)
+
+
+CALLS = f'sum(increase(payments_client_requests_total{{job="shop"}}[{CALLS_WINDOW}])) > 0'
+"""The shop's calls to payments over the window the scorecard's dependency check reads them in."""
+
+
+def _wait_for_calls(config: Config) -> None:
+    """A sandbox started a moment ago has not seen the shop call payments yet: the dependency checks of the
+    catalog and the scorecard would find a declared dependency without a call."""
+    try:
+        prom.wait_for(CALLS, timeout=30, config=config)
+    except CheckFailed:
+        raise CheckFailed("the shop has not called payments for 30 s, and the lab's dependency checks need those "
+                          "calls: `kit status` says whether payments and the background traffic run") from None
 
 
 RESOLUTION_TIMEOUT = 180.0
