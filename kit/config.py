@@ -77,6 +77,11 @@ class ContentPaths:
         """oncall/: each team's on-call rotation (<team>.ics, iCalendar), checked by kit.ownership.oncall."""
         return self.root / "oncall"
 
+    @property
+    def community(self) -> Path:
+        """community/: the community of practice's records (members, teams, sessions, ...), kit.community.records."""
+        return self.root / "community"
+
 
 CONTENT = ContentPaths(REPO_ROOT)
 
