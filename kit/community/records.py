@@ -482,11 +482,20 @@ def _where(path: Path, folder: Path) -> str:
         return str(path)
 
 
-def _read(path: Path, folder: Path, kind: str) -> Any:
-    where = _where(path, folder)
-    documents = yamldocs.read(path)
+def _documents(path: Path, where: str) -> list[yamldocs.Document]:
+    """The file's YAML documents; a syntax error names the file as ``where`` does (``...:line:column``)."""
+    try:
+        documents = yamldocs.read(path)
+    except InvalidInput as error:
+        raise InvalidInput(error.field, error.problem, source=error.source.replace(str(path), where, 1)) from None
     if len(documents) != 1:
         raise InvalidInput("", f"holds {len(documents)} YAML documents; a record is one", source=where)
+    return documents
+
+
+def _read(path: Path, folder: Path, kind: str) -> Any:
+    where = _where(path, folder)
+    documents = _documents(path, where)
     if not _ID.match(path.stem):
         raise InvalidInput("", f"the file name {path.stem!r} is not an id: lowercase letters, digits and dashes",
                            source=where)
@@ -520,10 +529,7 @@ def _canvas(folder: Path) -> Canvas | None:
     if not path.is_file():
         return None
     where = _where(path, folder)
-    documents = yamldocs.read(path)
-    if len(documents) != 1:
-        raise InvalidInput("", f"holds {len(documents)} YAML documents; the canvas is one", source=where)
-    m = validated(_Canvas, documents[0].data, source=where)
+    m = validated(_Canvas, _documents(path, where)[0].data, source=where)
     return Canvas(m.purpose, tuple(m.audience), tuple(m.values), tuple(m.goals),
                   tuple(CanvasRole(r.name, r.gives, r.gets) for r in m.roles), tuple(m.rules), m.governance,
                   m.rhythm, tuple(m.channels), m.onboarding, m.lead, tuple(m.core_team), m.core_team_rotates, where)
@@ -685,7 +691,7 @@ def add(kind: str, ident: str, data: Mapping[str, Any], folder: str | Path | Non
     where = _where(target, folder)
     model = validated(_MODELS[kind], dict(data), source=where)
     text = f"# {kind[:-1]} {ident}, added by `kit cop add`\n" + yaml.safe_dump(
-        dict(data), sort_keys=False, allow_unicode=True, default_flow_style=None, width=110)
+        dict(data), sort_keys=False, allow_unicode=True, default_flow_style=False, width=110)
 
     def refused(error: OSError) -> KitError:
         return KitError(f"{folder}: cannot write community records: {error.strerror}")
