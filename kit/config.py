@@ -77,6 +77,11 @@ class ContentPaths:
         """oncall/: each team's on-call rotation (<team>.ics, iCalendar), checked by kit.ownership.oncall."""
         return self.root / "oncall"
 
+    @property
+    def guide(self) -> Path:
+        """guide/: the facilitator's guide in Markdown and its session plans (plans/<lab>.yml, kit.community.sessionplan)."""
+        return self.root / "guide"
+
 
 CONTENT = ContentPaths(REPO_ROOT)
 
