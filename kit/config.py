@@ -82,6 +82,11 @@ class ContentPaths:
         """community/: the community of practice's records (members, teams, sessions, ...), kit.community.records."""
         return self.root / "community"
 
+    @property
+    def guide(self) -> Path:
+        """guide/: the facilitator's guide in Markdown and its session plans (plans/<lab>.yml, kit.community.sessionplan)."""
+        return self.root / "guide"
+
 
 CONTENT = ContentPaths(REPO_ROOT)
 
