@@ -37,11 +37,11 @@ COMMANDS: dict[str, Command] = {}
 
 GROUPS: tuple[str, ...] = ("sandbox", "lab", "mob", "faults", "pages", "drills", "runbooks", "query", "grading", "slo",
                            "history", "load", "hub", "dora", "releases", "catalog", "readiness", "oncall", "cop",
-                           "session", "ceremony")
+                           "session", "ceremony", "league")
 """The modules of kit.cli that register commands, one per group."""
 
 LISTING: tuple[str, ...] = ("up", "down", "lab", "mob", "status", "logs", "fault", "flag", "pages", "drill", "mitigate",
-                            "release", "readiness", "runbooks", "catalog", "oncall", "cop", "ceremony", "query",
+                            "release", "readiness", "runbooks", "catalog", "oncall", "cop", "ceremony", "league", "query",
                             "labs", "check", "grade", "hub", "slo", "history", "load", "dora", "session", "render",
                             "config", "binaries")
 """The order `kit --help` lists the commands in: running the sandbox, breaking and mending it, then grading,
