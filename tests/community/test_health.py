@@ -234,3 +234,36 @@ def test_kit_cop_health_writes_the_page_and_the_charts(example, tmp_path, capsys
     text = page.read_text()
     assert text.count("<svg") == 7 and "The three metric families" in text
     assert charts.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_the_page_in_a_real_browser_shows_the_three_families_side_by_side(community, tmp_path):
+    import shutil as which
+
+    from playwright.sync_api import sync_playwright
+
+    from tests.jupyterpages import CHROMIUM_FLAGS
+
+    report = healthreport.health_report(community, TODAY, drills=DRILLS, postmortems={"r1": ()},
+                                        pulse=[_round("t", 5), _round("u", 4)])
+    path = tmp_path / "health.html"
+    path.write_text(report.html())
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=which.which("chromium"), args=CHROMIUM_FLAGS)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 900})
+            requests = []
+            page.on("request", lambda request: requests.append(request.url))
+            page.goto(path.as_uri())
+            boxes = [page.locator(f'[data-family="{i}"]').bounding_box() for i in (1, 2, 3)]
+            assert boxes[0]["y"] == boxes[1]["y"] == boxes[2]["y"]  # one row: the three families on one page
+            assert boxes[0]["x"] < boxes[1]["x"] < boxes[2]["x"]
+            for i in (1, 2, 3):
+                chart = page.locator(f'[data-family="{i}"] svg').bounding_box()
+                assert chart["width"] > 200 and chart["height"] > 100
+            below = page.locator('[data-table="teams"] td.not-enough')
+            assert below.inner_text() == "not enough answers to report (2026-03-25)"
+            assert below.evaluate("cell => getComputedStyle(cell).fontStyle") == "italic"
+            assert "5.0 of 7 (5 answers, 2026-03-25)" in page.locator('[data-table="teams"]').inner_text()
+            assert requests == [path.as_uri()]  # self-contained: nothing else fetched
+        finally:
+            browser.close()
