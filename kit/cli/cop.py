@@ -187,7 +187,7 @@ def _entry(args: argparse.Namespace) -> tuple[str, str, dict]:
 
 
 @command("cop", "the community of practice's records: check them, list them (OKRs with their progress), add to "
-                "them", _cop_arguments)
+                "them; the community's health and its anonymous team pulse", _cop_arguments)
 def _cop(args: argparse.Namespace) -> int:
     from ..community import records
 
