@@ -1,5 +1,7 @@
 """`kit cop check|list|add`: the community of practice's records in community/ (kit.community.records), validated,
-listed (key results with their computed progress), and added to without hand-editing YAML."""
+listed (key results with their computed progress), and added to without hand-editing YAML. `kit cop health`: the
+community's health report (kit.community.healthreport); `kit cop pulse`: the anonymous team pulse
+(kit.community.pulse)."""
 
 from __future__ import annotations
 
@@ -114,6 +116,43 @@ def _cop_arguments(p: argparse.ArgumentParser) -> None:
     e.add_argument("--outcome", default="running", choices=("running", "adopted", "abandoned", "inconclusive"))
     _folder(e)
 
+    hl = actions.add_parser("health", help="community health: members, attendance and retention, rotation fairness, "
+                                           "shares, experiments and outcomes per month (the three metric families), "
+                                           "skills per member, each team's drills and postmortems beside its pulse")
+    hl.add_argument("--html", metavar="OUT", help="also write the report as one static HTML page to OUT")
+    hl.add_argument("--plot", metavar="OUT", help="also save its charts to OUT (PNG, SVG or PDF)")
+    hl.add_argument("--today", type=_day, default=None, help="the report as of this day (default today)")
+    _floor(hl)
+    _folder(hl)
+    pl = actions.add_parser("pulse", help="the anonymous team pulse (psychological safety, Edmondson 1999): add one "
+                                          "answer set, show each team's rounds, or print the questions")
+    pulse_actions = pl.add_subparsers(dest="pulse_action", required=True)
+    pa = pulse_actions.add_parser("add", help="record one anonymous answer set; asks each question (answers not "
+                                              "shown) unless --answers is given")
+    pa.add_argument("--team", required=True, help="the mob answered about, e.g. mob-a")
+    pa.add_argument("--answers", type=_scores, default=None, metavar="A,B,...",
+                    help="one answer per item, in item order, e.g. 2,6,1,6,2,7,6 (`kit cop pulse questions`)")
+    pa.add_argument("--date", type=_day, default=None, help="the round's date (default today)")
+    _folder(pa)
+    ps = pulse_actions.add_parser("show", help="each team's rounds: the team's means, or 'not enough answers to "
+                                               "report' below the floor; never an answer set")
+    _floor(ps)
+    _folder(ps)
+    pulse_actions.add_parser("questions", help="the questionnaire: its items, scale, reverse-scored items and source")
+
+
+def _scores(text: str) -> list[int]:
+    try:
+        return [int(part) for part in _names(text)]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not whole numbers separated by commas, e.g. 2,6,1,6,2,7,6") \
+            from None
+
+
+def _floor(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--floor", type=int, default=5, metavar="N",
+                   help="answer sets a team pulse round needs before its means are shown (default 5, at least 3)")
+
 
 def _given(**fields) -> dict:
     """The fields as the record's file holds them: those left out on the command line are not written."""
@@ -148,10 +187,14 @@ def _entry(args: argparse.Namespace) -> tuple[str, str, dict]:
 
 
 @command("cop", "the community of practice's records: check them, list them (OKRs with their progress), add to "
-                "them", _cop_arguments)
+                "them; the community's health and its anonymous team pulse", _cop_arguments)
 def _cop(args: argparse.Namespace) -> int:
     from ..community import records
 
+    if args.action == "health":
+        return _health(args)
+    if args.action == "pulse":
+        return _pulse(args)
     if args.action == "add":
         kind, ident, data = _entry(args)
         added = records.add(kind, ident, data, args.folder)
@@ -251,3 +294,95 @@ def _okrs(loaded, args: argparse.Namespace) -> int:
     if measured:
         print(f"measured on {today}")
     return 0
+
+
+def _drill_evidence() -> tuple[list[dict], dict[str, tuple[str, ...] | None]]:
+    """The sandbox's finished drills (rows of kit.drills' results file) and, per run, the postmortem sections
+    still to write (None when the run has no postmortem file)."""
+    from ..config import Config
+    from ..drills.postmortem import missing_sections
+    from ..jsonlines import read
+
+    paths = Config.from_env().paths
+    rows = [row for _, row in read(paths.drill_results) if isinstance(row, dict)]
+    postmortems: dict[str, tuple[str, ...] | None] = {}
+    for row in rows:
+        path = paths.drill_postmortem(str(row.get("run")))
+        postmortems[str(row.get("run"))] = tuple(missing_sections(path.read_text(encoding="utf-8"))) \
+            if path.is_file() else None
+    return rows, postmortems
+
+
+def _health(args: argparse.Namespace) -> int:
+    from ..community import healthreport, pulse, records
+
+    loaded = records.load(args.folder)
+    rows, postmortems = _drill_evidence()
+    solutions = loaded.folder.parent / "solutions"
+    labs = [p.name for p in solutions.iterdir() if p.is_dir() and not p.name.startswith((".", "_"))] \
+        if solutions.is_dir() else None
+    report = healthreport.health_report(loaded, args.today or date.today(), drills=rows, postmortems=postmortems,
+                                        pulse=pulse.load(loaded.folder, [t.id for t in loaded.teams]),
+                                        floor=args.floor, labs=labs)
+    print(report)
+    if args.plot:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        report.plot().savefig(args.plot, dpi=110, bbox_inches="tight")
+        print(f"plot: {args.plot}")
+    if args.html:
+        from ..atomicfile import write_atomically
+
+        write_atomically(Path(args.html), report.html(), mode=0o644)
+        print(f"html: {args.html}")
+    return 0
+
+
+def _pulse(args: argparse.Namespace) -> int:
+    from ..community import pulse, records
+
+    q = pulse.questionnaire()
+    if args.pulse_action == "questions":
+        print(f"{q.title}: {q.citation}\n{q.prompt}\nscale: {q.scale}")
+        for item in q.items:
+            print(f"{item.number}. {item.text}{'  (reverse-scored)' if item.reverse else ''}")
+        return 0
+    loaded = records.load(args.folder)
+    teams = [t.id for t in loaded.teams]
+    if args.pulse_action == "show":
+        shown = pulse.report(pulse.load(loaded.folder, teams), args.floor)
+        for line in shown:
+            print(line)
+            if line.items is not None:
+                print("  " + "  ".join(f"item {i}: {v:.1f}" for i, v in enumerate(line.items, 1)))
+        if not shown:
+            print(f"no team pulse in {loaded.folder.name}/{pulse.FOLDER}/ yet: `kit cop pulse add --team TEAM`")
+        return 0
+    answers = args.answers if args.answers is not None else _ask(q)
+    kept = pulse.add(args.team, answers, args.date, loaded.folder, teams=teams)
+    print(f"recorded one anonymous answer set in {kept.source} ({len(kept.answers)} in this round)")
+    return 0
+
+
+def _ask(q) -> list[int]:
+    """Each item asked in turn; with a terminal the answers are not echoed, so a shared screen shows none."""
+    import getpass
+    import sys
+
+    from ..errors import KitError
+
+    read = getpass.getpass if sys.stdin.isatty() else input
+    print(f"{q.prompt}\nAnswer each from {q.scale}.")
+    answers = []
+    for item in q.items:
+        while True:
+            try:
+                given = read(f"{item.number}. {item.text} [{q.minimum}-{q.maximum}] ").strip()
+            except EOFError:
+                raise KitError("the answers ended before the last question; nothing was recorded") from None
+            if given.isdigit() and q.minimum <= int(given) <= q.maximum:
+                answers.append(int(given))
+                break
+            print(f"  a whole number from {q.minimum} to {q.maximum}, please")
+    return answers
