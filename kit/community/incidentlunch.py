@@ -206,7 +206,8 @@ def agenda(lunch: Lunch, pacing: Pacing) -> list[tuple[float, str]]:
     for segment in pacing.segments:
         if segment.kind == "play":
             first, last = lunch.events[segment.events[0]], lunch.events[segment.events[-1]]
-            what = (f"play {clock(segment.drill_seconds)} of the drill, {len(segment.events)} events "
+            count = len(segment.events)
+            what = (f"play {clock(segment.drill_seconds)} of the drill, {count} event{'s' if count != 1 else ''} "
                     f"(+{clock(first.t - lunch.events[0].t)} {first.kind} .. +{clock(last.t - lunch.events[0].t)} "
                     f"{last.kind})")
         elif segment.kind == "pause":
