@@ -10,11 +10,12 @@ fails it every time. At 0 % the canary must get no request at all.
 from __future__ import annotations
 
 import threading
+import time
 
 import httpx
 import pytest
 
-from kit import lab, prom, sandbox
+from kit import history, lab, prom, sandbox
 from kit.drills import mitigations
 from kit.errors import InvalidInput, SandboxNotReady
 from kit.releases import canary, deploylog
@@ -113,10 +114,14 @@ def test_promote_makes_the_canary_version_stable_without_refusing_a_request(live
     canary.set_weight(10, config=live)
     before = sandbox.pids(live)["shop"]
     try:
+        promoted_at = time.time()
         promoted = canary.promote(config=live)
         assert (promoted.stable, promoted.canary, promoted.proxy_weights) == ("1.1.0", None, {"stable": 100, "canary": 0})
         assert sandbox.pids(live)["shop"] != before
         assert _scraped_stable_versions(live) == {"1.1.0"}, "promote returned before Prometheus scraped 1.1.0"
+        # the shop's `up` now has a series per version and track: the live data still begins where it began
+        began = history.live_start(live)
+        assert began is not None and began < promoted_at
         health = httpx.get(live.url("shop_stable") + "/health", timeout=5.0).json()
         assert (health["version"], health["track"]) == ("1.1.0", "stable")
         assert canary.measure_split(200, config=live).canary_requests == 0
