@@ -30,7 +30,7 @@ from kit.config import Config  # noqa: E402
 RESULTS = HERE / "RESULTS.md"
 WORK = HERE / ".work"
 HOST = "127.0.0.1"
-DEFAULT_PORTS = {18080, 18081, 18082, 19090, 19093}
+DEFAULT_PORTS = {18080, 18081, 18082, 18083, 18084, 18085, 19090, 19093}
 
 RESULTS_HEADER = """# Benchmark results
 
@@ -63,11 +63,12 @@ def remove(path: Path) -> None:
 
 def sandbox_config(name: str, profile: str = "lab", **overrides) -> Config:
     """A lab/realistic Config on fresh free ports and a fresh state folder, ignoring KIT_* variables."""
-    shop, payments, pager, prom, am = free_ports(5)
+    shop, payments, pager, prom, am, stable, canary, proxy = free_ports(8)
     return Config.from_env(
         {}, profile=profile, state_dir=str(state_dir(name)), host=HOST,
         shop_port=shop, payments_port=payments, pager_port=pager,
-        prometheus_port=prom, alertmanager_port=am, **overrides,
+        prometheus_port=prom, alertmanager_port=am, shop_stable_port=stable,
+        shop_canary_port=canary, proxy_port=proxy, **overrides,
     )
 
 

@@ -31,10 +31,11 @@ def test_instant_query_is_a_tidy_frame(live):
 def test_range_query_returns_one_row_per_step(live):
     # A step's value is the newest sample within Prometheus's 5-minute lookback, so once the series has a sample
     # before the window, every step has one whatever the scrapes did since. Whole seconds make the steps exact:
-    # rounding down moves the window's start up to a second earlier, so the sample must be over 4 s old.
-    prom.wait_for('up{job="shop"} offset 5s', timeout=30, config=live)
+    # rounding down moves the window's start up to a second earlier, so the sample must be over 4 s old. The
+    # stable track is the one series an earlier test on this sandbox (a canary left running) cannot have added.
+    prom.wait_for('up{job="shop", track="stable"} offset 5s', timeout=30, config=live)
     end = math.floor(time.time())
-    frame = prom.query_range('up{job="shop"}', start=end - 3, end=end, step="1s", config=live)
+    frame = prom.query_range('up{job="shop", track="stable"}', start=end - 3, end=end, step="1s", config=live)
     assert list(frame.columns) == ["__name__", "instance", "job", "track", "version", "timestamp", "value"]
     assert list(frame["timestamp"]) == list(pd.to_datetime([end - 3, end - 2, end - 1, end], unit="s", utc=True))
     assert set(frame["job"]) == {"shop"} and set(frame["value"]) <= {0.0, 1.0}

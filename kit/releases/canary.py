@@ -13,6 +13,7 @@ from __future__ import annotations
 import getpass
 import socket
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import httpx
@@ -114,9 +115,9 @@ def promote(*, config: Config | None = None) -> CanaryStatus:
     """Make the canary's version the stable one: the stable process restarts on it and the canary stops.
 
     No request is dropped: the canary takes every request while the stable shop restarts, then stable takes
-    them all again before the canary stops. Returns once Prometheus has scraped the stable shop under its new
+    them all again before the canary stops. Returns once Prometheus scrapes only the stable shop, under its new
     ``version`` label, so a judge or `kit status` that follows sees the promoted shop, not a target it has not
-    scraped yet. Raises InvalidInput (field ``canary``) when no canary runs; SandboxNotReady when Prometheus
+    scraped yet nor the stopped canary. Raises InvalidInput (field ``canary``) when no canary runs; SandboxNotReady when Prometheus
     does not scrape the promoted shop within twice ``DISCOVERY_DELAY_S`` plus five scrape intervals.
     """
     config = resolve(config)
@@ -131,14 +132,18 @@ def promote(*, config: Config | None = None) -> CanaryStatus:
     _apply_weight(config, 100, 0)
     _stop_canary(config, record)
     _changed(config, release, ReleaseRecord(promoted.stable))
-    _wait_scraped(config, "stable", promoted.stable)
+    _wait_targets(config, {"stable": promoted.stable})
     return status(config)
 
 
 def rollback(*, config: Config | None = None) -> CanaryStatus:
     """Take every request off the canary, then stop it; a no-op when no canary runs.
 
-    Afterwards no canary process is left and HAProxy sends the canary nothing (weight 0, maintenance).
+    Afterwards no canary process is left and HAProxy sends the canary nothing (weight 0, maintenance). Returns
+    once Prometheus has dropped the canary's target too: until then it would scrape the stopped canary and report
+    ``up == 0`` for it, beside the stable shop, in every query and in `kit status`. Raises SandboxNotReady, the
+    rollback done, when Prometheus still scrapes the canary after twice ``DISCOVERY_DELAY_S`` plus five scrape
+    intervals.
     """
     config = resolve(config)
     release = ReleaseRecord.load(config)
@@ -150,6 +155,7 @@ def rollback(*, config: Config | None = None) -> CanaryStatus:
     if record is not None:
         _stop_canary(config, record)
     _changed(config, release, ReleaseRecord(release.stable))
+    _wait_targets(config, {"stable": release.stable})
     return status(config)
 
 
@@ -318,21 +324,38 @@ def _wait_healthy(config: Config, record: procs.ProcessRecord) -> None:
 
 def _wait_scraped(config: Config, track: str, version: str) -> None:
     """Until Prometheus has scraped the shop's ``track`` target labelled ``version`` successfully."""
+    _wait_for_targets(config, lambda shop: (track, version) in shop,
+                      f"Prometheus has not scraped the {track} shop as version {version}")
+
+
+def _wait_targets(config: Config, expected: dict[str, str]) -> None:
+    """Until Prometheus's shop targets are exactly ``expected`` ({track: version}), each scraped successfully.
+
+    Prometheus acts on a changed ``shop-targets.json`` up to ``DISCOVERY_DELAY_S`` later; until then it still
+    scrapes the targets the file no longer names."""
+    wanted = ", ".join(f"{track} {version}" for track, version in expected.items())
+    _wait_for_targets(config, lambda shop: sorted(shop) == sorted(expected.items()),
+                      f"Prometheus does not scrape exactly the shop's {wanted}")
+
+
+def _wait_for_targets(config: Config, done: Callable[[list[tuple[str, str]]], bool], failure: str) -> None:
+    """Until ``done`` holds for Prometheus's active shop targets, (track, version) each; the version is "" while
+    the target's last scrape failed."""
     url = config.url("prometheus") + "/api/v1/targets"
     timeout = 2 * DISCOVERY_DELAY_S + 5 * parse_duration(config.profile_spec.scrape_interval)
 
-    def scraped() -> bool:
+    def reached() -> bool:
         try:
             targets = localhttp.client().get(url, params={"state": "active"}, timeout=localhttp.STATUS_TIMEOUT_S)
             active = targets.json()["data"]["activeTargets"]
         except (httpx.HTTPError, ValueError, KeyError):
             return False
-        return any(t["labels"].get("track") == track and t["labels"].get("version") == version
-                   and t["health"] == "up" for t in active)
+        return done([(t["labels"].get("track", ""), t["labels"].get("version", "") if t["health"] == "up" else "")
+                     for t in active if t["labels"].get("job") == "shop"])
 
-    if not polling.wait_until(scraped, timeout, 0.2):
-        raise SandboxNotReady(f"Prometheus has not scraped the {track} shop as version {version} within {timeout:g} s; "
-                              "`kit status` shows its targets, `kit logs prometheus` why")
+    if not polling.wait_until(reached, timeout, 0.2):
+        raise SandboxNotReady(f"{failure} within {timeout:g} s; `kit status` shows its targets, "
+                              "`kit logs prometheus` why")
 
 
 def _runtime(config: Config, command: str) -> str:

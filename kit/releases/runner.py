@@ -55,7 +55,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
 __all__ = ["CONFIRM_REQUESTS", "OUTCOMES", "Exposure", "ExtraTraffic", "Gate", "Judgment", "Observation", "ReleaseRun",
-           "Step", "budget_gate", "check_power", "extra_traffic", "observe", "run"]
+           "Step", "budget_gate", "check_power", "extra_traffic", "live_window_s", "observe", "run"]
 
 OUTCOMES: tuple[str, ...] = ("promoted", "paused", "rolled_back")
 Gate = Callable[[int], str | None]
@@ -552,9 +552,14 @@ def observe(version: str, weight: int, *, plan: ReleasePlan | str | Path = "lab"
     return Observation(version, weight, started, step, intervals, baseline, canary_series)
 
 
+def live_window_s(config: Config) -> float:
+    """Seconds of live traffic the power check reads (``LIVE_WINDOW_SCRAPES`` scrapes of the profile, at least 30)."""
+    return max(30.0, LIVE_WINDOW_SCRAPES * parse_duration(config.profile_spec.scrape_interval))
+
+
 def _live_traffic(config: Config, scrape_s: float) -> LiveTraffic:
     """The live traffic, waiting up to ``LIVE_WAIT_SCRAPES`` scrapes for a rate: a sandbox just started has none yet."""
-    window = max(30.0, LIVE_WINDOW_SCRAPES * scrape_s)
+    window = live_window_s(config)
     latest = query.live_traffic(window, config=config)
 
     def measured() -> LiveTraffic | None:

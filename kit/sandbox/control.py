@@ -233,11 +233,13 @@ def detach(name: str, config: Config | None = None) -> None:
 
 
 def logs(name: str, config: Config | None = None, lines: int = 50) -> str:
-    """The last lines of one process's log."""
+    """The last lines of one process's log: a sandbox process, or a companion that writes one (the canary, a
+    release's extra traffic, a drill's watcher) once it has run."""
     config = current_config(config)
-    if name not in PROCESS_NAMES:
-        raise KitError(f"no process called {name!r}; choose one of {', '.join(PROCESS_NAMES)}")
     path = config.paths.log(name)
+    companions = sorted({log.stem for log in path.parent.glob("*.log")} - set(PROCESS_NAMES))
+    if name not in (*PROCESS_NAMES, *companions):
+        raise KitError(f"no process called {name!r}; choose one of {', '.join((*PROCESS_NAMES, *companions))}")
     if not path.exists():
         raise SandboxNotReady(f"no log for {name} yet at {path}; has the sandbox been started with `kit up`?")
     return procs.log_tail(path, lines)

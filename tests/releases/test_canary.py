@@ -17,7 +17,7 @@ import pytest
 
 from kit import history, lab, prom, sandbox
 from kit.drills import mitigations
-from kit.errors import InvalidInput, SandboxNotReady
+from kit.errors import InvalidInput, KitError, SandboxNotReady
 from kit.releases import canary, deploylog
 from kit.releases.split import SplitMeasurement
 from kit.sandbox.record import ReleaseRecord
@@ -66,6 +66,9 @@ def test_a_deployed_canary_is_its_own_process_on_its_own_track_and_version(live,
     assert deployed.canary_pid not in sandbox.pids(live).values()
     health = httpx.get(live.url("shop_canary") + "/health", timeout=5.0).json()
     assert (health["version"], health["track"]) == ("1.1.0", "canary")
+    assert isinstance(sandbox.logs("canary", live), str)  # `kit logs canary`, as the canary's errors advise
+    with pytest.raises(KitError, match="choose one of .*canary"):
+        sandbox.logs("canery", live)
     with pytest.raises(InvalidInput, match="running already") as refused:
         canary.deploy("1.2.0", config=live)
     assert refused.value.field == "version"
@@ -97,6 +100,7 @@ def test_rollback_leaves_no_canary_process_and_sends_it_nothing(live, deployed, 
     after = canary.rollback(config=live)
     assert after.canary is None and after.canary_pid is None and after.proxy_weights["canary"] == 0
     assert not _running(pid)
+    assert _scraped_shop_targets(live) == {("stable", "1.0.0", "up")}, "rollback returned while Prometheus scraped it"
     measured = canary.measure_split(300, config=live)
     assert measured.canary_requests == 0 and measured.stable_requests >= 300
     assert canary.rollback(config=live) == after  # twice is harmless
@@ -118,7 +122,7 @@ def test_promote_makes_the_canary_version_stable_without_refusing_a_request(live
         promoted = canary.promote(config=live)
         assert (promoted.stable, promoted.canary, promoted.proxy_weights) == ("1.1.0", None, {"stable": 100, "canary": 0})
         assert sandbox.pids(live)["shop"] != before
-        assert _scraped_stable_versions(live) == {"1.1.0"}, "promote returned before Prometheus scraped 1.1.0"
+        assert _scraped_shop_targets(live) == {("stable", "1.1.0", "up")}, "promote returned before Prometheus saw it"
         # the shop's `up` now has a series per version and track: the live data still begins where it began
         began = history.live_start(live)
         assert began is not None and began < promoted_at
@@ -130,7 +134,7 @@ def test_promote_makes_the_canary_version_stable_without_refusing_a_request(live
         undone = lab.reset(live)
     assert undone[:2] == ("rolled back the canary of 1.2.0", "put the stable shop back on 1.0.0 from 1.1.0")
     assert canary.status(live).stable == "1.0.0" and canary.status(live).canary is None
-    assert _scraped_stable_versions(live) == {"1.0.0"}
+    assert _scraped_shop_targets(live) == {("stable", "1.0.0", "up")}
     sandbox.require(live)  # what the next deploy asks first
     refused = _refused_through_proxy()
     assert refused == 0, f"{refused} requests through HAProxy failed during the promotions"
@@ -204,8 +208,8 @@ def _running(pid: int) -> bool:
         return False
 
 
-def _scraped_stable_versions(config) -> set[str]:
-    """The versions of the stable shop targets Prometheus has scraped successfully."""
+def _scraped_shop_targets(config) -> set[tuple[str, str, str]]:
+    """The shop targets Prometheus scrapes: (track, version, health of the last scrape) each."""
     targets = httpx.get(config.url("prometheus") + "/api/v1/targets", params={"state": "active"}, timeout=5.0)
-    return {t["labels"]["version"] for t in targets.json()["data"]["activeTargets"]
-            if t["labels"].get("track") == "stable" and t["health"] == "up"}
+    return {(t["labels"]["track"], t["labels"]["version"], t["health"])
+            for t in targets.json()["data"]["activeTargets"] if t["labels"]["job"] == "shop"}

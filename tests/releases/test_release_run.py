@@ -14,21 +14,30 @@ import psutil
 import pytest
 import yaml
 
-from kit import lab
+from kit import lab, polling
 from kit.cli import main
 from kit.cli.releases import run_summary
 from kit.config import CONTENT
 from kit.errors import InvalidInput
-from kit.releases import canary, deploylog, runner
+from kit.releases import canary, deploylog, query, runner
 from kit.releases.checks import ConditionResult
 from kit.releases.series import Verdict
 from kit.sandbox.record import SandboxRecord, record_path
+from kit.shop import faults
 
 
 @pytest.fixture
 def released(live):
-    """No canary before the test; none after it, and the stable shop back on 1.0.0, whatever the test did."""
+    """No canary before the test; none after it, and the stable shop back on 1.0.0, whatever the test did.
+
+    The runner's power check reads the stable shop's error ratio over its live window: an earlier test's fault
+    (cleared here) would still raise it for up to that window and make the lab plan underpowered, rightly so.
+    """
     canary.rollback(config=live)
+    faults.clear_faults(config=live)
+    window = runner.live_window_s(live)
+    polling.wait_for(lambda: query.live_traffic(window, config=live).baseline_error_ratio < 0.01, 2 * window, 1.0,
+                     describe=lambda: f"the stable shop's errors over {window:g} s stayed at 1 % or more")
     yield live
     lab.reset(live)
 
