@@ -92,6 +92,9 @@ def main(argv: list[str] | None = None) -> int:
             pages = []
             for name in members:
                 page = browser.new_context(viewport={"width": 1280, "height": 800}).new_page()
+                # jupyter-collaboration's "taking some time to load" dialog (after 5 s unsynced) blocks clicks
+                slow = page.locator(".jp-Dialog", has_text="taking some time to load")
+                page.add_locator_handler(slow, lambda d: d.get_by_role("button", name="Continue waiting").click())
                 secret = links.active(name).secret
                 page.goto(f"{base}/lab/workspaces/{name}/tree/sync.ipynb?reset&token={secret}")
                 pages.append(page)

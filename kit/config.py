@@ -62,6 +62,16 @@ class ContentPaths:
         """releases/: the release plans (<name>.yml) that `kit release run` walks (kit.releases.plan)."""
         return self.root / "releases"
 
+    @property
+    def catalog(self) -> Path:
+        """catalog/: the service catalog, Backstage entity descriptors (<name>.yaml) read by kit.ownership.catalog."""
+        return self.root / "catalog"
+
+    @property
+    def readiness(self) -> Path:
+        """readiness/: the readiness review template, the release classes and filled reviews (kit.ownership.review)."""
+        return self.root / "readiness"
+
 
 CONTENT = ContentPaths(REPO_ROOT)
 

@@ -20,6 +20,7 @@ from pathlib import Path
 import httpx
 import nbformat
 import pytest
+from jupyterpages import CHROMIUM_FLAGS, new_page
 
 from kit import labserver, localhttp, mobserver, procs
 from kit.config import REPO_ROOT, Config
@@ -27,8 +28,6 @@ from kit.errors import InvalidInput, KitError
 from kit.mob import MobPlan, MobSession
 
 ROSTER = ("Ada", "Grace", "Linus")
-CHROMIUM_FLAGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync", "--no-first-run"]
 WAIT = 20_000
 """Milliseconds for a change to reach another browser (generous: the machine is shared; the benchmark measures)."""
 LAB_SETTINGS = {"@jupyterlab/notebook-extension/tracker": {"windowingMode": "none"}}
@@ -183,7 +182,7 @@ def members(mob: MobServer):
         pages = {}
         try:
             for name in ROSTER:
-                page = browser.new_context(viewport={"width": 1400, "height": 900}).new_page()
+                page = new_page(browser.new_context(viewport={"width": 1400, "height": 900}))
                 page.set_default_timeout(WAIT)
                 page.goto(mob.member_url(name, "mob.ipynb"))
                 pages[name] = page

@@ -40,8 +40,9 @@ BACKEND = "shop"
 START_TIMEOUT_S = 30.0
 RUNTIME_TIMEOUT_S = 5.0
 DISCOVERY_DELAY_S = 5.0
-"""How long Prometheus may take to act on a changed file_sd file: its discovery manager passes target changes on
-at most every 5 s (``updatert`` in Prometheus's discovery/manager.go)."""
+"""How long each of Prometheus's two steps may take to act on a changed file_sd file: its discovery manager passes
+target changes on at most every 5 s (``updatert`` in discovery/manager.go), and its scrape manager applies them
+at most every 5 s (``reloader`` in scrape/manager.go)."""
 
 
 @dataclass(frozen=True)
@@ -115,9 +116,9 @@ def promote(*, config: Config | None = None) -> CanaryStatus:
     """Make the canary's version the stable one: the stable process restarts on it and the canary stops.
 
     No request is dropped: the canary takes every request while the stable shop restarts, then stable takes
-    them all again before the canary stops. Returns once Prometheus scrapes only the stable shop, under its new
-    ``version`` label, so a judge or `kit status` that follows sees the promoted shop, not a target it has not
-    scraped yet nor the stopped canary. Raises InvalidInput (field ``canary``) when no canary runs; SandboxNotReady when Prometheus
+    them all again before the canary stops. The canary stops, and this returns, once Prometheus scrapes only the
+    stable shop, under its new ``version`` label: a judge or `kit status` that follows sees the promoted shop, not
+    a target it has not scraped yet, and Prometheus never scrapes a stopped canary (as ``rollback``). Raises InvalidInput (field ``canary``) when no canary runs; SandboxNotReady when Prometheus
     does not scrape the promoted shop within twice ``DISCOVERY_DELAY_S`` plus five scrape intervals.
     """
     config = resolve(config)
@@ -130,20 +131,22 @@ def promote(*, config: Config | None = None) -> CanaryStatus:
     promoted.save(config)  # the stable shop restarts from this record, on the canary's version
     sandbox.restart("shop", config=config)
     _apply_weight(config, 100, 0)
-    _stop_canary(config, record)
     _changed(config, release, ReleaseRecord(promoted.stable))
-    _wait_targets(config, {"stable": promoted.stable})
+    try:
+        _wait_targets(config, {"stable": promoted.stable})
+    finally:
+        _stop_canary(config, record)
     return status(config)
 
 
 def rollback(*, config: Config | None = None) -> CanaryStatus:
     """Take every request off the canary, then stop it; a no-op when no canary runs.
 
-    Afterwards no canary process is left and HAProxy sends the canary nothing (weight 0, maintenance). Returns
-    once Prometheus has dropped the canary's target too: until then it would scrape the stopped canary and report
-    ``up == 0`` for it, beside the stable shop, in every query and in `kit status`. Raises SandboxNotReady, the
-    rollback done, when Prometheus still scrapes the canary after twice ``DISCOVERY_DELAY_S`` plus five scrape
-    intervals.
+    Afterwards no canary process is left and HAProxy sends the canary nothing (weight 0, maintenance). The
+    process stops only once Prometheus has dropped the canary's target (see ``_wait_targets``), so no query and no
+    `kit status` that follows sees it, and Prometheus never scrapes a stopped canary: its ``up == 0`` would page
+    ServiceDown. Raises SandboxNotReady, the rollback done, when Prometheus still scrapes the canary after twice
+    ``DISCOVERY_DELAY_S`` plus five scrape intervals.
     """
     config = resolve(config)
     release = ReleaseRecord.load(config)
@@ -152,10 +155,12 @@ def rollback(*, config: Config | None = None) -> CanaryStatus:
         return status(config)
     _apply_weight(config, release.canary_weight, 0)
     _runtime(config, f"set server {BACKEND}/{CANARY} state maint")
-    if record is not None:
-        _stop_canary(config, record)
     _changed(config, release, ReleaseRecord(release.stable))
-    _wait_targets(config, {"stable": release.stable})
+    try:
+        _wait_targets(config, {"stable": release.stable})
+    finally:
+        if record is not None:
+            _stop_canary(config, record)
     return status(config)
 
 
@@ -331,8 +336,9 @@ def _wait_scraped(config: Config, track: str, version: str) -> None:
 def _wait_targets(config: Config, expected: dict[str, str]) -> None:
     """Until Prometheus's shop targets are exactly ``expected`` ({track: version}), each scraped successfully.
 
-    Prometheus acts on a changed ``shop-targets.json`` up to ``DISCOVERY_DELAY_S`` later; until then it still
-    scrapes the targets the file no longer names."""
+    Prometheus acts on a changed ``shop-targets.json`` up to twice ``DISCOVERY_DELAY_S`` later (its discovery
+    manager, then its scrape manager, each pass changes on every 5 s); until then it still scrapes the targets
+    the file no longer names, so a process leaving the shop's targets is stopped only after this."""
     wanted = ", ".join(f"{track} {version}" for track, version in expected.items())
     _wait_for_targets(config, lambda shop: sorted(shop) == sorted(expected.items()),
                       f"Prometheus does not scrape exactly the shop's {wanted}")

@@ -95,12 +95,15 @@ def test_prometheus_sees_both_tracks_and_the_proxy_split(live, deployed, driven)
 
 
 def test_rollback_leaves_no_canary_process_and_sends_it_nothing(live, deployed, driven):
+    canary.wait_scraped("canary", "1.1.0", config=live)
     canary.set_weight(50, config=live)
     pid = canary.status(live).canary_pid
     after = canary.rollback(config=live)
     assert after.canary is None and after.canary_pid is None and after.proxy_weights["canary"] == 0
     assert not _running(pid)
     assert _scraped_shop_targets(live) == {("stable", "1.0.0", "up")}, "rollback returned while Prometheus scraped it"
+    lowest = prom.query('min_over_time(up{job="shop", track="canary"}[1m])', config=live)
+    assert set(lowest["value"]) == {1.0}, "Prometheus scraped the stopped canary: up == 0 pages ServiceDown"
     measured = canary.measure_split(300, config=live)
     assert measured.canary_requests == 0 and measured.stable_requests >= 300
     assert canary.rollback(config=live) == after  # twice is harmless
