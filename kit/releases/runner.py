@@ -50,6 +50,7 @@ from .plan import JudgeResult, ReleasePlan, load_plan
 from .power import StepPower, require_step_power
 from .query import LiveTraffic
 from .series import TrackSeries, Verdict
+from .split import SplitMeasurement
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -101,6 +102,8 @@ class Step:
     started_at: float
     ended_at: float
     judgments: tuple[Judgment, ...]
+    split: SplitMeasurement
+    """The requests HAProxy handed each shop from the weight set to the step's end: the split the step ran on."""
 
     @property
     def verdict(self) -> Verdict:
@@ -395,6 +398,7 @@ class _Release:
     def _judge_ring(self, index: int) -> Step:
         ring, plan = self.plan.rings[index], self.plan
         begun = time.time()
+        counted = canary.request_counts(self.config)
         judgments: list[Judgment] = []
         for mark in _marks(ring.duration_s, plan.judge_every_s):
             delay = begun + mark + self.lag_s - time.time()
@@ -411,7 +415,9 @@ class _Release:
                      f"{result.verdict.value:<8} {result.reason}")
             if result.verdict is Verdict.ROLLBACK:
                 break
-        return Step(index, ring.weight, begun, time.time(), tuple(judgments))
+        now = canary.request_counts(self.config)
+        split = SplitMeasurement(now["stable"] - counted["stable"], now["canary"] - counted["canary"], ring.weight)
+        return Step(index, ring.weight, begun, time.time(), tuple(judgments), split)
 
     def _pause(self, reason: str, watch: _Watch, started_at: float) -> tuple[str, str, Exposure]:
         canary.pause(reason, config=self.config)

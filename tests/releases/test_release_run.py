@@ -88,6 +88,7 @@ def test_1_1_0_is_promoted_through_both_rings(released):
     for step, ring in zip(result.steps, result.plan.rings):
         assert step.judgments[-1].end - step.started_at == pytest.approx(ring.duration_s, abs=0.01)
         assert step.result.successful >= result.plan.settings.min_measurements
+        assert step.split.weight_percent == ring.weight and step.split.agrees(), step.split
     assert result.weight == 100 and result.exposure.zero_traffic_at is None
     assert canary.status(released).stable == "1.1.0" and canary.status(released).canary is None
     assert _no_extra_traffic(released)
