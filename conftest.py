@@ -15,8 +15,6 @@ import tempfile
 
 import pytest
 
-
-
 SPREAD = ("tests/drills/test_drill_scenarios.py", "tests/drills/test_drill_scenarios_slow.py",
           "tests/load/test_capacity.py", "tests/load/test_loadtest.py")
 """Files whose tests share no setup beyond the worker's sandbox, and whose long tests each take up to a minute
@@ -72,10 +70,16 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     state = os.environ.get("KIT_TEST_SESSION")
     if not state or os.environ.get("KIT_STATE_DIR") != state:
         return
+    import time
+
     from kit import sandbox
 
+    cpu, wall = _cpu_s(), time.monotonic()
     sandbox.down()
     shutil.rmtree(state, ignore_errors=True)
+    if os.environ.get(CPU_LOG):
+        _log_cpu(f"(the sandbox of {os.environ.get('PYTEST_XDIST_WORKER', 'the session')}, stopped at the end)",
+                 _cpu_s() - cpu, time.monotonic() - wall)
 
 
 @pytest.hookimpl(trylast=True)
@@ -128,6 +132,40 @@ def _solution_notebook(item: pytest.Item) -> str | None:
     if path.suffix == ".ipynb" and path.parent.parent.name == "solutions" and path.stem == path.parent.name:
         return path.stem
     return None
+
+
+CPU_LOG = "KIT_TEST_CPU_LOG"
+"""A file to append each test's CPU time to, one JSON line each, when set (benchmarks/suite_time.py sets it)."""
+
+
+def _cpu_s() -> float:
+    """CPU seconds of this process and of the children it has waited for (sandboxes, kernels, `kit` commands)."""
+    import resource
+
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+def _log_cpu(what: str, cpu_s: float, wall_s: float) -> None:
+    import json
+
+    with open(os.environ[CPU_LOG], "a") as log:  # one short line per write: appends from workers do not interleave
+        log.write(json.dumps({"test": what, "cpu_s": round(cpu_s, 3), "wall_s": round(wall_s, 3)}) + "\n")
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None):
+    """With KIT_TEST_CPU_LOG set, log the CPU a test cost, its fixtures' setup and teardown included: on two cores
+    the suite's time is bounded by its CPU, so that is where it can be cut. A process counts once it has ended
+    and been waited for, so the worker's own sandbox counts at the session's end (``pytest_unconfigure``)."""
+    if not os.environ.get(CPU_LOG):
+        yield
+        return
+    import time
+
+    cpu, wall = _cpu_s(), time.monotonic()
+    yield
+    _log_cpu(item.nodeid, _cpu_s() - cpu, time.monotonic() - wall)
 
 
 def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> None:

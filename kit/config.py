@@ -72,6 +72,11 @@ class ContentPaths:
         """readiness/: the readiness review template, the release classes and filled reviews (kit.ownership.review)."""
         return self.root / "readiness"
 
+    @property
+    def oncall(self) -> Path:
+        """oncall/: each team's on-call rotation (<team>.ics, iCalendar), checked by kit.ownership.oncall."""
+        return self.root / "oncall"
+
 
 CONTENT = ContentPaths(REPO_ROOT)
 

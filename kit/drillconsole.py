@@ -49,6 +49,13 @@ def _table(header: tuple[str, ...], widths: tuple[str, ...], rows: list[tuple[st
     return _SCROLL.format(f"{_TABLE}<tr>{head}</tr>{body}</table>")
 
 
+def _paged(row) -> str:
+    """The team a notification was routed to and its primary on call then ("shop-team: Hana Sato")."""
+    if not row.team:
+        return "-"
+    return f"{row.team}: {row.primary or 'nobody on call'}"
+
+
 def _outcome(events: list[Event]) -> str:
     return next((e.kind for e in events if e.kind in ("resolved", "abandoned")), "ended")
 
@@ -274,8 +281,8 @@ class DrillConsole(widgets.VBox):
         if not len(frame):
             return "<i>no notifications since the drill started</i>"
         rows = [(f"+{clock(row.received_at.timestamp() - since)}", f"{row.severity} {row.status}", row.alertname,
-                 row.summary) for row in frame.iloc[::-1].itertuples()]
-        return _table(("time", "", "alert", "summary"), ("4em", "6.5em", "auto", "auto"), rows)
+                 _paged(row), row.summary) for row in frame.iloc[::-1].itertuples()]
+        return _table(("time", "", "alert", "paged", "summary"), ("4em", "6.5em", "auto", "auto", "auto"), rows)
 
     def _show_plot(self, events: list[Event], started_at: float, now: float | None) -> None:
         """Set the Output's content directly: safe from the refresh thread, unlike ``with output:``."""

@@ -5,6 +5,11 @@ alert's severity; a page is one of them (a firing alert with ``severity="page"``
 The receiver appends each notification as one JSON line, so none is lost to a crash of the pager, the
 kernel or the notebook; ``notifications()`` reads that file back as one DataFrame row per alert per
 notification, and ``pages()`` is its older name.
+
+Alertmanager names the receiver a notification went through (the webhook payload's ``receiver``): a team's,
+named as its Group in the service catalog, or ``UNOWNED_RECEIVER`` for alerts no component claims. The sandbox
+runs this receiver with an ``annotate`` hook (``kit.ownership.paging``) that stores beside each notification who
+was on call for that team when each alert fired; this module only stores and reads that record back.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sys
 import threading
 import time
 from datetime import datetime, timezone
@@ -19,7 +25,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 from . import polling
 from .config import LOOPBACK, Config, resolve
@@ -28,7 +34,20 @@ from .errors import InvalidInput
 NOTIFICATION_COLUMNS = [
     "received_at", "alertname", "status", "severity", "job", "service", "summary",
     "runbook_url", "starts_at", "ends_at", "fingerprint", "labels",
+    "team", "primary", "secondary", "on_call_note",
 ]
+
+UNOWNED_RECEIVER = "pager"
+"""The receiver of sandbox/alertmanager.yml's root route: alerts no component of the catalog claims."""
+
+NOT_RECORDED = "not recorded: this pager did not look up who was on call"
+"""``on_call_note`` of a notification stored without an on-call record (a plain ``python -m kit.pager``)."""
+
+Annotate = Callable[[dict], dict]
+"""What the pager stores beside a notification: given the validated payload, a JSON-able dict of extra fields.
+The one read back is ``on_call``, a list with one entry per alert of the payload, in order: ``{"primary":
+{"name": ..., "email": ...} or null, "secondary": the same, "note": why someone is missing, or ""}``
+(``kit.ownership.paging`` writes it)."""
 
 
 MAX_BODY_BYTES = 16 * 2**20
@@ -87,8 +106,9 @@ class _Store:
         self.lock = threading.Lock()
         self.count = 0
 
-    def append(self, notification: dict) -> None:
-        line = json.dumps({"received_at": time.time(), "notification": notification}, separators=(",", ":"))
+    def append(self, notification: dict, extra: dict) -> None:
+        record = {**extra, "received_at": time.time(), "notification": notification}
+        line = json.dumps(record, separators=(",", ":"))
         with self.lock:
             with open(self.path, "a", encoding="utf-8") as fh:
                 fh.write(line + "\n")
@@ -97,7 +117,7 @@ class _Store:
             self.count += 1
 
 
-def _handler(store: _Store):
+def _handler(store: _Store, annotate: Annotate | None):
     class Handler(BaseHTTPRequestHandler):
         timeout = READ_TIMEOUT_S
 
@@ -166,19 +186,33 @@ def _handler(store: _Store):
             except (ValueError, RecursionError):
                 self._refuse(400, InvalidInput("body", "is not JSON the pager can read"))
                 return
-            store.append(payload)
+            store.append(payload, _annotation(annotate, payload))
             self._reply(200, b'{"status":"stored"}')
 
     return Handler
 
 
-def serve(host: str, port: int, path: Path) -> None:
+def _annotation(annotate: Annotate | None, payload: dict) -> dict:
+    """The hook's extra fields, or none: whatever goes wrong in it, the notification itself is stored."""
+    if annotate is None:
+        return {}
+    try:
+        extra = dict(annotate(payload))  # a hook that returns no mapping loses its fields, not the page
+        json.dumps(extra)
+    except Exception as error:  # noqa: BLE001 - a page must never be lost to its annotation
+        print(f"pager: stored a notification without its annotation: {error!r}", file=sys.stderr, flush=True)
+        return {}
+    return extra
+
+
+def serve(host: str, port: int, path: Path, annotate: Annotate | None = None) -> None:
+    """Receive notifications on ``host:port`` and append each to ``path``, with ``annotate``'s fields if given."""
     path.parent.mkdir(parents=True, exist_ok=True)
     store = _Store(path)
     if path.exists():
         with open(path, encoding="utf-8") as fh:
             store.count = sum(1 for _ in fh)
-    server = ThreadingHTTPServer((host, port), _handler(store))
+    server = ThreadingHTTPServer((host, port), _handler(store, annotate))
     server.daemon_threads = True
     try:
         server.serve_forever(poll_interval=0.2)
@@ -205,7 +239,10 @@ def _parse(lines: Iterable[str]) -> list[dict]:
         except (ValueError, KeyError, TypeError):
             continue  # a line cut short by a crash mid-write, or stored before the pager validated shapes
         received = datetime.fromtimestamp(record["received_at"], tz=timezone.utc)
-        for alert in record["notification"].get("alerts", []):
+        receiver = record["notification"].get("receiver")
+        team = receiver if isinstance(receiver, str) and receiver != UNOWNED_RECEIVER else ""
+        on_call = record.get("on_call")
+        for i, alert in enumerate(record["notification"].get("alerts", [])):
             labels = alert.get("labels", {})
             notes = alert.get("annotations", {})
             status = alert.get("status", "")
@@ -222,8 +259,25 @@ def _parse(lines: Iterable[str]) -> list[dict]:
                 "ends_at": alert.get("endsAt", ""),
                 "fingerprint": alert.get("fingerprint", ""),
                 "labels": labels,
+                "team": team,
+                **_on_call(on_call[i] if isinstance(on_call, list) and i < len(on_call) else None),
             })
     return rows
+
+
+def _on_call(entry: Any) -> dict[str, str]:
+    """The on-call columns from one alert's stored entry (``Annotate``); a missing or malformed one reads as not
+    recorded, never as a lost row."""
+    if not isinstance(entry, dict):
+        return {"primary": "", "secondary": "", "on_call_note": NOT_RECORDED}
+    note = entry.get("note")
+    return {"primary": _name(entry.get("primary")), "secondary": _name(entry.get("secondary")),
+            "on_call_note": note if isinstance(note, str) else ""}
+
+
+def _name(person: Any) -> str:
+    name = person.get("name") if isinstance(person, dict) else None
+    return name if isinstance(name, str) else ""
 
 
 class NotificationFeed:
@@ -276,8 +330,12 @@ def notifications(config: Config | None = None, *, since: float | datetime | Non
     (``NOTIFICATION_COLUMNS``): ``received_at`` (aware UTC datetime the pager stored it), ``alertname``,
     ``status`` ("firing" or "resolved"), ``severity`` ("page", "ticket", ...), ``job``, ``service``,
     ``summary`` (the alert's ``headline``), ``runbook_url``, ``starts_at`` and ``ends_at`` (Alertmanager's
-    RFC 3339 strings), ``fingerprint``, ``labels`` (the alert's full label dict). The pages proper are
-    the rows with ``status == "firing"`` and ``severity == "page"``.
+    RFC 3339 strings), ``fingerprint``, ``labels`` (the alert's full label dict); ``team``, the owning team it
+    was routed to (the Alertmanager receiver, a Group of the catalog; "" for alerts no component claims);
+    ``primary`` and ``secondary``, the names of who was on call for that team at ``starts_at`` ("" for nobody);
+    ``on_call_note``, why one of them is "" (a gap in the rotation, no rotation file, no owning team,
+    ``NOT_RECORDED``), "" when both were found. The pages proper are the rows with ``status == "firing"`` and
+    ``severity == "page"``.
     """
     import pandas as pd
 
@@ -321,16 +379,26 @@ def wait_for_page(alertname: str, *, status: str = "firing", timeout: float = 60
     return pd.DataFrame(found, columns=NOTIFICATION_COLUMNS)
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m kit.pager", description="Alertmanager webhook receiver")
+def argument_parser(prog: str = "python -m kit.pager") -> argparse.ArgumentParser:
+    """The receiver's command line (--host, --port, --store, --allow-remote), for ``main`` and its variants."""
+    parser = argparse.ArgumentParser(prog=prog, description="Alertmanager webhook receiver")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--store", type=Path, required=True, help="JSONL file that keeps every notification")
     parser.add_argument("--allow-remote", action="store_true", help="permit a non-loopback --host")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def run(parser: argparse.ArgumentParser, args: argparse.Namespace, annotate: Annotate | None = None) -> None:
+    """Serve as ``args`` (from ``argument_parser``) say; a usage error through ``parser`` for a non-loopback host."""
     if args.host not in LOOPBACK and not args.allow_remote:
         parser.error(f"--host {args.host} is not loopback; pass --allow-remote to expose the pager on purpose")
-    serve(args.host, args.port, args.store)
+    serve(args.host, args.port, args.store, annotate)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argument_parser()
+    run(parser, parser.parse_args(argv))
 
 
 if __name__ == "__main__":

@@ -178,3 +178,36 @@ def drill_timeline(events, *, started_at: float | None = None, now: float | None
              else f"running, {clock(last)} so far")
     ax.set_title(f"Drill timeline: {state}")
     return ax.figure
+
+
+def oncall_timeline(report, *, ax=None):
+    """Who is on call when, from a ``kit.ownership.oncall.RotationReport``: a row per engineer, primary shifts
+    solid, secondary ones hatched, in the team's time zone over the checked window; coverage gaps and overlaps
+    shaded red, so the stretch a finding names is where the eye lands."""
+    import matplotlib.dates as mdates
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=(11, 3.8))
+    zone = report.zone
+    begin, end = (pd.Timestamp(t).tz_convert(zone) for t in (report.start, report.end))
+    shifts = report.shifts[(report.shifts["start"] < end) & (report.shifts["end"] > begin)]
+    people = sorted(set(shifts["engineer"]))
+    for y, person in enumerate(people):
+        for row in shifts[shifts["engineer"] == person].itertuples():
+            left, right = max(row.start.tz_convert(zone), begin), min(row.end.tz_convert(zone), end)
+            primary = row.role == "primary"
+            ax.barh(y, right - left, left=left, height=0.6 if primary else 0.4, color="tab:blue",
+                    alpha=1 if primary else 0.35, hatch=None if primary else "//", edgecolor="white")
+    least = (end - begin) / 300  # an hour's gap in a quarter would be thinner than a pixel
+    for finding in report.failed("coverage"):
+        middle, half = finding.start + (finding.end - finding.start) / 2, max(finding.end - finding.start, least) / 2
+        ax.axvspan(pd.Timestamp(middle - half).tz_convert(zone), pd.Timestamp(middle + half).tz_convert(zone),
+                   color="crimson", alpha=0.25, linewidth=0)
+    ax.set_yticks(range(len(people)), people)
+    ax.set_ylim(len(people) - 0.5, -0.5)
+    ax.set_xlim(begin, end)
+    ax.xaxis.set_major_formatter(mdates.DateFormatter("%d %b", tz=zone))
+    ax.grid(True, axis="x", alpha=0.3)
+    ax.set_title(f"{report.team} on call (solid primary, hatched secondary, red a gap or overlap)")
+    return ax

@@ -36,12 +36,12 @@ class Command:
 COMMANDS: dict[str, Command] = {}
 
 GROUPS: tuple[str, ...] = ("sandbox", "lab", "mob", "faults", "pages", "drills", "runbooks", "query", "grading", "slo",
-                           "history", "load", "hub", "dora", "releases", "catalog", "readiness")
+                           "history", "load", "hub", "dora", "releases", "catalog", "readiness", "oncall")
 """The modules of kit.cli that register commands, one per group."""
 
 LISTING: tuple[str, ...] = ("up", "down", "lab", "mob", "status", "logs", "fault", "flag", "pages", "drill", "mitigate",
-                            "release", "readiness", "runbooks", "catalog", "query", "labs", "check", "grade", "hub",
-                            "slo", "history", "load", "dora", "render", "config", "binaries")
+                            "release", "readiness", "runbooks", "catalog", "oncall", "query", "labs", "check", "grade",
+                            "hub", "slo", "history", "load", "dora", "render", "config", "binaries")
 """The order `kit --help` lists the commands in: running the sandbox, breaking and mending it, then grading,
 SLOs and load, and setup last. Groups interleave here, so the order is stated, not taken from the modules."""
 

@@ -1,4 +1,5 @@
-"""`kit pages`: every notification the pager received (pages, tickets, resolved ones), newest first."""
+"""`kit pages`: every notification the pager received (pages, tickets, resolved ones), newest first, with the team
+it was routed to and who was on call for that team when the alert fired."""
 
 from __future__ import annotations
 
@@ -24,8 +25,17 @@ def _pages(args: argparse.Namespace) -> int:
     elif frame.empty:
         print("no notifications yet")
     else:
-        columns = ("received_at", "status", "alertname", "severity", "summary")
-        print(text_table(("received", *columns[1:]), [(local_time(row[0]), *row[1:])
-                                                     for row in shown[list(columns)].itertuples(index=False)]))
+        header = ("received", "status", "alertname", "severity", "team", "on call (primary / secondary)", "summary")
+        print(text_table(header, [(local_time(row.received_at), row.status, row.alertname, row.severity,
+                                   row.team or "-", _on_call(row, pager.NOT_RECORDED), row.summary)
+                                  for row in shown.itertuples(index=False)]))
         more(len(frame) - len(shown), "notifications")
     return 0
+
+
+def _on_call(row, not_recorded: str) -> str:
+    """Who was on call when the alert fired, and why nobody was when someone is missing."""
+    if not row.team or row.on_call_note == not_recorded:
+        return "-" if not row.team else "not recorded"
+    who = f"{row.primary or 'NOBODY'} / {row.secondary or 'NOBODY'}"
+    return f"{who} ({row.on_call_note})" if row.on_call_note else who

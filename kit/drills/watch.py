@@ -118,9 +118,10 @@ class Watcher:
                 continue
             self.notified.add(key)
             kind = "ticket" if row["severity"] == "ticket" else "page"
-            drills.record(self.run, "page", f"{kind} {row['status']}: {row['alertname']} ({row['summary']})",
+            to = f" to {row['team']} (on call: {row['primary'] or 'nobody'})" if row["team"] else ""
+            drills.record(self.run, "page", f"{kind} {row['status']}: {row['alertname']} ({row['summary']}){to}",
                           self.config, alertname=row["alertname"], status=row["status"], severity=row["severity"],
-                          runbook_url=row["runbook_url"], key=key)
+                          runbook_url=row["runbook_url"], key=key, team=row["team"], primary=row["primary"])
 
 
 def describe_changes(before: dict[str, object], after: dict[str, object]) -> list[str]:

@@ -9,7 +9,7 @@ import sys
 import httpx
 
 from .. import binaries, localhttp
-from ..config import Config
+from ..config import CONTENT, Config
 from .record import ReleaseRecord
 
 # Status and stop order (stopped in reverse: traffic first, payments last; HAProxy before the shop it serves).
@@ -59,9 +59,9 @@ def argv_for(name: str, config: Config, tools: dict[str, binaries.Found]) -> lis
         return shop_argv(config, config.shop_stable_port, ReleaseRecord.load(config).stable, "stable")
     if name == "proxy":
         return [str(tools["haproxy"].path), "-f", str(config.paths.proxy_config), "-db"]
-    if name == "pager":
-        return py + ["kit.pager", *common, "--port", str(config.pager_port),
-                     "--store", str(config.paths.notifications)]
+    if name == "pager":  # kit.pager's receiver, recording who was on call for each page
+        return py + ["kit.ownership.paging", *common, "--port", str(config.pager_port),
+                     "--store", str(config.paths.notifications), "--oncall", str(CONTENT.oncall)]
     if name == "alertmanager":
         return [str(tools["alertmanager"].path), f"--config.file={config.paths.alertmanager_config}",
                 f"--storage.path={config.paths.alertmanager_data}",

@@ -245,10 +245,3 @@ def test_cli_review_is_awareness_exits_0_unless_strict_and_2_for_bad_input(tmp_p
     err = capsys.readouterr().err
     assert err.startswith(f"kit readiness: {bad}:4: class: unknown class 'platinum'") and err.count("\n") == 1
 
-
-def test_cli_bare_form_says_the_scorecard_is_not_built_yet(capsys):
-    from kit.cli import main
-
-    assert main(["readiness"]) == 2
-    err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "not built yet" in err and "kit readiness review FILE" in err
