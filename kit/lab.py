@@ -18,12 +18,15 @@ import importlib.util
 import platform
 import sys
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Callable
 
 from . import binaries, drills, polling, prom, sandbox, slo
 from .config import CONTENT, Config
 from .errors import BinaryMissing, CheckFailed, InvalidInput, KitError, NothingMeasured
 from .history import BackfillResult, backfill
+from .ownership import workspace
+from .ownership.scorecard import CALLS_WINDOW
 from .sandbox import SandboxStatus
 from .releases import canary, deployhistory, deploylog, flags, gate
 from .shop import faults
@@ -65,6 +68,9 @@ class Lab:
     def rule_files(self) -> tuple[str, ...]:
         """Every rule file the lab installs: its ``rules`` and one per SLO of ``slos``."""
         return (*self.rules, *(f"lab-slo-{name}" for name in self.slos))
+    ownership: bool = False
+    """The lab works in a folder of its own copies of the catalog, rotation and SLO content
+    (kit.ownership.workspace), which its setup puts back in the state the lab starts from."""
 
 
 LABS: dict[str, Lab] = {lab.name: lab for lab in (
@@ -76,6 +82,8 @@ LABS: dict[str, Lab] = {lab.name: lab for lab in (
     Lab("05-load-and-capacity", programs=("locust",)),
     Lab("06-incident-drill"),
     Lab("07-safe-releases", history_days=30, slos=("shop-availability", "catalog-latency"), deploy_history_days=90),
+    Lab("08-service-ownership", ownership=True,
+        rules=("lab08-checkout-availability", "lab08-shop-availability", "lab08-catalog-latency")),
 )}
 """Every lab this kit can set up, by the name of its folder in labs/."""
 
@@ -97,6 +105,8 @@ class LabSetup:
     warnings: tuple[str, ...] = ()
     deploy_history: deployhistory.BackfillResult | None = None
     """The deploy history the setup backfilled this time (None: none needed, or the deploy log had events)."""
+    folder: Path | None = None
+    """The lab's own folder of content (kit.ownership.workspace), freshly prepared; None for other labs."""
 
     @property
     def headline(self) -> str:
@@ -116,6 +126,8 @@ class LabSetup:
             d = self.deploy_history.history
             rows.append(("deploys", f"{len(d.events)} deploy log events and {len(d.incidents)} incidents backfilled "
                                     f"over {(d.end - d.start) / 86400:.0f} days"))
+        if self.folder is not None:
+            rows.append(("folder", f"{self.folder} (your catalog, rotation, policy and review: prepared afresh)"))
         rows += [("undone", line) for line in self.undone] or [("undone", "nothing: no earlier run left anything")]
         rows += [("warning", line) for line in self.warnings]
         return rows
@@ -185,6 +197,10 @@ def lab_setup(lab: str, *, config: Config | None = None, progress: Callable[[str
                           "`kit logs traffic` tell") from None
     if needs.pages:
         _wait_for_resolution(needs.pages, config, progress)
+    folder = None
+    if needs.ownership:
+        folder = workspace.prepare(config).root
+        _wait_for_calls(config)
     history = None
     if needs.history_days:
         progress(f"backfilling {needs.history_days:g} days of history (only the first time takes a while)")
@@ -192,7 +208,7 @@ def lab_setup(lab: str, *, config: Config | None = None, progress: Callable[[str
     if needs.slos:
         _install_slos(needs, config)
     return LabSetup(lab, platform.python_version(), version, tools, sandbox.status(config), undone, history,
-                    _kit_warnings(version), deploys)
+                    _kit_warnings(version), deploy_history=deploys, folder=folder)
 
 
 SLO_RULES_TIMEOUT = 30.0
@@ -218,6 +234,20 @@ def _install_slos(lab: Lab, config: Config) -> None:
 
     polling.wait_for(readable, SLO_RULES_TIMEOUT, 0.25,
                      describe=lambda: f"the burn-rate rules of lab {lab.name} were not evaluated: {missing[0]}")
+
+
+CALLS = f'sum(increase(payments_client_requests_total{{job="shop"}}[{CALLS_WINDOW}])) > 0'
+"""The shop's calls to payments over the window the scorecard's dependency check reads them in."""
+
+
+def _wait_for_calls(config: Config) -> None:
+    """A sandbox started a moment ago has not seen the shop call payments yet: the dependency checks of the
+    catalog and the scorecard would find a declared dependency without a call."""
+    try:
+        prom.wait_for(CALLS, timeout=30, config=config)
+    except CheckFailed:
+        raise CheckFailed("the shop has not called payments for 30 s, and the lab's dependency checks need those "
+                          "calls: `kit status` says whether payments and the background traffic run") from None
 
 
 RESOLUTION_TIMEOUT = 180.0

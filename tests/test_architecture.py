@@ -96,3 +96,14 @@ def test_the_sandboxs_python_processes_leave_httpxs_command_line_client_unloaded
     run = subprocess.run([sys.executable, "-c", probe], cwd=REPO_ROOT, capture_output=True, text=True, timeout=60)
     assert run.returncode == 0, run.stderr
     assert run.stdout.split() == ["None", "False", "True"]
+
+
+@pytest.mark.parametrize("module", ["kit.shop.service", "kit.shop.traffic", "kit.ownership.paging"])
+def test_the_sandboxs_python_processes_load_no_data_science_stack(module):
+    """Each of a learner's sandbox processes stays resident all day, per learner on a hub: pandas and numpy alone
+    would add some 50 MB to each (the pager, reading on-call rotations, once did)."""
+    probe = (f"import sys, {module}; "
+             "print(*sorted(m for m in ('pandas', 'numpy', 'matplotlib', 'scipy') if m in sys.modules))")
+    run = subprocess.run([sys.executable, "-c", probe], cwd=REPO_ROOT, capture_output=True, text=True, timeout=60)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.split() == []

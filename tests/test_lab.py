@@ -45,7 +45,7 @@ def test_the_rules_a_lab_installs_are_the_ones_setup_removes():
 
 def test_an_unknown_lab_is_refused_with_the_labs_this_kit_knows():
     with pytest.raises(InvalidInput, match="newer kit") as caught:
-        lab_setup("08-service-ownership")
+        lab_setup("09-community-league")
     assert caught.value.field == "lab" and "07-safe-releases" in caught.value.problem
 
 

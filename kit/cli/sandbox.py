@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 
 from ..binaries import TOOLS
 from ..config import PROFILES
@@ -18,8 +19,17 @@ def _up_arguments(p: argparse.ArgumentParser) -> None:
 @command("up", "start the sandbox (or repair it) and wait until every target is healthy", _up_arguments)
 def _up(args: argparse.Namespace) -> int:
     from .. import sandbox
+    from ..errors import KitError
+    from ..ownership import routing
+
     result = sandbox.up(args.profile, timeout=args.timeout, progress=print)
     print(result)
+    try:
+        stale = [str(finding) for finding in routing.stale()]
+    except KitError as error:  # the sandbox is up all the same; say why the routes could not be checked
+        stale = [f"the page routes could not be checked against the catalog: {error}"]
+    for line in stale:
+        print(f"warning: {line}", file=sys.stderr)
     return 0
 
 

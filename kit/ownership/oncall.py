@@ -29,14 +29,16 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone, tzinfo
 from itertools import pairwise
 from pathlib import Path
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 import icalendar
-import pandas as pd
 import recurring_ical_events
 
 from ..config import CONTENT
 from ..errors import InvalidInput
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 ROLES = ("primary", "secondary")
 """The escalation levels a shift can be on, first paged first."""
@@ -109,6 +111,8 @@ Timestamps, end exclusive), hours (real elapsed hours: 167 for a week over the s
 
 def shift_frame(shifts: list[Shift]) -> pd.DataFrame:
     """Shifts as a DataFrame with ``SHIFT_COLUMNS``, one row per shift, ordered by role then start."""
+    import pandas as pd  # not at import: the pager process loads this module and needs no pandas
+
     rows = [(s.role, s.engineer.name, s.engineer.email, pd.Timestamp(s.start), pd.Timestamp(s.end),
              (s.end - s.start) / timedelta(hours=1), s.summary, s.uid)
             for s in sorted(shifts, key=lambda s: (ROLES.index(s.role), s.start))]
@@ -465,6 +469,8 @@ def distinct(shifts: list[Shift], start: datetime, end: datetime, zone: tzinfo =
 def load_table(shifts: list[Shift], start: datetime, end: datetime, zone: tzinfo = timezone.utc) -> pd.DataFrame:
     """Per engineer, hours on each level within [start, end) and the share of it they are on call at all (being
     primary and secondary at once counts once), by the clock of ``zone``; ``LOAD_COLUMNS``, most loaded first."""
+    import pandas as pd
+
     engineers_on: dict[Engineer, list[Shift]] = defaultdict(list)
     for s in shifts:
         engineers_on[s.engineer].append(s)

@@ -24,11 +24,13 @@ from pathlib import Path
 from typing import Any
 
 from ..atomicfile import write_atomically
+from ..config import ALERTMANAGER_CONFIG, Config, resolve
 from ..errors import InvalidInput
 from ..promfiles import read_yaml, to_yaml
+from . import catalog as catalogs
 from .catalog import ANNOTATION_JOB, Catalog, Finding
 
-__all__ = ["TeamRoute", "apply", "drift", "team_routes", "write"]
+__all__ = ["TeamRoute", "apply", "drift", "stale", "team_routes", "write"]
 
 _RE2_SPECIAL = re.compile(r"[\\.+*?()|\[\]{}^$]")
 
@@ -163,6 +165,14 @@ def write(path: Path, catalog: Catalog) -> bool:
         return False
     write_atomically(path, "".join(_leading_comments(text)) + to_yaml(apply(current, team_routes(catalog))))
     return True
+
+
+def stale(config: Config | None = None, catalog: Catalog | None = None) -> list[Finding]:
+    """``drift`` of the alertmanager.yml `kit up` renders (the one in ``config.sandbox_dir``) from ``catalog`` (the
+    repository's by default): [] when the routes follow it. `kit up` warns with these, since a route left behind
+    after an owner changed pages the wrong team. Raises InvalidInput for a catalog or file that does not load."""
+    path = Path(resolve(config).sandbox_dir) / ALERTMANAGER_CONFIG
+    return drift(read_yaml(path), catalog if catalog is not None else catalogs.load(), str(path))
 
 
 def _leading_comments(text: str) -> list[str]:

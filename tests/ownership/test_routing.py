@@ -15,7 +15,7 @@ from kit.cli import main
 from kit.config import ALERTMANAGER_CONFIG, CONTENT, Config
 from kit.errors import InvalidInput
 from kit.ownership import catalog
-from kit.ownership.routing import TeamRoute, apply, drift, team_routes, write
+from kit.ownership.routing import TeamRoute, apply, drift, stale, team_routes, write
 from kit.promfiles import read_yaml, to_yaml
 from kit.sandbox import render
 
@@ -130,3 +130,14 @@ def test_drift_names_the_team_and_the_cli_rewrites_the_file_keeping_its_comments
     assert config_file.read_text().startswith(SANDBOX_ALERTMANAGER.read_text().split("\nroute:")[0])
     assert main(["catalog", "routes", folder]) == 0
     assert write(config_file, teams) is False
+
+
+def test_kit_up_checks_the_routes_it_renders_against_the_catalog(teams, tmp_path):
+    shipped = Config.from_env({}, state_dir=str(tmp_path / "state"))
+    assert stale(shipped) == []
+    folder = tmp_path / "sandbox"
+    shutil.copytree(CONTENT.sandbox, folder)
+    moved = Config.from_env({}, state_dir=str(tmp_path / "state"), sandbox_dir=str(folder))
+    found = stale(moved, teams)  # a catalog with a second team the shipped routes do not know
+    assert [f.entity for f in found] == ["receiver search-team"]
+    assert all(f.source == str(folder / ALERTMANAGER_CONFIG) and "kit catalog routes --write" in f.fix for f in found)
