@@ -11,9 +11,18 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 import tempfile
 
 import pytest
+
+# nbval imports nbformat, which imports jsonschema, which imports the optional rfc3987_syntax (when installed) to
+# check the ``iri`` string format: it compiles a few dozen Earley grammars, about 1.4 s of CPU in every pytest
+# process (the controller and each worker of both runs of `make test`). No notebook schema uses that format, and
+# an ImportError only leaves the format unchecked, as kit.grading's autograder already runs. So the entry point
+# is switched off (pyproject.toml) and the plugin loaded here, once the import is ruled out.
+sys.modules.setdefault("rfc3987_syntax", None)
+pytest_plugins = ("nbval.plugin",)
 
 SPREAD = ("tests/drills/test_drill_scenarios.py", "tests/drills/test_drill_scenarios_slow.py",
           "tests/load/test_capacity.py", "tests/load/test_loadtest.py")

@@ -41,12 +41,8 @@ each script replaces only its own section. See README.md for what each one measu
 
 def free_ports(n: int) -> list[int]:
     """``n`` distinct free loopback ports, never one of the sandbox defaults."""
-    ports: list[int] = []
-    while len(ports) < n:
-        port = procs.free_port(HOST)
-        if port not in ports and port not in DEFAULT_PORTS:
-            ports.append(port)
-    return ports
+    ports = procs.free_ports(n + len(DEFAULT_PORTS), HOST)
+    return [port for port in ports if port not in DEFAULT_PORTS][:n]
 
 
 def state_dir(name: str) -> Path:

@@ -77,6 +77,16 @@ class ContentPaths:
         """oncall/: each team's on-call rotation (<team>.ics, iCalendar), checked by kit.ownership.oncall."""
         return self.root / "oncall"
 
+    @property
+    def community(self) -> Path:
+        """community/: the community of practice's records (members, teams, sessions, ...), kit.community.records."""
+        return self.root / "community"
+
+    @property
+    def guide(self) -> Path:
+        """guide/: the facilitator's guide in Markdown and its session plans (plans/<lab>.yml, kit.community.sessionplan)."""
+        return self.root / "guide"
+
 
 CONTENT = ContentPaths(REPO_ROOT)
 

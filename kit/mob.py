@@ -44,6 +44,8 @@ FILE_VERSION = 1
 
 Clock = Callable[[], float]
 Pause = tuple[float, float | None]
+Stretch = tuple[float, bool]
+"""(minutes, on_break): one stretch of a schedule a session plan sets (kit.community.sessionplan)."""
 
 
 def _check_minutes(name: str, value: object, *, allow_zero: bool) -> float:
@@ -57,12 +59,18 @@ def _check_minutes(name: str, value: object, *, allow_zero: bool) -> float:
 
 @dataclass(frozen=True)
 class MobPlan:
-    """Who is in the mob and how long turns and breaks last; checked once, here."""
+    """Who is in the mob and how long turns and breaks last; checked once, here.
+
+    ``schedule`` is followed first, stretch by stretch: turns and breaks of their own lengths, as a session plan
+    from the facilitator's guide sets them (``SessionPlan.mob_schedule``). After it, or without one, turns last
+    ``turn_minutes`` with a break of ``break_minutes`` after every ``break_every`` turns.
+    """
 
     roster: tuple[str, ...]
     turn_minutes: float = 7.0
     break_every: int = 5
     break_minutes: float = 10.0
+    schedule: tuple[Stretch, ...] = ()
 
     def __post_init__(self) -> None:
         if isinstance(self.roster, str) or not isinstance(self.roster, Iterable):
@@ -86,6 +94,7 @@ class MobPlan:
                 "break_every", f"{self.break_every!r} is not allowed; use a whole number of turns, 0 or more (0 = no breaks)"
             )
         object.__setattr__(self, "break_every", int(self.break_every))
+        object.__setattr__(self, "schedule", _check_schedule(self.schedule))
 
     @property
     def has_breaks(self) -> bool:
@@ -93,12 +102,38 @@ class MobPlan:
 
     def segment(self, index: int) -> tuple[int, bool, float]:
         """(turn, on_break, seconds) of the index-th stretch; during a break, turn is the one after it."""
+        head = len(self.schedule)
+        if index < head:
+            minutes, on_break = self.schedule[index]
+            return sum(not b for _, b in self.schedule[:index]), on_break, minutes * 60
+        turn, on_break, seconds = self._cycle(index - head)
+        return turn + sum(not b for _, b in self.schedule), on_break, seconds
+
+    def _cycle(self, index: int) -> tuple[int, bool, float]:
+        """``segment`` of the regular turns and breaks, counted from the end of the schedule."""
         if not self.has_breaks:
             return index, False, self.turn_minutes * 60
         cycle, position = divmod(index, self.break_every + 1)
         if position == self.break_every:
             return (cycle + 1) * self.break_every, True, self.break_minutes * 60
         return cycle * self.break_every + position, False, self.turn_minutes * 60
+
+
+def _check_schedule(schedule: object) -> tuple[Stretch, ...]:
+    """The schedule as (minutes, on_break) pairs; it opens with a turn and never has two breaks in a row."""
+    if isinstance(schedule, (str, bytes)) or not isinstance(schedule, Iterable):
+        raise InvalidInput("schedule", "give a list of (minutes, on_break) pairs, e.g. [(15, False), (5, True)]")
+    stretches: list[Stretch] = []
+    for i, item in enumerate(schedule):
+        if isinstance(item, (str, bytes)) or not isinstance(item, Iterable) or len(pair := tuple(item)) != 2 \
+                or not isinstance(pair[1], bool):
+            raise InvalidInput(f"schedule[{i}]", f"{item!r} is not a (minutes, on_break) pair")
+        minutes = _check_minutes(f"schedule[{i}]", pair[0], allow_zero=False)
+        if pair[1] and (not stretches or stretches[-1][1]):
+            raise InvalidInput(f"schedule[{i}]", "a break must follow a turn: the schedule opens with a turn "
+                                                 "and never has two breaks in a row")
+        stretches.append((minutes, pair[1]))
+    return tuple(stretches)
 
 
 @dataclass(frozen=True)
@@ -223,13 +258,14 @@ def _walk(plan: MobPlan, elapsed: float, skips: Sequence[float], presence: Seque
     present = set(roster)
     per_cycle = plan.break_every + 1 if plan.has_breaks else 1
     turns_per_cycle = plan.break_every if plan.has_breaks else 1
-    cycle_seconds = sum(plan.segment(i)[2] for i in range(per_cycle))
+    head = len(plan.schedule)  # the scheduled stretches are replayed one by one; the arithmetic starts after them
+    cycle_seconds = sum(plan.segment(head + i)[2] for i in range(per_cycle))
     index, start, j, cursor, cycles = 0, 0.0, 0, 0, 0
     drove: set[str] = set()
     settled = True
     finished: list[Turn] = []
     while True:
-        if j == len(events) and settled and index % per_cycle == 0:
+        if j == len(events) and settled and index >= head and (index - head) % per_cycle == 0:
             period = math.lcm(turns_per_cycle, len(present))  # turns after which the whole state repeats
             jumps = int((elapsed - start) // (period // turns_per_cycle * cycle_seconds))
             if keep_from is not None:
@@ -434,14 +470,17 @@ class MobSession:
         return Turn(turn, place.order[0], place.order[1], place.start, elapsed, False, place.away)
 
     def to_json(self) -> dict:
+        plan = {
+            "roster": list(self.plan.roster),
+            "turn_minutes": self.plan.turn_minutes,
+            "break_every": self.plan.break_every,
+            "break_minutes": self.plan.break_minutes,
+        }
+        if self.plan.schedule:
+            plan["schedule"] = [list(stretch) for stretch in self.plan.schedule]
         return {
             "version": FILE_VERSION,
-            "plan": {
-                "roster": list(self.plan.roster),
-                "turn_minutes": self.plan.turn_minutes,
-                "break_every": self.plan.break_every,
-                "break_minutes": self.plan.break_minutes,
-            },
+            "plan": plan,
             "started_at": self.started_at,
             "pauses": [list(p) for p in self.pauses],
             "skips": list(self.skips),
@@ -455,13 +494,17 @@ class MobSession:
     def from_json(cls, data: object) -> MobSession:
         """Rebuild a session, raising ValueError on anything a person could not have saved.
 
-        ``presence``, ``retro_seen`` and ``notebook`` may be missing (files saved before they existed).
+        ``presence``, ``retro_seen``, ``notebook`` and the plan's ``schedule`` may be missing (files saved
+        before they existed).
         """
         if not isinstance(data, dict) or data.get("version") != FILE_VERSION:
             raise ValueError(f"expected an object with \"version\": {FILE_VERSION}")
         plan_data = data.get("plan")
-        if not isinstance(plan_data, dict) or set(plan_data) != {"roster", "turn_minutes", "break_every", "break_minutes"}:
-            raise ValueError("\"plan\" must hold roster, turn_minutes, break_every and break_minutes")
+        if not isinstance(plan_data, dict) or not (
+                {"roster", "turn_minutes", "break_every", "break_minutes"} <= set(plan_data)
+                <= {"roster", "turn_minutes", "break_every", "break_minutes", "schedule"}):
+            raise ValueError("\"plan\" must hold roster, turn_minutes, break_every and break_minutes "
+                             "(and may hold schedule)")
         if not isinstance(plan_data["roster"], list):
             raise ValueError("\"plan.roster\" must be a list of names")
         plan = MobPlan(**plan_data)
@@ -714,6 +757,9 @@ class MobTimer(widgets.VBox):
     (see kit.mobrecord): the cells this kernel runs, a log line per turn, and a snapshot of
     ``notebook`` (by default the kernel's own notebook) at every rotation, the newest
     ``keep_snapshots`` kept. After a full cycle it shows a short retro until dismissed.
+
+    ``schedule`` makes the timer follow a session plan's turns and breaks first (see ``MobPlan``), e.g.
+    ``schedule=kit.community.sessionplan.session_plan("00-mob-and-sandbox", 90).mob_schedule()``.
     """
 
     def __init__(
@@ -731,6 +777,7 @@ class MobTimer(widgets.VBox):
         notebook: str | os.PathLike[str] | None = None,
         record: bool = True,
         keep_snapshots: int = mobrecord.SNAPSHOTS_KEPT,
+        schedule: Iterable[Stretch] = (),
     ) -> None:
         self._stop = threading.Event()
         self._ticker: threading.Thread | None = None
@@ -750,7 +797,7 @@ class MobTimer(widgets.VBox):
                 raise InvalidInput("roster", f"no saved mob session at {self._path}; start one with MobTimer(roster=['Ana', 'Ben', ...])")
             self._session = saved
         else:
-            plan = MobPlan(roster, turn_minutes, break_every, break_minutes)
+            plan = MobPlan(roster, turn_minutes, break_every, break_minutes, tuple(schedule))
             self._session = saved if saved is not None and saved.plan == plan else MobSession(plan)
             if self._session is not saved:
                 if record and saved is not None:

@@ -345,6 +345,18 @@ def free_port(host: str = "127.0.0.1", within: range | None = None) -> int:
         return sock.getsockname()[1]
 
 
+def free_ports(count: int, host: str = "127.0.0.1", within: range | None = None) -> list[int]:
+    """``count`` distinct ports, each free right now, drawn as ``free_port`` draws one. Separate draws can
+    return the same port twice (nothing is bound yet), and two services of one sandbox on one port fail to start.
+    """
+    ports: list[int] = []
+    while len(ports) < count:
+        port = free_port(host, within)
+        if port not in ports:
+            ports.append(port)
+    return ports
+
+
 def log_tail(path: str | Path, lines: int = 15) -> str:
     try:
         with open(path, "rb") as fh:

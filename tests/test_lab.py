@@ -107,7 +107,7 @@ def test_setup_undoes_what_an_earlier_run_left_behind(clean_faults):
 
 
 def _fresh(tmp_path) -> Config:
-    ports = {name: procs.free_port() for name in PORTS}
+    ports = dict(zip(PORTS, procs.free_ports(len(PORTS))))
     return Config.from_env({}, state_dir=str(tmp_path / "state"), **ports)
 
 

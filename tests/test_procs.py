@@ -175,3 +175,9 @@ def test_a_child_that_ignores_sigterm_is_killed_with_its_whole_group(tmp_path):
         grandchild = psutil.Process(int(child.tail()))
         assert child.stop(timeout=0.2) == "killed"
     assert procs.wait_stopped([grandchild], timeout=30) == []
+
+
+def test_ports_drawn_together_are_distinct():
+    narrow = range(22000, 22040)  # 30 draws from 40 ports: separate draws would repeat one almost surely
+    ports = procs.free_ports(30, within=narrow)
+    assert len(set(ports)) == 30 and set(ports) <= set(narrow)

@@ -881,23 +881,12 @@ def _generate(course: Path, lab: str, *, gradebook: bool = False) -> Path:
     config.SaveCells.enabled = gradebook
     log, errors = _capturing_logger()
     try:
-        with _scripts_on_path(), _alembic_head_once():
+        with _alembic_head_once():
             GenerateAssignment(coursedir=CourseDirectory(config=config, log=log), config=config, log=log).start()
     except NbGraderException:
         cause = _first_error("\n".join(errors))
         raise CheckFailed(f"nbgrader could not generate lab {lab}: {cause}") from None
     return course / "release" / lab
-
-
-@contextmanager
-def _scripts_on_path() -> Iterator[None]:
-    """nbgrader runs `alembic` from PATH when it creates a gradebook; use the one beside this python."""
-    old = os.environ.get("PATH", "")
-    os.environ["PATH"] = os.pathsep.join(filter(None, [_SCRIPTS, old]))
-    try:
-        yield
-    finally:
-        os.environ["PATH"] = old
 
 
 _ALEMBIC_HEAD: list[str] = []
@@ -906,14 +895,19 @@ _ALEMBIC_HEAD: list[str] = []
 @contextmanager
 def _alembic_head_once() -> Iterator[None]:
     """A new gradebook records nbgrader's alembic head, which nbgrader asks a fresh `alembic heads` process
-    for every time (seconds each); the installed nbgrader's head cannot change, so ask once per process."""
+    for every time (about 3 s of CPU each: a Python that imports alembic and SQLAlchemy again). The installed
+    nbgrader's head cannot change, so read it once per process, here, from the same migration scripts."""
     import nbgrader.api
+    from alembic.config import Config as AlembicConfig
+    from alembic.script import ScriptDirectory
+    from nbgrader.dbutil import _temp_alembic_ini
 
     original = nbgrader.api.get_alembic_version
 
     def cached() -> str:
         if not _ALEMBIC_HEAD:
-            _ALEMBIC_HEAD.append(original())
+            with _temp_alembic_ini("sqlite://") as ini:  # the ini nbgrader's `alembic heads` reads
+                _ALEMBIC_HEAD.append(ScriptDirectory.from_config(AlembicConfig(ini)).get_current_head())
         return _ALEMBIC_HEAD[0]
 
     nbgrader.api.get_alembic_version = cached

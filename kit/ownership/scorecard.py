@@ -466,9 +466,13 @@ def _health_metric(live: _Live) -> str:
                       f"load an alerting rule on a health metric {live.name} exports: its error ratio or latency from "
                       f"{example}, with severity: page")
     from .. import prom
+    from ..timescale import parse_duration
 
-    held = prom.query(f'group by (__name__) ({{__name__=~"{"|".join(map(re.escape, own))}", job="{job}"}})',
-                      config=live.config)
+    # Scraped in the last few scrapes: an instant query would also find, for five minutes, a backfilled history's
+    # last samples (series of another instance, which no failed scrape marks stale).
+    recent = f"{3 * parse_duration(live.config.profile_spec.scrape_interval):g}s"
+    selector = f'{{__name__=~"{"|".join(map(re.escape, own))}", job="{job}"}}'
+    held = prom.query(f"group by (__name__) (last_over_time({selector}[{recent}]))", config=live.config)
     present = sorted(set(held.get("__name__", [])))
     if not present:
         raise _Failed(f"Prometheus holds none of the metrics its alerts read ({', '.join(own)}) for job {job} now: "

@@ -20,10 +20,10 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from statsmodels.stats.power import NormalIndPower
-from statsmodels.stats.proportion import proportion_effectsize
-
 from ..errors import InvalidInput
+
+# statsmodels is imported in step_duration, where it is used: it costs about a second of CPU, which every process
+# importing kit.releases (each `kit` command, kernel and test worker) would otherwise pay whether it plans or not.
 
 __all__ = ["StepPower", "require_step_power", "step_duration"]
 
@@ -80,6 +80,9 @@ def step_duration(baseline_error_ratio: float, request_rate: float, weight: floa
                            f"got {regression!r}")
     if power <= alpha:
         raise InvalidInput("power", f"must be above alpha ({alpha:g}), got {power!r}")
+    from statsmodels.stats.power import NormalIndPower
+    from statsmodels.stats.proportion import proportion_effectsize
+
     effect = float(proportion_effectsize(baseline_error_ratio + regression, baseline_error_ratio + margin))
     ratio = (1 - weight) / weight
     canary = float(NormalIndPower().solve_power(effect_size=effect, alpha=alpha, power=power, ratio=ratio,

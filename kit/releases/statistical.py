@@ -50,11 +50,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import stats
-from statsmodels.stats.proportion import confint_proportions_2indep
 
 from ..errors import InvalidInput
 from .series import TrackSeries, Verdict, describe_problem, usable_intervals
+
+# scipy and statsmodels are imported in the functions that use them: together they cost about a second of CPU,
+# which every process importing kit.releases (each `kit` command, kernel and test worker) would otherwise pay
+# whether it judges or not.
 
 __all__ = [
     "DEFAULT_METRICS", "METRICS", "MetricScore", "MetricSpec", "StatisticalResult", "StatisticalSettings",
@@ -193,6 +195,8 @@ def _limit(spec: MetricSpec, baseline_level: float) -> float:
 
 def _hodges_lehmann(canary: np.ndarray, baseline: np.ndarray, confidence: float) -> tuple[float, float, float]:
     """(estimate, low, high) of the shift canary − baseline; see the module docstring for the source."""
+    from scipy import stats
+
     differences = np.sort(np.subtract.outer(canary, baseline).ravel())
     m, n = len(canary), len(baseline)
     z = stats.norm.ppf((1 + confidence) / 2)
@@ -220,6 +224,9 @@ def _sparse(series: TrackSeries, share: float) -> bool:
 
 
 def _pooled(spec: MetricSpec, baseline: TrackSeries, canary: TrackSeries, settings: StatisticalSettings) -> MetricScore:
+    from scipy import stats
+    from statsmodels.stats.proportion import confint_proportions_2indep
+
     nb, eb = round(baseline.total_requests), round(baseline.total_errors)
     nc, ec = round(canary.total_requests), round(canary.total_errors)
     if min(nb, nc) == 0:
@@ -249,6 +256,8 @@ def _score_metric(spec: MetricSpec, baseline: TrackSeries, canary: TrackSeries,
                            f"too few samples: {len(base)} baseline and {len(can)} canary values after leaving out "
                            f"{dropped} NaN, at least {settings.min_samples} each needed",
                            n_baseline=len(base), n_canary=len(can), dropped=dropped)
+    from scipy import stats
+
     level_b, level_c = float(np.median(base)), float(np.median(can))
     test = stats.mannwhitneyu(can, base, alternative="greater")
     shift, low, high = _hodges_lehmann(can, base, settings.confidence)

@@ -188,12 +188,7 @@ def throwaway(*, progress: Progress = quiet) -> Iterator[Config]:
     stopped too, and the folder is removed.
     """
     state = tempfile.mkdtemp(prefix="kit-private-")
-    ports: dict[str, int] = {}
-    for field_name in PORTS:
-        port = procs.free_port()
-        while port in ports.values():
-            port = procs.free_port()
-        ports[field_name] = port
+    ports = dict(zip(PORTS, procs.free_ports(len(PORTS))))
     config = Config.from_env({"KIT_SANDBOX_DIR": os.environ.get("KIT_SANDBOX_DIR", "")}, state_dir=state, **ports)
     try:
         yield config

@@ -128,7 +128,7 @@ def test_a_check_leaves_the_learners_sandbox_drill_pages_and_results_alone(live,
 
 def test_a_check_with_no_sandbox_running_starts_none_and_leaves_nothing_running(repo, learners_copy, tmp_path,
                                                                                monkeypatch):
-    ports = {name: procs.free_port() for name in PORTS}
+    ports = dict(zip(PORTS, procs.free_ports(len(PORTS))))
     learner = Config(state_dir=str(tmp_path / "state"), **ports)
     for var, value in learner.environment().items():
         monkeypatch.setenv(var, value)

@@ -95,7 +95,7 @@ def test_bad_input_names_the_field(call, field):
 
 @pytest.fixture(scope="module")
 def own(tmp_path_factory):
-    ports = {name: procs.free_port() for name in PORTS}
+    ports = dict(zip(PORTS, procs.free_ports(len(PORTS))))
     config = Config.from_env({}, state_dir=str(tmp_path_factory.mktemp("history") / "state"),
                              traffic_rps=2.0, **ports)
     sandbox.up(config=config)

@@ -112,7 +112,7 @@ def hub(tmp_path_factory, accounts: dict[str, int]) -> Hub:
     if not PROXY.exists():
         pytest.fail(f"{PROXY} is missing: run scripts/system-packages.sh --test (it installs configurable-http-proxy)")
     folder = tmp_path_factory.mktemp("cohort")
-    port, hub_port, api_port = (procs.free_port() for _ in range(3))
+    port, hub_port, api_port = procs.free_ports(3)
     token = secrets.token_hex(16)
     (folder / "exchange").mkdir()
     (folder / "jupyterhub_config.py").write_text(f"""

@@ -125,7 +125,7 @@ def test_the_cli_refuses_an_exemption_without_a_reason(tmp_path, monkeypatch, ca
 
 
 def test_prometheus_down_is_a_refusal_not_an_error(tmp_path):
-    nowhere = Config.from_env({}, state_dir=str(tmp_path), **{name: procs.free_port() for name in PORTS})
+    nowhere = Config.from_env({}, state_dir=str(tmp_path), **dict(zip(PORTS, procs.free_ports(len(PORTS)))))
     decision = gate.evaluate("checkout-availability", version="1.1.0", config=nowhere)
     assert not decision.allowed and decision.remaining is None
     assert "Prometheus is not reachable" in decision.missing
@@ -139,7 +139,7 @@ CHECKOUT = gate.load_slo("checkout-availability")
 @pytest.fixture(scope="module")
 def own(tmp_path_factory):
     """A sandbox of this module's own (lab profile) with checkout-availability's burn-rate alerts installed."""
-    ports = {name: procs.free_port() for name in PORTS}
+    ports = dict(zip(PORTS, procs.free_ports(len(PORTS))))
     config = Config.from_env({}, state_dir=str(tmp_path_factory.mktemp("gate") / "state"), **ports)
     sandbox.up(config=config)
     try:

@@ -27,7 +27,7 @@ pytestmark = pytest.mark.long  # sandboxes of its own started, killed and restar
 
 
 def _own_config(tmp_path, **extra) -> Config:
-    ports = {name: procs.free_port() for name in PORTS}
+    ports = dict(zip(PORTS, procs.free_ports(len(PORTS))))
     return Config.from_env({}, state_dir=str(tmp_path / "state"), **ports, **extra)
 
 

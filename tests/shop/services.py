@@ -15,7 +15,7 @@ import pytest
 from kit import localhttp
 from kit.config import FLAGS_FILE, REPO_ROOT, Config
 from kit.flags import ensure_flags
-from kit.procs import ProcessRecord, alive, free_port, log_tail, spawn, stop, wait_until
+from kit.procs import ProcessRecord, alive, free_ports, log_tail, spawn, stop, wait_until
 
 TOKEN = "test-token-0123456789"
 
@@ -53,8 +53,8 @@ def _start(name: str, argv: list[str], log: Path, url: str) -> ProcessRecord:
 def running_services(state: Path, *shop_argv: str) -> Iterator[Services]:
     """Payments, then the shop (with ``shop_argv`` added), with their admin token and the default flag file in
     ``state`` (where a sandbox keeps them); both stopped after."""
-    shop_port = free_port()  # no HAProxy here: the shop process is both the public and the stable shop
-    config = Config(shop_port=shop_port, shop_stable_port=shop_port, payments_port=free_port(), state_dir=str(state))
+    shop_port, payments_port = free_ports(2)  # no HAProxy here: the shop process is both the public and the stable shop
+    config = Config(shop_port=shop_port, shop_stable_port=shop_port, payments_port=payments_port, state_dir=str(state))
     fd = os.open(config.token_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w") as fh:
         fh.write(TOKEN + "\n")
