@@ -27,6 +27,11 @@ class ContentPaths:
 
     root: Path
 
+    def shown(self, path: str | Path) -> str:
+        """``path`` relative to ``root`` when it lies inside it, as a person finds it there; else as given."""
+        resolved = Path(path).resolve()
+        return str(resolved.relative_to(self.root)) if resolved.is_relative_to(self.root) else str(path)
+
     @property
     def drills(self) -> Path:
         """drills/: one YAML scenario per drill, read by kit.drills.scenarios."""

@@ -191,8 +191,7 @@ def load(path: str | Path) -> Rotation:
         text = path.read_bytes()
     except OSError as exc:
         raise InvalidInput("FILE", f"cannot read it: {exc.strerror}", source=str(path)) from None
-    shown = path.resolve().relative_to(CONTENT.root) if path.resolve().is_relative_to(CONTENT.root) else path
-    return parse(text, source=str(shown), team=path.stem)
+    return parse(text, source=CONTENT.shown(path), team=path.stem)
 
 
 def parse(text: str | bytes, *, source: str = "<rotation>", team: str = "") -> Rotation:

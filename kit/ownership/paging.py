@@ -44,10 +44,6 @@ def started_at(text: str) -> datetime | None:
         return None
 
 
-def _shown(path: Path) -> str:
-    return str(path.relative_to(CONTENT.root)) if path.is_relative_to(CONTENT.root) else str(path)
-
-
 def _person(engineer: oncall.Engineer | None) -> dict[str, str] | None:
     return None if engineer is None else {"name": engineer.name, "email": engineer.email}
 
@@ -79,7 +75,7 @@ class OnCallRecorder:
         try:
             rotation = self._rotation(path)
             if rotation is None:
-                return self._nobody(f"no rotation for {team}: {_shown(path)} does not exist")
+                return self._nobody(f"no rotation for {team}: {CONTENT.shown(path)} does not exist")
             who = rotation.on_call_at(when)
         except InvalidInput as error:
             return self._nobody(f"rotation unreadable: {error}")
@@ -101,7 +97,7 @@ class OnCallRecorder:
         except FileNotFoundError:
             return None
         except OSError as error:
-            raise InvalidInput("FILE", f"cannot read it: {error.strerror}", source=_shown(path)) from None
+            raise InvalidInput("FILE", f"cannot read it: {error.strerror}", source=CONTENT.shown(path)) from None
         version = (stat.st_mtime_ns, stat.st_size)
         with self._lock:
             cached = self._rotations.get(path)

@@ -304,8 +304,8 @@ def load_plan(source: str | Path | Mapping[str, Any]) -> ReleasePlan:
     if len(documents) != 1:
         raise InvalidInput("", f"holds {len(documents)} YAML documents; a plan is one", source=documents[0].where)
     document = documents[0]
-    if document.file and Path(document.file).resolve().is_relative_to(CONTENT.root):
-        document = dataclasses.replace(document, file=str(Path(document.file).resolve().relative_to(CONTENT.root)))
+    if document.file:
+        document = dataclasses.replace(document, file=CONTENT.shown(document.file))
     model = validated(_Plan, document.data, source=document.where)
     judge = next(iter(model.judge.model_fields_set))
     detect = model.detect
