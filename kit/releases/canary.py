@@ -338,10 +338,28 @@ def _wait_targets(config: Config, expected: dict[str, str]) -> None:
 
     Prometheus acts on a changed ``shop-targets.json`` up to twice ``DISCOVERY_DELAY_S`` later (its discovery
     manager, then its scrape manager, each pass changes on every 5 s); until then it still scrapes the targets
-    the file no longer names, so a process leaving the shop's targets is stopped only after this."""
+    the file no longer names, so a process leaving the shop's targets is stopped only after this.
+
+    A dropped target's series stay in instant queries until Prometheus writes their staleness markers, one scrape
+    interval and a tenth after it stopped scraping them; this returns only once ``up{job="shop"}`` also names
+    exactly ``expected``, so no query that follows counts a dropped shop (two ``build_info`` series, say)."""
     wanted = ", ".join(f"{track} {version}" for track, version in expected.items())
-    _wait_for_targets(config, lambda shop: sorted(shop) == sorted(expected.items()),
-                      f"Prometheus does not scrape exactly the shop's {wanted}")
+    failure = f"Prometheus does not scrape exactly the shop's {wanted}"
+    _wait_for_targets(config, lambda shop: sorted(shop) == sorted(expected.items()), failure)
+    url = config.url("prometheus") + "/api/v1/query"
+    timeout = 5 * parse_duration(config.profile_spec.scrape_interval)
+
+    def only_expected() -> bool:
+        try:
+            answer = localhttp.client().get(url, params={"query": 'up{job="shop"}'}, timeout=localhttp.STATUS_TIMEOUT_S)
+            series = [row["metric"] for row in answer.json()["data"]["result"]]
+        except (httpx.HTTPError, ValueError, KeyError):
+            return False
+        return sorted((s.get("track", ""), s.get("version", "")) for s in series) == sorted(expected.items())
+
+    if not polling.wait_until(only_expected, timeout, 0.2):
+        raise SandboxNotReady(f"{failure} within {timeout:g} s after its targets changed: its instant queries still "
+                              "return a dropped shop's series; `kit logs prometheus` shows why")
 
 
 def _wait_for_targets(config: Config, done: Callable[[list[tuple[str, str]]], bool], failure: str) -> None:

@@ -102,6 +102,7 @@ def test_rollback_leaves_no_canary_process_and_sends_it_nothing(live, deployed, 
     assert after.canary is None and after.canary_pid is None and after.proxy_weights["canary"] == 0
     assert not _running(pid)
     assert _scraped_shop_targets(live) == {("stable", "1.0.0", "up")}, "rollback returned while Prometheus scraped it"
+    assert _queried_shops(live) == [("stable", "1.0.0")], "rollback returned before the canary's series went stale"
     lowest = prom.query('min_over_time(up{job="shop", track="canary"}[1m])', config=live)
     assert set(lowest["value"]) == {1.0}, "Prometheus scraped the stopped canary: up == 0 pages ServiceDown"
     measured = canary.measure_split(300, config=live)
@@ -126,6 +127,7 @@ def test_promote_makes_the_canary_version_stable_without_refusing_a_request(live
         assert (promoted.stable, promoted.canary, promoted.proxy_weights) == ("1.1.0", None, {"stable": 100, "canary": 0})
         assert sandbox.pids(live)["shop"] != before
         assert _scraped_shop_targets(live) == {("stable", "1.1.0", "up")}, "promote returned before Prometheus saw it"
+        assert _queried_shops(live) == [("stable", "1.1.0")], "promote returned before the old shop's series went stale"
         # the shop's `up` now has a series per version and track: the live data still begins where it began
         began = history.live_start(live)
         assert began is not None and began < promoted_at
@@ -216,3 +218,9 @@ def _scraped_shop_targets(config) -> set[tuple[str, str, str]]:
     targets = httpx.get(config.url("prometheus") + "/api/v1/targets", params={"state": "active"}, timeout=5.0)
     return {(t["labels"]["track"], t["labels"]["version"], t["health"])
             for t in targets.json()["data"]["activeTargets"] if t["labels"]["job"] == "shop"}
+
+
+def _queried_shops(config) -> list[tuple[str, str]]:
+    """The shops an instant query finds, (track, version) each: a dropped target's last samples count until stale."""
+    frame = prom.query('up{job="shop"}', config=config)
+    return sorted(zip(frame["track"], frame["version"]))
