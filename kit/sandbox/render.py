@@ -100,12 +100,13 @@ def write_shop_targets(config: Config, path: Path, *, compose: bool = False) -> 
     sandbox runs. Prometheus 2.42 acts on a changed target list only after two 5 s ticks (its discovery manager's,
     then its scrape manager's), so a canary that came and went as a target of its own cost a release up to 10 s at
     every deploy, promotion and rollback. The version is ``build_info``'s, which each shop exports itself. An empty
-    canary slot is a target Prometheus cannot scrape (``up{track="canary"} == 0``), which no alert pages on.
+    canary slot is a target Prometheus cannot scrape (``up{track="canary"} == 0``), which no alert pages on. The
+    compose sandbox runs the default release, stable alone (`kit release` drives processes, not containers).
     """
-    groups = [{"targets": [f"shop{'' if track == 'stable' else '-canary'}:{COMPOSE_PORTS[track]}" if compose
+    groups = [{"targets": [f"shop:{COMPOSE_PORTS[track]}" if compose
                            else f"{config.url('shop_' + track).removeprefix('http://')}"],
                "labels": {"track": track}}
-              for track in ("stable", "canary")]
+              for track in (("stable",) if compose else ("stable", "canary"))]
     write_atomically(path, json.dumps(groups, indent=1))
 
 

@@ -66,7 +66,7 @@ def test_realistic_profile_keeps_production_timing(config, tmp_path):
 def test_compose_mode_keeps_container_host_names(config, tmp_path):
     out = render(config, tmp_path / "compose", compose=True)
     targets = _targets(out)
-    assert targets["shop"] == ["shop:8083", "shop-canary:8084"] and targets["proxy"] == ["proxy:8085"]
+    assert targets["shop"] == ["shop:8083"] and targets["proxy"] == ["proxy:8085"]
     assert _load(out / "alertmanager.yml")["receivers"][0]["webhook_configs"][0]["url"] == "http://pager:8082/alerts"
 
 
