@@ -4,7 +4,7 @@ Usage: .venv/bin/python benchmarks/releases.py [--count 20] [--versions 1.1.0 2.
 
 Starts a private lab-profile sandbox. Part one, the judges: --count canaries of each version, in turn (one of
 each, then the next round, so a busier machine affects every version alike). Each canary runs the way
-`kit release run` runs a ring: the release plan's extra traffic (``runner.start_traffic``, EXTRA_RPS requests a
+`kit release run` runs a ring: the release plan's extra traffic (``runner.extra_traffic``, EXTRA_RPS requests a
 second through HAProxy on top of the background traffic), the version deployed and waited for until Prometheus
 scrapes it, the weight set to WEIGHT %, one step, both tracks queried once over it (``kit.releases.query``), and
 the canary rolled back. The three judges judge the same series: once over the whole step, and, as the runner
@@ -123,8 +123,7 @@ def one_canary(version: str, plan: ReleasePlan, plans: dict[str, ReleasePlan], c
     sample = plan.sample_interval_s
     ring = plan.rings[0]
     lag = 1.5 * parse_duration(config.profile_spec.scrape_interval)  # as the runner: the last interval scraped
-    traffic = runner.start_traffic(plan, config)
-    try:
+    with runner.extra_traffic(plan.traffic_rps, plan.seconds + runner.TRAFFIC_SPARE_S, config=config):
         canary.deploy(version, config=config)
         try:
             canary.wait_scraped("canary", version, config=config)
@@ -137,8 +136,6 @@ def one_canary(version: str, plan: ReleasePlan, plans: dict[str, ReleasePlan], c
             codes = errors_by_code(begun, end, config)
         finally:
             canary.rollback(config=config)
-    finally:
-        runner.stop_traffic(traffic, config)
     return judge_canary(version, plans, baseline, series, codes)
 
 
@@ -344,7 +341,7 @@ def report(args, lab: ReleasePlan, plans, background: float, config_queue: int, 
 {c.table(["figure", "measured", "target", "result"], targets)}
 
 Real canaries in a private lab-profile sandbox (1 s scrapes; the background traffic of {background:g}
-req/s plus the plan's extra traffic of {EXTRA_RPS:g} req/s from `kit.releases.runner.start_traffic`, the most a
+req/s plus the plan's extra traffic of {EXTRA_RPS:g} req/s from `kit.releases.runner.extra_traffic`, the most a
 plan may add), the canary at {WEIGHT} %: the weight at which a step sees a regression soonest. Each canary is
 deployed (`kit.releases.canary.deploy`), waited for until Prometheus scrapes it, given {WEIGHT} %, and after one
 step both tracks are queried once (`kit.releases.query.tracks`, {lab.sample_interval_s:g} s intervals) and the

@@ -314,8 +314,8 @@ class StatePaths:
 
     @property
     def shop_targets(self) -> Path:
-        """rendered/shop-targets.json: the shop processes Prometheus scrapes (file_sd), stable and canary, each with
-        its track and version; rewritten by kit.sandbox at `kit up` and by kit.releases.canary."""
+        """rendered/shop-targets.json: the shop's two scrape slots (file_sd), stable and canary, each with its track;
+        written by kit.sandbox at `kit up`, the same whether a canary runs or not."""
         return self.rendered / SHOP_TARGETS
 
     @property

@@ -21,14 +21,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from . import binaries, drills, prom, sandbox
-from .config import Config
-from .errors import BinaryMissing, CheckFailed, InvalidInput, KitError
+from . import binaries, drills, polling, prom, sandbox, slo
+from .config import CONTENT, Config
+from .errors import BinaryMissing, CheckFailed, InvalidInput, KitError, NothingMeasured
 from .history import BackfillResult, backfill
 from .ownership import workspace
 from .ownership.scorecard import CALLS_WINDOW
 from .sandbox import SandboxStatus
-from .releases import canary, flags
+from .releases import canary, deployhistory, deploylog, flags, gate
 from .shop import faults
 
 __all__ = ["LABS", "Lab", "LabSetup", "lab_setup", "reset"]
@@ -57,6 +57,17 @@ class Lab:
     pages: tuple[str, ...] = ()
     """Alerts the lab waits to see page. Alertmanager pages once per incident: while an earlier run's alert of
     that name still fires, no new page comes, so the setup first waits for it to resolve."""
+    slos: tuple[str, ...] = ()
+    """SLOs of slos/ whose recording and burn-rate rules the lab needs installed (each as the rule file
+    ``lab-slo-<name>``), so that the error-budget gate can read them; the setup of any lab removes them."""
+    deploy_history_days: float = 0
+    """Days of generated deploy history (kit.releases.deployhistory) the setup writes to a deploy log that holds
+    no event yet, so the DORA keys have weeks to work on (0: none)."""
+
+    @property
+    def rule_files(self) -> tuple[str, ...]:
+        """Every rule file the lab installs: its ``rules`` and one per SLO of ``slos``."""
+        return (*self.rules, *(f"lab-slo-{name}" for name in self.slos))
     ownership: bool = False
     """The lab works in a folder of its own copies of the catalog, rotation and SLO content
     (kit.ownership.workspace), which its setup puts back in the state the lab starts from."""
@@ -70,6 +81,7 @@ LABS: dict[str, Lab] = {lab.name: lab for lab in (
     Lab("04-runbooks", rules=("lab04-runbooks",), pages=("CheckoutErrorRatioHigh",)),
     Lab("05-load-and-capacity", programs=("locust",)),
     Lab("06-incident-drill"),
+    Lab("07-safe-releases", history_days=30, slos=("shop-availability", "catalog-latency"), deploy_history_days=90),
     Lab("08-service-ownership", ownership=True,
         rules=("lab08-checkout-availability", "lab08-shop-availability", "lab08-catalog-latency")),
 )}
@@ -91,6 +103,8 @@ class LabSetup:
     history: BackfillResult | None = None
     """The backfilled history, for a lab that reads one."""
     warnings: tuple[str, ...] = ()
+    deploy_history: deployhistory.BackfillResult | None = None
+    """The deploy history the setup backfilled this time (None: none needed, or the deploy log had events)."""
     folder: Path | None = None
     """The lab's own folder of content (kit.ownership.workspace), freshly prepared; None for other labs."""
 
@@ -108,6 +122,10 @@ class LabSetup:
             h = self.history
             rows.append(("history", f"{h.start:%Y-%m-%d %H:%M} to {h.end:%Y-%m-%d %H:%M} UTC, "
                                     f"{len(h.incidents)} incidents"))
+        if self.deploy_history is not None:
+            d = self.deploy_history.history
+            rows.append(("deploys", f"{len(d.events)} deploy log events and {len(d.incidents)} incidents backfilled "
+                                    f"over {(d.end - d.start) / 86400:.0f} days"))
         if self.folder is not None:
             rows.append(("folder", f"{self.folder} (your catalog, rotation, policy and review: prepared afresh)"))
         rows += [("undone", line) for line in self.undone] or [("undone", "nothing: no earlier run left anything")]
@@ -141,7 +159,9 @@ def lab_setup(lab: str, *, config: Config | None = None, progress: Callable[[str
     (locust); the sandbox is up, started or repaired as ``kit.up()`` does; what an earlier
     run left is undone (see the module's docstring); the shop has served a few seconds of
     traffic; an earlier run's page the lab waits for again has resolved; history is backfilled for a lab
-    that reads it. Running it again changes nothing
+    that reads it; a deploy history is written to an empty deploy log for a lab that computes DORA keys (before
+    the reset, whose own changes are logged after it); the burn-rate rules of the lab's SLOs are installed and
+    evaluated, so the error-budget gate can read them. Running it again changes nothing
     that is already right. ``progress`` gets a line for each step that takes a while.
 
     Raises InvalidInput (field ``lab``) for a lab this kit does not know, KitError for a Python
@@ -164,6 +184,10 @@ def lab_setup(lab: str, *, config: Config | None = None, progress: Callable[[str
                             "`pip install -e .` in the repository installs it; then restart the kernel.")
     config = config or Config.from_env()
     sandbox.up(config=config, progress=progress)
+    deploys = None
+    if needs.deploy_history_days and not deploylog.read(config=config):
+        progress(f"backfilling {needs.deploy_history_days:g} days of deploy history into the empty deploy log")
+        deploys = deployhistory.backfill(needs.deploy_history_days, config=config)
     undone = reset(config)
     try:
         prom.wait_for(TRAFFIC, timeout=30, config=config)
@@ -181,8 +205,35 @@ def lab_setup(lab: str, *, config: Config | None = None, progress: Callable[[str
     if needs.history_days:
         progress(f"backfilling {needs.history_days:g} days of history (only the first time takes a while)")
         history = backfill(needs.history_days, config=config, progress=progress)
+    if needs.slos:
+        _install_slos(needs, config)
     return LabSetup(lab, platform.python_version(), version, tools, sandbox.status(config), undone, history,
-                    _kit_warnings(version), folder)
+                    _kit_warnings(version), deploy_history=deploys, folder=folder)
+
+
+SLO_RULES_TIMEOUT = 30.0
+"""Seconds to wait for Prometheus to evaluate an SLO's rules once they are installed (or after the restart that
+opens a backfilled history): a few evaluation intervals."""
+
+
+def _install_slos(lab: Lab, config: Config) -> None:
+    """Install the burn-rate rules of ``lab.slos`` and wait until the error-budget gate can read them all."""
+    specs = [slo.load_spec(CONTENT.slos / f"{name}.yml") for name in lab.slos]
+    for spec in specs:
+        slo.install(spec, name=f"lab-slo-{spec.name}", config=config)
+    missing: list[str] = []
+
+    def readable() -> bool:
+        missing.clear()
+        for spec in specs:
+            try:
+                gate.burn_alerts(spec, config=config)
+            except NothingMeasured as error:
+                missing.append(str(error))
+        return not missing
+
+    polling.wait_for(readable, SLO_RULES_TIMEOUT, 0.25,
+                     describe=lambda: f"the burn-rate rules of lab {lab.name} were not evaluated: {missing[0]}")
 
 
 CALLS = f'sum(increase(payments_client_requests_total{{job="shop"}}[{CALLS_WINDOW}])) > 0'
@@ -254,7 +305,7 @@ def reset(config: Config | None = None) -> tuple[str, ...]:
         ended = drills.end(abandon=True, config=config)
         undone.append(f"gave up drill {ended.run}, still running from before")
     for lab in LABS.values():
-        for name in lab.rules:
+        for name in lab.rule_files:
             # install_rules keeps each rule file as <installed_rules>/<name>.yml
             if (config.paths.installed_rules / f"{name}.yml").is_file():
                 sandbox.remove_rules(name, config=config)

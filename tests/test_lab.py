@@ -11,8 +11,8 @@ import pytest
 import tomllib
 
 import kit
-from kit import binaries, drills, grading, lab, procs, sandbox
-from kit.config import PORTS, REPO_ROOT, Config
+from kit import binaries, drills, grading, lab, procs, sandbox, slo
+from kit.config import CONTENT, PORTS, REPO_ROOT, Config
 from kit.errors import BinaryMissing, InvalidInput
 from kit.lab import LABS, lab_setup
 from kit.releases import flags
@@ -45,8 +45,8 @@ def test_the_rules_a_lab_installs_are_the_ones_setup_removes():
 
 def test_an_unknown_lab_is_refused_with_the_labs_this_kit_knows():
     with pytest.raises(InvalidInput, match="newer kit") as caught:
-        lab_setup("07-safe-releases")
-    assert caught.value.field == "lab" and "06-incident-drill" in caught.value.problem
+        lab_setup("09-community-league")
+    assert caught.value.field == "lab" and "07-safe-releases" in caught.value.problem
 
 
 def test_a_python_older_than_the_project_allows_is_refused():
@@ -86,13 +86,16 @@ def test_setup_undoes_what_an_earlier_run_left_behind(clean_faults):
     live = clean_faults
     left = drills.start("memory-leak", config=live)  # a drill nobody ended
     sandbox.install_rules("lab04-runbooks", RULES, config=live)
+    slo.install(slo.load_spec(CONTENT.slos / "catalog-latency.yml"), name="lab-slo-catalog-latency", config=live)
     flags.set_flag("new_checkout", True, config=live)
     done = lab_setup("04-runbooks", config=live, progress=lambda _: None)
     assert done.undone == (f"gave up drill {left.run}, still running from before",
                            "removed the rules lab04-runbooks of lab 04-runbooks",
+                           "removed the rules lab-slo-catalog-latency of lab 07-safe-releases",
                            "turned the flag new_checkout off again, its default")
     assert not drills.running(live) and drills.result_of(left.run, live).outcome == "abandoned"
     assert not (live.paths.installed_rules / "lab04-runbooks.yml").exists()
+    assert not (live.paths.installed_rules / "lab-slo-catalog-latency.yml").exists()
     assert done.sandbox.rules_loaded == sandbox.status(live).rules_loaded
     assert faults.flags_of("shop", live)["new_checkout"] == "off"
 

@@ -22,8 +22,8 @@ def test_prometheus_scrapes_the_shop_red_metrics(live):
 
 def test_instant_query_is_a_tidy_frame(live):
     frame = prom.query("up", config=live)
-    # labels are columns, the union over the series (only the shop's carry track and version), then time and value
-    assert list(frame.columns) == ["__name__", "instance", "job", "track", "version", "timestamp", "value"]
+    # labels are columns, the union over the series (only the shop's two slots carry a track), then time and value
+    assert list(frame.columns) == ["__name__", "instance", "job", "track", "timestamp", "value"]
     assert set(frame["job"]) == {"shop", "payments", "pager", "alertmanager", "prometheus", "proxy"}
     assert pd.api.types.is_datetime64_any_dtype(frame["timestamp"])
 
@@ -32,11 +32,11 @@ def test_range_query_returns_one_row_per_step(live):
     # A step's value is the newest sample within Prometheus's 5-minute lookback, so once the series has a sample
     # before the window, every step has one whatever the scrapes did since. Whole seconds make the steps exact:
     # rounding down moves the window's start up to a second earlier, so the sample must be over 4 s old. The
-    # stable track is the one series an earlier test on this sandbox (a canary left running) cannot have added.
+    # stable slot is the one series whose value an earlier test on this sandbox (a canary left running) cannot change.
     prom.wait_for('up{job="shop", track="stable"} offset 5s', timeout=30, config=live)
     end = math.floor(time.time())
     frame = prom.query_range('up{job="shop", track="stable"}', start=end - 3, end=end, step="1s", config=live)
-    assert list(frame.columns) == ["__name__", "instance", "job", "track", "version", "timestamp", "value"]
+    assert list(frame.columns) == ["__name__", "instance", "job", "track", "timestamp", "value"]
     assert list(frame["timestamp"]) == list(pd.to_datetime([end - 3, end - 2, end - 1, end], unit="s", utc=True))
     assert set(frame["job"]) == {"shop"} and set(frame["value"]) <= {0.0, 1.0}
 

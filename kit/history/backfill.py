@@ -94,17 +94,24 @@ def _admin(config: Config, path: str, params: list[tuple[str, str]] | None = Non
 def live_start(config: Config) -> float | None:
     """Unix time of the first live scrape of the shop that Prometheus still keeps; None if there is none.
 
-    A 1-minute subquery over the retention finds the minute (it answers with a
-    sample at most a minute after the first); the raw samples of the two
-    minutes before that answer give the exact time.
+    Narrowed down in steps, each cheap: the first hour over the retention that holds a sample, the first minute
+    of that hour, then the raw samples of that minute. Each step's subquery counts the samples of every
+    interval (``count_over_time``), so no sample falls between two evaluations, and takes the earliest over
+    every series: the shop has one per process and version (a canary, a promotion). A subquery evaluates at
+    whole multiples of its step only, so when none answers, the first sample came after the last one: within
+    the step before the moment asked about. (One subquery over the retention at 1-minute steps took seconds,
+    and the error-budget gate asks this before every weight increase.)
     """
     from .. import prom
 
-    coarse = prom.scalar(f'min_over_time(timestamp(up{{job="shop"}})[{MAX_DAYS}d:1m])', config=config)
-    at = time.time() if math.isnan(coarse) else coarse
+    at = time.time()
+    for window, step in ((f"{MAX_DAYS}d", "1h"), ("1h", "1m")):
+        found = prom.scalar(f'min(min_over_time(timestamp(count_over_time(up{{job="shop"}}[{step}]))[{window}:{step}]))',
+                            at=at, config=config)
+        at = at if math.isnan(found) else found
     try:
         response = localhttp.client().get(f"{config.url('prometheus')}/api/v1/query",
-                             params={"query": 'up{job="shop"}[150s]', "time": f"{at:.3f}"}, timeout=30.0)
+                             params={"query": 'up{job="shop"}[1m]', "time": f"{at:.3f}"}, timeout=30.0)
         result = response.json()["data"]["result"]
     except (httpx.HTTPError, ValueError, KeyError) as exc:
         raise SandboxNotReady(f"Prometheus did not answer at {config.url('prometheus')} ({exc}); run `kit status`") from None

@@ -411,7 +411,7 @@ class History:
         return [(a, b) for a, b in zip(ordered, ordered[1:]) if b > a]
 
 
-_TARGET_LABELS = {"shop": {"track": "stable", "version": VERSION}}
+_TARGET_LABELS = {"shop": {"track": "stable"}}
 """The labels Prometheus gives the stable shop's series (kit.sandbox's shop targets), so history joins the live series."""
 
 

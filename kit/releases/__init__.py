@@ -11,11 +11,13 @@ Modules:
 - ``power``: how long a ring step must run to see a stated regression (``step_duration``)
 - ``query``: the judges' per-track series and the live traffic, from Prometheus (``track_series``, ``live_traffic``)
 - ``plan``: release plans from ``releases/*.yml`` (``load_plan``, ``ReleasePlan``)
-- ``runner``: `kit release run`: a plan's rings walked with a real canary (``runner.run``, ``ReleaseRun``)
+- ``runner``: `kit release run`: a plan's rings walked with a real canary (``runner.run``, ``ReleaseRun``); a canary
+  held at one weight and both tracks queried once (``observe``); a plan's extra traffic (``extra_traffic``)
 - ``simulate``: synthetic per-track series shaped like the sandbox's traffic
 - ``gate``: the error-budget gate a release passes before every weight increase (``evaluate``, ``GateDecision``)
 - ``deploylog``: the durable log of deploys, promotions, rollbacks and flag changes
-- ``flags``: change the sandbox's feature flags (on, off, a rollout, a kill switch), each change in the deploy log
+- ``flags``: change the sandbox's feature flags (on, off, a rollout, a kill switch), each change in the deploy log;
+  time a kill switch on real requests (``time_kill``)
 - ``incidents``: drill results, pages and recorded incidents as one list
 - ``dora``: the DORA keys from the deploy log and the incidents; ``tiers``: the published performance tiers
 - ``deployhistory``: a generated 90-day deploy history with known answers
@@ -41,10 +43,12 @@ _EXPORTS = {
     "LiveTraffic": "query", "track_series": "query", "live_traffic": "query",
     "ReleasePlan": "plan", "Ring": "plan", "Detect": "plan", "load_plan": "plan",
     "ReleaseRun": "runner", "Step": "runner", "Judgment": "runner", "Exposure": "runner",
+    "Observation": "runner", "observe": "runner", "ExtraTraffic": "runner", "extra_traffic": "runner",
     "simulate_track": "simulate", "SHAPES": "simulate", "VersionShape": "simulate",
     "GateDecision": "gate", "BurnAlert": "gate", "evaluate": "gate",
     "DeployEvent": "deploylog",
     "FlagChange": "flags", "change_flag": "flags", "set_flag": "flags", "reset_flags": "flags",
+    "KillTiming": "flags", "time_kill": "flags",
     "Incident": "incidents",
     "DoraReport": "dora", "compute": "dora",
     "place": "tiers",

@@ -3,7 +3,8 @@
 Process management only; the judging is elsewhere. The canary is a real shop process (``--track canary``) on
 KIT_SHOP_CANARY_PORT, recorded as a sandbox companion so `kit down` stops it. Weights change through HAProxy's
 runtime API (the ``haproxy.sock`` socket in the state folder) and take effect on the next request, without a
-restart; Prometheus learns of the canary from ``shop-targets.json`` (file_sd), also without a restart. What is
+restart; Prometheus scrapes the canary's port as a fixed target (``shop-targets.json`` lists it always), so it
+finds a canary that starts or stops at its next scrape. What is
 deployed is kept in ``release.json`` (``kit.sandbox.record.ReleaseRecord``), so a `kit up` that repairs HAProxy
 or the shop starts the same versions and weights again.
 """
@@ -24,7 +25,6 @@ from ..errors import InvalidInput, KitError, ProcessFailed, SandboxNotReady
 from ..metrics import VERSION
 from ..sandbox.processes import shop_argv
 from ..sandbox.record import ReleaseRecord, SandboxRecord, record_path
-from ..sandbox.render import write_shop_targets
 from ..shop.versions import shop_version
 from ..timescale import parse_duration
 from . import deploylog
@@ -39,10 +39,10 @@ CANARY = "canary"
 BACKEND = "shop"
 START_TIMEOUT_S = 30.0
 RUNTIME_TIMEOUT_S = 5.0
-DISCOVERY_DELAY_S = 5.0
-"""How long each of Prometheus's two steps may take to act on a changed file_sd file: its discovery manager passes
-target changes on at most every 5 s (``updatert`` in discovery/manager.go), and its scrape manager applies them
-at most every 5 s (``reloader`` in scrape/manager.go)."""
+SCRAPE_WAIT = 5
+"""Scrape intervals to wait for Prometheus to scrape a shop slot after a process started or stopped in it. The
+slots are fixed targets (``kit.sandbox.render.write_shop_targets``), so the next scrape sees the change: no
+service discovery is involved, which in Prometheus 2.42 acts on a changed target list only after two 5 s ticks."""
 
 
 @dataclass(frozen=True)
@@ -66,9 +66,11 @@ class CanaryStatus:
 def deploy(version: str, *, config: Config | None = None) -> CanaryStatus:
     """Start ``version`` as the canary beside the stable shop, at weight 0: it takes no traffic until ``set_weight``.
 
-    Returns once the canary answers its health check and HAProxy has it ready. Raises InvalidInput (field
+    Returns once the canary answers its health check, Prometheus has scraped it (a judge that follows reads its
+    series from its first request on) and HAProxy has it ready. Raises InvalidInput (field
     ``version``) for an unknown version, one the stable shop already runs, or while another canary runs;
-    SandboxNotReady when the sandbox or HAProxy does not answer; ProcessFailed when the canary does not start.
+    SandboxNotReady when the sandbox, HAProxy or Prometheus does not answer; ProcessFailed when the canary does not
+    start.
     """
     config = resolve(config)
     shop_version(version)
@@ -87,8 +89,10 @@ def deploy(version: str, *, config: Config | None = None) -> CanaryStatus:
         _wait_healthy(config, record)
         if not sandbox.attach(record, config):
             raise SandboxNotReady("the sandbox stopped while the canary started; `kit up`, then deploy again")
+        _wait_slots(config, {CANARY: True}, time.time(), f"Prometheus has not scraped the canary {version}")
     except BaseException:
         procs.stop(record)
+        sandbox.detach(CANARY, config)
         raise
     _changed(config, release, ReleaseRecord(release.stable, version, 0))
     _runtime(config, f"set server {BACKEND}/{CANARY} state ready")
@@ -116,10 +120,10 @@ def promote(*, config: Config | None = None) -> CanaryStatus:
     """Make the canary's version the stable one: the stable process restarts on it and the canary stops.
 
     No request is dropped: the canary takes every request while the stable shop restarts, then stable takes
-    them all again before the canary stops. The canary stops, and this returns, once Prometheus scrapes only the
-    stable shop, under its new ``version`` label: a judge or `kit status` that follows sees the promoted shop, not
-    a target it has not scraped yet, and Prometheus never scrapes a stopped canary (as ``rollback``). Raises InvalidInput (field ``canary``) when no canary runs; SandboxNotReady when Prometheus
-    does not scrape the promoted shop within twice ``DISCOVERY_DELAY_S`` plus five scrape intervals.
+    them all again before the canary stops. Returns once Prometheus has scraped the restarted stable shop and the
+    empty canary slot (as ``rollback``): a judge or `kit status` that follows sees the promoted shop and no canary.
+    Raises InvalidInput (field ``canary``) when no canary runs; SandboxNotReady when Prometheus has not scraped
+    them within ``SCRAPE_WAIT`` scrape intervals.
     """
     config = resolve(config)
     release = ReleaseRecord.load(config)
@@ -131,22 +135,20 @@ def promote(*, config: Config | None = None) -> CanaryStatus:
     promoted.save(config)  # the stable shop restarts from this record, on the canary's version
     sandbox.restart("shop", config=config)
     _apply_weight(config, 100, 0)
+    _stop_canary(config, record)
     _changed(config, release, ReleaseRecord(promoted.stable))
-    try:
-        _wait_targets(config, {"stable": promoted.stable})
-    finally:
-        _stop_canary(config, record)
+    _wait_slots(config, {"stable": True, CANARY: False}, time.time(),
+                f"Prometheus has not scraped the stable shop on {promoted.stable} and the empty canary slot")
     return status(config)
 
 
 def rollback(*, config: Config | None = None) -> CanaryStatus:
     """Take every request off the canary, then stop it; a no-op when no canary runs.
 
-    Afterwards no canary process is left and HAProxy sends the canary nothing (weight 0, maintenance). The
-    process stops only once Prometheus has dropped the canary's target (see ``_wait_targets``), so no query and no
-    `kit status` that follows sees it, and Prometheus never scrapes a stopped canary: its ``up == 0`` would page
-    ServiceDown. Raises SandboxNotReady, the rollback done, when Prometheus still scrapes the canary after twice
-    ``DISCOVERY_DELAY_S`` plus five scrape intervals.
+    Afterwards no canary process is left and HAProxy sends the canary nothing (weight 0, maintenance). Returns once
+    Prometheus has found the canary's slot empty: that failed scrape marks every series of the stopped canary stale,
+    so no query that follows counts it. Raises SandboxNotReady, the rollback done, when Prometheus has not scraped
+    the slot within ``SCRAPE_WAIT`` scrape intervals.
     """
     config = resolve(config)
     release = ReleaseRecord.load(config)
@@ -155,12 +157,10 @@ def rollback(*, config: Config | None = None) -> CanaryStatus:
         return status(config)
     _apply_weight(config, release.canary_weight, 0)
     _runtime(config, f"set server {BACKEND}/{CANARY} state maint")
+    if record is not None:
+        _stop_canary(config, record)
     _changed(config, release, ReleaseRecord(release.stable))
-    try:
-        _wait_targets(config, {"stable": release.stable})
-    finally:
-        if record is not None:
-            _stop_canary(config, record)
+    _wait_slots(config, {CANARY: False}, time.time(), "Prometheus still finds the stopped canary")
     return status(config)
 
 
@@ -243,10 +243,10 @@ def request_counts(config: Config | None = None) -> dict[str, int]:
 
 
 def wait_scraped(track: str, version: str, *, config: Config | None = None) -> None:
-    """Until Prometheus has scraped the shop's ``track`` target labelled ``version``: a judge that reads the canary's
-    series before then reads nothing, or misses the requests served before the first scrape. SandboxNotReady when
-    it has not within twice ``DISCOVERY_DELAY_S`` plus five scrape intervals."""
-    _wait_scraped(resolve(config), track, version)
+    """Until Prometheus's last scrape of the shop's ``track`` found it up and serving ``version`` (its
+    ``build_info``). SandboxNotReady when it has not within ``SCRAPE_WAIT`` scrape intervals."""
+    query = f'build_info{{job="shop", track="{track}", version="{version}"}} and on(track) (up{{job="shop"}} == 1)'
+    _wait_query(resolve(config), query, bool, f"Prometheus has not scraped the {track} shop as version {version}")
 
 
 def _server_requests(config: Config) -> dict[str, int]:
@@ -265,9 +265,8 @@ def _apply_weight(config: Config, old: int, new: int) -> None:
 
 
 def _changed(config: Config, before: ReleaseRecord, after: ReleaseRecord) -> None:
-    """Every completed change (deploy, weight, promote, rollback) ends here: kept, shown to Prometheus, logged."""
+    """Every completed change (deploy, weight, promote, rollback) ends here: kept and logged."""
     after.save(config)
-    write_shop_targets(config, config.paths.shop_targets, after)
     now = time.time()
     actor = f"{getpass.getuser()} (kit release)"
     deploylog.append([DeployEvent(kind, version, shop_version(version).commit,
@@ -327,57 +326,33 @@ def _wait_healthy(config: Config, record: procs.ProcessRecord) -> None:
         raise ProcessFailed(CANARY, f"not healthy after {START_TIMEOUT_S:g} s", procs.log_tail(record.log))
 
 
-def _wait_scraped(config: Config, track: str, version: str) -> None:
-    """Until Prometheus has scraped the shop's ``track`` target labelled ``version`` successfully."""
-    _wait_for_targets(config, lambda shop: (track, version) in shop,
-                      f"Prometheus has not scraped the {track} shop as version {version}")
+def _wait_slots(config: Config, wanted: dict[str, bool], since: float, failure: str) -> None:
+    """Until Prometheus's last scrape of each shop slot in ``wanted`` ({track: up}), taken after ``since`` (Unix
+    seconds), found it up (True) or empty (False). A scrape that began after a change sees it: a started shop
+    answering, or a stopped one gone, its series marked stale by that failed scrape."""
+    query = f'up{{job="shop"}} and (timestamp(up{{job="shop"}}) > {since:.3f})'
+
+    def reached(found: list[dict]) -> bool:
+        seen = {row["metric"].get("track", ""): row["value"][1] == "1" for row in found}
+        return all(seen.get(track) is up for track, up in wanted.items())
+
+    _wait_query(config, query, reached, failure)
 
 
-def _wait_targets(config: Config, expected: dict[str, str]) -> None:
-    """Until Prometheus's shop targets are exactly ``expected`` ({track: version}), each scraped successfully.
-
-    Prometheus acts on a changed ``shop-targets.json`` up to twice ``DISCOVERY_DELAY_S`` later (its discovery
-    manager, then its scrape manager, each pass changes on every 5 s); until then it still scrapes the targets
-    the file no longer names, so a process leaving the shop's targets is stopped only after this.
-
-    A dropped target's series stay in instant queries until Prometheus writes their staleness markers, one scrape
-    interval and a tenth after it stopped scraping them; this returns only once ``up{job="shop"}`` also names
-    exactly ``expected``, so no query that follows counts a dropped shop (two ``build_info`` series, say)."""
-    wanted = ", ".join(f"{track} {version}" for track, version in expected.items())
-    failure = f"Prometheus does not scrape exactly the shop's {wanted}"
-    _wait_for_targets(config, lambda shop: sorted(shop) == sorted(expected.items()), failure)
+def _wait_query(config: Config, query: str, done: Callable[[list[dict]], bool], failure: str) -> None:
+    """Until ``done`` holds for the series (the API's ``result`` rows) an instant ``query`` returns."""
     url = config.url("prometheus") + "/api/v1/query"
-    timeout = 5 * parse_duration(config.profile_spec.scrape_interval)
-
-    def only_expected() -> bool:
-        try:
-            answer = localhttp.client().get(url, params={"query": 'up{job="shop"}'}, timeout=localhttp.STATUS_TIMEOUT_S)
-            series = [row["metric"] for row in answer.json()["data"]["result"]]
-        except (httpx.HTTPError, ValueError, KeyError):
-            return False
-        return sorted((s.get("track", ""), s.get("version", "")) for s in series) == sorted(expected.items())
-
-    if not polling.wait_until(only_expected, timeout, 0.2):
-        raise SandboxNotReady(f"{failure} within {timeout:g} s after its targets changed: its instant queries still "
-                              "return a dropped shop's series; `kit logs prometheus` shows why")
-
-
-def _wait_for_targets(config: Config, done: Callable[[list[tuple[str, str]]], bool], failure: str) -> None:
-    """Until ``done`` holds for Prometheus's active shop targets, (track, version) each; the version is "" while
-    the target's last scrape failed."""
-    url = config.url("prometheus") + "/api/v1/targets"
-    timeout = 2 * DISCOVERY_DELAY_S + 5 * parse_duration(config.profile_spec.scrape_interval)
+    timeout = SCRAPE_WAIT * parse_duration(config.profile_spec.scrape_interval)
 
     def reached() -> bool:
         try:
-            targets = localhttp.client().get(url, params={"state": "active"}, timeout=localhttp.STATUS_TIMEOUT_S)
-            active = targets.json()["data"]["activeTargets"]
+            answer = localhttp.client().get(url, params={"query": query}, timeout=localhttp.STATUS_TIMEOUT_S)
+            found = answer.json()["data"]["result"]
         except (httpx.HTTPError, ValueError, KeyError):
             return False
-        return done([(t["labels"].get("track", ""), t["labels"].get("version", "") if t["health"] == "up" else "")
-                     for t in active if t["labels"].get("job") == "shop"])
+        return done(found)
 
-    if not polling.wait_until(reached, timeout, 0.2):
+    if not polling.wait_until(reached, timeout, 0.1):
         raise SandboxNotReady(f"{failure} within {timeout:g} s; `kit status` shows its targets, "
                               "`kit logs prometheus` why")
 

@@ -10,17 +10,21 @@ the flag's (kit.releases.dora). A write that changes nothing is not logged.
 from __future__ import annotations
 
 import getpass
+import threading
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from .. import polling
+import httpx
+
+from .. import localhttp, polling
 from ..config import FLAGS_FILE, Config, resolve
 from ..errors import InvalidInput, KitError, SandboxNotReady
 from ..flags import FlagSetting, change_flag as change_file, read_flags
 from ..flags import reset_flags as reset_file
 from ..sandbox.record import ReleaseRecord
 from ..shop import faults
+from ..shop.model import FLAGS_HEADER, USER_HEADER, user_key
 from ..shop.versions import shop_version
 from . import deploylog
 from .deploylog import DeployEvent
@@ -147,3 +151,91 @@ def reset_flags(*, actor: str | None = None, reason: str = "back to the sandbox'
     _log(changes, actor or f"{getpass.getuser()} (kit flag reset)", reason, config)
     served = _served_after(default.digest, at, config)
     return [replace(change, served_after_s=served) for change in changes]
+
+
+KILL_CONFIRM_ANSWERS = 20
+"""Answers to requests sent after the shop served the kill, with none of them exposed, before ``time_kill`` stops
+looking: at 4 clients, a fraction of a second."""
+
+
+@dataclass(frozen=True)
+class KillTiming:
+    """A kill switch timed on real requests: ``flag`` was on for every user and killed at ``killed_at`` (Unix
+    seconds, just before the kill was written); ``served_after_s``: seconds until the shop said it serves the
+    killed file; ``last_exposed_at``: when the last answer served with the flag on arrived (None: none came
+    after the kill); ``answers``: answers that arrived after the kill, ``exposed`` of them with the flag on."""
+
+    flag: str
+    killed_at: float
+    served_after_s: float | None
+    last_exposed_at: float | None
+    answers: int
+    exposed: int
+
+    @property
+    def seconds(self) -> float:
+        """From the kill to zero exposure: the arrival of the last answer served with the flag on (0 when none came
+        after the kill). An upper bound: that request's flag was evaluated when it arrived, a service time earlier."""
+        return 0.0 if self.last_exposed_at is None else self.last_exposed_at - self.killed_at
+
+
+def time_kill(name: str = "recommendations", *, clients: int = 4, timeout: float = 15.0,
+              config: Config | None = None) -> KillTiming:
+    """Time a kill switch on real requests: turn flag ``name`` on for every user, send requests through the proxy
+    from ``clients`` threads, each naming a user, kill the flag, and read on every answer (``FLAGS_HEADER``)
+    whether it was served with the flag on, until ``KILL_CONFIRM_ANSWERS`` requests sent after the shop served the
+    kill have been answered. The flag is left killed; both changes go to the deploy log.
+
+    Only the catalog reads a flag today, so the requests ask for the catalog. Raises InvalidInput for an unknown
+    flag or ``clients`` below 1; KitError when the flag is not served on within ``timeout`` seconds, or the kill not
+    confirmed within it; what ``change_flag`` raises.
+    """
+    config = resolve(config)
+    if name not in known_flags():
+        raise InvalidInput("name", f"{name!r} is not one of the shop's flags: {', '.join(known_flags())}")
+    if isinstance(clients, bool) or not isinstance(clients, int) or clients < 1:
+        raise InvalidInput("clients", f"{clients!r} must be a whole number of threads, at least 1")
+    change_flag(name, percent=100, actor=f"{getpass.getuser()} (kill switch timing)", reason="on before its kill is timed",
+                config=config)
+    url = config.url("shop") + "/catalog"
+    answers: list[tuple[float, float, bool]] = []  # (sent, arrived, served with the flag on)
+    lock, stop = threading.Lock(), threading.Event()
+
+    def drive(worker: int) -> None:
+        client, n = localhttp.client(), worker
+        while not stop.is_set():
+            sent = time.time()
+            try:
+                response = client.get(url, headers={USER_HEADER: user_key(n)}, timeout=5.0)
+            except httpx.HTTPError:
+                continue  # a lost request says nothing about the flag
+            on = f"{name}=on" in response.headers.get(FLAGS_HEADER, "").split(",")
+            with lock:
+                answers.append((sent, time.time(), on))
+            n += clients
+
+    def count(since: float, *, exposed: bool | None = None) -> int:
+        with lock:
+            return sum(1 for sent, _, on in answers if sent >= since and (exposed is None or on == exposed))
+
+    threads = [threading.Thread(target=drive, args=(w,), name=f"kill-timing-{w}", daemon=True) for w in range(clients)]
+    for thread in threads:
+        thread.start()
+    try:
+        if not polling.wait_until(lambda: count(0.0, exposed=True) >= KILL_CONFIRM_ANSWERS, timeout, 0.02):
+            raise KitError(f"the flag {name} was not served on within {timeout:g} s: is the shop answering "
+                           "(`kit status`)?")
+        killed_at = time.time()
+        kill = change_flag(name, killed=True, actor=f"{getpass.getuser()} (kill switch timing)",
+                           reason="kill switch timed", config=config)
+        served_at = killed_at + (kill.served_after_s or 0.0)
+        if not polling.wait_until(lambda: count(served_at) >= KILL_CONFIRM_ANSWERS, timeout, 0.02):
+            raise KitError(f"fewer than {KILL_CONFIRM_ANSWERS} requests were answered in {timeout:g} s after the kill "
+                           "was served: is the shop answering (`kit status`)?")
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join()
+    after = [(arrived, on) for _, arrived, on in answers if arrived >= killed_at]
+    exposed = [arrived for arrived, on in after if on]
+    return KillTiming(name, killed_at, kill.served_after_s, max(exposed) if exposed else None, len(after), len(exposed))

@@ -38,6 +38,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .. import polling, procs, sandbox
 from ..config import Config, resolve
@@ -48,11 +49,14 @@ from . import canary, query
 from .plan import JudgeResult, ReleasePlan, load_plan
 from .power import StepPower, require_step_power
 from .query import LiveTraffic
-from .series import Verdict
+from .series import TrackSeries, Verdict
+from .split import SplitMeasurement
 
-__all__ = ["CONFIRM_REQUESTS", "OUTCOMES", "Exposure", "Gate", "Judgment", "ReleaseRun", "Step", "budget_gate",
-           "check_power", "live_window_s", "run",
-           "start_traffic", "stop_traffic"]
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = ["CONFIRM_REQUESTS", "OUTCOMES", "Exposure", "ExtraTraffic", "Gate", "Judgment", "Observation", "ReleaseRun",
+           "Step", "budget_gate", "check_power", "extra_traffic", "live_window_s", "observe", "run"]
 
 OUTCOMES: tuple[str, ...] = ("promoted", "paused", "rolled_back")
 Gate = Callable[[int], str | None]
@@ -98,6 +102,8 @@ class Step:
     started_at: float
     ended_at: float
     judgments: tuple[Judgment, ...]
+    split: SplitMeasurement
+    """The requests HAProxy handed each shop from the weight set to the step's end: the split the step ran on."""
 
     @property
     def verdict(self) -> Verdict:
@@ -169,6 +175,15 @@ class ReleaseRun:
         if self.outcome == "rolled_back" or not self.steps:
             return 0
         return self.steps[-1].weight
+
+    def table(self) -> "pd.DataFrame":
+        """One row per judgment, in order: ``ring`` (1 for the first), ``weight`` (%), ``judged_s`` (the seconds
+        of the ring the judgment covered), ``verdict`` and ``reason``; empty when no ring ran."""
+        import pandas as pd
+
+        rows = [(step.ring + 1, j.weight, round(j.end - j.start, 1), j.verdict.value, j.reason)
+                for step in self.steps for j in step.judgments]
+        return pd.DataFrame(rows, columns=["ring", "weight", "judged_s", "verdict", "reason"])
 
 
 def check_power(plan: ReleasePlan, traffic: LiveTraffic) -> tuple[float, tuple[StepPower, ...]]:
@@ -280,29 +295,55 @@ class _Watch:
         self._thread.join()
 
 
-def start_traffic(plan: ReleasePlan, config: Config) -> procs.ProcessRecord | None:
-    """Start ``plan``'s extra traffic (``plan.traffic_rps`` requests a second through the proxy, ``kit.shop.traffic``)
-    as a sandbox companion, so `kit down` stops it; it stops by itself ``TRAFFIC_SPARE_S`` after the plan's rings
-    would have ended. Returns its record for ``stop_traffic``, or None when the plan adds no traffic.
+class ExtraTraffic:
+    """Extra requests sent through the proxy (``kit.shop.traffic``) beside the background traffic, for a while.
 
-    Raises SandboxNotReady when the sandbox is not running.
+    A sandbox companion, so `kit down` stops it, and it stops by itself after the seconds it was started for;
+    ``stop`` (or leaving a with block) stops it sooner. Started by ``extra_traffic``.
     """
-    if plan.traffic_rps <= 0:
-        return None
-    argv = [sys.executable, "-m", "kit.shop.traffic", "--shop", config.url("shop"), "--rps", f"{plan.traffic_rps:g}",
-            "--duration", f"{plan.seconds + TRAFFIC_SPARE_S:g}"]
+
+    def __init__(self, record: procs.ProcessRecord | None, rps: float, config: Config) -> None:
+        self.rps, self._record, self._config = rps, record, config
+
+    def stop(self) -> None:
+        """Stop sending; harmless when stopped already."""
+        if self._record is not None:
+            procs.stop(self._record)
+            sandbox.detach(TRAFFIC, self._config)
+            self._record = None
+
+    def __enter__(self) -> "ExtraTraffic":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def extra_traffic(rps: float, seconds: float, *, config: Config | None = None) -> ExtraTraffic:
+    """Send ``rps`` more requests a second to the shop through the proxy for ``seconds`` (the journeys of the
+    background traffic: catalog 40 %, product 30 %, checkout 30 %), as a release plan's ``traffic`` does, so a
+    small canary weight gets enough requests in a short step. Returns at once; use it as a with block, or
+    ``stop()`` it. Nothing is started at 0 requests a second.
+
+    Raises InvalidInput (``rps``) outside 0 to ``kit.releases.plan.MAX_TRAFFIC_RPS`` or (``seconds``) for a
+    duration that is not positive; SandboxNotReady when the sandbox is not running.
+    """
+    from .plan import MAX_TRAFFIC_RPS
+
+    config = resolve(config)
+    if isinstance(rps, bool) or not isinstance(rps, (int, float)) or not 0 <= rps <= MAX_TRAFFIC_RPS:
+        raise InvalidInput("rps", f"{rps!r} must be a number of requests a second from 0 to {MAX_TRAFFIC_RPS:g}")
+    if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or not 0 < seconds < math.inf:
+        raise InvalidInput("seconds", f"{seconds!r} must be a positive number of seconds")
+    if rps == 0:
+        return ExtraTraffic(None, 0.0, config)
+    argv = [sys.executable, "-m", "kit.shop.traffic", "--shop", config.url("shop"), "--rps", f"{rps:g}",
+            "--duration", f"{seconds:g}"]
     record = procs.spawn(TRAFFIC, argv, config.paths.log(TRAFFIC))
     if not sandbox.attach(record, config):
         procs.stop(record)
-        raise SandboxNotReady("the sandbox is not running; start it with `kit up`, then run the release again")
-    return record
-
-
-def stop_traffic(record: procs.ProcessRecord | None, config: Config) -> None:
-    """Stop the traffic ``start_traffic`` started (nothing for None) and forget it as a companion."""
-    if record is not None:
-        procs.stop(record)
-        sandbox.detach(TRAFFIC, config)
+        raise SandboxNotReady("the sandbox is not running; start it with `kit up`, then try again")
+    return ExtraTraffic(record, float(rps), config)
 
 
 def _marks(duration_s: float, every_s: float) -> list[float]:
@@ -357,6 +398,7 @@ class _Release:
     def _judge_ring(self, index: int) -> Step:
         ring, plan = self.plan.rings[index], self.plan
         begun = time.time()
+        counted = canary.request_counts(self.config)
         judgments: list[Judgment] = []
         for mark in _marks(ring.duration_s, plan.judge_every_s):
             delay = begun + mark + self.lag_s - time.time()
@@ -373,7 +415,9 @@ class _Release:
                      f"{result.verdict.value:<8} {result.reason}")
             if result.verdict is Verdict.ROLLBACK:
                 break
-        return Step(index, ring.weight, begun, time.time(), tuple(judgments))
+        now = canary.request_counts(self.config)
+        split = SplitMeasurement(now["stable"] - counted["stable"], now["canary"] - counted["canary"], ring.weight)
+        return Step(index, ring.weight, begun, time.time(), tuple(judgments), split)
 
     def _pause(self, reason: str, watch: _Watch, started_at: float) -> tuple[str, str, Exposure]:
         canary.pause(reason, config=self.config)
@@ -430,7 +474,7 @@ def run(plan: ReleasePlan | str | Path, version: str, *, config: Config | None =
     release.say(f"{plan.name}: {rate:.1f} req/s ({traffic.request_rate:.1f} live + {plan.traffic_rps:g} the plan "
                 f"adds), stable errors {traffic.baseline_error_ratio:.2%}; to see +{plan.detect.error_ratio_increase:.2%} "
                 f"errors {needs}")
-    extra = start_traffic(plan, config)
+    extra = extra_traffic(plan.traffic_rps, plan.seconds + TRAFFIC_SPARE_S, config=config)
     try:
         watch = _Watch(config)
         try:
@@ -445,9 +489,73 @@ def run(plan: ReleasePlan | str | Path, version: str, *, config: Config | None =
         finally:
             watch.stop()
     finally:
-        stop_traffic(extra, config)
+        extra.stop()
     return ReleaseRun(plan, version, outcome, reason, tuple(release.steps), exposure, traffic, rate, powers,
                       release.begun, time.time())
+
+
+@dataclass(frozen=True)
+class Observation:
+    """A canary held at one weight for whole sample intervals, and both tracks over them, queried once.
+
+    ``weight`` percent from ``started_at`` (Unix seconds, the weight set) for ``intervals`` intervals of ``step_s``
+    seconds; ``baseline`` and ``canary`` cover the same intervals (``kit.releases.query.tracks``), the input every
+    judge takes.
+    """
+
+    version: str
+    weight: int
+    started_at: float
+    step_s: float
+    intervals: int
+    baseline: TrackSeries
+    canary: TrackSeries
+
+
+def observe(version: str, weight: int, *, plan: ReleasePlan | str | Path = "lab", intervals: int = 10,
+            config: Config | None = None, progress: Callable[[str], None] | None = print) -> Observation:
+    """Deploy ``version`` as a canary at ``weight`` % beside the stable shop, with ``plan``'s extra traffic, for
+    ``intervals`` of the plan's sample intervals; query both tracks over them once; roll the canary back.
+
+    No judge runs and no gate is asked: the data is the caller's to judge, with every judge on the same series
+    (``kit.releases.checks``, ``kit.releases.statistical``). The canary is rolled back whatever happens, an
+    error or Ctrl-C included. One line per step goes to ``progress`` (None: silent).
+
+    Raises InvalidInput for an unknown version, a ``weight`` outside 1-99, ``intervals`` below 1, a plan that does
+    not load or whose ``sample_interval`` holds fewer than two scrapes, or while a canary runs; SandboxNotReady or
+    ProcessFailed from the sandbox.
+    """
+    config = resolve(config)
+    plan = plan if isinstance(plan, ReleasePlan) else load_plan(plan)
+    shop_version(version)
+    if isinstance(weight, bool) or not isinstance(weight, int) or not 1 <= weight <= 99:
+        raise InvalidInput("weight", f"{weight!r} must be a whole percentage from 1 to 99: the baseline needs traffic too")
+    if isinstance(intervals, bool) or not isinstance(intervals, int) or intervals < 1:
+        raise InvalidInput("intervals", f"{intervals!r} must be a whole number of sample intervals, at least 1")
+    scrape_s = parse_duration(config.profile_spec.scrape_interval)
+    step = plan.sample_interval_s
+    if step < 2 * scrape_s:
+        raise InvalidInput("sample_interval", f"{step:g} s holds fewer than two scrapes ({scrape_s:g} s each)",
+                           source=plan.source)
+    say = progress or (lambda line: None)
+    lag = 1.5 * scrape_s
+    with extra_traffic(plan.traffic_rps, intervals * step + TRAFFIC_SPARE_S, config=config):
+        deployed = canary.deploy(version, config=config)
+        try:
+            say(f"deployed {version} as the canary (pid {deployed.canary_pid}); waiting for Prometheus to scrape it")
+            canary.wait_scraped("canary", version, config=config)
+            canary.set_weight(weight, config=config)
+            started = time.time()
+            say(f"{weight} % of requests to {version} for {intervals} intervals of {step:g} s "
+                f"(+{plan.traffic_rps:g} req/s of extra traffic)")
+            delay = started + intervals * step + lag - time.time()
+            if delay > 0:
+                time.sleep(delay)  # waiting for a moment, not a condition: the last interval must be scraped
+            baseline, canary_series = query.tracks(started + step, started + intervals * step, step, config=config)
+        finally:
+            canary.rollback(config=config)
+    say(f"rolled {version} back; both tracks queried over {intervals * step:g} s")
+    return Observation(version, weight, started, step, intervals, baseline, canary_series)
 
 
 def live_window_s(config: Config) -> float:

@@ -72,7 +72,7 @@ def render(config: Config, out: Path, *, compose: bool = False) -> Path:
     write_yaml(out / ALERTMANAGER_CONFIG, am)
 
     release = ReleaseRecord() if compose else ReleaseRecord.load(config)  # compose runs the default release
-    write_shop_targets(config, out / SHOP_TARGETS, release, compose=compose)
+    write_shop_targets(config, out / SHOP_TARGETS, compose=compose)
     write_atomically(out / PROXY_CONFIG, proxy_config(config, release, compose=compose))
     ensure_flags(out / FLAGS_FILE, source / FLAGS_FILE)  # a flag changed with `kit flag` stays as it was set
 
@@ -93,17 +93,20 @@ def render(config: Config, out: Path, *, compose: bool = False) -> Path:
     return out
 
 
-def write_shop_targets(config: Config, path: Path, release: ReleaseRecord, *, compose: bool = False) -> None:
-    """The shop processes Prometheus scrapes (file_sd JSON), labelled with their ``track`` and ``version``.
+def write_shop_targets(config: Config, path: Path, *, compose: bool = False) -> None:
+    """The shop's two scrape slots (file_sd JSON): the stable process and the canary's, labelled with their ``track``.
 
-    Written atomically: Prometheus watches the file and picks up a canary or a promotion without a restart. The
-    stable shop is always listed; the canary only while ``release`` has one.
+    Both are always listed, whether a canary runs or not, and carry no version: the file never changes while the
+    sandbox runs. Prometheus 2.42 acts on a changed target list only after two 5 s ticks (its discovery manager's,
+    then its scrape manager's), so a canary that came and went as a target of its own cost a release up to 10 s at
+    every deploy, promotion and rollback. The version is ``build_info``'s, which each shop exports itself. An empty
+    canary slot is a target Prometheus cannot scrape (``up{track="canary"} == 0``), which no alert pages on. The
+    compose sandbox runs the default release, stable alone (`kit release` drives processes, not containers).
     """
-    tracks = {"stable": release.stable} | ({"canary": release.canary} if release.canary else {})
-    groups = [{"targets": [f"shop{'' if track == 'stable' else '-canary'}:{COMPOSE_PORTS[track]}" if compose
+    groups = [{"targets": [f"shop:{COMPOSE_PORTS[track]}" if compose
                            else f"{config.url('shop_' + track).removeprefix('http://')}"],
-               "labels": {"track": track, "version": version}}
-              for track, version in tracks.items()]
+               "labels": {"track": track}}
+              for track in (("stable",) if compose else ("stable", "canary"))]
     write_atomically(path, json.dumps(groups, indent=1))
 
 

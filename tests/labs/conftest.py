@@ -9,10 +9,12 @@ from kit.config import Config
 
 
 @pytest.fixture(scope="class")
-def graded(request, live: Config, tmp_path_factory) -> Graded:
-    """A GradingMatrix class's cohort (blank, solution, its wrong answers), graded once."""
+def graded(request, tmp_path_factory) -> Graded:
+    """A GradingMatrix class's cohort (blank, solution, its wrong answers), graded once: in the worker's sandbox
+    (``live``), or in a private one when the class says ``PRIVATE_SANDBOX``."""
     wrong = {student: answers for student, (answers, _) in request.cls.WRONG.items()}
-    return grade_matrix(request.cls.LAB, wrong, tmp_path_factory.mktemp("submissions"), live)
+    sandbox: Config | None = None if request.cls.PRIVATE_SANDBOX else request.getfixturevalue("live")
+    return grade_matrix(request.cls.LAB, wrong, tmp_path_factory.mktemp("submissions"), sandbox)
 
 
 @pytest.fixture(scope="class")

@@ -30,12 +30,15 @@ class Graded:
     reports: dict[str, grading.GradeReport]
 
 
-def grade_matrix(lab: str, wrong: dict[str, dict[str, str]], folder: Path, sandbox: Config) -> Graded:
+def grade_matrix(lab: str, wrong: dict[str, dict[str, str]], folder: Path, sandbox: Config | None) -> Graded:
     """Grade a blank, the solution, and each named set of wrong answers as one cohort, in ``sandbox``.
 
     The test session's own sandbox, which no learner works in and which this worker's tests use one at a
     time, is as private as the one `kit grade` would start, and reusing it saves a sandbox start per lab
     (and lab 02 a fresh month of history). tests/grading/test_check_isolation.py proves the private path.
+    With ``sandbox`` None the cohort is graded as `kit grade` grades it, in a private sandbox started for it
+    and removed afterwards: for a lab whose answers depend on the sandbox's past (lab 07's error-budget gate
+    reads a 30-day window, which in the worker's sandbox holds every earlier test's faults).
     """
     solution = grading.solution_answers(lab)
     variants = {"blank": {}, "solution": solution, **{name: {**solution, **answers} for name, answers in wrong.items()}}
@@ -43,7 +46,8 @@ def grade_matrix(lab: str, wrong: dict[str, dict[str, str]], folder: Path, sandb
         grading.make_submission(lab, answers, folder / student / lab / f"{lab}.ipynb")
     out = folder / "gradebook.csv"
     book = grading.grade_cohort(folder, lab, out, progress=print, reuse=sandbox)
-    kit_lab.reset(sandbox)  # the last notebook may end mid-incident (lab 04); the worker's next test is no lab
+    if sandbox is not None:
+        kit_lab.reset(sandbox)  # the last notebook may end mid-incident (lab 04); the worker's next test is no lab
     exercises = [e.name for e in next(iter(book.reports.values())).exercises]
     with open(out, newline="") as fh:
         points = {row["student"]: {ex: float(row[ex]) for ex in exercises} for row in csv.DictReader(fh)}
@@ -53,12 +57,14 @@ def grade_matrix(lab: str, wrong: dict[str, dict[str, str]], folder: Path, sandb
 class GradingMatrix:
     """Subclass as ``TestLabNN`` with LAB, FULL ({exercise: points}) and WRONG ({student: (answers, wrong exercises)}).
 
-    ``graded`` (tests/conftest.py) grades the class's cohort once; ``points`` is its CSV.
+    ``graded`` (tests/conftest.py) grades the class's cohort once; ``points`` is its CSV. ``PRIVATE_SANDBOX``
+    grades it in a sandbox of its own rather than the worker's (see ``grade_matrix``).
     """
 
     LAB: str
     FULL: dict[str, float]
     WRONG: dict[str, tuple[dict[str, str], set[str]]]
+    PRIVATE_SANDBOX: bool = False
 
     def expected(self, wrong: set[str]) -> dict[str, float]:
         return {ex: (0 if ex in wrong else points) for ex, points in self.FULL.items()}

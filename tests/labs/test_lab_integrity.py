@@ -49,6 +49,11 @@ GIVEN: dict[tuple[str, str, object], str] = {
     ("04-runbooks", "ex3-fix", "payments_client_requests_total"):
         "the metric the given rules use; exercise 3 is about spotting its misspelling",
     ("06-incident-drill", "ex3-diagnosis", "payments"): "one of the two components the exercise offers",
+    ("07-safe-releases", "ex4-judges", "statistical"): "one of the three judges the exercise names",
+    ("07-safe-releases", "ex7-gate", "1.2.0"): "the version the exercise asks the gate about",
+    ("07-safe-releases", "ex7-gate", "P0"): "the exemption the exercise asks for",
+    ("07-safe-releases", "ex7-gate", "catalog-latency"):
+        "the SLO section 7 burns; the exercise is about asking the gate of that SLO, not of the plan's",
 }
 
 

@@ -10,11 +10,12 @@ fails it every time. At 0 % the canary must get no request at all.
 from __future__ import annotations
 
 import threading
+import time
 
 import httpx
 import pytest
 
-from kit import lab, prom, sandbox
+from kit import history, lab, prom, sandbox
 from kit.drills import mitigations
 from kit.errors import InvalidInput, KitError, SandboxNotReady
 from kit.releases import canary, deploylog
@@ -86,9 +87,7 @@ def test_the_measured_split_follows_the_weight(live, deployed, driven, weight):
 
 def test_prometheus_sees_both_tracks_and_the_proxy_split(live, deployed, driven):
     canary.set_weight(50, config=live)
-    prom.wait_for('count(count by (track) (up{job="shop"} == 1)) == 2', timeout=30, config=live)
-    tracks = prom.query('count by (track, version) (up{job="shop"} == 1)', config=live)
-    assert {(row["track"], row["version"]) for _, row in tracks.iterrows()} == {("stable", "1.0.0"), ("canary", "1.1.0")}
+    assert _serving(live) == [("canary", "1.1.0"), ("stable", "1.0.0")]  # deploy returned once it was scraped
     prom.wait_for('sum by (server) (haproxy_server_http_responses_total{job="proxy", proxy="shop", server="canary"}) > 0',
                   timeout=30, config=live)
 
@@ -100,10 +99,8 @@ def test_rollback_leaves_no_canary_process_and_sends_it_nothing(live, deployed, 
     after = canary.rollback(config=live)
     assert after.canary is None and after.canary_pid is None and after.proxy_weights["canary"] == 0
     assert not _running(pid)
-    assert _scraped_shop_targets(live) == {("stable", "1.0.0", "up")}, "rollback returned while Prometheus scraped it"
-    assert _queried_shops(live) == [("stable", "1.0.0")], "rollback returned before the canary's series went stale"
-    lowest = prom.query('min_over_time(up{job="shop", track="canary"}[1m])', config=live)
-    assert set(lowest["value"]) == {1.0}, "Prometheus scraped the stopped canary: up == 0 pages ServiceDown"
+    assert _slots(live) == {"stable": "up", "canary": "down"}, "rollback returned before Prometheus found the slot empty"
+    assert _serving(live) == [("stable", "1.0.0")], "rollback returned before the canary's series went stale"
     measured = canary.measure_split(300, config=live)
     assert measured.canary_requests == 0 and measured.stable_requests >= 300
     assert canary.rollback(config=live) == after  # twice is harmless
@@ -121,11 +118,15 @@ def test_promote_makes_the_canary_version_stable_without_refusing_a_request(live
     canary.set_weight(10, config=live)
     before = sandbox.pids(live)["shop"]
     try:
+        promoted_at = time.time()
         promoted = canary.promote(config=live)
         assert (promoted.stable, promoted.canary, promoted.proxy_weights) == ("1.1.0", None, {"stable": 100, "canary": 0})
         assert sandbox.pids(live)["shop"] != before
-        assert _scraped_shop_targets(live) == {("stable", "1.1.0", "up")}, "promote returned before Prometheus saw it"
-        assert _queried_shops(live) == [("stable", "1.1.0")], "promote returned before the old shop's series went stale"
+        assert _slots(live) == {"stable": "up", "canary": "down"}, "promote returned before Prometheus saw it"
+        assert _serving(live) == [("stable", "1.1.0")], "promote returned before the old shop's series went stale"
+        # the shop's `up` now has a series per version and track: the live data still begins where it began
+        began = history.live_start(live)
+        assert began is not None and began < promoted_at
         health = httpx.get(live.url("shop_stable") + "/health", timeout=5.0).json()
         assert (health["version"], health["track"]) == ("1.1.0", "stable")
         assert canary.measure_split(200, config=live).canary_requests == 0
@@ -134,7 +135,7 @@ def test_promote_makes_the_canary_version_stable_without_refusing_a_request(live
         undone = lab.reset(live)
     assert undone[:2] == ("rolled back the canary of 1.2.0", "put the stable shop back on 1.0.0 from 1.1.0")
     assert canary.status(live).stable == "1.0.0" and canary.status(live).canary is None
-    assert _scraped_shop_targets(live) == {("stable", "1.0.0", "up")}
+    assert _serving(live) == [("stable", "1.0.0")]
     sandbox.require(live)  # what the next deploy asks first
     refused = _refused_through_proxy()
     assert refused == 0, f"{refused} requests through HAProxy failed during the promotions"
@@ -162,6 +163,15 @@ def test_promote_makes_the_canary_version_stable_without_refusing_a_request(live
 ])
 def test_the_deploy_log_records_what_production_served(before, after, entries):
     assert canary.log_entries(before, after) == entries
+
+
+def test_the_empty_canary_slot_is_scraped_down_and_pages_no_one(live):
+    canary.rollback(config=live)
+    window = "10s"  # over twice ServiceDown's `for` in the lab profile (1m scaled to 4 s), evaluated every second
+    prom.wait_for(f'max_over_time(up{{job="shop", track="canary"}}[{window}]) == 0 '
+                  f'and count_over_time(up{{job="shop", track="canary"}}[{window}]) >= 8', timeout=30, config=live)
+    assert prom.query('ALERTS{alertname="ServiceDown"}', config=live).empty
+    assert sandbox.status(live).healthy, "kit status takes an empty canary slot for a broken sandbox"
 
 
 def test_the_drills_rollback_mitigation_takes_a_canary_out(live):
@@ -208,14 +218,15 @@ def _running(pid: int) -> bool:
         return False
 
 
-def _scraped_shop_targets(config) -> set[tuple[str, str, str]]:
-    """The shop targets Prometheus scrapes: (track, version, health of the last scrape) each."""
+def _slots(config) -> dict[str, str]:
+    """The shop's scrape slots as Prometheus's targets show them: {track: health of its last scrape}."""
     targets = httpx.get(config.url("prometheus") + "/api/v1/targets", params={"state": "active"}, timeout=5.0)
-    return {(t["labels"]["track"], t["labels"]["version"], t["health"])
-            for t in targets.json()["data"]["activeTargets"] if t["labels"]["job"] == "shop"}
+    return {t["labels"]["track"]: t["health"] for t in targets.json()["data"]["activeTargets"]
+            if t["labels"]["job"] == "shop"}
 
 
-def _queried_shops(config) -> list[tuple[str, str]]:
-    """The shops an instant query finds, (track, version) each: a dropped target's last samples count until stale."""
-    frame = prom.query('up{job="shop"}', config=config)
+def _serving(config) -> list[tuple[str, str]]:
+    """The shops an instant query finds serving, (track, build_info's version) each; a stopped one's series count
+    until the failed scrape that marks them stale."""
+    frame = prom.query('build_info{job="shop"} and on(track) (up{job="shop"} == 1)', config=config)
     return sorted(zip(frame["track"], frame["version"]))

@@ -100,3 +100,19 @@ def test_a_damaged_flag_file_is_reported_and_the_shop_keeps_serving_its_last_goo
     assert main(["flag", "reset"]) == 0  # mends the file: the shop serves the default again
     assert faults.flag_file_of("shop", live)["problem"] is None
     assert faults.flags_of("shop", live) == {"recommendations": "off", "new_checkout": "off"}
+
+
+def test_a_kill_switch_is_timed_on_real_requests_and_left_killed(flagged):
+    live = flagged
+    logged = len(deploylog.read(config=live))
+    timing = flags.time_kill("recommendations", config=live)
+    assert timing.answers >= flags.KILL_CONFIRM_ANSWERS and timing.exposed < timing.answers
+    assert timing.last_exposed_at is None or timing.last_exposed_at >= timing.killed_at
+    assert 0 <= timing.seconds <= 2, "the kill switch target: zero exposure within 2 s"
+    assert faults.flags_of("shop", live)["recommendations"] == "killed"
+    assert not any(served(live).values()), "a request got the killed flag"
+    changes = [(e.flag, e.flag_state) for e in deploylog.read(config=live)[logged:]]
+    assert changes == [("recommendations", "on"), ("recommendations", "killed")]
+    with pytest.raises(InvalidInput) as refused:
+        flags.time_kill("nope", config=live)
+    assert refused.value.field == "name"

@@ -47,6 +47,13 @@ def test_the_shipped_plans_load_and_fit_their_profiles():
     # the lab plan passes its power check at the lab's 8 req/s plus its own 80; the realistic one at 8 req/s
     assert len(check_power(lab, _traffic(8.0))[1]) == 2
     assert check_power(realistic, _traffic(8.0))[0] == 8.0
+    # lab 07's plan: the shortest rings its judge promotes on (3 measurements of 2 s), fast enough for a lab
+    # notebook, still long enough at the lab's 8 req/s plus its own 120
+    lab07 = load_plan("lab07")
+    assert [(r.weight, r.duration_s) for r in lab07.rings] == [(10, 6.0), (50, 6.0)] and lab07.traffic_rps == 120
+    assert lab07.rings[0].duration_s == lab07.settings.min_measurements * lab07.sample_interval_s
+    rate, powers = check_power(lab07, _traffic(8.0))
+    assert rate == 128.0 and all(p.seconds <= r.duration_s for p, r in zip(powers, lab07.rings))
 
 
 @pytest.mark.parametrize(("change", "field", "problem"), [

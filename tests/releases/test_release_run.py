@@ -71,6 +71,9 @@ def test_2_0_0_is_rolled_back_in_its_first_ring_and_its_traffic_measured_at_zero
     events = deploylog.read(config=released)[logged:]
     assert [(e.kind, e.version, e.weight) for e in events] == [("deploy", "2.0.0", 10), ("rollback", "2.0.0", 0)]
     assert len(lines) == 3 + len(result.steps[0].judgments) + 1  # power, deploy, ring, each judgment, rollback
+    table = result.table()
+    assert list(table.columns) == ["ring", "weight", "judged_s", "verdict", "reason"]
+    assert table.iloc[-1][["ring", "weight", "verdict"]].tolist() == [1, 10, "rollback"]
     summary = run_summary(result)
     assert "rolled back: ring 1 (10 %)" in summary and "none to the canary" in summary
     print(f"\n2.0.0: first request {exposure.seconds(exposure.first_traffic_at):.2f} s after the canary started, "
@@ -85,6 +88,7 @@ def test_1_1_0_is_promoted_through_both_rings(released):
     for step, ring in zip(result.steps, result.plan.rings):
         assert step.judgments[-1].end - step.started_at == pytest.approx(ring.duration_s, abs=0.01)
         assert step.result.successful >= result.plan.settings.min_measurements
+        assert step.split.weight_percent == ring.weight and step.split.agrees(), step.split
     assert result.weight == 100 and result.exposure.zero_traffic_at is None
     assert canary.status(released).stable == "1.1.0" and canary.status(released).canary is None
     assert _no_extra_traffic(released)
@@ -148,3 +152,29 @@ def test_a_gate_that_refuses_stops_the_run_before_the_weight_rises(released):
     pid = status.canary_pid
     canary.rollback(config=released)
     assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+
+
+def test_observe_holds_a_canary_at_one_weight_queries_both_tracks_once_and_rolls_it_back(released):
+    logged = len(deploylog.read(config=released))
+    seen = runner.observe("1.3.0", 50, plan="lab07", intervals=3, config=released, progress=None)
+    assert (seen.version, seen.weight, seen.step_s, seen.intervals) == ("1.3.0", 50, 2.0, 3)
+    assert len(seen.baseline.requests) == len(seen.canary.requests) == 3
+    assert min(seen.canary.requests) > 0 and min(seen.baseline.requests) > 0
+    assert sum(seen.canary.requests) == pytest.approx(sum(seen.baseline.requests), rel=0.5)  # 50 %, give or take
+    assert canary.status(released).canary is None and _no_extra_traffic(released)
+    events = deploylog.read(config=released)[logged:]
+    assert [(e.kind, e.version, e.weight) for e in events] == [("deploy", "1.3.0", 50), ("rollback", "1.3.0", 0)]
+
+
+@pytest.mark.parametrize(("call", "field"), [
+    (lambda config: runner.observe("1.3.0", 100, config=config), "weight"),
+    (lambda config: runner.observe("1.3.0", 50, intervals=0, config=config), "intervals"),
+    (lambda config: runner.observe("9.9.9", 50, config=config), "version"),
+    (lambda config: runner.extra_traffic(1000, 10, config=config), "rps"),
+    (lambda config: runner.extra_traffic(10, 0, config=config), "seconds"),
+])
+def test_observe_and_extra_traffic_refuse_bad_input_before_anything_starts(released, call, field):
+    with pytest.raises(InvalidInput) as refused:
+        call(released)
+    assert refused.value.field == field
+    assert canary.status(released).canary is None and _no_extra_traffic(released)

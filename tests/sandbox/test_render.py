@@ -45,7 +45,7 @@ def test_lab_profile_compresses_time_and_points_at_loopback(config, tmp_path):
     prom = _load(out / "prometheus.yml")
     assert prom["global"]["scrape_interval"] == "1s"
     targets = _targets(out)
-    assert targets["shop"] == ["127.0.0.1:21083"] and targets["prometheus"] == ["127.0.0.1:21090"]
+    assert targets["shop"] == ["127.0.0.1:21083", "127.0.0.1:21084"] and targets["prometheus"] == ["127.0.0.1:21090"]
     assert targets["proxy"] == ["127.0.0.1:21085"]
     assert prom["alerting"]["alertmanagers"][0]["static_configs"][0]["targets"] == ["127.0.0.1:21093"]
     am = _load(out / "alertmanager.yml")
@@ -82,10 +82,11 @@ def test_rendered_config_passes_promtool_and_amtool(config, tmp_path, profile):
     assert check.returncode == 0, check.stdout + check.stderr
 
 
-def test_shop_targets_and_proxy_weights_follow_the_release(config, tmp_path):
+def test_shop_targets_are_both_slots_always_and_proxy_weights_follow_the_release(config, tmp_path):
+    slots = [{"targets": ["127.0.0.1:21083"], "labels": {"track": "stable"}},
+             {"targets": ["127.0.0.1:21084"], "labels": {"track": "canary"}}]
     out = render(config, tmp_path / "plain")
-    assert json.loads((out / "shop-targets.json").read_text()) == [
-        {"targets": ["127.0.0.1:21083"], "labels": {"track": "stable", "version": "1.0.0"}}]
+    assert json.loads((out / "shop-targets.json").read_text()) == slots
     proxy = (out / "haproxy.cfg").read_text()
     assert "bind 127.0.0.1:21080" in proxy and "bind 127.0.0.1:21085" in proxy
     assert "server stable 127.0.0.1:21083 weight 100\n" in proxy
@@ -93,8 +94,7 @@ def test_shop_targets_and_proxy_weights_follow_the_release(config, tmp_path):
     assert f"stats socket {config.paths.proxy_socket} mode 600 level admin" in proxy
     ReleaseRecord("1.1.0", "1.2.0", 10).save(config)
     out = render(config, tmp_path / "canary")
-    assert [g["labels"] for g in json.loads((out / "shop-targets.json").read_text())] == [
-        {"track": "stable", "version": "1.1.0"}, {"track": "canary", "version": "1.2.0"}]
+    assert json.loads((out / "shop-targets.json").read_text()) == slots  # no discovery wait at a release
     proxy = (out / "haproxy.cfg").read_text()
     assert "server stable 127.0.0.1:21083 weight 90\n" in proxy and "server canary 127.0.0.1:21084 weight 10\n" in proxy
 
