@@ -345,6 +345,12 @@ class StatePaths:
         return self.root / "jupyter" / role
 
     @property
+    def chaos_days(self) -> Path:
+        """<state folder>-chaos-days/, beside the state folder, not in it: a Chaos Day plan's folder of sandboxes,
+        one state folder per mob (kit.community.chaosday), none of them inside another sandbox's."""
+        return self.root.with_name(self.root.name + "-chaos-days")
+
+    @property
     def mob_session(self) -> Path:
         """mob.json: the mob timer's session (roster, plan, pauses), saved by kit.mob."""
         return self.root / "mob.json"

@@ -141,8 +141,7 @@ class _Plan(Document):
 
 
 def _default_sandboxes(name: str) -> Path:
-    state = Path(Config.from_env().state_dir)
-    return state.with_name(state.name + "-chaos-days") / name
+    return Config.from_env().paths.chaos_days / name
 
 
 def load_plan(path: str | Path, *, drills: Iterable[str] | None = None,
