@@ -34,7 +34,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from .. import prom
+from .. import polling, prom
 from ..config import CONTENT, Config, resolve
 from ..errors import InvalidInput, KitError, NothingMeasured
 from ..history import live_start
@@ -293,6 +293,30 @@ def burn_alerts(spec: SLOSpec, *, config: Config | None = None) -> tuple[BurnAle
                           float(labels.get("burn_factor", "nan")), float(row.value))
         found[(alert.severity, alert.long_window, alert.short_window)] = alert
     return tuple(sorted(found.values(), key=lambda a: (a.severity != "page", -a.burn_rate)))
+
+
+def wait_for_fast_burn(slo: str | Path | SLOSpec, *, timeout: float = 90.0,
+                       config: Config | None = None) -> tuple[BurnAlert, ...]:
+    """Until a fast burn of ``slo`` (a burn-rate alert of severity page) fires as ``evaluate`` reads it; the SLO's
+    firing burn-rate alerts then (``burn_alerts``).
+
+    Waits on the rules Prometheus holds now, never on the ``ALERTS`` series: after a rule is removed and installed
+    again (every lab's setup does), ``ALERTS`` goes on showing the old rule's alert as firing for five minutes, so a
+    wait on it can return before this burn has fired, and the gate that follows sees none. Raises CheckFailed after
+    ``timeout`` seconds, with the alerts firing then; what ``burn_alerts`` raises.
+    """
+    config = resolve(config)
+    spec = load_slo(slo)
+    seen: tuple[BurnAlert, ...] = ()
+
+    def fast() -> tuple[BurnAlert, ...]:
+        nonlocal seen
+        seen = burn_alerts(spec, config=config)
+        return seen if any(alert.severity == "page" for alert in seen) else ()
+
+    return polling.wait_for(fast, timeout, 0.25, describe=lambda: (
+        f"no fast burn of {spec.name} fired within {timeout:g} s; firing: "
+        + ("; ".join(map(str, seen)) or "none") + ". Is the fault that burns it set (`kit fault list`)?"))
 
 
 def evaluate(slo: str | Path | SLOSpec, *, version: str, config: Config | None = None, exemption: str | None = None,
