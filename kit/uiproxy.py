@@ -14,7 +14,10 @@ Alertmanager's use relative paths, and their redirects start with ``/``, which t
 classic UI (the only one Debian's package ships) writes root-relative links and an empty ``PATH_PREFIX`` into
 its pages when it runs without ``--web.external-url``; ``prefix_page`` rewrites those pages as they pass, so the
 same Prometheus works at its own port and through any number of proxies, and ``kit up`` needs no flag for it.
-The shop reads the proxy's ``X-Forwarded-Prefix`` itself (see ``kit.shop.service``).
+The shop reads the proxy's ``X-Forwarded-Prefix`` itself (see ``kit.shop.service``). Alertmanager's API names
+each alert's source with the URL Prometheus believes it has (``generatorURL``: ``http://<host name>:<port>/graph?``
+and the query), which a browser on another machine cannot open; ``point_sources`` makes those links the proxied
+Prometheus's.
 """
 
 from __future__ import annotations
@@ -67,10 +70,16 @@ def servers(config: Config, base_url: str = "/") -> dict[str, dict]:
             "new_browser_tab": True,
         }
         if ui.name == "prometheus":
-            prefix = "/" + "/".join(part for part in (*base_url.split("/"), ui.name) if part)
-            entry["rewrite_response"] = _prefixing(prefix)
+            entry["rewrite_response"] = _prefixing(_proxied(base_url, ui.name))
+        if ui.name == "alertmanager":
+            entry["rewrite_response"] = _pointing(config.prometheus_port, _proxied(base_url, "prometheus"))
         entries[ui.name] = entry
     return entries
+
+
+def _proxied(base_url: str, name: str) -> str:
+    """The URL path of UI ``name`` in a server at ``base_url``: ``/user/ada/prometheus``."""
+    return "/" + "/".join(part for part in (*base_url.split("/"), name) if part)
 
 
 def prefix_page(response, prefix: str) -> None:
@@ -88,6 +97,27 @@ def prefix_page(response, prefix: str) -> None:
     at = prefix.rstrip("/").encode()
     body = _EMPTY_PREFIX.sub(b'var PATH_PREFIX = "' + at + b'";', response.body)
     response.body = _ROOT_LINK.sub(rb'\1="' + at + b"/", body)
+
+
+def point_sources(response, prometheus_port: int, prefix: str) -> None:
+    """Make the alerts' source links in an Alertmanager API answer open the Prometheus proxied at URL path ``prefix``.
+
+    ``response`` as for ``prefix_page``. Prometheus links each alert it sends to its expression on its own page,
+    under its external URL, which by default is ``http://<the host's name>:<its port>/``: reachable from the host
+    only, since the sandbox listens on loopback. In JSON answers, every ``generatorURL`` on ``prometheus_port``
+    gets ``prefix`` in place of its scheme, host and port; nothing else changes.
+    """
+    if not response.headers.get("Content-Type", "").startswith("application/json"):
+        return
+    origin = re.compile(rb'("generatorURL":\s*")https?://[^/"]+:' + str(prometheus_port).encode() + rb"/")
+    response.body = origin.sub(rb"\g<1>" + prefix.rstrip("/").encode() + b"/", response.body)
+
+
+def _pointing(prometheus_port: int, prefix: str):
+    """``point_sources`` as jupyter-server-proxy calls it (see ``_prefixing``)."""
+    def rewrite(response) -> None:
+        point_sources(response, prometheus_port, prefix)
+    return rewrite
 
 
 def _prefixing(prefix: str):

@@ -46,6 +46,21 @@ def test_a_classic_prometheus_page_gets_the_prefix_and_nothing_else_changes():
     assert b'href="https://prometheus.io/docs"' in page.body
 
 
+def test_alert_sources_in_alertmanagers_api_open_the_proxied_prometheus():
+    alerts = (b'[{"labels":{"alertname":"ServiceDown"},'
+              b'"generatorURL":"http://dojo-host:29090/graph?g0.expr=up%7Bjob%3D%22shop%22%7D+%3D%3D+0&g0.tab=1"},'
+              b'{"generatorURL": "http://127.0.0.1:29090/graph?g0.expr=x"},'
+              b'{"generatorURL":"http://dojo-host:29091/graph?g0.expr=y","annotations":{"runbook_url":"http://dojo-host:29090/"}}]')
+    config = Config.from_env({}, prometheus_port=29090, alertmanager_port=29093)
+    api = response(alerts, "application/json")
+    uiproxy.servers(config, "/user/alice/")["alertmanager"]["rewrite_response"](api)
+    assert api.body == alerts.replace(b"http://dojo-host:29090/graph", b"/user/alice/prometheus/graph").replace(
+        b"http://127.0.0.1:29090/graph", b"/user/alice/prometheus/graph")  # another port, another field: unchanged
+    page = response(alerts, "text/html")
+    uiproxy.point_sources(page, 29090, "/prometheus")
+    assert page.body == alerts
+
+
 def test_pages_that_know_their_place_and_other_responses_pass_unchanged():
     known = b'<script>var PATH_PREFIX = "/prom";</script><a href="/prom/classic/alerts">'
     react = b'<script src="./static/js/main.js"></script>'

@@ -23,6 +23,7 @@ import re
 import secrets
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -204,6 +205,15 @@ def test_each_learner_reaches_their_own_ui_and_only_theirs(hub: Hub):
     entries = browser.get(f"/user/{ALICE}/server-proxy/servers-info").json()["server_processes"]
     assert {(e["name"], e["launcher_entry"]["title"]) for e in entries} >= {
         ("prometheus", "Prometheus"), ("alertmanager", "Alertmanager"), ("shop", "Shop API docs")}
+    # an alert as Prometheus sends it, its source under Prometheus's default external URL (the host's name)
+    source = f"http://{socket.gethostname()}:{alice.prometheus_port}/graph?g0.expr=vector%281%29&g0.tab=1"
+    sent = httpx.post(f"{alice.url('alertmanager')}/api/v2/alerts", timeout=10.0,
+                      json=[{"labels": {"alertname": "LinkCheck", "severity": "ticket"}, "generatorURL": source}])
+    assert sent.status_code == 200, sent.text
+    alerts = browser.get(f"/user/{ALICE}/alertmanager/api/v2/alerts", params={"filter": 'alertname="LinkCheck"'})
+    link = alerts.json()[0]["generatorURL"]
+    assert link == f"/user/{ALICE}/prometheus/graph?g0.expr=vector%281%29&g0.tab=1", link
+    assert browser.get(link).status_code == 200  # the learner's own Prometheus, through the hub
 
     refused = hub.browser(BOB).get(f"/user/{ALICE}/prometheus/api/v1/query", params={"query": "up"})
     assert refused.status_code == 403, refused.status_code
