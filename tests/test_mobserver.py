@@ -22,7 +22,7 @@ import nbformat
 import pytest
 from jupyterpages import CHROMIUM_FLAGS, new_page
 
-from kit import labserver, localhttp, mobserver, procs
+from kit import labserver, localhttp, mobrecord, mobserver, procs
 from kit.config import REPO_ROOT, Config
 from kit.errors import InvalidInput, KitError
 from kit.mob import MobPlan, MobSession
@@ -259,6 +259,37 @@ def test_the_roles_show_for_every_member_and_the_timer_rotates_for_everyone(mob,
         expect(board.locator(".kit-mob-member[data-role=driver]")).to_have_text("Gracedriver")
         expect(board.locator(".kit-mob-member[data-role=navigator]")).to_have_text("Linusnavigator")
         expect(board.locator(".kit-mob-member[data-role=next]")).to_have_text("Adanext")
+
+
+def test_a_snapshot_restored_while_the_mob_has_the_notebook_open_reaches_every_browser(mob, members):
+    """`kit mob restore` writes the file under the collaboration server, which must take the file as the shared
+    document (an out-of-band change) rather than save its own copy of the document over it."""
+    from playwright.sync_api import expect
+
+    path = mob.config.work / "mob.ipynb"
+    taken = [s for s in mobrecord.list_snapshots(mobrecord.snapshots_dir(mob.config.paths.mob_session))
+             if Path(s.notebook) == path and "from Ada" in s.path.read_text(encoding="utf-8")]
+    assert taken, "the rotation took no snapshot of mob.ipynb with Ada's cell"
+    ada, grace = members["Ada"], members["Grace"]
+    _type_and_run(ada, _cells(ada).nth(0), "print('lost in a long disconnect')")
+
+    def on_disk(*wanted: str, unwanted: str = "") -> bool:
+        text = path.read_text(encoding="utf-8")
+        return all(w in text for w in wanted) and not (unwanted and unwanted in text)
+
+    assert procs.wait_until(lambda: on_disk("lost in a long"), timeout=20, interval=0.2), mob.why("never saved")
+    restore = subprocess.run([sys.executable, "-m", "kit.cli", "mob", "restore", str(taken[-1].number)],
+                             env=mob.env, cwd=REPO_ROOT, capture_output=True, text=True, timeout=60)
+    assert restore.returncode == 0, restore.stdout + restore.stderr
+    for page in members.values():
+        expect(_cells(page).nth(0).locator(".cm-content")).to_contain_text("'from Ada'")
+    _cells(grace).nth(0).locator(".cm-content").click()  # the mob goes on in a new cell, and it saves
+    for key in ("Escape", "b", "Enter"):
+        grace.keyboard.press(key)
+    grace.keyboard.insert_text("print('after the restore')")
+    grace.keyboard.press("Shift+Enter")
+    assert procs.wait_until(lambda: on_disk("after the restore", "from Ada", unwanted="lost in a long"), timeout=20,
+                            interval=0.2), mob.why("the restored notebook was not what the server saved next")
 
 
 def test_nbgrader_validates_the_notebook_the_mob_wrote_together(mob, members):
