@@ -85,6 +85,9 @@ def _cop_arguments(p: argparse.ArgumentParser) -> None:
     s.add_argument("--rotation", type=_rotation, action="append", default=[], metavar="ROLE=HANDLE,...",
                    help="one turn's roles, e.g. driver=amara,navigator=bruno,researcher=chen+dana; repeat per turn")
     s.add_argument("--drill-run", default=None, help="the drill's run id in the sandbox's drill results")
+    s.add_argument("--drill-results", default=None,
+                   help="the drill results file holding --drill-run when it is not the sandbox's own (a Chaos Day "
+                        "mob's), relative to the repository")
     s.add_argument("--notes", default="")
     s.add_argument("--id", default=None, help="the file's name (default DATE-TEAM-SUBJECT)")
     _folder(s)
@@ -173,7 +176,7 @@ def _entry(args: argparse.Namespace) -> tuple[str, str, dict]:
         day = args.date or today
         return "sessions", args.id or records.session_id(day, subject, args.team), _given(
             date=day, kind=kind, subject=subject, team=args.team, minutes=args.minutes, attendees=args.attendees,
-            rotations=args.rotation, drill_run=args.drill_run, notes=args.notes)
+            rotations=args.rotation, drill_run=args.drill_run, drill_results=args.drill_results, notes=args.notes)
     if args.kind == "share":
         day = args.date or today
         ident = args.id or f"{day.isoformat()}-{records.slug(args.by[0]) if args.by else 'someone'}-" \

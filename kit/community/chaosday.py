@@ -27,7 +27,8 @@ terminal works on its own sandbox with the variables ``mob_environment`` gives (
 The scoreboard is read from each sandbox's own drill files, whoever started the drill (`kit ceremony chaos-day
 start`, or the game master's `kit drill start` in the mob's terminal): the n-th drill a mob started since the
 plan's start is its round n. Finished drills become sessions in community/sessions (``record_sessions``), with
-``drill_run`` naming the run in the mob's sandbox, which is how drills reach the league.
+``drill_run`` naming the run and ``drill_results`` the mob's sandbox's results file that holds it, which is how
+drills reach the league.
 """
 
 from __future__ import annotations
@@ -44,7 +45,7 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, StringConstraints
 
 from .. import jsonlines, yamldocs
-from ..config import PROFILES, Config
+from ..config import PROFILES, Config, ContentPaths, StatePaths
 from ..errors import InvalidInput
 from ..timeline import Event, clock, response_times
 from ..validation import Document, validated
@@ -225,7 +226,11 @@ def mob_config(plan: ChaosDayPlan, team: str) -> Config:
     the plan does not name."""
     plan.mob(team)
     block = _registry(plan).assign(team)
-    return Config.from_env(state_dir=str(plan.sandboxes / team), profile=plan.profile, **block.ports)
+    return Config.from_env(state_dir=str(_state_folder(plan, team)), profile=plan.profile, **block.ports)
+
+
+def _state_folder(plan: ChaosDayPlan, team: str) -> Path:
+    return plan.sandboxes / team
 
 
 def mob_environment(plan: ChaosDayPlan, team: str) -> dict[str, str]:
@@ -565,19 +570,27 @@ def record_sessions(plan: ChaosDayPlan, drills: Iterable[MobDrill],
                     folder: str | Path | None = None) -> list[community.Session]:
     """Record every ended drill (resolved or abandoned) not yet in the community's records as a drill session of
     its mob: its day, scenario and team, the round's minutes, the team's members then and the game master as
-    attendees, the drill's roles held by attendees as its rotation, and ``drill_run`` its run (in the mob's
-    sandbox: ``mob_config(plan, team)``). Returns the sessions added; running it again adds none.
+    attendees, the drill's roles held by attendees as its rotation, ``drill_run`` its run and ``drill_results``
+    the results file of the mob's sandbox (``mob_config(plan, team)``) that holds it, relative to the repository
+    when the sandboxes lie inside it. Returns the sessions added; running it again adds none.
+
+    A drill is already recorded when a session names the same run in the same results file: two mobs that
+    started the same scenario in the same second share a run id, each in its own sandbox, and both are recorded.
+    A session without ``drill_results`` names the environment's own sandbox's file.
 
     Raises InvalidInput as kit.community.records.add does (the team is not a team, ...).
     """
     records = community.load(folder)
-    recorded = {s.drill_run for s in records.sessions if s.drill_run}
+    repository = records.folder.resolve().parent
+    own = Config.from_env().paths.drill_results
+    recorded = {(s.results_file(repository, own).resolve(), s.drill_run) for s in records.sessions if s.drill_run}
     taken = {s.id for s in records.sessions}
     teams = {t.id: t for t in records.teams}
     members = {m.handle: m for m in records.members}
     added = []
     for drill in drills:
-        if drill.state not in ("resolved", "abandoned") or drill.run in recorded or drill.scenario is None:
+        results = StatePaths(_state_folder(plan, drill.team)).drill_results.resolve()
+        if drill.state not in ("resolved", "abandoned") or (results, drill.run) in recorded or drill.scenario is None:
             continue
         if drill.team not in teams:
             raise InvalidInput("team", f"{drill.team!r} is not a team (no community/teams/{drill.team}.yaml)",
@@ -597,11 +610,13 @@ def record_sessions(plan: ChaosDayPlan, drills: Iterable[MobDrill],
             ident = f"{base}-{n}"
         data = {"date": day, "kind": "drill", "subject": drill.scenario, "team": drill.team,
                 "minutes": plan.round_minutes, "attendees": attendees, "rotations": [rotation] if rotation else [],
-                "drill_run": drill.run, "notes": f"{plan.title}, round {drill.round}: {drill.state}"
+                "drill_run": drill.run, "drill_results": ContentPaths(repository).shown(results),
+                "notes": f"{plan.title}, round {drill.round}: {drill.state}"
                 + "".join(f", {t.upper()} {clock(v)}" for t in ("ttd", "ttr")
                           if (v := getattr(drill, t)) is not None) + f", {drill.hints} hints"}
         added.append(community.add("sessions", ident, data, folder))
         taken.add(ident)
+        recorded.add((results, drill.run))
     return added
 
 

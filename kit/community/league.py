@@ -12,7 +12,8 @@ when its date lies in the season, ends included):
 - **labs**: every gradebook row of a team's, ``lab-point`` per autograded point, plus ``lab-full-marks`` for full
   marks with no note. A row's student is a team's id (the mob handed in one notebook) or a member's handle (each of
   that member's teams earns it).
-- **drills**: every drill session of a team's whose ``drill_run`` is in the drill results: ``drill-resolved`` or
+- **drills**: every drill session of a team's whose ``drill_run`` is in the drill results (the sandbox's, or the
+  file its ``drill_results`` names, as a Chaos Day mob's session does): ``drill-resolved`` or
   ``drill-abandoned``; ``drill-faster`` for each of TTD, TTA and TTR of a resolved drill below the median of the
   same time over the team's own earlier resolved drills (any scenario, before the season too: improvement is
   against the team itself, never against other teams); ``drill-hint`` per hint used (a negative number costs).
@@ -252,7 +253,9 @@ class ReadinessResult:
 
 @dataclass(frozen=True)
 class Results:
-    """Everything a season is scored from. ``drills``: run id -> its row; ``excerpts``: (source, entry) -> the
+    """Everything a season is scored from. ``drills``: run id -> its row, of the sandbox's own drill results;
+    ``drill_files``: the results of sessions that name their file (Session.drill_results): that name -> run id ->
+    its row, kept apart because run ids are unique within one file only; ``excerpts``: (source, entry) -> the
     record's text as the league page shows it (optional: a record without one shows its file and entry only)."""
 
     records: Records
@@ -262,6 +265,18 @@ class Results:
     releases: tuple[Release, ...] = ()
     readiness: tuple[ReadinessResult, ...] = ()
     excerpts: Mapping[tuple[str, str], str] = field(default_factory=dict)
+    drill_files: Mapping[str, Mapping[str, DrillRow]] = field(default_factory=dict)
+
+    def drill(self, session: Session) -> DrillRow | None:
+        """The row of ``session``'s drill run in the results file it names (the sandbox's when it names none);
+        None when the run is not there. InvalidInput naming the session's file and ``drill_results`` when that
+        file's results were not read (not in ``drill_files``)."""
+        if not session.drill_results:
+            return self.drills.get(session.drill_run or "")
+        if session.drill_results not in self.drill_files:
+            raise InvalidInput("drill_results", f"{session.drill_results}: these drill results were not read",
+                               source=session.source)
+        return self.drill_files[session.drill_results].get(session.drill_run or "")
 
 
 # ---------------------------------------------------------------- the league
@@ -535,7 +550,7 @@ def _drills(ledger: _Ledger, results: Results) -> None:
     for session in sorted(results.records.sessions, key=lambda s: (s.date, s.id)):
         if session.kind != "drill" or session.team is None or session.drill_run is None:
             continue
-        row = results.drills.get(session.drill_run)
+        row = results.drill(session)
         if row is None:
             if ledger.rules.in_season(session.date):
                 ledger.skip(session.source, session.drill_run, "the drill run is not in the drill results")

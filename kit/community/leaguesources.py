@@ -17,7 +17,8 @@ The rules file::
       alert_reviews: community/reviews        # saved `kit ceremony alarming --json > community/reviews/DAY.json`
       alert_teams: {shop-team: mob-b}         # a review's receiving team -> the mob that answers for its alerts
       readiness: readiness                    # the readiness reviews (*.md but the template)
-      drill_results: null                     # default: the sandbox's drills/results.jsonl (KIT_STATE_DIR)
+      drill_results: null                     # default: the sandbox's drills/results.jsonl (KIT_STATE_DIR);
+                                              # a session's own drill_results (a Chaos Day mob's) wins for it
       deploy_log: null                        # default: the sandbox's deploy log
 
 Every problem is an InvalidInput naming the file and the field (``community/league.yaml: points.pairing: ...``,
@@ -293,9 +294,11 @@ def gather(rules: Rules, records: records_module.Records, root: str | Path, *, c
     """The season's results as ``rules.sources`` names them, under the repository ``root``.
 
     The drill results and the deploy log default to the sandbox's (``config``, default the environment's
-    KIT_* settings); a source not given, or a default file not there, contributes nothing. Each record's text is
-    kept for the league page. Raises InvalidInput naming the file, line and field of anything malformed, and
-    ``sources.<name>`` when a folder or file the rules name does not exist.
+    KIT_* settings); a source not given, or a default file not there, contributes nothing. A session that names
+    its own ``drill_results`` (a Chaos Day mob's sandbox) is looked up there; each file is read once. Each
+    record's text is kept for the league page. Raises InvalidInput naming the file, line and field of anything
+    malformed, ``sources.<name>`` when a folder or file the rules name does not exist, and a session's file and
+    ``drill_results`` when the file it names does not exist.
     """
     root = Path(root).resolve()
     config = config or Config.from_env()
@@ -314,8 +317,9 @@ def gather(rules: Rules, records: records_module.Records, root: str | Path, *, c
     if sources.drill_results and not drills_path.is_file():
         raise InvalidInput("sources.drill_results", f"{sources.drill_results} does not exist", source=rules.source)
     drills = read_drill_results(drills_path, _shown(drills_path, root))
+    drill_files = _session_drill_results(records, root)
     for session in records.sessions:
-        row = drills.get(session.drill_run or "")
+        row = (drill_files[session.drill_results] if session.drill_results else drills).get(session.drill_run or "")
         if row is not None:
             text = excerpts.get((session.source, session.id), "")
             excerpts[(session.source, row.run)] = f"{text}\n# drill result, {row.where}:\n" + json.dumps(
@@ -344,7 +348,27 @@ def gather(rules: Rules, records: records_module.Records, root: str | Path, *, c
             raise InvalidInput("sources.readiness", f"{sources.readiness} is not a folder", source=rules.source)
         readiness, texts = _readiness(folder, root)
         excerpts.update(texts)
-    return Results(records, tuple(grades), drills, tuple(reviews), tuple(releases), tuple(readiness), excerpts)
+    return Results(records, tuple(grades), drills, tuple(reviews), tuple(releases), tuple(readiness), excerpts,
+                   drill_files)
+
+
+def _session_drill_results(records: records_module.Records, root: Path) -> dict[str, dict[str, DrillRow]]:
+    """The drill results files the sessions name (Session.drill_results), by that name, each read once however
+    many sessions and spellings name it."""
+    by_file: dict[Path, dict[str, DrillRow]] = {}
+    found = {}
+    for session in records.sessions:
+        if not session.drill_results or session.drill_results in found:
+            continue
+        path = (root / session.drill_results).resolve()
+        if path not in by_file:
+            if not path.is_file():
+                raise InvalidInput("drill_results", f"{session.drill_results} does not exist: the drill results "
+                                                    "of the sandbox that ran it; copy them into the repository and "
+                                                    "name that copy", source=session.source)
+            by_file[path] = read_drill_results(path, _shown(path, root))
+        found[session.drill_results] = by_file[path]
+    return found
 
 
 def season(path: str | Path | None = None, *, config: Config | None = None) -> League:

@@ -135,6 +135,10 @@ class Session:
 
     ``rotations`` in the order they happened; ``drill_run`` is the run id in the sandbox's drill results when
     the session was a drill and its result was kept; ``minutes`` is the session's planned length.
+    ``drill_results`` is the drill results file (kit.drills' results.jsonl) that holds ``drill_run`` when it is
+    not the sandbox's own, as a Chaos Day mob's sandbox is not: relative to the repository when it lies inside
+    it, else absolute; None for the sandbox's own. Run ids are unique within one file only (two mobs that start
+    the same scenario in the same second get the same id), so a drill is (``drill_results``, ``drill_run``).
     """
 
     id: str
@@ -148,6 +152,12 @@ class Session:
     drill_run: str | None
     notes: str
     source: str
+    drill_results: str | None = None
+
+    def results_file(self, repository: Path, own: Path) -> Path:
+        """The drill results file holding ``drill_run``: ``drill_results`` under ``repository`` (an absolute one as
+        it is), else ``own`` (the sandbox's own results file)."""
+        return repository / self.drill_results if self.drill_results else own
 
 
 @dataclass(frozen=True)
@@ -335,6 +345,7 @@ class _Session(Document):
     attendees: list[_Handle] = Field(min_length=1, description="member handles, e.g. [amara, bruno]")
     rotations: list[dict[str, _Handle | list[_Handle]]] = Field(default_factory=list)
     drill_run: _Text | None = None
+    drill_results: _Text | None = None
     notes: str = ""
 
     _attendees_unique = field_validator("attendees")(_unique)
@@ -352,6 +363,10 @@ class _Session(Document):
                         raise InvalidInput(f"rotations[{i}].{role}", f"{handle!r} is not among the attendees")
         if self.drill_run is not None and self.kind != "drill":
             raise InvalidInput("drill_run", f"is given, but the session is a {self.kind}, not a drill")
+        if self.drill_results is not None and self.kind != "drill":
+            raise InvalidInput("drill_results", f"is given, but the session is a {self.kind}, not a drill")
+        if self.drill_results is not None and self.drill_run is None:
+            raise InvalidInput("drill_results", "names the file holding drill_run, but drill_run is not given")
         if self.kind == "ceremony" and self.subject not in CEREMONIES:
             raise InvalidInput("subject", f"{self.subject!r} is not a ceremony; the ceremonies are "
                                           f"{', '.join(CEREMONIES)}")
@@ -512,7 +527,8 @@ def _build(kind: str, ident: str, model: Any, where: str) -> Any:
         rotations = tuple(Rotation({role: (held,) if isinstance(held, str) else tuple(held)
                                     for role, held in rotation.items()}) for rotation in model.rotations)
         return Session(ident, model.date, model.kind, model.subject, model.team, model.minutes,
-                       tuple(model.attendees), rotations, model.drill_run, model.notes, where)
+                       tuple(model.attendees), rotations, model.drill_run, model.notes, where,
+                       model.drill_results)
     if kind == "shares":
         return Share(ident, model.date, model.kind, model.title, tuple(model.by), model.session, model.link, where)
     if kind == "experiments":

@@ -245,11 +245,35 @@ def test_ended_drills_are_recorded_once_as_sessions_of_their_mobs(tmp_path, comm
     assert first.rotations[0].roles == {"incident commander": ("amara",), "driver": ("chen",),
                                         "game master": ("hana",)}  # "Sam from sales" is no attendee
     assert first.minutes == 45 and first.kind == "drill"
+    # the plan's sandboxes (the kit's state folder) lie outside the repository: the mob's file, absolute
+    assert first.drill_results == str((plan.sandboxes / "mob-a/drills/results.jsonl").resolve())
+    assert added[1].drill_results == str((plan.sandboxes / "mob-b/drills/results.jsonl").resolve())
     assert first.notes == "Winter Chaos Day, round 1: resolved, TTD 0:04, TTR 0:42, 1 hints"
     assert chaosday.record_sessions(plan, FIXTURE, community) == []
     again = drill("mob-a", 3, "abandoned", 900, 950)  # the same scenario again that day: a file of its own
     assert [s.id for s in chaosday.record_sessions(plan, [again], community)] == [f"{added[0].id}-2"]
     assert {s.drill_run for s in records.load(community).sessions} >= {"run-mob-a-1", "run-mob-b-1", "run-mob-a-3"}
+
+
+def test_two_mobs_with_one_run_id_are_both_recorded_each_with_its_sandboxs_results(tmp_path, community):
+    """Chaos Day starts every mob's round at once: two secret drills started in the same second share a run id."""
+    plan = load(tmp_path, plan_text(sandboxes="day"), community)  # day/ lies in the repository (tmp_path)
+    same = [MobDrill(team, 1, "20261208T093000-secret", "payments-down", "resolved", T0, T0 + 60, 5.0, 9.0, 20.0,
+                     40.0, 0, {}, ()) for team in ("mob-a", "mob-b")]
+    added = chaosday.record_sessions(plan, same, community)
+    assert [(s.team, s.drill_run, s.drill_results) for s in added] == [
+        ("mob-a", "20261208T093000-secret", "day/mob-a/drills/results.jsonl"),
+        ("mob-b", "20261208T093000-secret", "day/mob-b/drills/results.jsonl")]
+    assert chaosday.record_sessions(plan, same, community) == []
+    text = (community / "sessions" / f"{added[1].id}.yaml").read_text()
+    assert "drill_results: day/mob-b/drills/results.jsonl\n" in text
+    # a session of the environment's own sandbox with that run id is another drill: mob-a's is recorded
+    (community / "sessions").joinpath(f"{added[0].id}.yaml").unlink()
+    own = dict(date="2026-12-08", kind="drill", subject="payments-down", team="mob-a", minutes=30,
+               attendees=["amara"], drill_run="20261208T093000-secret")
+    (community / "sessions" / "own.yaml").write_text(json.dumps(own))
+    again = chaosday.record_sessions(plan, same, community)
+    assert [(s.team, s.drill_results) for s in again] == [("mob-a", "day/mob-a/drills/results.jsonl")]
 
 
 # ---------------------------------------------------------------- the board read from the sandboxes' drill files
@@ -355,9 +379,10 @@ def test_two_mobs_drill_at_once_each_on_its_own_sandbox(tmp_path, community, cap
 
         assert main(["ceremony", "chaos-day", "record", str(path), "--folder", str(community)]) == 0
         assert "2 sessions recorded" in capsys.readouterr().out
-        sessions = {s.drill_run: s for s in records.load(community).sessions if s.drill_run}
-        assert set(sessions) >= set(runs.values())
-        mob_b = sessions[runs["mob-b"]]
+        sessions = {s.team: s for s in records.load(community).sessions if s.drill_results}  # the day's
+        assert {team: (s.drill_run, s.drill_results) for team, s in sessions.items()} == {
+            team: (runs[team], f"day/{team}/drills/results.jsonl") for team in runs}  # the run ids may be equal
+        mob_b = sessions["mob-b"]
         assert mob_b.team == "mob-b" and mob_b.subject == SCENARIO and "dana" in mob_b.attendees
         assert mob_b.rotations[0].roles["driver"] == ("farah",)
         assert not any(drills.running(config) for config in configs.values())

@@ -8,6 +8,7 @@ import json
 import math
 import re
 import shutil
+from dataclasses import replace
 from datetime import date, datetime, timezone
 from pathlib import Path
 
@@ -338,6 +339,67 @@ def test_sources_read_from_files(from_files):
                                    "20260908-100000-payments-down")]
     assert "state/drills/results.jsonl:1" in excerpt and "drill_run:" in excerpt
     assert from_files.excerpts[("grades/00.csv", "chen")].splitlines()[1] == "chen,1,0,1,5,"
+
+
+CHAOS_RUN = "20261006T093000-secret"  # two mobs started a secret drill in the same second, each on its sandbox
+
+
+def _chaos_day(repo: Path, tmp_path: Path) -> Path:
+    """The repo with a Chaos Day: mob-a's and mob-b's sessions name the same run, each in its own sandbox's
+    results (day/<team>/drills/results.jsonl), as chaosday.record_sessions records them."""
+    copy = tmp_path / "repo"
+    shutil.copytree(repo, copy)
+    for team, subject, who, row in (
+            ("mob-a", "payments-down", "amara", {"scenario": "payments-down", "outcome": "resolved", "ttd_s": 30,
+                                                 "tta_s": 20, "ttr_s": 100, "hints_used": 0}),
+            ("mob-b", "bad-deploy", "bruno", {"scenario": "bad-deploy", "outcome": "abandoned", "hints_used": 2})):
+        results = copy / "day" / team / "drills" / "results.jsonl"
+        results.parent.mkdir(parents=True)
+        results.write_text(json.dumps({"run": CHAOS_RUN, **row}) + "\n")
+        (copy / f"community/sessions/2026-10-06-{team}-{subject}.yaml").write_text(
+            f"date: 2026-10-06\nkind: drill\nsubject: {subject}\nteam: {team}\nminutes: 45\nattendees: [{who}]\n"
+            f"drill_run: {CHAOS_RUN}\ndrill_results: day/{team}/drills/results.jsonl\n")
+    return copy
+
+
+def test_chaos_day_drills_with_one_run_id_in_two_sandboxes_both_score(repo, tmp_path):
+    # on top of test_sources_read_from_files's season (mob-a raw 23.6, mob-b raw 5; shipped points):
+    #   mob-a's run in day/mob-a: resolved 10; against its earlier drill (TTD 41, TTA 12.5, TTR 130) TTD 30 and
+    #   TTR 100 are faster, 2 x 3 = 6 (TTA 20 is not): +16, raw 39.6, points 39.6 x sqrt(2)
+    #   mob-b's run in day/mob-b: abandoned 3, 2 hints 2 x -1: +1, raw 6, points 6 x 2 = 12
+    scored = leaguesources.season(_chaos_day(repo, tmp_path) / "community" / leaguesources.RULES)
+    a, b = scored.standing("mob-a"), scored.standing("mob-b")
+    assert a.raw == pytest.approx(39.6) and a.points == pytest.approx(39.6 * math.sqrt(2))
+    assert (b.raw, b.points) == (6, 12)
+    chaos = {(x.team, x.kind, x.source, x.entry, x.points) for x in scored.awards if x.entry == CHAOS_RUN}
+    a_file, b_file = ("community/sessions/2026-10-06-mob-a-payments-down.yaml",
+                      "community/sessions/2026-10-06-mob-b-bad-deploy.yaml")
+    assert chaos == {("mob-a", "drill-resolved", a_file, CHAOS_RUN, 10), ("mob-a", "drill-faster", a_file, CHAOS_RUN, 3),
+                     ("mob-b", "drill-abandoned", b_file, CHAOS_RUN, 3), ("mob-b", "drill-hint", b_file, CHAOS_RUN, -2)}
+    assert len([x for x in scored.awards if x.kind == "drill-faster" and x.entry == CHAOS_RUN]) == 2
+    # each award's record shows the row it was scored from, in its own sandbox's file
+    assert "day/mob-a/drills/results.jsonl:1" in scored.excerpts[(a_file, CHAOS_RUN)]
+    assert '"outcome": "resolved"' in scored.excerpts[(a_file, CHAOS_RUN)]
+    assert "day/mob-b/drills/results.jsonl:1" in scored.excerpts[(b_file, CHAOS_RUN)]
+    assert '"outcome": "abandoned"' in scored.excerpts[(b_file, CHAOS_RUN)]
+    assert league.anchor(a_file, CHAOS_RUN) != league.anchor(b_file, CHAOS_RUN)
+    assert scored.unscored == (league.Unscored("grades/00.csv", "stranger",
+                                               "the student is neither a team nor a member of one"),)
+
+
+def test_a_sessions_missing_drill_results_file_is_named(repo, tmp_path):
+    copy = _chaos_day(repo, tmp_path)
+    (copy / "day/mob-b/drills/results.jsonl").unlink()
+    with pytest.raises(InvalidInput, match=r"^community/sessions/2026-10-06-mob-b-bad-deploy.yaml: drill_results: "
+                                           r"day/mob-b/drills/results.jsonl does not exist"):
+        leaguesources.season(copy / "community" / leaguesources.RULES)
+    # scoring results gathered without that file names it too, rather than looking the run up elsewhere
+    records = _season().records
+    session = Session("s", D(2026, 9, 10), "drill", "x", "red", 60, ("ann",), (), "r1", "",
+                      "community/sessions/s.yaml", "day/red/drills/results.jsonl")
+    results = Results(replace(records, sessions=(session,)), drills={"r1": _season().drills["r1"]})
+    with pytest.raises(InvalidInput, match=r"^community/sessions/s.yaml: drill_results: day/red/drills/results.jsonl"):
+        league.score(_rules(), results)
 
 
 BAD_SOURCES = [

@@ -43,6 +43,7 @@ def test_the_example_community_passes_check(capsys):
 
 MEMBER = "name: Zed\njoined: 2026-09-01\nexperience: newcomer\n"
 SESSION = "date: 2026-10-13\nkind: lab\nsubject: 02-slis-slos-and-budgets\nminutes: 90\n"
+DRILL = SESSION.replace("kind: lab", "kind: drill").replace("02-slis-slos-and-budgets", "payments-down")
 EXPERIMENT = ("title: t\nowners: [dana]\nhypothesis: h\nchange: c\nmetric: m\nunit: s\nbetter: lower\nbefore: 3\n"
               "started: 2026-10-01\n")
 OKRS = "start: 2026-10-01\nend: 2026-12-31\nobjectives:\n  - objective: o\n    key_results:\n      - title: k\n"
@@ -69,6 +70,12 @@ BAD = [
     ("sessions/s.yaml", SESSION.replace("2026-10-13", "2026-09-08") + "attendees: [ines]\n", "attendees[0]",
      "was not a member on 2026-09-08"),
     ("sessions/s.yaml", SESSION + "attendees: [amara]\ndrill_run: r1\n", "drill_run", "not a drill"),
+    ("sessions/s.yaml", SESSION + "attendees: [amara]\ndrill_results: day/mob-a/drills/results.jsonl\n",
+     "drill_results", "the session is a lab, not a drill"),
+    ("sessions/s.yaml", DRILL + "attendees: [amara]\ndrill_results: day/mob-a/drills/results.jsonl\n",
+     "drill_results", "drill_run is not given"),
+    ("sessions/s.yaml", DRILL + "attendees: [amara]\ndrill_run: r1\ndrill_results: ''\n", "drill_results",
+     "at least 1 character"),
     ("sessions/s.yaml", SESSION.replace("minutes: 90", "minutes: 0") + "attendees: [amara]\n", "minutes",
      "greater than 0"),
     ("shares/x.yaml", "date: 2026-10-01\nkind: talk\ntitle: t\nby: [dana]\nsession: nope\n", "session",
@@ -151,15 +158,17 @@ ADDS = [
      "teams", "mob-c", dict(name="Mob C", members=("chen", "hana"), formed=date(2026, 11, 2))),
     (["session", "--date", "2026-11-24", "--drill", "payments-down", "--team", "mob-b", "--minutes", "60",
       "--attendees", "bruno,emeka,farah", "--rotation", "driver=emeka,navigator=bruno,researcher=bruno+farah",
-      "--rotation", "driver=farah,scribe=emeka", "--drill-run", "r42", "--notes", "paged in 40 s"],
+      "--rotation", "driver=farah,scribe=emeka", "--drill-run", "r42", "--drill-results",
+      "day/mob-b/drills/results.jsonl", "--notes", "paged in 40 s"],
      "sessions", "2026-11-24-mob-b-payments-down",
      dict(date=date(2026, 11, 24), kind="drill", subject="payments-down", team="mob-b", minutes=60,
-          attendees=("bruno", "emeka", "farah"), drill_run="r42", notes="paged in 40 s",
+          attendees=("bruno", "emeka", "farah"), drill_run="r42", drill_results="day/mob-b/drills/results.jsonl",
+          notes="paged in 40 s",
           rotations=(records.Rotation({"driver": ("emeka",), "navigator": ("bruno",), "researcher": ("bruno", "farah")}),
                      records.Rotation({"driver": ("farah",), "scribe": ("emeka",)})))),
     (["session", "--date", "2026-11-25", "--ceremony", "incident-lunch", "--minutes", "45", "--attendees", "dana"],
      "sessions", "2026-11-25-community-incident-lunch",
-     dict(kind="ceremony", subject="incident-lunch", team=None, rotations=(), drill_run=None)),
+     dict(kind="ceremony", subject="incident-lunch", team=None, rotations=(), drill_run=None, drill_results=None)),
     (["share", "--kind", "runbook", "--title", "Checkout errors: first checks!", "--by", "chen,dana", "--date",
       "2026-11-26", "--link", "runbooks/checkout-errors.md", "--session", "2026-11-17-mob-a-slow-burn"],
      "shares", "2026-11-26-chen-checkout-errors-first-checks",
