@@ -299,20 +299,37 @@ def _okrs(loaded, args: argparse.Namespace) -> int:
     return 0
 
 
-def _drill_evidence() -> tuple[list[dict], dict[str, tuple[str, ...] | None]]:
-    """The sandbox's finished drills (rows of kit.drills' results file) and, per run, the postmortem sections
-    still to write (None when the run has no postmortem file)."""
-    from ..config import Config
+def _drill_evidence(loaded) -> tuple[list[dict], dict[str, tuple[str, ...] | None]]:
+    """The finished drills (rows of kit.drills' results files) and, per drill (``health.drill_key``), the
+    postmortem sections still to write (None when the run has no postmortem file): the sandbox's own, and those
+    in each results file a session names (``drill_results``: a Chaos Day mob's sandbox). A file a session names
+    that is gone is an InvalidInput naming the session and the field."""
+    from ..community.health import drill_key
+    from ..config import Config, StatePaths
     from ..drills.postmortem import missing_sections
+    from ..errors import InvalidInput
     from ..jsonlines import read
 
-    paths = Config.from_env().paths
-    rows = [row for _, row in read(paths.drill_results) if isinstance(row, dict)]
+    own = Config.from_env().paths
+    files: dict[str | None, StatePaths] = {None: own}
+    for session in loaded.sessions:
+        if session.drill_results and session.drill_results not in files:
+            path = session.results_file(loaded.folder.parent, own.drill_results)
+            if not path.is_file():
+                raise InvalidInput("drill_results", f"{session.drill_results} does not exist: copy the mob's "
+                                   "drills/ folder into the repository and name the copy", source=session.source)
+            files[session.drill_results] = Config.from_env({"KIT_STATE_DIR": str(path.parent.parent)}).paths
+    rows: list[dict] = []
     postmortems: dict[str, tuple[str, ...] | None] = {}
-    for row in rows:
-        path = paths.drill_postmortem(str(row.get("run")))
-        postmortems[str(row.get("run"))] = tuple(missing_sections(path.read_text(encoding="utf-8"))) \
-            if path.is_file() else None
+    for results, paths in files.items():
+        for _, row in read(paths.drill_results):
+            if not isinstance(row, dict):
+                continue
+            run = str(row.get("run"))
+            rows.append({**row, "results": results} if results else row)
+            postmortem = paths.drill_postmortem(run)
+            postmortems[drill_key(results, run)] = tuple(missing_sections(postmortem.read_text(encoding="utf-8"))) \
+                if postmortem.is_file() else None
     return rows, postmortems
 
 
@@ -320,7 +337,7 @@ def _health(args: argparse.Namespace) -> int:
     from ..community import healthreport, pulse, records
 
     loaded = records.load(args.folder)
-    rows, postmortems = _drill_evidence()
+    rows, postmortems = _drill_evidence(loaded)
     solutions = loaded.folder.parent / "solutions"
     labs = [p.name for p in solutions.iterdir() if p.is_dir() and not p.name.startswith((".", "_"))] \
         if solutions.is_dir() else None

@@ -367,6 +367,21 @@ class Skills:
     matrix: Any
 
 
+def drill_key(results: str | None, run: str) -> str:
+    """How the figures below tell drills apart: the ``run`` id for a drill of the sandbox's own results file,
+    ``<results>#<run>`` for one in another file (``Session.drill_results``: a Chaos Day mob's sandbox, whose run
+    ids can repeat another mob's). A row of ``drills`` names its file under ``results`` (absent: the own)."""
+    return f"{results}#{run}" if results else run
+
+
+def _row_key(row: Mapping[str, Any]) -> str:
+    return drill_key(row.get("results"), str(row.get("run")))
+
+
+def _session_key(session: Session) -> str:
+    return drill_key(session.drill_results, session.drill_run or "")
+
+
 SKILL_COLUMNS = ("member", "labs", "drills", "drill_modes", "ceremonies", "labs_done", "labs_missing")
 
 
@@ -374,15 +389,15 @@ def skills(records: Records, drills: Iterable[Mapping[str, Any]] = (), labs: Ite
     """Labs, drill scenarios and drill modes each member has done (see ``Skills``); members who left are kept."""
     import pandas as pd
 
-    modes = {str(row.get("run")): "secret" if row.get("secret") else "announced" for row in drills}
+    modes = {_row_key(row): "secret" if row.get("secret") else "announced" for row in drills}
     catalogue = sorted(labs) if labs is not None else []
     counts: dict[str, Counter] = {m.handle: Counter() for m in records.members}
     mode_of: dict[str, set[str]] = defaultdict(set)
     for session in records.sessions:
         for handle in session.attendees:
             counts[handle][f"{session.kind}:{session.subject}"] += 1
-            if session.drill_run is not None and session.drill_run in modes:
-                mode_of[handle].add(modes[session.drill_run])
+            if session.drill_run is not None and _session_key(session) in modes:
+                mode_of[handle].add(modes[_session_key(session)])
     rows = []
     for handle, done in counts.items():
         of = {kind: tuple(sorted(k.split(":", 1)[1] for k in done if k.startswith(f"{kind}:")))
@@ -428,16 +443,16 @@ def team_practice(records: Records, drills: Iterable[Mapping[str, Any]] = (),
                   postmortems: Mapping[str, Sequence[str] | None] | None = None,
                   pulse: Iterable[PulseRound] = (), floor: int = DEFAULT_FLOOR) -> tuple[TeamPractice, ...]:
     """Per team, its drills (sessions whose ``drill_run`` is a row of ``drills``), their postmortems
-    (``postmortems``: run -> the required sections still missing, () when complete, None when there is no
-    postmortem file) and its team pulse (``pulse``'s rounds, reported only at ``floor`` answers or more)."""
-    results = {str(row.get("run")): row for row in drills}
+    (``postmortems``: ``drill_key`` -> the required sections still missing, () when complete, None when there is
+    no postmortem file) and its team pulse (``pulse``'s rounds, reported only at ``floor`` answers or more)."""
+    results = {_row_key(row): row for row in drills}
     written = postmortems or {}
     pulses = report(pulse, floor)
     teams = []
     for team in records.teams:
         held = [s for s in records.sessions if s.team == team.id and s.kind == "drill"]
-        kept = [results[s.drill_run] for s in held if s.drill_run in results]
-        runs = [s.drill_run for s in held if s.drill_run in results]
+        runs = [_session_key(s) for s in held if _session_key(s) in results]
+        kept = [results[run] for run in runs]
         complete = sum(1 for run in runs if written.get(run) is not None and not written[run])
         teams.append(TeamPractice(team.id, team.name, len(held), len(kept),
                                   sum(1 for r in kept if r.get("outcome") == "resolved"),

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import math
 import shutil
+from dataclasses import replace
 from datetime import date, datetime
 from pathlib import Path
 
@@ -194,6 +195,21 @@ def test_team_practice_beside_its_pulse(community):
     draft = health.team_practice(community, DRILLS, {"r1": ("Action items",)})[0]
     assert (draft.postmortems_complete, draft.postmortems_open, draft.pulse) == (0, 1, None)
     assert health.team_practice(community, DRILLS, None)[0].postmortems_open == 1  # no postmortem file
+
+
+def test_a_chaos_day_mobs_drill_is_found_in_its_own_results_file_though_its_run_id_repeats(community):
+    """Team u's session names the results file of its Chaos Day sandbox; its run id is team t's own drill's."""
+    mob = replace(_session("s4", date(2026, 3, 5), "drill", "D1", ["ann"], [{"driver": "ann"}], run="r1", team="u"),
+                  drill_results="/days/u/drills/results.jsonl")
+    records = replace(community, sessions=(*community.sessions, mob))
+    theirs = {**DRILLS[1], "run": "r1", "results": "/days/u/drills/results.jsonl"}
+    key = health.drill_key("/days/u/drills/results.jsonl", "r1")
+    t, u = health.team_practice(records, [*DRILLS, theirs], {"r1": (), key: ("Timeline",)})
+    assert (t.kept, t.resolved, t.ttd_s, t.postmortems_complete) == (1, 1, 30.0, 1)  # t's own r1, not u's
+    assert (u.kept, u.resolved, u.ttd_s, u.hints_per_drill, u.postmortems_open) == (1, 0, 50.0, 3.0, 1)
+    modes = health.skills(records, [*DRILLS, theirs]).frame.set_index("member")["drill_modes"]
+    assert modes["ann"] == ("announced", "secret")  # t's r1 announced, u's r1 secret
+    assert modes["dan"] == ("announced",)
 
 
 def test_report_text_puts_the_families_first_and_hides_a_round_below_the_floor(community):
