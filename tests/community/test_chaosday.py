@@ -215,6 +215,31 @@ def test_the_scoreboard_page_holds_the_table_and_reloads_only_while_drills_run(t
     assert finished.refresh is None
 
 
+def test_the_scoreboard_page_on_a_projector_follows_the_day_in_a_real_browser(tmp_path):
+    """Chromium shows the file's table, reloads it by itself while drills run, and stops once every round ended."""
+    from jupyterpages import CHROMIUM_FLAGS, new_page
+    from playwright.sync_api import expect, sync_playwright
+
+    plan = load(tmp_path, plan_text())
+    board = tmp_path / "board.html"
+    board.write_text(chaosday.scoreboard(plan, FIXTURE, now=T0 + 665).html(refresh=1), encoding="utf-8")
+    ended = [FIXTURE[0], drill("mob-a", 2, "resolved", 600, 700), FIXTURE[2], drill("mob-b", 2, "abandoned", 600, 700)]
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_FLAGS)
+        try:
+            page = new_page(browser)
+            page.goto(board.as_uri())
+            rows = page.locator("tbody tr")
+            expect(rows).to_have_count(4)
+            expect(rows.nth(1)).to_have_class("running")
+            board.write_text(chaosday.scoreboard(plan, ended, now=T0 + 800).html(refresh=1), encoding="utf-8")
+            expect(rows.nth(1)).to_have_class("resolved", timeout=10_000)  # reloaded by itself, no one touched it
+            expect(rows.nth(3)).to_have_class("abandoned")
+            assert page.locator('meta[http-equiv="refresh"]').count() == 0, "a finished board goes on reloading"
+        finally:
+            browser.close()
+
+
 def test_the_joint_debrief_agenda(tmp_path):
     plan = load(tmp_path, plan_text())
     board = chaosday.scoreboard(plan, FIXTURE, now=T0 + 665)
