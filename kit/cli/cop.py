@@ -192,7 +192,7 @@ def _entry(args: argparse.Namespace) -> tuple[str, str, dict]:
 @command("cop", "the community of practice's records: check them, list them (OKRs with their progress), add to "
                 "them; the community's health and its anonymous team pulse", _cop_arguments)
 def _cop(args: argparse.Namespace) -> int:
-    from ..community import records
+    from ..community import pulse, records
 
     if args.action == "health":
         return _health(args)
@@ -206,11 +206,12 @@ def _cop(args: argparse.Namespace) -> int:
     loaded = records.load(args.folder)
     if args.action == "list":
         return _list(loaded, args)
+    rounds = pulse.load(loaded.folder, [t.id for t in loaded.teams])  # the pulse's files are records too
     findings = records.check(loaded, _catalog_users(loaded.folder))
     for finding in findings:
         print(finding)
     counts = ", ".join(f"{len(loaded.of_kind(kind))} {kind}" for kind in records.KINDS)
-    print(f"{loaded.folder.name}/: {counts}, {'a' if loaded.canvas else 'no'} canvas: "
+    print(f"{loaded.folder.name}/: {counts}, {len(rounds)} pulse rounds, {'a' if loaded.canvas else 'no'} canvas: "
           f"{len(findings)} finding{'' if len(findings) == 1 else 's'}")
     return 1 if findings else 0
 

@@ -149,6 +149,17 @@ def test_a_broken_file_exits_2_with_one_line(community, capsys):
                                                "member (no community/members/ghost.yaml)")
 
 
+def test_check_reads_the_team_pulse_too(community, capsys):
+    assert main(["cop", "pulse", "add", "--team", "mob-a", "--answers", "4,4,4,4,4,4,4", "--date", "2026-11-20",
+                 "--folder", str(community)]) == 0
+    assert main(["cop", "check", "--folder", str(community)]) == 0
+    assert "1 pulse rounds" in capsys.readouterr().out
+    (community / "pulse" / "mob-b").mkdir()
+    (community / "pulse" / "mob-b" / "2026-11-20.yaml").write_text("answers:\n  - [4, 4, 4, 4, 4, 4, 9]\n")
+    assert main(["cop", "check", "--folder", str(community)]) == 2
+    assert "community/pulse/mob-b/2026-11-20.yaml: questionnaire: is required" in capsys.readouterr().err
+
+
 ADDS = [
     (["member", "zoe", "--name", "Zoe Park", "--experience", "newcomer", "--joined", "2026-11-20", "--catalog", "zp",
       "--email", "zoe@example.org"],
