@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import httpx
+import aiohttp
 import uvicorn
 from fastapi import APIRouter, Depends, FastAPI, Header, HTTPException, Request, Security
 from fastapi import Path as PathParameter
@@ -396,7 +396,7 @@ class _PaymentsClient:
 
     def __init__(self, settings: ServiceSettings, registry: CollectorRegistry) -> None:
         self.settings = settings
-        self.http: httpx.AsyncClient | None = None
+        self.http: aiohttp.ClientSession | None = None
         requests = Counter(
             "payments_client_requests_total", "Calls from the shop to payments, by outcome", ("outcome",),
             registry=registry,
@@ -409,27 +409,30 @@ class _PaymentsClient:
 
     @asynccontextmanager
     async def connected(self) -> AsyncIterator[None]:
-        limits = httpx.Limits(max_connections=256, max_keepalive_connections=64)
-        async with httpx.AsyncClient(
-            base_url=self.settings.payments_url, timeout=self.settings.payments_timeout_s, limits=limits
-        ) as self.http:
+        """aiohttp rather than httpx for the one call the shop makes: at the lab's traffic httpx's client took about
+        1.6 ms of CPU per payment, more than the shop spent on the rest of the request (py-spy, 108 req/s)."""
+        connector = aiohttp.TCPConnector(limit=256, keepalive_timeout=30)
+        timeout = aiohttp.ClientTimeout(total=self.settings.payments_timeout_s)
+        async with aiohttp.ClientSession(self.settings.payments_url, connector=connector, timeout=timeout,
+                                         auto_decompress=False) as self.http:
             yield
 
     async def pay(self, order_id: str, amount: float) -> None:
         """Charge one order; a failed payment becomes 502 (payments said no) or 504 (no answer)."""
         start = time.perf_counter()
         try:
-            response = await self.http.post(ROUTES["pay"].path, json={"order_id": order_id, "amount": amount})
-        except httpx.TimeoutException:
+            async with self.http.post(ROUTES["pay"].path, json={"order_id": order_id, "amount": amount}) as response:
+                await response.read()
+        except asyncio.TimeoutError:  # aiohttp's connect and read timeouts are TimeoutErrors too
             outcome = "timeout"
-        except httpx.TransportError:
+        except aiohttp.ClientError:
             outcome = "unreachable"
         else:
-            outcome = "ok" if response.is_success else "error"
+            outcome = "ok" if response.ok else "error"
         self.duration.observe(time.perf_counter() - start)
         self.outcomes[outcome].inc()
         if outcome == "error":
-            raise HTTPException(502, f"payments answered {response.status_code}")
+            raise HTTPException(502, f"payments answered {response.status}")
         if outcome == "timeout":
             raise HTTPException(504, f"payments did not answer within {self.settings.payments_timeout_s:g} s")
         if outcome == "unreachable":
