@@ -55,12 +55,26 @@ def _quiet(_: str) -> None:
     pass
 
 
+def covers(marker: dict, history: History) -> bool:
+    """Whether the history a backfill recorded (``marker``: the JSON of its result) holds every sample ``history``
+    would write, or finer ones: the same seed, a step no longer, a span no shorter. False for a marker that is
+    not one."""
+    try:
+        start, end = datetime.fromisoformat(marker["start"]), datetime.fromisoformat(marker["end"])
+        return (marker["seed"] == history.seed and marker["step"] <= history.step
+                and start <= history.start and end >= history.end)
+    except (KeyError, TypeError, ValueError):
+        return False
+
+
 def _already_backfilled(history: History, config: Config) -> BackfillResult | None:
-    """The previous load's result when it wrote this very history and Prometheus still holds it.
+    """The previous load's result when it covers ``history`` and Prometheus still holds it.
 
     Inside one sandbox the history ends where live data begins, so loading again
     regenerates identical samples: there is nothing to write, and a lab that
-    loads history in its first cell starts at once the second time.
+    loads history in its first cell starts at once the second time. A history of the
+    same seed at a finer step over at least the same span serves too (lab 07 asks for
+    5-minute steps and is content with lab 02's 1-minute ones); a coarser one does not.
     """
     from .. import prom
 
@@ -68,17 +82,16 @@ def _already_backfilled(history: History, config: Config) -> BackfillResult | No
         marker = json.loads(config.paths.history_marker.read_text())
     except (OSError, ValueError):
         return None
-    same = (marker.get("start") == history.start.isoformat() and marker.get("end") == history.end.isoformat()
-            and marker.get("step") == history.step and marker.get("seed") == history.seed)
-    if not same:
+    if not covers(marker, history):
         return None
-    probe = prom.query('count(http_requests_total{job="shop"})', at=history.start.timestamp() + history.step,
+    start, end = datetime.fromisoformat(marker["start"]), datetime.fromisoformat(marker["end"])
+    probe = prom.query('count(http_requests_total{job="shop"})', at=start.timestamp() + marker["step"],
                        config=config)
     if probe.empty:
         return None
     incidents = [Incident(**{**i, "start": datetime.fromisoformat(i["start"]), "end": datetime.fromisoformat(i["end"])})
                  for i in marker["incidents"]]
-    return BackfillResult(**{**marker, "start": history.start, "end": history.end, "incidents": incidents})
+    return BackfillResult(**{**marker, "start": start, "end": end, "incidents": incidents})
 
 
 def _admin(config: Config, path: str, params: list[tuple[str, str]] | None = None) -> None:
@@ -150,7 +163,7 @@ def backfill(days: float = 30, *, end=None, seed: int = DEFAULT_SEED, step="1m",
 
     cached = _already_backfilled(history, config)
     if cached is not None:
-        progress("the same history is already loaded; nothing to do")
+        progress(f"a history covering this one is already loaded ({cached.step} s steps); nothing to do")
         return replace(cached, seconds=time.monotonic() - began, timings={"simulate": timings["simulate"]})
 
     work = config.paths.history_work

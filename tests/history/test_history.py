@@ -207,13 +207,38 @@ def test_loading_twice_does_not_duplicate(loaded, own):
     assert history.live_start(own) == live_began  # live data untouched by the deletes
 
 
+def test_a_finer_history_already_loaded_serves_a_coarser_ask(loaded, own):
+    first, _ = loaded
+    coarse = history.backfill(DAYS, seed=first.seed, step="5m", config=own)
+    assert (coarse.step, coarse.start, coarse.end) == (first.step, first.start, first.end)
+    assert set(coarse.timings) == {"simulate"}  # nothing written, nothing restarted
+    assert _blocks_samples(own, first.end) == first.samples
+
+
+def test_a_history_covers_another_only_when_it_is_as_fine_and_as_long():
+    from kit.history.backfill import covers
+
+    fine = history.generate(2, END, seed=3, step="1m")
+    coarse = history.generate(2, END, seed=3, step="5m")
+    shorter = history.generate(1, END, seed=3, step="1m")
+
+    def marker(h):
+        return {"start": h.start.isoformat(), "end": h.end.isoformat(), "step": h.step, "seed": h.seed}
+
+    assert covers(marker(fine), coarse) and covers(marker(fine), fine)
+    assert not covers(marker(coarse), fine)
+    assert not covers(marker(shorter), coarse)
+    assert not covers(marker(history.generate(2, END, seed=4, step="1m")), coarse)
+    assert not covers({"start": "yesterday"}, coarse) and not covers({}, coarse)
+
+
 def test_promtool_error_is_shown_verbatim(own, monkeypatch):
     from kit.errors import ProcessFailed
 
     monkeypatch.setattr(history.History, "chunks", lambda self, lo=0, hi=None: iter(["not openmetrics at all\n"]))
     before = sorted(p.name for p in (own.state / "prometheus-data").iterdir())
     with pytest.raises(ProcessFailed) as caught:
-        history.backfill(1, config=own)
+        history.backfill(1, seed=99, config=own)  # a seed never loaded: a history already loaded cannot serve it
     assert "create-blocks-from openmetrics" in str(caught.value) and "exit code 1" in str(caught.value)
     assert caught.value.log_tail  # promtool's own words
     assert sorted(p.name for p in (own.state / "prometheus-data").iterdir()) == before  # nothing changed
@@ -251,5 +276,5 @@ def test_loading_the_same_history_again_is_instant(live):
     first = history.backfill(1, config=live)
     said = []
     again = history.backfill(1, config=live, progress=said.append)
-    assert "the same history is already loaded; nothing to do" in said
+    assert "a history covering this one is already loaded (60 s steps); nothing to do" in said
     assert (again.start, again.end, again.samples, again.incidents) == (first.start, first.end, first.samples, first.incidents)
