@@ -5,11 +5,12 @@ free range) and a state folder of their own, as under JupyterHub. For N = 1, 2, 
 
 1. N `kit up` processes start at the same moment, each with one learner's KIT_* variables; the figure is the
    time until the last one returns (every target up, every rule loaded).
-2. For N = 1 only: the learner's idle footprint, the resident memory (RSS, MB) summed over the process trees
-   of their sandbox and of a Jupyter server like the hub's single-user server (JupyterLab with the sandbox's
-   UIs, ``kit.uiproxy``) holding one idle kernel, as a learner with a notebook open has. RSS counts shared
-   libraries once per process, so the sum is an upper bound; the proportional share (PSS) is shown beside it,
-   and a table gives RSS, USS and PSS per process (the sandbox's, the server's and the kernel's).
+2. Before that, alone on the host: one learner's idle footprint on a real JupyterHub (hub/jupyterhub_config.py,
+   as the cohort test runs it): the resident memory of everything the learner's spawn runs: `kit hub serve`,
+   JupyterHub's single-user server with the sandbox's UIs, one idle kernel (a notebook open) and the sandbox.
+   RSS counts a library shared by several processes once per process, so its sum overstates; PSS (each shared
+   page split among the processes mapping it) adds up to what the learner's processes occupy, and is the
+   figure held against the target; a table gives RSS, USS and PSS per process.
 3. Every learner's checkout fails at the same moment (the worst case: a facilitator starts one drill for the
    whole cohort); the figure per learner is their pager's ``received_at`` minus the injection. N grows until
    the slowest learner's page takes longer than 5 s (the lab profile's target), or N reaches ``--max``.
@@ -23,6 +24,8 @@ from __future__ import annotations
 
 import argparse
 import os
+import secrets
+import signal
 import subprocess
 import sys
 import tempfile
@@ -35,8 +38,8 @@ import _common as c
 import httpx
 import psutil
 
-from kit import pager, polling, procs, sandbox, uiproxy
-from kit.config import Config
+from kit import pager, polling, procs, sandbox
+from kit.config import REPO_ROOT, Config
 from kit.hub import PortRange, PortRegistry
 from kit.shop import faults
 
@@ -44,6 +47,7 @@ ALERT = "CheckoutErrorRatioHigh"
 PAGE_TARGET_S = 5.0
 MEMORY_TARGET_MB = 400.0
 MB = 1024 * 1024
+LEARNER = "learner1"
 
 
 def _learners(n: int, registry: PortRegistry) -> list[Config]:
@@ -88,20 +92,22 @@ def _resident(name: str, process: psutil.Process) -> Resident | None:
     return Resident(name, full.rss / MB, full.uss / MB, full.pss / MB)
 
 
-def _server_processes(pid: int) -> list[Resident]:
-    """The Jupyter server and its children (the kernel), each named by its role."""
+def _server_processes(root: psutil.Process, skip: set[int]) -> list[Resident]:
+    """The learner's server processes: `kit hub serve`, the single-user server, the kernel, each named by its
+    role; the sandbox's processes (``skip``, with their children) are counted by ``_sandbox_processes``."""
     rows = []
-    try:
-        root = psutil.Process(pid)
-        members = [root, *root.children(recursive=True)]
-    except psutil.NoSuchProcess:
-        return rows
-    for member in members:
+    members = [root]
+    while members:
+        member = members.pop()
+        if member.pid in skip:
+            continue
         try:
             command = " ".join(member.cmdline())
+            members += member.children()
         except psutil.NoSuchProcess:
             continue
-        name = "Jupyter server" if member.pid == pid else "idle kernel" if "ipykernel" in command else command[:40]
+        name = ("`kit hub serve`" if "hub serve" in command else "single-user server" if "singleuser" in command
+                else "idle kernel" if "ipykernel" in command else command[:40])
         rows.append(_resident(name, member))
     return [row for row in rows if row is not None]
 
@@ -124,40 +130,87 @@ def _total(rows: list[Resident], key: str) -> float:
     return sum(getattr(row, key) for row in rows)
 
 
-def _footprint(config: Config) -> tuple[list[Resident], list[Resident]]:
-    """(the sandbox's processes, a Jupyter server's with one idle kernel), for ``config``'s learner."""
-    port = procs.free_port()
-    home = config.state / "home"  # removed with the learner's state folder
-    home.mkdir()
-    argv = [sys.executable, "-m", "jupyter", "lab", f"--ServerApp.port={port}", "--ServerApp.token=bench",
-            "--no-browser", f"--ServerApp.root_dir={home}", *uiproxy.ARGUMENTS]
-    if os.geteuid() == 0:
-        argv.append("--ServerApp.allow_root=True")
-    env = {**os.environ, **config.environment(), "HOME": str(home)}
-    with procs.start(argv, log=config.state / "jupyter.log", env=env, cwd=home) as server:
-        api = httpx.Client(base_url=f"http://127.0.0.1:{port}/api", headers={"Authorization": "token bench"})
+def _hub_config(folder: Path, ports: list[int], token: str) -> Path:
+    """A config that loads hub/jupyterhub_config.py as it is, on free ports, with the two changes the cohort test
+    makes (a password instead of system logins, every server as this user) and a service token that may reach
+    the learner's server, to start a kernel there as the learner's notebook would."""
+    port, hub_port, api_port = ports
+    path = folder / "jupyterhub_config.py"
+    path.write_text(f"""
+load_subconfig({str(REPO_ROOT / "hub" / "jupyterhub_config.py")!r})
+c.JupyterHub.bind_url = "http://127.0.0.1:{port}"
+c.JupyterHub.hub_bind_url = "http://127.0.0.1:{hub_port}"
+c.ConfigurableHTTPProxy.api_url = "http://127.0.0.1:{api_port}"
+c.JupyterHub.authenticator_class = "jupyterhub.auth.DummyAuthenticator"
+c.Authenticator.allowed_users = {{{LEARNER!r}}}
+c.JupyterHub.spawner_class = "jupyterhub.spawner.SimpleLocalProcessSpawner"
+c.SimpleLocalProcessSpawner.home_dir_template = {str(folder / "home" / "{username}")!r}
+c.JupyterHub.services = [{{"name": "bench", "api_token": {token!r}}}]
+c.JupyterHub.load_roles = [{{"name": "bench", "scopes": ["admin:users", "admin:servers", "access:servers"],
+                            "services": ["bench"]}}]
+""")
+    return path
 
+
+def _footprint() -> tuple[list[Resident], list[Resident]]:
+    """(the sandbox's processes, the learner's server processes), idle, for one learner of a real JupyterHub.
+
+    The hub runs hub/jupyterhub_config.py (without the firewall), spawns the learner's server as the hub does:
+    `kit hub serve`, which starts JupyterHub's single-user server with the sandbox's UIs and the learner's
+    sandbox beside it; a kernel is started through the hub's proxy, as opening a notebook does."""
+    folder = Path(tempfile.mkdtemp(prefix="kit-cohort-hub-"))
+    token = secrets.token_hex(16)
+    ports = c.free_ports(3)
+    config_file = _hub_config(folder, ports, token)
+    (folder / "exchange").mkdir()
+    env = {key: value for key, value in os.environ.items() if not key.startswith("KIT_")}
+    env.update(KIT_HUB_STATE=str(folder / "state"), KIT_HUB_EXCHANGE=str(folder / "exchange"), KIT_HUB_FIREWALL="",
+               PATH=os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")]))
+    url = f"http://127.0.0.1:{ports[0]}"
+    api = httpx.Client(base_url=url, headers={"Authorization": f"token {token}"}, timeout=30)
+    hub = procs.start([sys.executable, "-m", "jupyterhub", "-f", str(config_file)], log=folder / "hub.log", env=env,
+                      cwd=folder)
+    learner = None
+    try:
         def answers() -> bool:
             try:
-                return api.get("/status").status_code == 200
+                return api.get("/hub/api/").status_code == 200
             except httpx.HTTPError:
                 return False
 
         if not polling.wait_until(answers, 60, 0.2):
-            raise RuntimeError(f"JupyterLab did not start:\n{server.tail()}")
-        api.post("/kernels", json={"name": "python3"}).raise_for_status()
+            raise RuntimeError(f"JupyterHub did not start:\n{hub.tail()}")
+        api.post(f"/hub/api/users/{LEARNER}/server").raise_for_status()
+        ready = lambda: (api.get(f"/hub/api/users/{LEARNER}").json()["servers"].get("") or {}).get("ready")  # noqa: E731
+        if not polling.wait_until(ready, 90, 0.2):
+            raise RuntimeError(f"the learner's server did not start:\n{hub.tail()}")
+        block = PortRegistry(folder / "state" / "kit-ports.json").assign(LEARNER)
+        state = folder / "home" / LEARNER / ".local" / "state" / "reliability-dojo"
+        learner = Config.from_env(block.environment(), state_dir=str(state))
+        if not polling.wait_until(lambda: sandbox.status(learner).state == "healthy", 60, 0.2):
+            raise RuntimeError(f"the learner's sandbox did not come up: {sandbox.status(learner).problems()}")
+        api.post(f"/user/{LEARNER}/api/kernels", json={"name": "python3"}).raise_for_status()
+        servers = [p for p in psutil.Process(hub.pid).children() if "node" not in p.name()]
 
         def kernel_running() -> bool:
             return any("ipykernel_launcher" in " ".join(child.cmdline())
-                       for child in psutil.Process(server.pid).children(recursive=True))
+                       for server in servers for child in server.children(recursive=True))
 
         if not polling.wait_until(kernel_running, 60, 0.2):
             raise RuntimeError("the kernel did not start")
         # Let start-up work (imports, the first scrapes) settle, as it would on an idle learner's host.
         time.sleep(5)
-        jupyter = _server_processes(server.pid)
+        sandboxed = set(sandbox.pids(learner).values())
+        return _sandbox_processes(learner), [row for server in servers for row in _server_processes(server, sandboxed)]
+    finally:
         api.close()
-    return _sandbox_processes(config), jupyter
+        hub.popen.send_signal(signal.SIGTERM)  # the hub stops the learner's server, which stops the sandbox
+        if hub.wait(30) is None:
+            hub.stop()
+        if learner is not None:
+            sandbox.down(learner)
+        procs.stop_naming(folder)
+        c.remove(folder)
 
 
 def _warm(config: Config) -> None:
@@ -202,15 +255,14 @@ def main() -> int:
     registry_folder = Path(tempfile.mkdtemp(prefix="kit-cohort-ports-"))
     first = c.free_ports(1)[0] // 10 * 10
     registry = PortRegistry(registry_folder / "ports.json", PortRange(first=max(first, 20000), last=32767))
-    rows, memory = [], None
+    rows = []
+    memory = _footprint()
     for n in range(1, args.max + 1):
         for user in [b.user for b in registry.blocks()]:
             registry.forget(user)
         configs = _learners(n, registry)
         try:
             up = _up_at_once(configs)
-            if n == 1:
-                memory = _footprint(configs[0])
             for config in configs:
                 _warm(config)
             pages = _pages_at_once(configs)
@@ -225,27 +277,26 @@ def main() -> int:
             break
     c.remove(registry_folder)
     within = [row[0] for row in rows if float(row[3].split()[0]) <= PAGE_TARGET_S]
-    sandbox_rows, jupyter_rows = memory
-    sandbox_mb, jupyter_mb = _total(sandbox_rows, "rss"), _total(jupyter_rows, "rss")
-    sandbox_pss, jupyter_pss = _total(sandbox_rows, "pss"), _total(jupyter_rows, "pss")
+    sandbox_rows, server_rows = memory
+    sandbox_pss, server_pss = _total(sandbox_rows, "pss"), _total(server_rows, "pss")
+    rss = _total(sandbox_rows + server_rows, "rss")
     body = c.table(["learners", "`kit up` at once (all returned)", "fault → page, median", "fault → page, slowest"],
                    rows)
-    body += (f"\n\nPer learner, idle: sandbox {sandbox_mb:.0f} MB + Jupyter server with one idle kernel "
-             f"{jupyter_mb:.0f} MB = {sandbox_mb + jupyter_mb:.0f} MB RSS (target ≤ {MEMORY_TARGET_MB:.0f} MB: "
-             f"{c.verdict(sandbox_mb + jupyter_mb <= MEMORY_TARGET_MB)}); proportional (PSS): "
-             f"{sandbox_pss:.0f} + {jupyter_pss:.0f} = {sandbox_pss + jupyter_pss:.0f} MB.\n"
+    body += (f"\n\nPer learner, idle, on a real JupyterHub: sandbox {sandbox_pss:.0f} MB + the learner's server with "
+             f"one idle kernel {server_pss:.0f} MB = {sandbox_pss + server_pss:.0f} MB resident, proportional (PSS) "
+             f"(target ≤ {MEMORY_TARGET_MB:.0f} MB: {c.verdict(sandbox_pss + server_pss <= MEMORY_TARGET_MB)}); "
+             f"RSS summed per process, shared libraries counted in every process: {rss:.0f} MB.\n"
              f"Learners whose sandboxes this host runs with every page within {PAGE_TARGET_S:.0f} s: "
              f"{max(within) if within else 0} of the {rows[-1][0]} tried (two learners: "
              f"{c.verdict(2 in within)}).\n\n")
     body += c.table(["process (idle, MB)", "RSS", "USS", "PSS"],
                     [[row.name, f"{row.rss:.1f}", f"{row.uss:.1f}", f"{row.pss:.1f}"]
-                     for row in [*sandbox_rows, *jupyter_rows]]
-                    + [["**total**", *(f"**{_total(sandbox_rows + jupyter_rows, key):.1f}**"
+                     for row in [*sandbox_rows, *server_rows]]
+                    + [["**total**", *(f"**{_total(sandbox_rows + server_rows, key):.1f}**"
                                        for key in ("rss", "uss", "pss"))]])
-    body += ("\n\nThe server here is `jupyter lab` with the sandbox's UIs and every installed server extension, as a hub's learner gets. "
-             "On a hub the learner's server is `jupyterhub.singleuser`, which also imports JupyterHub's own "
-             "modules (its database layer among them), under `kit hub serve`, which waits beside it to stop the "
-             "sandbox; both are resident too and are not in this figure.\n")
+    body += ("\n\nThe learner's server is spawned by the hub as on a real host, through `kit hub serve`, with the two "
+             "changes the cohort test makes (a password login, and the server running as this user rather than "
+             "the learner's); the figures are measured before the cohort runs, with nothing else started.\n")
     c.write_section("cohort", "A cohort on one host", body)
     return 0
 

@@ -13,11 +13,11 @@ KIT_HUB_EXCHANGE and KIT_HUB_COURSE (the nbgrader exchange folder and course id)
 table that opens each learner's ports on loopback only to them; default reliability_dojo, empty for none).
 """
 
-import json
 import os
 
 from kit.hub import Exchange, pre_spawn_hook, singleuser_command
 from kit.hub.firewall import TABLE
+from kit.hub.learners import write_jupyter_config
 
 c = get_config()  # noqa: F821 - JupyterHub provides it when it loads this file
 
@@ -44,18 +44,15 @@ c.JupyterHub.spawner_class = "jupyterhub.spawner.LocalProcessSpawner"
 c.Spawner.cmd = singleuser_command()
 c.Spawner.default_url = "/lab"
 c.Spawner.start_timeout = 60
-# Loopback is shared: the hook also applies the learners' firewall (nftables, `kit hub firewall` shows it), so a
-# learner's sandbox ports refuse every connection but the learner's own and root's. It needs the hub to run as root.
-firewall = os.environ.get("KIT_HUB_FIREWALL", TABLE) or None
-c.Spawner.pre_spawn_hook = pre_spawn_hook(os.path.join(state, "kit-ports.json"), exchange=exchange, firewall=firewall)
 # SIGINT, then SIGTERM: `kit hub serve` stops the server, then the learner's sandbox, within a few seconds.
 c.LocalProcessSpawner.interrupt_timeout = 15
 
-# nbgrader's Assignments tab in every learner's JupyterLab finds the exchange through this config folder, which
-# every learner can read (the hub's own folder is the hub's alone): beside the exchange.
-jupyter_config = os.path.join(os.path.dirname(str(exchange.root).rstrip("/")), "jupyter")
-os.makedirs(jupyter_config, mode=0o755, exist_ok=True)
-with open(os.path.join(jupyter_config, "nbgrader_config.json"), "w", encoding="utf-8") as fh:
-    json.dump(exchange.nbgrader_config(), fh, indent=1)
-os.chmod(os.path.join(jupyter_config, "nbgrader_config.json"), 0o644)
-c.Spawner.environment = {"JUPYTER_CONFIG_PATH": jupyter_config}
+# Loopback is shared: the hook also applies the learners' firewall (nftables, `kit hub firewall` shows it), so a
+# learner's sandbox ports refuse every connection but the learner's own and root's. It needs the hub to run as root.
+firewall = os.environ.get("KIT_HUB_FIREWALL", TABLE) or None
+# nbgrader's Assignments tab finds the exchange through a Jupyter config folder per role, which every user can
+# read (the hub's own folder is the hub's alone): beside the exchange. A learner's server runs without nbgrader's
+# formgrader and course list, and hides their menu entries; the hub's admins (facilitators) keep them.
+jupyter_config = write_jupyter_config(os.path.join(os.path.dirname(str(exchange.root).rstrip("/")), "jupyter"), exchange)
+c.Spawner.pre_spawn_hook = pre_spawn_hook(os.path.join(state, "kit-ports.json"), exchange=exchange, firewall=firewall,
+                                          jupyter_config=jupyter_config)

@@ -10,6 +10,7 @@ learner's sandbox beside it, stopping both when the hub stops the server.
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from pathlib import Path
@@ -18,6 +19,34 @@ from typing import Callable
 from .exchange import COURSE_ENV, EXCHANGE_ENV, Exchange
 from .firewall import protect, table_name
 from .ports import PortRange, PortRegistry
+
+
+ROLE_ENV = "KIT_HUB_ROLE"
+"""Set by ``pre_spawn_hook``: ``facilitator`` for the hub's admins, ``learner`` for everyone else."""
+INSTRUCTOR_SERVER_EXTENSIONS = ("nbgrader.server_extensions.formgrader", "nbgrader.server_extensions.course_list")
+"""nbgrader's server extensions for whoever makes and grades labs; a learner's server does without them (about
+12 MB less resident memory per learner), and keeps the Assignments tab and Validate."""
+INSTRUCTOR_LAB_PLUGINS = ("@jupyter/nbgrader:formgrader", "@jupyter/nbgrader:course-list",
+                          "@jupyter/nbgrader:create-assignment")
+"""Their JupyterLab side, hidden from learners so no menu entry leads to a tool their server does not run."""
+
+
+def write_jupyter_config(folder: Path | str, exchange: Exchange) -> Path:
+    """One Jupyter config folder per role under ``folder`` (``learner``, ``facilitator``), each with the
+    ``nbgrader_config.json`` the Assignments tab needs, the learner's also with JupyterLab's page config that
+    hides ``INSTRUCTOR_LAB_PLUGINS``. Every user can read them (the hub's own folder is the hub's alone).
+    Returns ``folder``, for ``pre_spawn_hook``'s ``jupyter_config``."""
+    folder = Path(folder)
+    for name in ("learner", "facilitator"):
+        files = {folder / name / "nbgrader_config.json": exchange.nbgrader_config()}
+        if name == "learner":
+            files[folder / name / "labconfig" / "page_config.json"] = {
+                "disabledExtensions": {plugin: True for plugin in INSTRUCTOR_LAB_PLUGINS}}
+        for path, content in files.items():
+            path.parent.mkdir(mode=0o755, parents=True, exist_ok=True)
+            path.write_text(json.dumps(content, indent=1), encoding="utf-8")
+            path.chmod(0o644)
+    return folder
 
 
 def environment(user: str, registry: PortRegistry, exchange: Exchange | None = None) -> dict[str, str]:
@@ -33,8 +62,11 @@ def environment(user: str, registry: PortRegistry, exchange: Exchange | None = N
 
 
 def pre_spawn_hook(registry: Path | str, *, exchange: Exchange | None = None,
-                   port_range: PortRange = PortRange(), firewall: str | None = None) -> Callable:
-    """A ``Spawner.pre_spawn_hook`` giving each learner ``environment`` from the registry file ``registry``.
+                   port_range: PortRange = PortRange(), firewall: str | None = None,
+                   jupyter_config: Path | None = None) -> Callable:
+    """A ``Spawner.pre_spawn_hook`` giving each learner ``environment`` from the registry file ``registry``,
+    and their role (``ROLE_ENV``): the hub's admins are facilitators. With ``jupyter_config`` (made by
+    ``write_jupyter_config``), JUPYTER_CONFIG_PATH is the role's folder in it.
 
     The spawner's environment is replaced, not changed in place: JupyterHub may hand every spawner the same
     dict from its config, and one learner's ports must never leak into another's. With ``firewall``, the name
@@ -48,7 +80,11 @@ def pre_spawn_hook(registry: Path | str, *, exchange: Exchange | None = None,
         table_name(firewall)  # a bad name stops the hub at start, not at the first learner's spawn
 
     def hook(spawner) -> None:
-        spawner.environment = {**spawner.environment, **environment(spawner.user.name, ports, exchange)}
+        role = "facilitator" if spawner.user.admin else "learner"
+        spawner.environment = {**spawner.environment, **environment(spawner.user.name, ports, exchange),
+                               ROLE_ENV: role}
+        if jupyter_config is not None:
+            spawner.environment["JUPYTER_CONFIG_PATH"] = str(Path(jupyter_config) / role)
         if firewall is not None:
             protect(ports, table=firewall)
 
@@ -68,4 +104,6 @@ def singleuser_argv(arguments: list[str]) -> list[str]:
     from ..uiproxy import ARGUMENTS
 
     root = ["--ServerApp.allow_root=True"] if os.geteuid() == 0 else []
-    return [sys.executable, "-m", "jupyterhub.singleuser", *arguments, *ARGUMENTS, *root]
+    learner = [] if os.environ.get(ROLE_ENV) == "facilitator" else [
+        f"--ServerApp.jpserver_extensions={name}=False" for name in INSTRUCTOR_SERVER_EXTENSIONS]
+    return [sys.executable, "-m", "jupyterhub.singleuser", *arguments, *ARGUMENTS, *learner, *root]

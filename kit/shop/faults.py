@@ -14,10 +14,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Annotated, Any, Iterator, Literal
 
-import httpx
 from pydantic import BeforeValidator, Field, StrictBool, create_model, model_validator
 
-from .. import localhttp
 from ..config import Config, resolve
 from ..errors import InvalidInput, KitError, SandboxNotReady
 from ..validation import Document, validated
@@ -311,6 +309,10 @@ def _resolve(kind: str, service: str | None) -> tuple[str, str]:
 
 def _admin(service: str, method: str, path: str, config: Config | None, json: dict | None = None) -> Any:
     """One admin call; turns transport and HTTP failures into kit errors a person can act on."""
+    import httpx  # here: the shop and payments import this module for its fault models and make no admin call
+
+    from .. import localhttp
+
     config = resolve(config)
     url = config.url("shop_stable" if service == "shop" else service)  # the stable process itself, not a proxy's pick
     advice = "start the sandbox with `kit up`"

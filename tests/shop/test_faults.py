@@ -10,7 +10,8 @@ from hypothesis import strategies as st
 
 from kit.config import Config
 from kit.errors import InvalidInput, SandboxNotReady
-from kit.procs import free_port
+from kit.procs import free_ports
+from kit.sandbox.control import PORTS
 from kit.shop.faults import (
     ALIASES,
     FAULT_KINDS,
@@ -160,8 +161,9 @@ def test_body_schemas_say_what_validation_checks():
 
 @pytest.fixture
 def offline(tmp_path) -> Config:
-    """A config whose services are not running: nothing listens on its ports."""
-    return Config(shop_port=free_port(), payments_port=free_port(), state_dir=str(tmp_path))
+    """A config whose services are not running: nothing listens on its ports (all of them free ones, so a sandbox
+    running on the default ports, the developer's own, is not mistaken for it)."""
+    return Config(state_dir=str(tmp_path), **dict(zip(PORTS, free_ports(len(PORTS)))))
 
 
 def test_client_fails_fast_before_any_request(offline):
