@@ -19,11 +19,14 @@ lab: setup ## start the sandbox and open JupyterLab on lab 00; Ctrl-C stops both
 # Bytecode is written even where PYTHONDONTWRITEBYTECODE is set: each worker, and each of the hundreds of
 # processes the tests start (kernels, graders, `kit` commands, sandbox services), would otherwise compile the
 # kit again, and pytest would rewrite every test module again in each worker of the second run.
+# The quiet run is given the files that hold quiet tests (tests/test_makefile.py keeps the list whole), so its
+# workers do not each collect the whole suite again to keep a few dozen of its tests.
 WORKERS ?= 5
+QUIET_TESTS := tests/load/test_capacity.py tests/load/test_loadtest.py tests/shop/test_service.py
 test: setup-test ## run every test: unit, sandbox, notebooks, grading, browser
 	scripts/system-packages.sh --test
 	PYTHONDONTWRITEBYTECODE= $(VENV)/bin/python -m pytest -n $(WORKERS) --dist loadfile -m "not quiet"
-	PYTHONDONTWRITEBYTECODE= $(VENV)/bin/python -m pytest -n 4 --dist loadfile -m quiet
+	PYTHONDONTWRITEBYTECODE= $(VENV)/bin/python -m pytest -n 3 --dist loadfile -m quiet $(QUIET_TESTS)
 
 setup: $(STAMP)
 	$(KIT) binaries --install
