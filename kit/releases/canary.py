@@ -12,6 +12,7 @@ or the shop starts the same versions and weights again.
 from __future__ import annotations
 
 import getpass
+import os
 import socket
 import time
 from collections.abc import Callable
@@ -21,7 +22,7 @@ import httpx
 
 from .. import localhttp, polling, procs, sandbox
 from ..config import Config, resolve
-from ..errors import InvalidInput, KitError, ProcessFailed, SandboxNotReady
+from ..errors import InvalidInput, KitError, PortBusy, ProcessFailed, SandboxNotReady
 from ..metrics import VERSION
 from ..sandbox.processes import shop_argv
 from ..sandbox.record import ReleaseRecord, SandboxRecord, record_path
@@ -69,8 +70,8 @@ def deploy(version: str, *, config: Config | None = None) -> CanaryStatus:
     Returns once the canary answers its health check, Prometheus has scraped it (a judge that follows reads its
     series from its first request on) and HAProxy has it ready. Raises InvalidInput (field
     ``version``) for an unknown version, one the stable shop already runs, or while another canary runs;
-    SandboxNotReady when the sandbox, HAProxy or Prometheus does not answer; ProcessFailed when the canary does not
-    start.
+    SandboxNotReady when the sandbox, HAProxy or Prometheus does not answer; PortBusy when something else holds the
+    canary's port; ProcessFailed when the canary does not start.
     """
     config = resolve(config)
     shop_version(version)
@@ -82,6 +83,10 @@ def deploy(version: str, *, config: Config | None = None) -> CanaryStatus:
                                       "`kit release promote` or `kit release rollback` it first")
     if version == release.stable:
         raise InvalidInput("version", f"the stable shop runs {version} already; deploy another version")
+    problem = procs.port_problem(config.host, config.shop_canary_port)
+    if problem is not None:  # else a stranger's server there could answer the canary's health check
+        raise PortBusy(CANARY, config.shop_canary_port, "KIT_SHOP_CANARY_PORT", problem,
+                       learner=os.environ.get("JUPYTERHUB_USER"))
     _runtime(config, f"set weight {BACKEND}/{CANARY} 0")  # HAProxy answers before anything is started
     record = procs.spawn(CANARY, shop_argv(config, config.shop_canary_port, version, CANARY),
                          config.paths.log(CANARY), port=config.shop_canary_port)

@@ -20,7 +20,7 @@ import httpx
 from .. import binaries, localhttp, polling, procs
 from ..config import PORTS, Config
 from ..errors import InvalidInput, KitError, PortBusy, ProcessFailed, SandboxNotReady
-from .processes import LISTEN_PORTS, PROCESS_NAMES, START_ORDER, argv_for, ensure_token, port_of, wanted
+from .processes import BOUND_PORTS, PROCESS_NAMES, START_ORDER, argv_for, ensure_token, port_of, wanted
 from .record import SandboxRecord, locked, record_path
 from .render import expected_rules, render
 from .status import SandboxStatus, collect, current_config, is_up
@@ -67,12 +67,13 @@ def up(profile: str | None = None, *, config: Config | None = None, timeout: flo
                 record = state.processes.get(name)
                 if record is not None and procs.alive(record):
                     continue
+                for field_name in BOUND_PORTS.get(name, ()):
+                    bound = getattr(config, field_name)
+                    problem = procs.port_problem(config.host, bound)
+                    if problem is not None:
+                        raise PortBusy(name, bound, Config.__dataclass_fields__[field_name].metadata["env"], problem,
+                                       learner=os.environ.get("JUPYTERHUB_USER"))
                 port = port_of(name, config)
-                problem = procs.port_problem(config.host, port) if port is not None else None
-                if problem is not None:
-                    field_name = LISTEN_PORTS[name]
-                    raise PortBusy(name, port, Config.__dataclass_fields__[field_name].metadata["env"], problem,
-                                   learner=os.environ.get("JUPYTERHUB_USER"))
                 log = config.paths.log(name)
                 argv = argv_for(name, config, _tools(name, probing))
                 progress(f"starting {name}" + (f" on {config.host}:{port}" if port else ""))

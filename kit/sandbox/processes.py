@@ -31,6 +31,8 @@ HOST_PORTS = {
 
 # The port each process is known by in `kit status` and must find free: HAProxy's is the shop's public port.
 LISTEN_PORTS = {**HOST_PORTS, "proxy": "shop_port"}
+# Every port a process binds, each checked free before it starts: HAProxy also binds its exporter's.
+BOUND_PORTS = {**{name: (field,) for name, field in LISTEN_PORTS.items()}, "proxy": ("shop_port", "proxy_port")}
 
 
 HEALTH_PATHS = {

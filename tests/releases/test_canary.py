@@ -9,6 +9,7 @@ fails it every time. At 0 % the canary must get no request at all.
 
 from __future__ import annotations
 
+import socket
 import threading
 import time
 
@@ -17,7 +18,7 @@ import pytest
 
 from kit import history, lab, prom, sandbox
 from kit.drills import mitigations
-from kit.errors import InvalidInput, KitError, SandboxNotReady
+from kit.errors import InvalidInput, KitError, PortBusy, SandboxNotReady
 from kit.releases import canary, deploylog
 from kit.releases.split import SplitMeasurement
 from kit.sandbox.record import ReleaseRecord
@@ -193,6 +194,17 @@ def test_a_weight_out_of_range_is_refused_before_anything_changes(live, weight):
 def test_an_unknown_version_is_refused(live):
     with pytest.raises(InvalidInput, match="no version '9.9.9'"):
         canary.deploy("9.9.9", config=live)
+
+
+def test_a_busy_canary_port_is_named_and_nothing_is_deployed(live):
+    with socket.socket() as blocker:
+        blocker.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        blocker.bind(("127.0.0.1", live.shop_canary_port))
+        blocker.listen()
+        with pytest.raises(PortBusy, match="KIT_SHOP_CANARY_PORT") as refused:
+            canary.deploy("1.1.0", config=live)
+    assert refused.value.port == live.shop_canary_port
+    assert canary.status(live).canary_pid is None and ReleaseRecord.load(live).canary is None
 
 
 def test_haproxy_not_answering_is_a_clear_error(live, tmp_path):

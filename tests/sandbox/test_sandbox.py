@@ -162,6 +162,20 @@ def test_busy_port_names_the_port_and_the_variable(own):
     assert not sandbox.status(own).running
 
 
+def test_a_busy_port_late_in_the_start_stops_every_process_started_before_it(own):
+    said: list[str] = []
+    with socket.socket() as blocker:
+        blocker.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        blocker.bind(("127.0.0.1", own.proxy_port))  # HAProxy starts after Prometheus, Alertmanager and the shop
+        blocker.listen()
+        with pytest.raises(PortBusy, match="KIT_PROXY_PORT"):
+            sandbox.up(config=own, progress=said.append)
+    started = [line.split()[1] for line in said if line.startswith("starting ")]
+    assert {"prometheus", "shop"} <= set(started), said
+    assert not sandbox.status(own).running
+    assert procs.stop_naming(own.state) == [], "a process started before the busy port is still running"
+
+
 def test_sandbox_outlives_the_kernel_that_started_it(own):
     env = {**os.environ, **own.environment(), "KIT_TRAFFIC_RPS": "2.0"}
     kernel = subprocess.Popen([sys.executable, "-c", textwrap.dedent("""

@@ -8,10 +8,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from kit.config import Config
+from kit.config import PORTS, Config
 from kit.errors import InvalidInput, SandboxNotReady
 from kit.procs import free_ports
-from kit.sandbox.control import PORTS
 from kit.shop.faults import (
     ALIASES,
     FAULT_KINDS,
