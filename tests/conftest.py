@@ -10,9 +10,13 @@ from kit.shop import faults
 
 @pytest.fixture(scope="session")
 def live() -> Config:
-    """The shared test sandbox (lab profile, free ports), started once per session."""
+    """The shared test sandbox (lab profile, free ports), started once per session.
+
+    Tethered to this worker: a run stopped hard (Ctrl-C twice, a CI timeout, SIGKILL), which skips the session's
+    own `kit down`, still stops the worker's sandbox with it rather than leave it serving traffic on the host.
+    """
     config = Config.from_env()
-    sandbox.up(config=config)
+    sandbox.up(config=config, tether=True)
     return config
 
 
