@@ -30,6 +30,9 @@ COURSE_ENV = "KIT_HUB_COURSE"
 DEFAULT_EXCHANGE = "/srv/nbgrader/exchange"
 DEFAULT_COURSE = "reliability-dojo"
 
+_log = logging.getLogger(__name__)
+_log.addHandler(logging.NullHandler())  # a library's logger: shown where an application sets logging up, else not
+
 Warn = Callable[[str], None]
 """Where a step's warnings from nbgrader go, one message a call (`kit hub` prints them on stderr)."""
 
@@ -164,7 +167,7 @@ class _Warnings(logging.LoggerAdapter):
     plugin logs to traitlets' logger, which drops everything unless an application set logging up."""
 
     def __init__(self, warn: Warn) -> None:
-        super().__init__(logging.getLogger(__name__), {})
+        super().__init__(_log, {})
         self.warn = warn
 
     def log(self, level: int, msg: object, *args: object, **kwargs) -> None:
