@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 
 from . import command, ignore_stop_signals
 
@@ -67,16 +68,21 @@ def _hub(args: argparse.Namespace) -> int:
 
     where = exchange.Exchange.from_env(root=args.exchange, course=args.course)
     if args.action == "release":
-        print(f"released {args.lab} to {exchange.release(args.lab, where)}")
+        print(f"released {args.lab} to {exchange.release(args.lab, where, warn=_warn)}")
     elif args.action == "fetch":
-        print(f"fetched {args.lab} into {exchange.fetch(args.lab, where, into=args.into)}")
+        print(f"fetched {args.lab} into {exchange.fetch(args.lab, where, into=args.into, warn=_warn)}")
     elif args.action == "submit":
-        learner = exchange.submit(args.lab, where, work=args.work, learner=args.learner)
+        learner = exchange.submit(args.lab, where, work=args.work, learner=args.learner, warn=_warn)
         print(f"submitted {args.lab} as {learner}")
     else:
-        into = exchange.collect(args.lab, where, into=args.into)
+        into = exchange.collect(args.lab, where, into=args.into, warn=_warn)
         print(f"collected {args.lab} into {into}; grade the cohort with: kit grade {into} --lab {args.lab}")
     return 0
+
+
+def _warn(message: str) -> None:
+    """nbgrader's warnings from an exchange step, for the person who ran it."""
+    print(f"warning: {message}", file=sys.stderr, flush=True)
 
 
 def _ports(args: argparse.Namespace) -> int:

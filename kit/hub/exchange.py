@@ -7,14 +7,20 @@ Each step runs nbgrader's own exchange plugin in this process, configured here r
 ``nbgrader_config.py``, so the facilitator and the learners need no nbgrader settings of their own; the hub
 writes the same two settings for nbgrader's Assignments tab (``Exchange.nbgrader_config``). What is released
 is the committed ``labs/<lab>/`` folder, the same files `kit lab` copies for a learner working alone.
+
+nbgrader's warnings reach the person through each step's ``warn`` (`kit hub` prints them): collect's above all,
+which names a submission whose file owner is not the learner it claims to be from, the check that tells learners
+apart on a host where each is a system user.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 from ..config import REPO_ROOT, ContentPaths
 from ..errors import InvalidInput
@@ -23,6 +29,16 @@ EXCHANGE_ENV = "KIT_HUB_EXCHANGE"
 COURSE_ENV = "KIT_HUB_COURSE"
 DEFAULT_EXCHANGE = "/srv/nbgrader/exchange"
 DEFAULT_COURSE = "reliability-dojo"
+
+_log = logging.getLogger(__name__)
+_log.addHandler(logging.NullHandler())  # a library's logger: shown where an application sets logging up, else not
+
+Warn = Callable[[str], None]
+"""Where a step's warnings from nbgrader go, one message a call (`kit hub` prints them on stderr)."""
+
+
+def quiet(_: str) -> None:
+    """The default ``warn``: the warnings still go to this module's logger."""
 
 
 @dataclass(frozen=True)
@@ -49,7 +65,7 @@ class Exchange:
         return self.root / self.course / "outbound" / lab
 
 
-def release(lab: str, exchange: Exchange, *, root: Path = REPO_ROOT) -> Path:
+def release(lab: str, exchange: Exchange, *, root: Path = REPO_ROOT, warn: Warn = quiet) -> Path:
     """Put ``labs/<lab>/`` of the repository ``root`` into the exchange; returns its outbound folder.
 
     Releasing again replaces what was released (learners who fetched keep their copies). Creates the
@@ -59,22 +75,24 @@ def release(lab: str, exchange: Exchange, *, root: Path = REPO_ROOT) -> Path:
     released = ContentPaths(Path(root)).labs / lab
     if not released.is_dir():
         raise InvalidInput("lab", f"{released} does not exist; build it with `kit labs build {lab}`")
-    _run("ReleaseAssignment", lab, exchange, root=Path(root), release_directory=released.parent.name, force=True)
+    _run("ReleaseAssignment", lab, exchange, warn, root=Path(root), release_directory=released.parent.name,
+         force=True)
     return exchange.outbound(lab)
 
 
-def fetch(lab: str, exchange: Exchange, *, into: Path | str) -> Path:
+def fetch(lab: str, exchange: Exchange, *, into: Path | str, warn: Warn = quiet) -> Path:
     """Copy the released lab into the folder ``into`` (``<into>/<lab>/``); returns that folder.
 
     A lab fetched before is left as it is (nbgrader refuses to overwrite a learner's work): the learner
     moves it aside to fetch a fresh copy. Raises InvalidInput (field "exchange") with nbgrader's reason.
     """
     into = Path(into)
-    _run("FetchAssignment", lab, exchange, assignment_dir=into)
+    _run("FetchAssignment", lab, exchange, warn, assignment_dir=into)
     return into / lab
 
 
-def submit(lab: str, exchange: Exchange, *, work: Path | str, learner: str | None = None) -> str:
+def submit(lab: str, exchange: Exchange, *, work: Path | str, learner: str | None = None,
+           warn: Warn = quiet) -> str:
     """Hand in ``<work>/<lab>/`` as ``learner``; returns the learner name it was submitted under.
 
     ``learner`` defaults to the hub's name for this server's user (JUPYTERHUB_USER), then to the system
@@ -82,15 +100,16 @@ def submit(lab: str, exchange: Exchange, *, work: Path | str, learner: str | Non
     them apart. Submitting again adds a newer submission; ``collect`` takes the newest.
     """
     learner = learner or os.environ.get("JUPYTERHUB_USER") or None
-    _run("Submit", lab, exchange, assignment_dir=Path(work), student_id=learner or "*")
+    _run("Submit", lab, exchange, warn, assignment_dir=Path(work), student_id=learner or "*")
     return learner or _system_user()
 
 
-def collect(lab: str, exchange: Exchange, *, into: Path | str) -> Path:
+def collect(lab: str, exchange: Exchange, *, into: Path | str, warn: Warn = quiet) -> Path:
     """Copy every learner's newest submission of ``lab`` to ``<into>/<learner>/<lab>/``; returns ``into``.
 
     That is the folder ``kit grade INTO --lab LAB`` grades into one gradebook. Collecting again updates a
-    learner's copy when they submitted since.
+    learner's copy when they submitted since. A submission whose files' owner (a system user) is not the learner
+    it is named for is collected all the same, with a warning naming both.
     """
     into = Path(into)
     into.mkdir(parents=True, exist_ok=True)
@@ -100,15 +119,17 @@ def collect(lab: str, exchange: Exchange, *, into: Path | str) -> Path:
     path = os.environ.get("PATH", "")
     os.environ["PATH"] = os.pathsep.join(filter(None, [scripts, path]))
     try:
-        _run("Collect", lab, exchange, root=into, submitted_directory=".", update=True, db_url="sqlite://")
+        _run("Collect", lab, exchange, warn, root=into, submitted_directory=".", update=True, db_url="sqlite://")
     finally:
         os.environ["PATH"] = path
     return into
 
 
-def _run(step: str, lab: str, exchange: Exchange, *, root: Path | None = None, assignment_dir: Path | None = None,
-         student_id: str | None = None, force: bool = False, update: bool = False, **directories: str) -> None:
-    """One nbgrader exchange step (its plugin class named ``step``) for ``lab``, configured here."""
+def _run(step: str, lab: str, exchange: Exchange, warn: Warn, *, root: Path | None = None,
+         assignment_dir: Path | None = None, student_id: str | None = None, force: bool = False, update: bool = False,
+         **directories: str) -> None:
+    """One nbgrader exchange step (its plugin class named ``step``) for ``lab``, configured here, its warnings to
+    ``warn``."""
     from nbgrader.auth import Authenticator
     from nbgrader.coursedir import CourseDirectory
     from nbgrader.exchange import ExchangeError, ExchangeFactory
@@ -134,11 +155,25 @@ def _run(step: str, lab: str, exchange: Exchange, *, root: Path | None = None, a
         settings.ExchangeCollect.update = True
     coursedir = CourseDirectory(config=settings)
     plugin = getattr(ExchangeFactory(config=settings), step)(
-        coursedir=coursedir, authenticator=Authenticator(config=settings), config=settings)
+        coursedir=coursedir, authenticator=Authenticator(config=settings), config=settings, log=_Warnings(warn))
     try:
         plugin.start()
     except ExchangeError as exc:
         raise InvalidInput("exchange", f"{step} of {lab} refused: {exc}", source=str(exchange.root)) from None
+
+
+class _Warnings(logging.LoggerAdapter):
+    """The logger a plugin is given: its warnings to ``warn`` as well as to this module's logger. Without it a
+    plugin logs to traitlets' logger, which drops everything unless an application set logging up."""
+
+    def __init__(self, warn: Warn) -> None:
+        super().__init__(_log, {})
+        self.warn = warn
+
+    def log(self, level: int, msg: object, *args: object, **kwargs) -> None:
+        if level == logging.WARNING:
+            self.warn((str(msg) % args if args else str(msg)).strip())
+        super().log(level, msg, *args, **kwargs)
 
 
 def _system_user() -> str:
