@@ -44,6 +44,9 @@ c.JupyterHub.spawner_class = "jupyterhub.spawner.LocalProcessSpawner"
 c.Spawner.cmd = singleuser_command()
 c.Spawner.default_url = "/lab"
 c.Spawner.start_timeout = 60
+# How long the hub waits for a started server to answer: JupyterHub's 30 s default is short for a busy host where
+# a whole cohort logs in at once (each server loads JupyterLab's extensions while the sandboxes start).
+c.Spawner.http_timeout = 60
 # SIGINT, then SIGTERM: `kit hub serve` stops the server, then the learner's sandbox, within a few seconds.
 c.LocalProcessSpawner.interrupt_timeout = 15
 

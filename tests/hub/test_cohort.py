@@ -22,6 +22,7 @@ servers as them and the firewall need root: elsewhere the module is skipped.
 from __future__ import annotations
 
 import csv
+import json
 import os
 import pwd
 import re
@@ -400,6 +401,14 @@ def test_each_learner_reaches_their_own_ui_and_only_theirs(hub: Hub):
     script = re.search(r'src="([^"]*swagger-ui-bundle\.js)"', docs.text).group(1)  # served by the shop, no CDN
     assert script.startswith(f"/user/{ALICE}/shop/") and browser.get(script).status_code == 200
     assert browser.get(f"/user/{ALICE}/shop/openapi.json").json()["servers"] == [{"url": f"/user/{ALICE}/shop"}]
+    # a learner's server: nbgrader's Assignments tab, without the formgrader and course list of whoever grades
+    listed = browser.get(f"/user/{ALICE}/assignments", params={"course_id": hub.exchange.course})
+    assert listed.status_code == 200 and listed.json()["success"], listed.text
+    assert browser.get(f"/user/{ALICE}/formgrader").status_code == 404
+    lab = browser.get(f"/user/{ALICE}/lab")
+    page_config = json.loads(re.search(r'id="jupyter-config-data"[^>]*>(.*?)</script>', lab.text, re.S).group(1))
+    assert {"@jupyter/nbgrader:formgrader", "@jupyter/nbgrader:create-assignment"} <= set(
+        page_config["disabledExtensions"]), "the learner's JupyterLab still offers the formgrader"
     entries = browser.get(f"/user/{ALICE}/server-proxy/servers-info").json()["server_processes"]
     assert {(e["name"], e["launcher_entry"]["title"]) for e in entries} >= {
         ("prometheus", "Prometheus"), ("alertmanager", "Alertmanager"), ("shop", "Shop API docs")}
