@@ -26,7 +26,6 @@ import hashlib
 import hmac
 import json
 import secrets
-import socket
 import time
 import weakref
 from dataclasses import dataclass, replace
@@ -228,16 +227,6 @@ def roster(config: Config, given: str | None = None) -> tuple[str, ...]:
         return names
     raise InvalidInput("--roster", "the mob has no roster yet: give one, e.g. --roster Ana,Ben,Cy, "
                                    "or set up the mob timer in lab 00 first")
-
-
-def lan_address() -> str:
-    """This machine's address on its network (the one its default route uses), for links from other laptops."""
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
-        try:
-            probe.connect(("192.0.2.1", 9))  # a UDP "connect" sends nothing; it only picks the outgoing address
-            return probe.getsockname()[0]
-        except OSError:
-            return socket.gethostname()
 
 
 def collaborative(launch: LabLaunch, config: Config) -> LabLaunch:

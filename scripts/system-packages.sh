@@ -5,8 +5,9 @@
 # validates sandbox/docker-compose.yml without a Docker engine), Node.js and npm when `node` is missing, then
 # configurable-http-proxy at the version hub/package-lock.json pins, into hub/node_modules (the cohort's
 # JupyterHub test starts it), nftables (the hub's firewall between learners), curl (which the cohort
-# test connects with as each learner) and acl (setfacl, with which the cohort test lets its learners traverse
-# the folders above the interpreter and the checkout); with --bench
+# test connects with as each learner), acl (setfacl, with which the cohort test lets its learners traverse
+# the folders above the interpreter and the checkout) and iproute2 (`ip`: the mob test's second machine, a
+# network namespace); with --bench
 # wrk, the load generator of benchmarks/instrumentation_overhead.py. Prometheus, Alertmanager and HAProxy are installed by
 # `kit binaries --install`. Does nothing when everything is already there.
 set -euo pipefail
@@ -20,6 +21,7 @@ if [ "${1:-}" = "--test" ]; then
   command -v nft >/dev/null || [ -x /usr/sbin/nft ] || want+=(nftables)
   command -v curl >/dev/null || want+=(curl)
   command -v setfacl >/dev/null || want+=(acl)
+  command -v ip >/dev/null || [ -x /usr/sbin/ip ] || [ -x /sbin/ip ] || want+=(iproute2)
 fi
 if [ "${1:-}" = "--bench" ]; then
   command -v wrk >/dev/null || want+=(wrk)

@@ -1,8 +1,9 @@
 """A mob in one notebook (`kit lab --mob`): join links, names, roles and one shared notebook, in a real browser.
 
-One mob server (JupyterLab with the launch `kit lab --mob` builds, without a sandbox: nothing here needs
-one) serves the browser tests of this file, in the order they are written: three members open one
-notebook, work it, the timer rotates, nbgrader validates what they wrote, then one member is revoked.
+One mob server (JupyterLab with the launch `kit lab --mob --lan` builds, without a sandbox of its own) serves
+the browser tests of this file, in the order they are written: three members open one notebook, work it, the
+timer rotates, nbgrader validates what they wrote, then one member is revoked. Last, a member joins from a
+second machine (a network namespace, tests/netns.py) and reaches the session's test sandbox through the server.
 """
 
 from __future__ import annotations
@@ -12,18 +13,20 @@ import json
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import httpx
 import nbformat
+import netns
 import pytest
 from jupyterpages import CHROMIUM_FLAGS, new_page
 
-from kit import labserver, localhttp, mobrecord, mobserver, procs
-from kit.config import REPO_ROOT, Config
+from kit import lan, labserver, localhttp, mobrecord, mobserver, procs
+from kit.config import PORTS, REPO_ROOT, Config
 from kit.errors import InvalidInput, KitError
 from kit.mob import MobPlan, MobSession
 
@@ -142,8 +145,9 @@ def mob(tmp_path_factory) -> MobServer:
               _graded("def square(x):\n    raise NotImplementedError()", "square", solution=True),
               _graded("assert square(3) == 9", "square-test", solution=False, points=1))
     port = procs.free_port()
-    # a root without labs: the server opens no lab of its own, the members open mob.ipynb
-    launch = labserver.settings(config, port=port, browser=False, env=env, collaborate=True, root=tmp)
+    # a root without labs: the server opens no lab of its own, the members open mob.ipynb; on every address, as
+    # with --lan, for the member on a second machine (the others use loopback)
+    launch = labserver.settings(config, port=port, browser=False, env=env, collaborate=True, root=tmp, lan=True)
     labserver.write_page_config(launch)
     launch = mobserver.collaborative(launch, config)
     mobserver.ensure_links(config.paths.mob_links, ROSTER, base_url=f"http://127.0.0.1:{port}", opens="mob.ipynb")
@@ -173,32 +177,40 @@ def mob(tmp_path_factory) -> MobServer:
 
 
 @pytest.fixture(scope="module")
-def members(mob: MobServer):
-    """Each roster member in a browser of their own (own cookies), on mob.ipynb with its kernel connected."""
-    from playwright.sync_api import expect, sync_playwright
+def playwright_api():
+    """One Playwright for the file (its sync API allows one at a time in a thread), shared by the browsers."""
+    from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_FLAGS)
-        pages = {}
-        try:
-            for name in ROSTER:
-                page = new_page(browser.new_context(viewport={"width": 1400, "height": 900}))
-                page.set_default_timeout(WAIT)
-                page.goto(mob.member_url(name, "mob.ipynb"))
-                pages[name] = page
-            for name, page in pages.items():
-                expect(page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-CodeCell").first).to_be_visible(
-                    timeout=60_000)
-                # a cell run before the kernel is connected is silently dropped
-                idle = page.locator("#jp-main-statusbar").get_by_text(re.compile(r"\(ipykernel\) \| Idle"))
-                expect(idle).to_be_visible(timeout=60_000)
-            yield pages
-        except Exception as error:
-            for name, page in pages.items():
-                page.screenshot(path=str(mob.shots / f"{name}.png"))
-            raise AssertionError(mob.why(f"browser step failed: {error}")) from error
-        finally:
-            browser.close()
+        yield p
+
+
+@pytest.fixture(scope="module")
+def members(mob: MobServer, playwright_api):
+    """Each roster member in a browser of their own (own cookies), on mob.ipynb with its kernel connected."""
+    from playwright.sync_api import expect
+
+    browser = playwright_api.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_FLAGS)
+    pages = {}
+    try:
+        for name in ROSTER:
+            page = new_page(browser.new_context(viewport={"width": 1400, "height": 900}))
+            page.set_default_timeout(WAIT)
+            page.goto(mob.member_url(name, "mob.ipynb"))
+            pages[name] = page
+        for name, page in pages.items():
+            expect(page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-CodeCell").first).to_be_visible(
+                timeout=60_000)
+            # a cell run before the kernel is connected is silently dropped
+            idle = page.locator("#jp-main-statusbar").get_by_text(re.compile(r"\(ipykernel\) \| Idle"))
+            expect(idle).to_be_visible(timeout=60_000)
+        yield pages
+    except Exception as error:
+        for name, page in pages.items():
+            page.screenshot(path=str(mob.shots / f"{name}.png"))
+        raise AssertionError(mob.why(f"browser step failed: {error}")) from error
+    finally:
+        browser.close()
 
 
 def _cells(page):
@@ -354,3 +366,87 @@ def test_a_second_mob_server_on_the_busy_port_is_refused_and_nothing_is_lost(mob
     assert mob.process.poll() is None
     reply = httpx.get(f"{mob.base}/api/status", headers={"Authorization": f"token {mob.token}"}, timeout=5)
     assert reply.status_code == 200
+
+
+# --- a member on another machine (--lan) ----------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def second_machine():
+    reason = netns.unavailable()
+    if reason:
+        pytest.skip(reason)
+    with contextlib.ExitStack() as made:
+        try:
+            machine = made.enter_context(netns.second_machine())
+        except PermissionError as refused:
+            pytest.skip(str(refused))
+        yield machine
+
+
+def _listens(host: str, port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.settimeout(3.0)
+        return probe.connect_ex((host, port)) == 0
+
+
+def test_a_member_on_another_machine_joins_by_the_printed_link_and_reaches_the_sandbox_only_through_the_server(
+        mob, live, second_machine, playwright_api, tmp_path):
+    """The second machine is cabled to the host only (no default route): the link `kit lab --mob --lan` prints
+    must carry the host's address on that cable, and the sandbox's own ports must stay out of its reach."""
+    from playwright.sync_api import Error as PlaywrightError
+    from playwright.sync_api import expect
+
+    machine = second_machine
+    cable = lan.NetworkAddress(machine.host_address, machine.interface)
+    offered = lan.listening(mob.port, "")  # `kit lab --mob --lan`: the default route's address, and the others
+    assert offered.advertised == cable.address or (cable in offered.elsewhere and str(cable) in offered.hint()), \
+        offered
+    named = lan.listening(mob.port, machine.host_address)  # `kit lab --mob --lan ADDRESS`
+    links = replace(mob.links(), base_url=named.base_url)
+    printed = links.url(links.active("Grace"))
+    base = named.base_url
+    assert printed.startswith(f"{base}/lab/tree/mob.ipynb?token=")
+    sandbox_ports = [port for port in (getattr(live, name) for name in PORTS) if _listens("127.0.0.1", port)]
+    assert {live.prometheus_port, live.alertmanager_port, live.shop_port} <= set(sandbox_ports), sandbox_ports
+
+    chromium = machine.launcher("/usr/bin/chromium", tmp_path)
+    browser = playwright_api.chromium.launch(executable_path=chromium, args=CHROMIUM_FLAGS)
+    grace = new_page(browser.new_context(viewport={"width": 1400, "height": 900}))
+    grace.set_default_timeout(WAIT)
+    try:
+        grace.goto(printed)
+        timer = _cells(grace).locator(".cm-content").filter(has_text="kit.MobTimer(roster=")
+        expect(timer).to_have_count(1, timeout=60_000)  # the shared notebook, wherever the mob has got to
+        me = grace.evaluate("fetch('/api/me').then(r => r.json())")["identity"]
+        assert (me["name"], me["display_name"]) == ("Grace", "Grace"), me
+        expect(grace.locator(".kit-mob-roles .kit-mob-member[data-you]")).to_have_attribute("data-name", "Grace")
+
+        prometheus = grace.context.new_page()
+        shown = prometheus.goto(f"{base}/prometheus/")
+        assert shown.status == 200 and prometheus.url.startswith(f"{base}/prometheus/"), prometheus.url
+        expect(prometheus).to_have_title(re.compile("Prometheus"))
+        status, answer = prometheus.evaluate("url => fetch(url).then(async r => [r.status, await r.json()])",
+                                             f"{base}/prometheus/api/v1/query?query=up")
+        assert status == 200 and answer["status"] == "success", answer
+        assert "shop" in {row["metric"]["job"] for row in answer["data"]["result"]}, answer
+        alertmanager = prometheus.goto(f"{base}/alertmanager/api/v2/status")
+        assert alertmanager.status == 200 and "cluster" in alertmanager.json()
+
+        stranger = new_page(browser.new_context())
+        # the sandbox listens on loopback only; and this browser's loopback is the second machine's, not the host's
+        for url in [f"http://{machine.host_address}:{port}/" for port in sandbox_ports] + \
+                   [f"http://127.0.0.1:{live.prometheus_port}/"]:
+            tab = stranger.context.new_page()
+            with pytest.raises(PlaywrightError, match="ERR_CONNECTION_REFUSED"):
+                tab.goto(url)
+            tab.close()
+        stranger.goto(f"{base}/prometheus/")
+        assert "/login" in stranger.url and "Prometheus" not in stranger.title(), "the proxy must need a login"
+        refused = stranger.goto(f"{base}/lab?token=not-a-member")
+        assert refused.status == 403
+        expect(stranger.locator("body")).to_contain_text("does not belong to this mob's server")
+    except Exception as error:
+        grace.screenshot(path=str(mob.shots / "second-machine.png"))
+        raise AssertionError(mob.why(f"the member on the second machine: {error}")) from error
+    finally:
+        browser.close()

@@ -13,8 +13,9 @@ def _lab_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--profile", choices=sorted(PROFILES), default=None)
     p.add_argument("--port", type=int, default=8888, help="JupyterLab port")
     p.add_argument("--no-browser", action="store_true", help="do not open a browser window")
-    p.add_argument("--lan", action="store_true",
-                   help="let a mob on your network join this JupyterLab (token auth stays on)")
+    p.add_argument("--lan", nargs="?", const="", metavar="ADDRESS",
+                   help="let a mob on your network join this JupyterLab (token auth stays on); with --mob, the "
+                        "join links carry ADDRESS, one of this machine's (default: its default route's)")
     p.add_argument("--facilitator", action="store_true",
                    help="open the repository with nbgrader's authoring and grading tools, not your working copies")
     p.add_argument("--mob", action="store_true",
@@ -37,31 +38,35 @@ def _lab(args: argparse.Namespace) -> int:
     kernels down), then the sandbox. The sandbox and Jupyter are tethered to this
     process, so even a SIGKILL here stops them (on Linux).
     """
-    from .. import labserver, mobserver, procs, sandbox
+    from .. import lan, labserver, mobserver, procs, sandbox
     from ..grading import workcopy
 
     config = config_from(args)
     if args.roster is not None and not args.mob:
         raise InvalidInput("--roster", "names a mob's members; add --mob")
+    if args.lan and not args.mob:
+        raise InvalidInput("--lan", "ADDRESS is the address a mob's join links carry; add --mob, "
+                                    "or give --lan without one")
     if args.mob:  # refused before anything starts: a busy port must not stop the sandbox another server uses
         roster = mobserver.roster(config, args.roster)
-        mobserver.check_port("0.0.0.0" if args.lan else "127.0.0.1", args.port)
+        where = lan.listening(args.port, args.lan)
+        mobserver.check_port(where.bind, args.port)
     if not args.facilitator:
         print(workcopy.report(workcopy.ensure(config), config))
-    launch = labserver.settings(config, port=args.port, lan=args.lan, facilitator=args.facilitator,
+    launch = labserver.settings(config, port=args.port, lan=args.lan is not None, facilitator=args.facilitator,
                                 browser=not args.no_browser, collaborate=args.mob)
     labserver.write_page_config(launch)
     if args.mob:
-        host = mobserver.lan_address() if args.lan else "127.0.0.1"
-        links = mobserver.ensure_links(config.paths.mob_links, roster, base_url=f"http://{host}:{args.port}",
-                                       opens=launch.opens)
+        links = mobserver.ensure_links(config.paths.mob_links, roster, base_url=where.base_url, opens=launch.opens)
         print(links.listing())
+        if where.hint():
+            print(where.hint())
         launch = mobserver.collaborative(launch, config)
     jupyter = None
     try:
         running = sandbox.up(args.profile, progress=print, tether=True)
         print("\n".join(f"{name}: {url}" for name, url in running.urls.items()))
-        if args.lan:
+        if args.lan is not None:
             print("JupyterLab is reachable from your network (token required); the sandbox stays on 127.0.0.1")
         jupyter = procs.start(launch.argv, log=None, cwd=launch.root_dir, env=launch.env)
         return jupyter.wait()
