@@ -24,6 +24,7 @@ from pathlib import Path
 
 from . import uiproxy
 from .config import REPO_ROOT, Config
+from .errors import InvalidInput
 
 NEWS = "@jupyterlab/apputils-extension:announcements"
 """JupyterLab's plugin that asks to fetch Jupyter news and checks for updates, in a pop-up."""
@@ -73,7 +74,9 @@ def settings(config: Config, *, port: int, lan: bool = False, facilitator: bool 
     hidden = [NEWS] if facilitator else [NEWS, NBGRADER_LAB]
     argv = [sys.executable, "-m", "jupyter", "lab", f"--ServerApp.root_dir={root_dir}",
             f"--ServerApp.ip={'0.0.0.0' if lan else '127.0.0.1'}", f"--ServerApp.port={port}",
-            "--ServerApp.answer_yes=True"]
+            # on that port or not at all: Jupyter would otherwise serve on another one, away from the address `kit
+            # lab`, a mob's join links and the tests name (``check_port`` refuses a busy port first, with a message)
+            "--ServerApp.port_retries=0", "--ServerApp.answer_yes=True"]
     if not collaborate:
         argv.append("--YDocExtension.disable_rtc=True")
     argv += [f"--ContentsManager.hide_globs={glob}" for glob in _hide_globs()]
@@ -91,6 +94,19 @@ def settings(config: Config, *, port: int, lan: bool = False, facilitator: bool 
     env["JUPYTER_CONFIG_PATH"] = os.pathsep.join(p for p in (str(config_dir), env.get("JUPYTER_CONFIG_PATH")) if p)
     return LabLaunch(argv, env, root_dir, config_dir, {"disabledExtensions": {name: True for name in hidden}},
                      opens, facilitator)
+
+
+def check_port(host: str, port: int) -> None:
+    """Refuse a port something already holds (another `kit lab`, a `jupyter lab`), before anything is started.
+
+    Raises InvalidInput (field ``--port``) saying what holds it and what to do.
+    """
+    from .procs import port_problem
+
+    problem = port_problem(host, port)
+    if problem is not None:
+        raise InvalidInput("--port", f"{port} cannot be used: {problem}. Is JupyterLab already running there "
+                                     "(another `kit lab`)? Open that one, or pick another port with --port N")
 
 
 def write_page_config(launch: LabLaunch) -> Path:

@@ -236,8 +236,6 @@ def collaborative(launch: LabLaunch, config: Config) -> LabLaunch:
     argv = [*launch.argv,
             f"--ServerApp.identity_provider_class={__name__}.{MobIdentityProvider.__name__}",
             f"--ServerApp.jpserver_extensions={__name__}=True",
-            # a mob's links carry the port: a busy port must be an error, never another port
-            "--ServerApp.port_retries=0",
             f"--LabApp.extra_labextensions_path={LABEXTENSIONS}",
             f"--BaseFileIdManager.db_path={folder / 'file-ids.db'}",
             f"--SQLiteYStore.db_path={folder / 'documents.db'}",

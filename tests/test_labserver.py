@@ -93,3 +93,27 @@ def test_the_kit_config_folder_comes_first_and_keeps_the_users_path(config):
     assert launch.env["JUPYTER_CONFIG_PATH"].split(os.pathsep) == [str(launch.config_dir), "/etc/site-jupyter"]
     assert "--no-browser" not in launch.argv and "--ServerApp.ip=127.0.0.1" in launch.argv
     assert "--ServerApp.ip=0.0.0.0" in labserver.settings(config, port=8899, lan=True).argv
+
+
+def test_a_busy_port_is_refused_before_anything_starts_and_jupyter_never_moves_to_another(config):
+    import socket
+
+    from kit.errors import InvalidInput
+    from kit.procs import free_port
+
+    from kit import mobserver
+
+    mob = mobserver.collaborative(labserver.settings(config, port=8899, browser=False, collaborate=True), config)
+    for launch in (labserver.settings(config, port=8899, browser=False, facilitator=facilitator)
+                   for facilitator in (False, True)):
+        assert launch.argv.count("--ServerApp.port_retries=0") == 1 and "--ServerApp.port=8899" in launch.argv
+    assert mob.argv.count("--ServerApp.port_retries=0") == 1  # Jupyter refuses a setting given twice
+    port = free_port()
+    labserver.check_port("127.0.0.1", port)  # free: nothing to say
+    with socket.socket() as holder:
+        holder.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        holder.bind(("127.0.0.1", port))
+        holder.listen()
+        with pytest.raises(InvalidInput, match=f"{port} cannot be used: .*--port N") as refused:
+            labserver.check_port("127.0.0.1", port)
+    assert refused.value.field == "--port"

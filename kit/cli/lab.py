@@ -51,6 +51,8 @@ def _lab(args: argparse.Namespace) -> int:
         roster = mobserver.roster(config, args.roster)
         where = lan.listening(args.port, args.lan)
         mobserver.check_port(where.bind, args.port)
+    else:
+        labserver.check_port("0.0.0.0" if args.lan is not None else "127.0.0.1", args.port)
     if not args.facilitator:
         print(workcopy.report(workcopy.ensure(config), config))
     launch = labserver.settings(config, port=args.port, lan=args.lan is not None, facilitator=args.facilitator,
