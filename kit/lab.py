@@ -85,7 +85,8 @@ LABS: dict[str, Lab] = {lab.name: lab for lab in (
     Lab("05-load-and-capacity", programs=("locust",)),
     Lab("06-incident-drill"),
     # The error-budget gate reads the history in 43-minute steps (kit.releases.gate), so 5-minute samples are plenty.
-    Lab("07-safe-releases", history_days=30, history_step="5m", slos=("shop-availability", "catalog-latency"), deploy_history_days=90),
+    Lab("07-safe-releases", history_days=30, history_step="5m", slos=("shop-availability", "catalog-latency"),
+        deploy_history_days=90),
     Lab("08-service-ownership", ownership=True,
         rules=("lab08-checkout-availability", "lab08-shop-availability", "lab08-catalog-latency")),
 )}

@@ -14,5 +14,6 @@ def test_the_quiet_run_is_given_every_file_that_holds_a_quiet_test():
               if re.search(r"\bmark\.quiet\b", path.read_text(encoding="utf-8"))}
     assert marked, "no test is marked quiet: drop the quiet run from the Makefile instead"
     # A quiet test in a file missing here would be left out of both runs: the first deselects it.
-    assert listed == marked, f"QUIET_TESTS in the Makefile: add {sorted(marked - listed)}, drop {sorted(listed - marked)}"
+    assert listed == marked, (f"QUIET_TESTS in the Makefile: add {sorted(marked - listed)}, "
+                              f"drop {sorted(listed - marked)}")
     assert "$(QUIET_TESTS)" in makefile
