@@ -63,6 +63,10 @@ class Lab:
     slos: tuple[str, ...] = ()
     """SLOs of slos/ whose recording and burn-rate rules the lab needs installed (each as the rule file
     ``lab-slo-<name>``), so that the error-budget gate can read them; the setup of any lab removes them."""
+    releases: bool = False
+    """The lab releases canaries from its first cells: its setup waits until the traffic the release runner reads
+    as its baseline (``kit.releases.runner.live_window_s``) no longer holds an earlier run's injected errors,
+    which would make the runner's power check refuse the plan ("too short to see anything")."""
     deploy_history_days: float = 0
     """Days of generated deploy history (kit.releases.deployhistory) the setup writes to a deploy log that holds
     no event yet, so the DORA keys have weeks to work on (0: none)."""
@@ -86,7 +90,7 @@ LABS: dict[str, Lab] = {lab.name: lab for lab in (
     Lab("06-incident-drill"),
     # The error-budget gate reads the history in 43-minute steps (kit.releases.gate), so 5-minute samples are plenty.
     Lab("07-safe-releases", history_days=30, history_step="5m", slos=("shop-availability", "catalog-latency"),
-        deploy_history_days=90),
+        deploy_history_days=90, releases=True),
     Lab("08-service-ownership", ownership=True,
         rules=("lab08-checkout-availability", "lab08-shop-availability", "lab08-catalog-latency")),
 )}
@@ -166,7 +170,8 @@ def lab_setup(lab: str, *, config: Config | None = None, progress: Callable[[str
     changes are logged after it); what an earlier run left is undone (see the module's docstring);
     history is backfilled for a lab that reads it; the shop has served a few seconds of traffic; an
     earlier run's page the lab waits for again has resolved; the burn-rate rules of the lab's SLOs
-    are installed and evaluated, so the error-budget gate can read them. Running it again changes
+    are installed and evaluated, so the error-budget gate can read them; for a lab that releases,
+    an earlier run's errors have left the traffic its releases read as their baseline. Running it again changes
     nothing that is already right. ``progress`` gets a line for each step that takes a while.
 
     Raises InvalidInput (field ``lab``) for a lab this kit does not know, KitError for a Python
@@ -213,6 +218,8 @@ def lab_setup(lab: str, *, config: Config | None = None, progress: Callable[[str
         _wait_for_calls(config)
     if needs.slos:
         _install_slos(needs, config)
+    if needs.releases:
+        _wait_for_a_clean_baseline(config, progress)
     return LabSetup(lab, platform.python_version(), version, tools, sandbox.status(config), undone, history,
                     _kit_warnings(version), deploy_history=deploys, folder=folder)
 
@@ -240,6 +247,30 @@ def _install_slos(lab: Lab, config: Config) -> None:
 
     polling.wait_for(readable, SLO_RULES_TIMEOUT, 0.25,
                      describe=lambda: f"the burn-rate rules of lab {lab.name} were not evaluated: {missing[0]}")
+
+
+CLEAN_BASELINE = 0.001
+"""The stable shop's error ratio (0.1 %) below which its recent traffic is a fair baseline: the healthy shop
+serves no errors, and a burn left by an earlier run serves several percent."""
+
+
+def _wait_for_a_clean_baseline(config: Config, progress: Callable[[str], None]) -> None:
+    """Until the stable shop's error ratio over the release runner's live window is below ``CLEAN_BASELINE``:
+    an earlier run's last cells may have burned the budget moments ago (lab 07 does), and the errors stay in the
+    window for its length after the faults are cleared. Gives up after that length and a little more: a shop
+    that keeps failing is what the runner's own message then describes."""
+    from .releases import query, runner
+
+    window = runner.live_window_s(config)
+
+    def clean() -> bool:
+        ratio = query.live_traffic(window, config=config).baseline_error_ratio
+        return ratio <= CLEAN_BASELINE  # NaN (no stable traffic yet) is not clean
+
+    if not clean():
+        progress(f"waiting up to {window + 10:.0f} s for an earlier run's errors to leave the last {window:.0f} s of "
+                 "traffic, which the releases read as their baseline")
+        polling.wait_until(clean, window + 10, 1.0)
 
 
 CALLS = f'sum(increase(payments_client_requests_total{{job="shop"}}[{CALLS_WINDOW}])) > 0'
