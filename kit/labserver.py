@@ -96,17 +96,17 @@ def settings(config: Config, *, port: int, lan: bool = False, facilitator: bool 
                      opens, facilitator)
 
 
-def check_port(host: str, port: int) -> None:
+def check_port(host: str, port: int, *, advice: str = "Is JupyterLab already running there (another `kit lab`)? "
+                                                     "Open that one, or pick another port with --port N") -> None:
     """Refuse a port something already holds (another `kit lab`, a `jupyter lab`), before anything is started.
 
-    Raises InvalidInput (field ``--port``) saying what holds it and what to do.
+    Raises InvalidInput (field ``--port``) saying what holds it, then ``advice``: what to do.
     """
     from .procs import port_problem
 
     problem = port_problem(host, port)
     if problem is not None:
-        raise InvalidInput("--port", f"{port} cannot be used: {problem}. Is JupyterLab already running there "
-                                     "(another `kit lab`)? Open that one, or pick another port with --port N")
+        raise InvalidInput("--port", f"{port} cannot be used: {problem}. {advice}")
 
 
 def write_page_config(launch: LabLaunch) -> Path:

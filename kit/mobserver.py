@@ -248,12 +248,10 @@ def check_port(host: str, port: int) -> None:
 
     Raises InvalidInput saying who holds it and what to do.
     """
-    from .procs import port_problem
+    from .labserver import check_port as refuse_busy
 
-    problem = port_problem(host, port)
-    if problem is not None:
-        raise InvalidInput("--port", f"{port} cannot be used: {problem}. Is a mob server already running? "
-                                     "Join that one (`kit mob links`), or pick another port with --port N")
+    refuse_busy(host, port, advice="Is a mob server already running? Join that one (`kit mob links`), or pick "
+                                   "another port with --port N")
 
 
 @dataclass(frozen=True)

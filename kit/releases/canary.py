@@ -12,7 +12,6 @@ or the shop starts the same versions and weights again.
 from __future__ import annotations
 
 import getpass
-import os
 import socket
 import time
 from collections.abc import Callable
@@ -22,9 +21,9 @@ import httpx
 
 from .. import localhttp, polling, procs, sandbox
 from ..config import Config, resolve
-from ..errors import InvalidInput, KitError, PortBusy, ProcessFailed, SandboxNotReady
+from ..errors import InvalidInput, KitError, ProcessFailed, SandboxNotReady
 from ..metrics import VERSION
-from ..sandbox.processes import shop_argv
+from ..sandbox.processes import require_free, shop_argv
 from ..sandbox.record import ReleaseRecord, SandboxRecord, record_path
 from ..shop.versions import shop_version
 from ..timescale import parse_duration
@@ -83,10 +82,7 @@ def deploy(version: str, *, config: Config | None = None) -> CanaryStatus:
                                       "`kit release promote` or `kit release rollback` it first")
     if version == release.stable:
         raise InvalidInput("version", f"the stable shop runs {version} already; deploy another version")
-    problem = procs.port_problem(config.host, config.shop_canary_port)
-    if problem is not None:  # else a stranger's server there could answer the canary's health check
-        raise PortBusy(CANARY, config.shop_canary_port, "KIT_SHOP_CANARY_PORT", problem,
-                       learner=os.environ.get("JUPYTERHUB_USER"))
+    require_free(CANARY, "shop_canary_port", config)  # else a stranger's server there could answer its health check
     _runtime(config, f"set weight {BACKEND}/{CANARY} 0")  # HAProxy answers before anything is started
     record = procs.spawn(CANARY, shop_argv(config, config.shop_canary_port, version, CANARY),
                          config.paths.log(CANARY), port=config.shop_canary_port)

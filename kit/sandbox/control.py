@@ -19,8 +19,10 @@ import httpx
 
 from .. import binaries, localhttp, polling, procs
 from ..config import PORTS, Config
-from ..errors import InvalidInput, KitError, PortBusy, ProcessFailed, SandboxNotReady
-from .processes import BOUND_PORTS, PROCESS_NAMES, START_ORDER, argv_for, ensure_token, port_of, wanted
+from ..errors import InvalidInput, KitError, ProcessFailed, SandboxNotReady
+from .processes import (
+    BOUND_PORTS, PROCESS_NAMES, START_ORDER, argv_for, ensure_token, port_of, require_free, wanted,
+)
 from .record import SandboxRecord, locked, record_path
 from .render import expected_rules, render
 from .status import SandboxStatus, collect, current_config, is_up
@@ -68,11 +70,7 @@ def up(profile: str | None = None, *, config: Config | None = None, timeout: flo
                 if record is not None and procs.alive(record):
                     continue
                 for field_name in BOUND_PORTS.get(name, ()):
-                    bound = getattr(config, field_name)
-                    problem = procs.port_problem(config.host, bound)
-                    if problem is not None:
-                        raise PortBusy(name, bound, Config.__dataclass_fields__[field_name].metadata["env"], problem,
-                                       learner=os.environ.get("JUPYTERHUB_USER"))
+                    require_free(name, field_name, config)
                 port = port_of(name, config)
                 log = config.paths.log(name)
                 argv = argv_for(name, config, _tools(name, probing))

@@ -95,6 +95,19 @@ def wanted(config: Config) -> tuple[str, ...]:
     return tuple(n for n in PROCESS_NAMES if n != "traffic" or config.traffic_rps > 0)
 
 
+def require_free(name: str, field_name: str, config: Config) -> None:
+    """Raise PortBusy when ``name`` could not listen on the port of ``config``'s ``field_name`` (``shop_port``,
+    ...), naming the port, its KIT_* variable, why, and on a hub the learner whose block it is."""
+    from .. import procs
+    from ..errors import PortBusy
+
+    port = getattr(config, field_name)
+    problem = procs.port_problem(config.host, port)
+    if problem is not None:
+        raise PortBusy(name, port, Config.__dataclass_fields__[field_name].metadata["env"], problem,
+                       learner=os.environ.get("JUPYTERHUB_USER"))
+
+
 def port_of(name: str, config: Config) -> int | None:
     return getattr(config, LISTEN_PORTS[name]) if name in LISTEN_PORTS else None
 
