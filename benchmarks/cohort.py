@@ -6,8 +6,9 @@ free range) and a state folder of their own, as under JupyterHub. For N = 1, 2, 
 1. N `kit up` processes start at the same moment, each with one learner's KIT_* variables; the figure is the
    time until the last one returns (every target up, every rule loaded).
 2. Before that, alone on the host: one learner's idle footprint on a real JupyterHub (hub/jupyterhub_config.py,
-   as the cohort test runs it): the resident memory of everything the learner's spawn runs: `kit hub serve`,
-   JupyterHub's single-user server with the sandbox's UIs, one idle kernel (a notebook open) and the sandbox.
+   as the cohort test runs it): the resident memory of everything the learner's spawn runs: JupyterHub's
+   single-user server with the sandbox's UIs (`kit hub serve` becomes it), one idle kernel (a notebook open) and
+   the sandbox it starts.
    RSS counts a library shared by several processes once per process, so its sum overstates; PSS (each shared
    page split among the processes mapping it) adds up to what the learner's processes occupy, and is the
    figure held against the target; a table gives RSS, USS and PSS per process.
@@ -93,8 +94,8 @@ def _resident(name: str, process: psutil.Process) -> Resident | None:
 
 
 def _server_processes(root: psutil.Process, skip: set[int]) -> list[Resident]:
-    """The learner's server processes: `kit hub serve`, the single-user server, the kernel, each named by its
-    role; the sandbox's processes (``skip``, with their children) are counted by ``_sandbox_processes``."""
+    """The learner's server processes: the single-user server, the kernel, each named by its role; the
+    sandbox's processes (``skip``, with their children) are counted by ``_sandbox_processes``."""
     rows = []
     members = [root]
     while members:
@@ -106,8 +107,8 @@ def _server_processes(root: psutil.Process, skip: set[int]) -> list[Resident]:
             members += member.children()
         except psutil.NoSuchProcess:
             continue
-        name = ("`kit hub serve`" if "hub serve" in command else "single-user server" if "singleuser" in command
-                else "idle kernel" if "ipykernel" in command else command[:40])
+        name = ("single-user server" if "singleuser" in command else "idle kernel" if "ipykernel" in command
+                else command[:40])
         rows.append(_resident(name, member))
     return [row for row in rows if row is not None]
 
@@ -156,8 +157,8 @@ def _footprint() -> tuple[list[Resident], list[Resident]]:
     """(the sandbox's processes, the learner's server processes), idle, for one learner of a real JupyterHub.
 
     The hub runs hub/jupyterhub_config.py (without the firewall), spawns the learner's server as the hub does:
-    `kit hub serve`, which starts JupyterHub's single-user server with the sandbox's UIs and the learner's
-    sandbox beside it; a kernel is started through the hub's proxy, as opening a notebook does."""
+    `kit hub serve`, which becomes JupyterHub's single-user server with the sandbox's UIs and starts the learner's
+    sandbox; a kernel is started through the hub's proxy, as opening a notebook does."""
     folder = Path(tempfile.mkdtemp(prefix="kit-cohort-hub-"))
     token = secrets.token_hex(16)
     ports = c.free_ports(3)

@@ -39,7 +39,7 @@ c.Authenticator.admin_users = {name for name in os.environ.get("KIT_HUB_ADMINS",
 c.Authenticator.allow_existing_users = True
 
 # Each learner's server runs as the learner, through `kit hub serve`: JupyterHub's single-user server with the
-# sandbox's UIs at /user/NAME/prometheus/, /alertmanager/ and /shop/docs, and the learner's sandbox beside it.
+# sandbox's UIs at /user/NAME/prometheus/, /alertmanager/ and /shop/docs, which starts the learner's sandbox.
 c.JupyterHub.spawner_class = "jupyterhub.spawner.LocalProcessSpawner"
 c.Spawner.cmd = singleuser_command()
 c.Spawner.default_url = "/lab"
@@ -47,7 +47,7 @@ c.Spawner.start_timeout = 60
 # How long the hub waits for a started server to answer: JupyterHub's 30 s default is short for a busy host where
 # a whole cohort logs in at once (each server loads JupyterLab's extensions while the sandboxes start).
 c.Spawner.http_timeout = 60
-# SIGINT, then SIGTERM: `kit hub serve` stops the server, then the learner's sandbox, within a few seconds.
+# SIGINT, then SIGTERM: the server shuts its kernels down, then the learner's sandbox, within a few seconds.
 c.LocalProcessSpawner.interrupt_timeout = 15
 
 # Loopback is shared: the hook also applies the learners' firewall (nftables, `kit hub firewall` shows it), so a

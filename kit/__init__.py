@@ -128,7 +128,7 @@ sys.meta_path.insert(0, _MovedModules())  # before an editable install's finder,
 def _skip_httpx_cli() -> None:
     """httpx's package imports its command-line client, and with it rich and pygments, whenever they are
     installed: 3 to 6 MB resident in each of the sandbox's long-running Python processes (shop, payments,
-    traffic) and in `kit hub serve`, which every learner on a hub pays. The kit never runs that client;
+    traffic) and in every learner's server on a hub, which starts their sandbox. The kit never runs that client;
     without it httpx defines a ``httpx.main`` that only says the client is missing (the ``httpx`` command
     is a process of its own, which does not import the kit). Nothing changes once httpx is imported."""
     if "httpx" not in sys.modules:

@@ -5,8 +5,9 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from typing import NoReturn
 
-from . import command, ignore_stop_signals
+from . import command
 
 REGISTRY_ENV = "KIT_HUB_PORTS"
 DEFAULT_REGISTRY = "/srv/jupyterhub/kit-ports.json"
@@ -123,34 +124,11 @@ def _firewall(args: argparse.Namespace) -> int:
     return 0
 
 
-def _serve(server_args: list[str]) -> int:
-    """JupyterHub's single-user server in the foreground, the learner's sandbox beside it; both stop together.
-
-    The server starts first, so the hub sees it within its usual wait, and the sandbox comes up meanwhile,
-    tethered to this process. A sandbox that cannot start (a port someone else holds) is reported in the
-    server's log and leaves the server running: the learner sees `kit up`'s message when they try. When the
-    hub stops the server (SIGINT, then SIGTERM) or the server exits, the server is stopped first (it shuts
-    its kernels down), then the learner's sandbox with whatever a drill attached to it; nobody else's.
-    """
-    from .. import procs, sandbox
-    from ..config import Config
-    from ..errors import KitError
+def _serve(server_args: list[str]) -> NoReturn:
+    """Become JupyterHub's single-user server with the sandbox's UIs and the learner's sandbox
+    (``kit.hub.serversandbox``): the same process, so the hub's signals reach the server itself."""
     from ..hub.learners import singleuser_argv
 
-    config = Config.from_env()
-    server = None
-    try:
-        server = procs.start(singleuser_argv(server_args), log=None)
-        try:
-            sandbox.up(config=config, progress=print, tether=True)
-        except KitError as exc:
-            print(f"kit hub serve: the sandbox did not start: {exc}", flush=True)
-        return server.wait()
-    except KeyboardInterrupt:  # the hub's SIGINT or SIGTERM (see kit.cli.main): a request to stop
-        return 0
-    finally:
-        ignore_stop_signals()
-        if server is not None:
-            server.stop(timeout=10)
-        sandbox.down(config, progress=print)
-        print("learner's server and sandbox stopped", flush=True)
+    argv = singleuser_argv(server_args)
+    sys.stdout.flush()
+    os.execv(argv[0], argv)

@@ -2,6 +2,7 @@
 
 - ``ports``: the port registry, a block of the sandbox's ports per learner, allocated once and remembered
 - ``learners``: what the hub gives a learner's server (their ports as KIT_* variables) and how it runs it
+- ``serversandbox``: the Jupyter server extension that runs the learner's sandbox for the life of their server
 - ``firewall``: nftables rules that open each learner's ports on loopback only to that learner (and root)
 - ``exchange``: nbgrader's exchange for the cohort: release → fetch → submit → collect, then ``kit grade``
 

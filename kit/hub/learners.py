@@ -4,8 +4,8 @@
 block and adds it to the server's environment as KIT_*_PORT variables, with the exchange's folder and course.
 Everything the server starts inherits them (terminals, kernels, `kit up`, nbgrader), so each learner's `kit`
 talks to their own sandbox without a setting of their own. ``singleuser_command`` is ``Spawner.cmd``:
-`kit hub serve` runs JupyterHub's single-user server with the sandbox's UIs (``kit.uiproxy``) and starts the
-learner's sandbox beside it, stopping both when the hub stops the server.
+`kit hub serve` becomes JupyterHub's single-user server with the sandbox's UIs (``kit.uiproxy``) and the
+learner's sandbox (``kit.hub.serversandbox``), which stops with the server.
 """
 
 from __future__ import annotations
@@ -30,6 +30,11 @@ single-user server, which imports the same libraries for JupyterHub.)"""
 INSTRUCTOR_LAB_PLUGINS = ("@jupyter/nbgrader:formgrader", "@jupyter/nbgrader:course-list",
                           "@jupyter/nbgrader:create-assignment")
 """Their JupyterLab side, hidden from learners so no menu entry leads to a tool their server does not run."""
+
+
+SOLO = "--YDocExtension.disable_rtc=True"
+"""Real-time collaboration off, as in `kit lab`: each learner's notebook is theirs alone on the hub, saved as
+JupyterLab always saved it (shared documents have lost cells after long disconnects)."""
 
 
 def write_jupyter_config(folder: Path | str, exchange: Exchange) -> Path:
@@ -98,7 +103,8 @@ def singleuser_command() -> list[str]:
 
 
 def singleuser_argv(arguments: list[str]) -> list[str]:
-    """The command line of JupyterHub's single-user server given the hub's ``arguments``, with the sandbox's UIs.
+    """The command line of JupyterHub's single-user server given the hub's ``arguments``, with the sandbox's UIs
+    and the learner's sandbox (``kit.hub.serversandbox``).
 
     Jupyter refuses to run as root unless told to: a hub whose learners share the root account (a container,
     a test) runs it so on purpose."""
@@ -107,4 +113,5 @@ def singleuser_argv(arguments: list[str]) -> list[str]:
     root = ["--ServerApp.allow_root=True"] if os.geteuid() == 0 else []
     learner = [] if os.environ.get(ROLE_ENV) == "facilitator" else [
         f"--ServerApp.jpserver_extensions={name}=False" for name in INSTRUCTOR_SERVER_EXTENSIONS]
-    return [sys.executable, "-m", "jupyterhub.singleuser", *arguments, *ARGUMENTS, *learner, *root]
+    sandbox = ["--ServerApp.jpserver_extensions=kit.hub.serversandbox=True"]
+    return [sys.executable, "-m", "jupyterhub.singleuser", *arguments, *ARGUMENTS, *sandbox, SOLO, *learner, *root]

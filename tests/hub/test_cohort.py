@@ -3,7 +3,7 @@
 One hub per module, on free ports, with the documented config loaded as it is: only where the hub listens, and a
 service token for the test, are set on top. The learners are system accounts made for the module, with a password
 and a home folder: they log in through the hub's login form (the config's PAMAuthenticator), and the config's
-LocalProcessSpawner starts each one's server as their own uid, so their `kit hub serve`, their sandbox and its
+LocalProcessSpawner starts each one's server (`kit hub serve`) as their own uid, so that server, their sandbox and its
 processes, their files in the nbgrader exchange and the firewall's rules all see the learner's uid. What a learner
 types in a terminal is run as their uid with their server's environment, as the hub set it.
 
@@ -96,7 +96,7 @@ class Hub:
         return self.api.get(f"/users/{user}").json()["servers"].get("")
 
     def server_process(self, user: str) -> psutil.Process:
-        """The process the hub started for the learner's server (`kit hub serve`), from its spawner's state."""
+        """The learner's single-user server (`kit hub serve` became it), from its spawner's state."""
         return psutil.Process(self.server(user)["state"]["pid"])
 
     def terminal_env(self, user: str) -> dict[str, str]:
@@ -346,7 +346,7 @@ def _answers(hub: Hub) -> bool:
 
 
 def _wait_sandbox(config: Config) -> None:
-    """Until the learner's `kit hub serve` has brought their sandbox up: every process, target and rule."""
+    """Until the learner's server has brought their sandbox up: every process, target and rule."""
     assert polling.wait_until(lambda: sandbox.status(config).state == "healthy", 60, 0.2), \
         sandbox.status(config).problems()
 
