@@ -20,15 +20,15 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from .. import prom
+from .. import polling, prom
 from ..config import Config, resolve
-from ..errors import InvalidInput
+from ..errors import InvalidInput, SandboxNotReady
 from ..shop.model import ROUTES, SHOP_ROUTES
-from ..timescale import format_duration
+from ..timescale import format_duration, parse_duration
 from .series import TRACKS, TrackSeries
 
 __all__ = ["BUSINESS_ROUTES", "FIELDS", "LiveTraffic", "expressions", "grid", "live_traffic", "on_grid",
-           "series_from_answers", "track_series", "tracks"]
+           "series_from_answers", "track_series", "tracks", "wait_scraped_through"]
 
 BUSINESS_ROUTES = "|".join(ROUTES[name].path for name in SHOP_ROUTES)
 """The ``route`` label values of the shop's business routes, as a PromQL regex (``/health`` and ``/metrics`` left out)."""
@@ -132,6 +132,29 @@ def tracks(start: float, end: float, step_s: float, *, config: Config | None = N
     """(baseline, canary): both tracks over the same [``start``, ``end``] at ``step_s``, as ``track_series``."""
     config = resolve(config)
     return tuple(track_series(track, start, end, step_s, config=config) for track in TRACKS)  # type: ignore[return-value]
+
+
+def wait_scraped_through(moment: float, timeout: float, *, config: Config | None = None) -> bool:
+    """Until Prometheus holds each shop slot's last scrape that began at or before ``moment`` (Unix seconds, a
+    moment already past), so that a query evaluated at ``moment`` reads all it ever will; whether that happened
+    within ``timeout`` seconds.
+
+    Prometheus scrapes a target once an interval and stamps the samples with the scrape's start, so a slot whose
+    newest sample is less than an interval older than ``moment`` has no scrape before it still to come. On
+    loopback a scrape is in Prometheus milliseconds after it began: the wait is that long, rather than the
+    interval and a half a fixed delay would need to be sure of it.
+    """
+    config = resolve(config)
+    since = moment - parse_duration(config.profile_spec.scrape_interval)
+    expr = 'min(timestamp(up{job="shop"}))'
+
+    def scraped() -> bool:
+        try:
+            return prom.scalar(expr, config=config) > since  # NaN (no slot scraped yet) is not
+        except SandboxNotReady:
+            return False
+
+    return bool(polling.wait_until(scraped, timeout, 0.05))
 
 
 @dataclass(frozen=True)

@@ -16,8 +16,9 @@
    canary where it is (logged as a pause) and PROMOTE goes on to the next ring.
 4. After the last ring: consult the gate for 100 %, then promote.
 
-A judgment at mark ``t`` seconds into a ring runs ``1.5`` scrape intervals after that moment, so the last
-interval is scraped, and covers ``(ring start, ring start + ⌊t / sample⌋·sample]``.
+A judgment at mark ``t`` seconds into a ring covers ``(ring start, ring start + ⌊t / sample⌋·sample]`` and runs
+once Prometheus holds every scrape up to that end (``query.wait_scraped_through``: milliseconds after the mark on
+loopback), or 1.5 scrape intervals after the mark at the latest.
 
 Exposure is measured from HAProxy's own per-server counters (``canary.request_counts``), read every
 ``WATCH_INTERVAL_S`` in a thread from before the deploy: when the canary got its first request, and, for a
@@ -401,12 +402,13 @@ class _Release:
         counted = canary.request_counts(self.config)
         judgments: list[Judgment] = []
         for mark in _marks(ring.duration_s, plan.judge_every_s):
-            delay = begun + mark + self.lag_s - time.time()
+            delay = begun + mark - time.time()
             if delay > 0:
-                time.sleep(delay)  # waiting for a moment, not for a condition: the interval must be scraped
+                time.sleep(delay)  # waiting for a moment, not for a condition: the judgment's time
             intervals = math.floor(mark / plan.sample_interval_s + 1e-9)
             start = begun + plan.sample_interval_s
             end = begun + intervals * plan.sample_interval_s
+            query.wait_scraped_through(end, self.lag_s, config=self.config)
             baseline, canary_series = query.tracks(start, end, plan.sample_interval_s, config=self.config)
             result = plan.judge_tracks(baseline, canary_series)
             judged = Judgment(index, ring.weight, begun, end, time.time(), result.verdict, result.reason, result)
@@ -548,10 +550,12 @@ def observe(version: str, weight: int, *, plan: ReleasePlan | str | Path = "lab"
             started = time.time()
             say(f"{weight} % of requests to {version} for {intervals} intervals of {step:g} s "
                 f"(+{plan.traffic_rps:g} req/s of extra traffic)")
-            delay = started + intervals * step + lag - time.time()
+            end = started + intervals * step
+            delay = end - time.time()
             if delay > 0:
-                time.sleep(delay)  # waiting for a moment, not a condition: the last interval must be scraped
-            baseline, canary_series = query.tracks(started + step, started + intervals * step, step, config=config)
+                time.sleep(delay)  # waiting for a moment, not a condition: the last interval's end
+            query.wait_scraped_through(end, lag, config=config)
+            baseline, canary_series = query.tracks(started + step, end, step, config=config)
         finally:
             canary.rollback(config=config)
     say(f"rolled {version} back; both tracks queried over {intervals * step:g} s")

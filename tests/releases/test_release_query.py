@@ -99,3 +99,26 @@ def test_the_live_stable_track_has_every_interval_and_no_canary_is_empty(live):
     assert canary_track.requests == () and canary_track.errors == ()
     traffic = query.live_traffic(30, config=live)
     assert traffic.request_rate > 0 and 0 <= traffic.baseline_error_ratio < 1 and traffic.window_s == 30
+
+
+def test_once_the_scrapes_through_a_moment_are_in_a_query_at_that_moment_never_changes(live):
+    """What the runner waits for before a judgment: after it, the last interval's counts are final."""
+    from kit import polling
+
+    selector = f'http_requests_total{{job="shop", track="stable", route=~"{query.BUSINESS_ROUTES}"}}'
+    prom.wait_for(f"sum({selector}) > 0", timeout=60, config=live)
+    for _ in range(3):  # three moments, each at another phase of the 1 s scrape interval
+        moment = time.time()
+        assert query.wait_scraped_through(moment, 5.0, config=live)
+        read = prom.scalar(f"sum({selector})", at=moment, config=live)
+        later = 'min(timestamp(up{job="shop"}))'
+        assert polling.wait_until(lambda: prom.scalar(later, config=live) > moment + 1, 10, 0.1)  # two scrapes on
+        assert prom.scalar(f"sum({selector})", at=moment, config=live) == read
+
+
+def test_without_prometheus_the_wait_gives_up_after_its_timeout():
+    from kit.config import Config
+    from kit.procs import free_port
+
+    nowhere = Config.from_env({}, prometheus_port=free_port())
+    assert query.wait_scraped_through(time.time(), 0.3, config=nowhere) is False
