@@ -377,7 +377,7 @@ a shop process stalls for a few hundred milliseconds, on either track:
          error_rows)}
 
 Decision time for {BAD}, median / max. "Benchmark traffic": seconds of judged data until the first prefix
-judged ROLLBACK, at {WEIGHT} % of ~{achieved:.0f} req/s (the runner adds 1.5 scrapes and a query to each). "Lab
+judged ROLLBACK, at {WEIGHT} % of ~{achieved:.0f} req/s (the runner adds the wait for the last scrape, at most 1.5 scrape intervals, and a query to each). "Lab
 traffic": `kit.releases.runner.run` with the lab plan ({", ".join(f"{r.weight} % for {r.duration_s:g} s" for r in
 lab.rings)}, {lab.traffic_rps:g} req/s added, judged every {lab.judge_every_s:g} s), the judge swapped in, the
 error-budget gate left out (`gate=lambda weight: None`): from the canary's first request (HAProxy's counters) to the
