@@ -50,6 +50,19 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log):
     return FilesAndSpreadTests(config, log)
 
 
+WORKER_PORTS = range(20000, 26000)
+"""The ports the test workers' sandboxes draw from: below those ``kit.procs.free_port`` draws from when a test
+asks it for a port of its own (26000 up to the ephemeral range)."""
+
+
+def worker_ports(worker: int, workers: int) -> range:
+    """Worker ``worker``'s share of ``WORKER_PORTS`` when ``workers`` run (`make test WORKERS=N`): 1000 ports, or
+    fewer when more than six workers must share them; never a port of another worker's share."""
+    size = min(1000, len(WORKER_PORTS) // max(workers, 1))
+    first = WORKER_PORTS.start + size * worker
+    return range(first, first + size)
+
+
 def pytest_configure(config: pytest.Config) -> None:
     from kit.config import PORTS, Config
     from kit.procs import free_port
@@ -65,7 +78,7 @@ def pytest_configure(config: pytest.Config) -> None:
     # The ports are bound only when the first test needs the sandbox, maybe minutes later: each worker draws
     # them from a range of its own so that no other worker can pick the same ones in the meantime.
     worker = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw") or 0)
-    own = range(20000 + 1000 * (worker % 6), 21000 + 1000 * (worker % 6))  # below free_port's own choices
+    own = worker_ports(worker, int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1")))
     taken: set[int] = set()
     for var in (Config.__dataclass_fields__[setting].metadata["env"] for setting in PORTS):
         port = free_port(within=own)

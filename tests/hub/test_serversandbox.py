@@ -26,7 +26,7 @@ def _server(tmp_path: Path) -> tuple[list[str], dict[str, str], Config, int]:
     """A Jupyter server's command line with the extension, its environment (a sandbox of its own) and that
     sandbox's config, and the server's port."""
     ports = procs.free_ports(len(PORTS) + 1)
-    env = {key: value for key, value in os.environ.items() if not key.startswith("KIT_")}
+    env = {key: value for key, value in os.environ.items() if not key.startswith("KIT_") and key != "GOGC"}
     env.update({Config.__dataclass_fields__[setting].metadata["env"]: str(port) for setting, port in zip(PORTS, ports)})
     env.update(KIT_STATE_DIR=str(tmp_path / "state"), KIT_PROFILE="lab", JUPYTER_RUNTIME_DIR=str(tmp_path / "runtime"))
     argv = [sys.executable, "-m", "jupyter", "server", f"--ServerApp.port={ports[-1]}", "--ServerApp.port_retries=0",
