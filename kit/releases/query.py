@@ -24,7 +24,7 @@ from .. import polling, prom
 from ..config import Config, resolve
 from ..errors import InvalidInput, SandboxNotReady
 from ..shop.model import ROUTES, SHOP_ROUTES
-from ..timescale import format_duration, parse_duration
+from ..timescale import format_duration
 from .series import TRACKS, TrackSeries
 
 __all__ = ["BUSINESS_ROUTES", "FIELDS", "LiveTraffic", "expressions", "grid", "live_traffic", "on_grid",
@@ -135,22 +135,21 @@ def tracks(start: float, end: float, step_s: float, *, config: Config | None = N
 
 
 def wait_scraped_through(moment: float, timeout: float, *, config: Config | None = None) -> bool:
-    """Until Prometheus holds each shop slot's last scrape that began at or before ``moment`` (Unix seconds, a
+    """Until Prometheus holds every scrape of each shop slot that began at or before ``moment`` (Unix seconds, a
     moment already past), so that a query evaluated at ``moment`` reads all it ever will; whether that happened
     within ``timeout`` seconds.
 
-    Prometheus scrapes a target once an interval and stamps the samples with the scrape's start, so a slot whose
-    newest sample is less than an interval older than ``moment`` has no scrape before it still to come. On
-    loopback a scrape is in Prometheus milliseconds after it began: the wait is that long, rather than the
-    interval and a half a fixed delay would need to be sure of it.
+    Prometheus scrapes each target in turn, one scrape after the other, and stamps the samples with the scrape's
+    start: once every slot has a sample stamped after ``moment``, none of theirs up to ``moment`` can still
+    arrive, however late a busy machine ran them. That is the next scrape after ``moment``, half a scrape
+    interval later on average, rather than the interval and a half a fixed delay would need to be sure of it.
     """
     config = resolve(config)
-    since = moment - parse_duration(config.profile_spec.scrape_interval)
     expr = 'min(timestamp(up{job="shop"}))'
 
     def scraped() -> bool:
         try:
-            return prom.scalar(expr, config=config) > since  # NaN (no slot scraped yet) is not
+            return prom.scalar(expr, config=config) > moment  # NaN (no slot scraped yet) is not
         except SandboxNotReady:
             return False
 

@@ -17,8 +17,8 @@
 4. After the last ring: consult the gate for 100 %, then promote.
 
 A judgment at mark ``t`` seconds into a ring covers ``(ring start, ring start + ⌊t / sample⌋·sample]`` and runs
-once Prometheus holds every scrape up to that end (``query.wait_scraped_through``: milliseconds after the mark on
-loopback), or 1.5 scrape intervals after the mark at the latest.
+once Prometheus holds every scrape up to that end (``query.wait_scraped_through``: the next scrape after it, half
+a scrape interval on average), or 1.5 scrape intervals after the mark at the latest.
 
 Exposure is measured from HAProxy's own per-server counters (``canary.request_counts``), read every
 ``WATCH_INTERVAL_S`` in a thread from before the deploy: when the canary got its first request, and, for a
