@@ -18,7 +18,7 @@ from typing import Callable
 
 from .exchange import COURSE_ENV, EXCHANGE_ENV, Exchange
 from .firewall import protect, table_name
-from .ports import PortRange, PortRegistry
+from .ports import PortRange, PortRegistry, server_port
 
 
 ROLE_ENV = "KIT_HUB_ROLE"
@@ -72,7 +72,8 @@ def pre_spawn_hook(registry: Path | str, *, exchange: Exchange | None = None,
                    jupyter_config: Path | None = None) -> Callable:
     """A ``Spawner.pre_spawn_hook`` giving each learner ``environment`` from the registry file ``registry``,
     and their role (``ROLE_ENV``): the hub's admins are facilitators. With ``jupyter_config`` (made by
-    ``write_jupyter_config``), JUPYTER_CONFIG_PATH is the role's folder in it.
+    ``write_jupyter_config``), JUPYTER_CONFIG_PATH is the role's folder in it. The server listens on the port
+    after the learner's block (``ports.server_port``).
 
     The spawner's environment is replaced, not changed in place: JupyterHub may hand every spawner the same
     dict from its config, and one learner's ports must never leak into another's. With ``firewall``, the name
@@ -91,6 +92,9 @@ def pre_spawn_hook(registry: Path | str, *, exchange: Exchange | None = None,
                                ROLE_ENV: role}
         if jupyter_config is not None:
             spawner.environment["JUPYTER_CONFIG_PATH"] = str(Path(jupyter_config) / role)
+        port = server_port(ports.assign(spawner.user.name), port_range)
+        if port is not None:
+            spawner.port = port
         if firewall is not None:
             protect(ports, table=firewall)
 

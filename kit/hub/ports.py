@@ -71,6 +71,15 @@ class PortBlock:
         return f"{self.user}: " + ", ".join(f"{s.removesuffix('_port')} {p}" for s, p in self.ports.items())
 
 
+def server_port(block: PortBlock, port_range: PortRange) -> int | None:
+    """The port of the learner's Jupyter server: the first after the block's own, inside its stride, so in nobody
+    else's block; None when the stride leaves no room. JupyterHub would otherwise pick a random port in the
+    ephemeral range, which an outgoing connection can take in the seconds before the server binds it (seen on a
+    busy host: the server then fails to start)."""
+    port = min(block.ports.values()) + len(PORT_SETTINGS)
+    return port if len(PORT_SETTINGS) < port_range.stride else None
+
+
 class PortRegistry:
     """The hub's registry file of port blocks (``path``, JSON), allocating from ``port_range`` on 127.0.0.1.
 

@@ -60,9 +60,12 @@ class ServerSandbox:
             self.log.error("kit: no sandbox for this server: %s", exc)
             return
         try:
-            sandbox.up(config=config, progress=self.log.info, tether=True)
+            if not self._stopping.is_set():
+                sandbox.up(config=config, progress=self.log.info, tether=True)
         except KitError as exc:
             self.log.error("kit: the sandbox did not start: %s", exc)
+        except RuntimeError as exc:  # the server failed to start and the interpreter is already shutting down
+            self.log.error("kit: the sandbox did not start, the server is stopping: %s", exc)
         self._stopping.wait()
         sandbox.down(config, progress=self.log.info)
         self.log.info("kit: the learner's sandbox stopped")

@@ -7,7 +7,7 @@ import stat
 from pathlib import Path
 from types import SimpleNamespace
 
-from kit.hub import Exchange, PortRange, pre_spawn_hook
+from kit.hub import PORT_SETTINGS, Exchange, PortRange, pre_spawn_hook
 from kit.hub.learners import (
     INSTRUCTOR_LAB_PLUGINS, INSTRUCTOR_SERVER_EXTENSIONS, ROLE_ENV, singleuser_argv, write_jupyter_config,
 )
@@ -15,7 +15,7 @@ from kit.hub.learners import (
 
 def _spawner(name: str, admin: bool) -> SimpleNamespace:
     """The two things the hook reads of JupyterHub's Spawner, and the environment it replaces."""
-    return SimpleNamespace(user=SimpleNamespace(name=name, admin=admin), environment={"KEPT": "yes"})
+    return SimpleNamespace(user=SimpleNamespace(name=name, admin=admin), environment={"KEPT": "yes"}, port=0)
 
 
 def test_each_role_gets_its_own_config_folder_and_role(tmp_path: Path):
@@ -29,6 +29,11 @@ def test_each_role_gets_its_own_config_folder_and_role(tmp_path: Path):
     assert learner.environment["JUPYTER_CONFIG_PATH"] == str(folder / "learner")
     assert facilitator.environment["JUPYTER_CONFIG_PATH"] == str(folder / "facilitator")
     assert learner.environment["KEPT"] == "yes" and learner.environment["KIT_PROMETHEUS_PORT"]
+    # each server listens just after its learner's block, inside its stride: in nobody else's block
+    for spawner in (learner, facilitator):
+        block = [int(v) for k, v in spawner.environment.items() if k.startswith("KIT_") and k.endswith("_PORT")]
+        assert len(block) == len(PORT_SETTINGS) and spawner.port == min(block) + len(PORT_SETTINGS)
+    assert abs(learner.port - facilitator.port) >= 10
 
     for role in ("learner", "facilitator"):
         config = folder / role / "nbgrader_config.json"
@@ -49,3 +54,11 @@ def test_a_learners_server_runs_without_the_instructor_extensions_a_facilitators
     off = {f"--ServerApp.jpserver_extensions={name}=False" for name in INSTRUCTOR_SERVER_EXTENSIONS}
     assert off <= set(learner) and off <= set(unnamed) and not off & set(facilitator)
     assert learner[:3] == facilitator[:3] and "--port=9000" in learner
+
+
+def test_a_stride_without_room_leaves_the_servers_port_to_jupyterhub(tmp_path: Path):
+    hook = pre_spawn_hook(tmp_path / "ports.json", port_range=PortRange(first=41000, last=41999,
+                                                                        stride=len(PORT_SETTINGS)))
+    learner = _spawner("ada", admin=False)
+    hook(learner)
+    assert learner.port == 0 and learner.environment["KIT_SHOP_PORT"]
