@@ -18,7 +18,7 @@ from typing import Callable
 
 from .exchange import COURSE_ENV, EXCHANGE_ENV, Exchange
 from .firewall import protect, table_name
-from .ports import PortRange, PortRegistry, server_port
+from .ports import PortBlock, PortRange, PortRegistry, server_port
 
 
 ROLE_ENV = "KIT_HUB_ROLE"
@@ -60,7 +60,11 @@ def environment(user: str, registry: PortRegistry, exchange: Exchange | None = N
 
     Raises what ``PortRegistry.assign`` raises (InvalidInput: no name, no block left, a damaged registry).
     """
-    env = registry.assign(user).environment()
+    return _block_environment(registry.assign(user), exchange)
+
+
+def _block_environment(block: PortBlock, exchange: Exchange | None) -> dict[str, str]:
+    env = block.environment()
     if exchange is not None:
         env[EXCHANGE_ENV] = str(exchange.root)
         env[COURSE_ENV] = exchange.course
@@ -88,11 +92,11 @@ def pre_spawn_hook(registry: Path | str, *, exchange: Exchange | None = None,
 
     def hook(spawner) -> None:
         role = "facilitator" if spawner.user.admin else "learner"
-        spawner.environment = {**spawner.environment, **environment(spawner.user.name, ports, exchange),
-                               ROLE_ENV: role}
+        block = ports.assign(spawner.user.name)
+        spawner.environment = {**spawner.environment, **_block_environment(block, exchange), ROLE_ENV: role}
         if jupyter_config is not None:
             spawner.environment["JUPYTER_CONFIG_PATH"] = str(Path(jupyter_config) / role)
-        port = server_port(ports.assign(spawner.user.name), port_range)
+        port = server_port(block, port_range)
         if port is not None:
             spawner.port = port
         if firewall is not None:
