@@ -81,7 +81,9 @@ rate, short enough that a previous run's extra traffic has mostly left the windo
 @dataclass(frozen=True)
 class Judgment:
     """One judgment within a ring: the judged interval ``(start, end]`` (Unix seconds), when it ran (``at``),
-    the verdict and reason, and the judge's result object with every number it used."""
+    the verdict and reason, the judge's result object with every number it used, and the canary's requests
+    and 5xx errors over the judged sample intervals (Prometheus's counts, gaps left out): what a verdict
+    rested on, so a promotion on a handful of requests shows."""
 
     ring: int
     weight: int
@@ -91,6 +93,8 @@ class Judgment:
     verdict: Verdict
     reason: str
     result: JudgeResult
+    canary_requests: float
+    canary_errors: float
 
 
 @dataclass(frozen=True)
@@ -179,12 +183,15 @@ class ReleaseRun:
 
     def table(self) -> "pd.DataFrame":
         """One row per judgment, in order: ``ring`` (1 for the first), ``weight`` (%), ``judged_s`` (the seconds
-        of the ring the judgment covered), ``verdict`` and ``reason``; empty when no ring ran."""
+        of the ring the judgment covered), ``canary_requests`` and ``canary_errors`` (over those seconds, as
+        Prometheus counted them), ``verdict`` and ``reason``; empty when no ring ran."""
         import pandas as pd
 
-        rows = [(step.ring + 1, j.weight, round(j.end - j.start, 1), j.verdict.value, j.reason)
+        rows = [(step.ring + 1, j.weight, round(j.end - j.start, 1), j.canary_requests,
+                 j.canary_errors, j.verdict.value, j.reason)
                 for step in self.steps for j in step.judgments]
-        return pd.DataFrame(rows, columns=["ring", "weight", "judged_s", "verdict", "reason"])
+        return pd.DataFrame(rows, columns=["ring", "weight", "judged_s", "canary_requests", "canary_errors",
+                                           "verdict", "reason"])
 
 
 def check_power(plan: ReleasePlan, traffic: LiveTraffic) -> tuple[float, tuple[StepPower, ...]]:
@@ -411,10 +418,13 @@ class _Release:
             query.wait_scraped_through(end, self.lag_s, config=self.config)
             baseline, canary_series = query.tracks(start, end, plan.sample_interval_s, config=self.config)
             result = plan.judge_tracks(baseline, canary_series)
-            judged = Judgment(index, ring.weight, begun, end, time.time(), result.verdict, result.reason, result)
+            requests = math.fsum(n for n in canary_series.requests if math.isfinite(n))
+            errors = math.fsum(n for n in canary_series.errors if math.isfinite(n))
+            judged = Judgment(index, ring.weight, begun, end, time.time(), result.verdict, result.reason, result,
+                              requests, errors)
             judgments.append(judged)
-            self.say(f"  {ring.weight:>3} % {end - begun:5.0f}/{ring.duration_s:g} s  "
-                     f"{result.verdict.value:<8} {result.reason}")
+            self.say(f"  {ring.weight:>3} % {end - begun:5.0f}/{ring.duration_s:g} s  {requests:5.0f} requests "
+                     f"{errors:3.0f} 5xx  {result.verdict.value:<8} {result.reason}")
             if result.verdict is Verdict.ROLLBACK:
                 break
         now = canary.request_counts(self.config)

@@ -87,6 +87,8 @@ class SandboxStatus:
     def problems(self) -> list[str]:
         found = [f"{p.name} is {p.state}" for p in self.processes if not (p.running and p.healthy)]
         found += [f"Prometheus target {job} is {h}" for job, h in sorted(self.targets.items()) if h != "up"]
+        if not self.targets and any(p.name == "prometheus" and p.healthy for p in self.processes):
+            found.append("Prometheus has no targets yet (it takes them up about 5 s after it starts)")
         if self.rules_loaded < self.rules_expected:
             found.append(f"Prometheus has loaded {self.rules_loaded} of {self.rules_expected} rules")
         return found

@@ -8,6 +8,7 @@ stops the run before the weight rises. Together about 45 s (1.1.0's rings, promo
 
 from __future__ import annotations
 
+import math
 import re
 
 import psutil
@@ -72,8 +73,13 @@ def test_2_0_0_is_rolled_back_in_its_first_ring_and_its_traffic_measured_at_zero
     assert [(e.kind, e.version, e.weight) for e in events] == [("deploy", "2.0.0", 10), ("rollback", "2.0.0", 0)]
     assert len(lines) == 3 + len(result.steps[0].judgments) + 1  # power, deploy, ring, each judgment, rollback
     table = result.table()
-    assert list(table.columns) == ["ring", "weight", "judged_s", "verdict", "reason"]
+    assert list(table.columns) == ["ring", "weight", "judged_s", "canary_requests", "canary_errors", "verdict",
+                                   "reason"]
     assert table.iloc[-1][["ring", "weight", "verdict"]].tolist() == [1, 10, "rollback"]
+    counted = [check for check in failed.checks if math.isfinite(check.requests)]  # what the judge was given
+    assert table.iloc[-1]["canary_requests"] == pytest.approx(sum(check.requests for check in counted))
+    assert table.iloc[-1]["canary_errors"] == pytest.approx(sum(check.errors for check in counted))
+    assert table.iloc[-1]["canary_errors"] >= 1
     summary = run_summary(result)
     assert "rolled back: ring 1 (10 %)" in summary and "none to the canary" in summary
     print(f"\n2.0.0: first request {exposure.seconds(exposure.first_traffic_at):.2f} s after the canary started, "

@@ -14,6 +14,7 @@ import stat
 import subprocess
 import sys
 import textwrap
+from dataclasses import replace
 
 import httpx
 import psutil
@@ -261,6 +262,13 @@ def test_status_tells_not_running_starting_stopping_healthy_and_unhealthy_apart(
     assert status(healthy).state == "healthy" and str(status(healthy)).startswith("sandbox: healthy (profile lab)")
     assert status(healthy, faulted).state == "unhealthy"
     assert status(healthy, faulted).verdict == "unhealthy: payments is unhealthy (it answers, but reports a fault)"
+    prometheus = ProcessStatus("prometheus", 13, 9090, True, True)
+    unscraped = SandboxStatus("lab", [healthy, prometheus], {}, 10, 10, {}, "")  # Prometheus has just started
+    assert unscraped.state == "unhealthy"
+    assert unscraped.verdict == ("unhealthy: Prometheus has no targets yet (it takes them up about 5 s after it "
+                                 "starts)")
+    stopped = replace(prometheus, running=False, healthy=False)
+    assert SandboxStatus("lab", [healthy, stopped], {}, 10, 10, {}, "").problems() == ["prometheus is stopped"]
 
 
 def test_a_throwaway_sandbox_is_the_lab_default_on_its_own_ports_and_folder_and_leaves_nothing(monkeypatch):
