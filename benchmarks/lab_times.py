@@ -4,7 +4,7 @@ Every lab has the same target: its solution runs in at most 60 s. For each lab a
 free ports is brought up first (`kit up`, not timed: `make lab` starts the sandbox before the learner opens a
 notebook), then the solution notebook (solutions/<lab>/<lab>.ipynb) runs ``--runs`` times in a new kernel
 each time, as a learner's "Restart and run all" does. The first run pays what a lab's setup does once per
-sandbox (lab 02 and 07 backfill a month of history and restart Prometheus); later runs find it done. The
+sandbox (lab 02 and 07 backfill a month of history); later runs find it done. The
 time is the sum of the cells' execution times (nbclient's timing), so the kernel's start is not in it.
 
 Usage: .venv/bin/python benchmarks/lab_times.py [--lab 07-safe-releases ...] [--runs 2]

@@ -3,7 +3,8 @@
 ``backfill`` writes the simulated history (``kit.history.generate``) as OpenMetrics text, turns it into
 TSDB blocks with ``promtool tsdb create-blocks-from openmetrics``, removes any history backfilled before
 (admin API ``delete_series`` + ``clean_tombstones``), moves the blocks into the sandbox Prometheus's data
-folder and restarts Prometheus so it opens them. History ends where live data begins: at backfill time,
+folder and has Prometheus open them: through a TSDB reload where it can (``kit.sandbox.tsdb``), with no
+gap in the scrapes, else by restarting it. History ends where live data begins: at backfill time,
 or just before the first live scrape of the shop if the sandbox has been scraping for a while, aligned to
 a whole step, so backfilling twice gives the same samples once.
 """
@@ -22,7 +23,7 @@ import httpx
 
 from .. import localhttp, procs
 from ..config import Config, resolve
-from ..errors import KitError, ProcessFailed, SandboxNotReady
+from ..errors import ProcessFailed, SandboxNotReady
 from .simulation import (
     DEFAULT_SEED, JOBS, MAX_DAYS, PROMTOOL_BLOCK, History, Incident, Progress, generate, to_unix, utc,
     validate_days, validate_seed, validate_step,
@@ -67,6 +68,13 @@ def covers(marker: dict, history: History) -> bool:
         return False
 
 
+def _holds(start: datetime, step: float, config: Config) -> bool:
+    """Whether Prometheus answers with the history that begins at ``start``: its first step's shop series."""
+    from .. import prom
+
+    return not prom.query('count(http_requests_total{job="shop"})', at=start.timestamp() + step, config=config).empty
+
+
 def _already_backfilled(history: History, config: Config) -> BackfillResult | None:
     """The previous load's result when it covers ``history`` and Prometheus still holds it.
 
@@ -76,8 +84,6 @@ def _already_backfilled(history: History, config: Config) -> BackfillResult | No
     same seed at a finer step over at least the same span serves too (lab 07 asks for
     5-minute steps and is content with lab 02's 1-minute ones); a coarser one does not.
     """
-    from .. import prom
-
     try:
         marker = json.loads(config.paths.history_marker.read_text())
     except (OSError, ValueError):
@@ -85,23 +91,11 @@ def _already_backfilled(history: History, config: Config) -> BackfillResult | No
     if not covers(marker, history):
         return None
     start, end = datetime.fromisoformat(marker["start"]), datetime.fromisoformat(marker["end"])
-    probe = prom.query('count(http_requests_total{job="shop"})', at=start.timestamp() + marker["step"],
-                       config=config)
-    if probe.empty:
+    if not _holds(start, marker["step"], config):
         return None
     incidents = [Incident(**{**i, "start": datetime.fromisoformat(i["start"]), "end": datetime.fromisoformat(i["end"])})
                  for i in marker["incidents"]]
     return BackfillResult(**{**marker, "start": start, "end": end, "incidents": incidents})
-
-
-def _admin(config: Config, path: str, params: list[tuple[str, str]] | None = None) -> None:
-    url = f"{config.url('prometheus')}/api/v1/admin/tsdb/{path}"
-    try:
-        response = localhttp.client().post(url, params=params or [], timeout=120.0)
-    except httpx.HTTPError as exc:
-        raise SandboxNotReady(f"Prometheus is not reachable at {config.url('prometheus')} ({exc}); run `kit up`") from None
-    if response.status_code >= 300:
-        raise KitError(f"Prometheus refused {path}: HTTP {response.status_code} {response.text.strip()}")
 
 
 def live_start(config: Config) -> float | None:
@@ -133,7 +127,7 @@ def live_start(config: Config) -> float | None:
 
 
 def backfill(days: float = 30, *, end=None, seed: int = DEFAULT_SEED, step="1m", config: Config | None = None,
-         progress: Progress = _quiet, restart: bool = True, workers: int | None = None) -> BackfillResult:
+         progress: Progress = _quiet, workers: int | None = None) -> BackfillResult:
     """Backfill ``days`` of history into the running sandbox's Prometheus, replacing history backfilled before.
 
     The history ends at ``end`` (default now), but never after the first live
@@ -141,6 +135,7 @@ def backfill(days: float = 30, *, end=None, seed: int = DEFAULT_SEED, step="1m",
     and history never overlaps it. ``progress`` receives short lines of text.
     """
     from .. import binaries, sandbox
+    from ..sandbox import tsdb
 
     began = time.monotonic()
     timings: dict[str, float] = {}
@@ -204,22 +199,22 @@ def backfill(days: float = 30, *, end=None, seed: int = DEFAULT_SEED, step="1m",
         mark = time.monotonic()
         progress("removing history backfilled before (admin API delete_series, clean_tombstones)")
         history_end_ms = int(history.end.timestamp()) * 1000
-        _admin(config, "delete_series", [("match[]", '{job=~"' + "|".join(JOBS) + '"}'),
-                                         ("end", f"{history_end_ms / 1000:.3f}")])
-        _admin(config, "clean_tombstones")
+        tsdb.admin(config, "delete_series", [("match[]", '{job=~"' + "|".join(JOBS) + '"}'),
+                                             ("end", f"{history_end_ms / 1000:.3f}")])
+        tsdb.admin(config, "clean_tombstones")
         timings["delete"] = time.monotonic() - mark
 
-        data = config.paths.prometheus_data
-        for path in made:
-            os.replace(path, data / path.name)
+        mark = time.monotonic()
+        # after the deletion above, which must not reach the new blocks: Prometheus has not opened them yet
+        tsdb.open_blocks(config, made, promtool, marker_at=history_end_ms / 1000)
     finally:
         shutil.rmtree(work, ignore_errors=True)
-
-    mark = time.monotonic()
-    if restart:
+    if _holds(history.start, history.step, config):
+        progress("Prometheus opened the new blocks (a TSDB reload, no restart)")
+    else:
         progress("restarting Prometheus so it opens the new blocks")
         sandbox.restart("prometheus", config=config, progress=progress)
-    timings["restart"] = time.monotonic() - mark
+    timings["open"] = time.monotonic() - mark
 
     result = BackfillResult(history.start, history.end, history.step, history.seed, history.series, history.samples,
                         blocks, size, time.monotonic() - began, timings, history.incidents)

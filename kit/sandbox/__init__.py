@@ -9,6 +9,7 @@ and stopped.
 - ``render``: the Prometheus and Alertmanager configuration, rendered from ``sandbox/`` for a profile and ports
 - ``processes``: each process's command line, port and health check
 - ``record``: ``sandbox.json``, the record of what runs, and the lock one ``kit up``/``kit down`` holds
+- ``tsdb``: Prometheus's TSDB admin API, and new blocks (backfilled history) opened without a restart
 """
 
 from __future__ import annotations

@@ -20,6 +20,7 @@ import httpx
 from .. import binaries, localhttp, polling, procs
 from ..config import PORTS, Config
 from ..errors import InvalidInput, KitError, ProcessFailed, SandboxNotReady
+from . import tsdb
 from .processes import (
     BOUND_PORTS, PROCESS_NAMES, START_ORDER, argv_for, ensure_token, port_of, require_free, wanted,
 )
@@ -73,6 +74,8 @@ def up(profile: str | None = None, *, config: Config | None = None, timeout: flo
                     require_free(name, field_name, config)
                 port = port_of(name, config)
                 log = config.paths.log(name)
+                if name == "prometheus":
+                    _seed_tsdb(config)
                 argv = argv_for(name, config, _tools(name, probing))
                 progress(f"starting {name}" + (f" on {config.host}:{port}" if port else ""))
                 state.processes[name] = procs.spawn(name, argv, log, port=port, tether=tether)
@@ -92,6 +95,15 @@ def up(profile: str | None = None, *, config: Config | None = None, timeout: flo
                  f"{result.rules_loaded} rules loaded, {len(result.targets)} targets up"
                  + (f"; {', '.join(faulted)} reports a fault" if faulted else ""))
         return result
+
+
+def _seed_tsdb(config: Config) -> None:
+    """A reload marker in an empty TSDB (``kit.sandbox.tsdb``), so a later history loads without a restart; a
+    promtool that is missing or fails costs only that (the version checks report a missing one)."""
+    promtool = binaries.locate("promtool")
+    if promtool is not None:
+        with contextlib.suppress(ProcessFailed, OSError):
+            tsdb.seed(config.paths.prometheus_data, str(promtool))
 
 
 def _tools(name: str, probing: Future) -> dict[str, binaries.Found]:

@@ -1,8 +1,9 @@
 """kit.history: deterministic generation, promtool acceptance, backfill into a real Prometheus.
 
 The backfill tests run a sandbox of their own (other free ports, its own state
-folder) because loading history restarts Prometheus; the shared ``live``
-sandbox is only read, to compare metric and label names with the live shop.
+folder) because loading history replaces what Prometheus holds, and once restarts
+it; the shared ``live`` sandbox is only read, to compare metric and label names
+with the live shop.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from kit import binaries, history, procs, prom, sandbox
 from kit.config import PORTS, Config
 from kit.errors import InvalidInput
 from kit.history import simulation
+from kit.sandbox import tsdb
 from kit.metrics import LATENCY_BUCKETS
 
 pytestmark = pytest.mark.long  # a sandbox of its own, and a week of history backfilled into it three times
@@ -106,7 +108,9 @@ def own(tmp_path_factory):
 @pytest.fixture(scope="module")
 def loaded(own):
     messages: list[str] = []
+    before = sandbox.pids(own)["prometheus"]
     result = history.backfill(DAYS, config=own, progress=messages.append)
+    assert sandbox.pids(own)["prometheus"] == before, "Prometheus restarted: the reload marker did not open the blocks"
     return result, messages
 
 
@@ -115,6 +119,8 @@ def _blocks_samples(config: Config, before: datetime) -> int:
     total = 0
     for meta_file in (config.state / "prometheus-data").glob("*/meta.json"):
         meta = json.loads(meta_file.read_text())
+        if meta["stats"]["numSeries"] == 1:
+            continue  # the reload marker's block (kit.sandbox.tsdb)
         if meta["maxTime"] <= before.timestamp() * 1000 + 1:
             total += meta["stats"]["numSamples"]
     return total
@@ -128,6 +134,7 @@ def test_load_reports_what_it_did(loaded, own, capsys):
     assert result.end.timestamp() < history.live_start(own) <= result.end.timestamp() + 60
     assert [i.name for i in result.incidents] == ["checkout-spike", "checkout-outage"]
     assert any("promtool" in m for m in messages) and messages[-1].startswith("history backfilled")
+    assert "Prometheus opened the new blocks (a TSDB reload, no restart)" in messages
     assert capsys.readouterr().out == ""
     assert json.loads((own.state / "history.json").read_text())["samples"] == result.samples
 
@@ -201,7 +208,14 @@ def test_loading_twice_does_not_duplicate(loaded, own):
     stored = prom.scalar('http_requests_total{job="shop",route="/catalog",code="200"}', at=other.end, config=own)
     assert stored == expected.values("http_requests_total", route="/catalog", code="200")[-1]
 
-    again = history.backfill(DAYS, seed=first.seed, config=own)
+    # Without a reload marker (a data folder from before them, a Prometheus that does not reload on
+    # clean_tombstones), the new blocks are opened by a restart.
+    tsdb.admin(own, "delete_series", [("match[]", tsdb.RELOAD_MARKER)])
+    tsdb.admin(own, "clean_tombstones")
+    before, said = sandbox.pids(own)["prometheus"], []
+    again = history.backfill(DAYS, seed=first.seed, config=own, progress=said.append)
+    assert "restarting Prometheus so it opens the new blocks" in said
+    assert sandbox.pids(own)["prometheus"] != before and sandbox.status(own).healthy
     assert again.end == first.end and _blocks_samples(own, first.end) == first.samples
     assert prom.scalar(count, at=again.end, config=own) == DAYS * 1440
     assert history.live_start(own) == live_began  # live data untouched by the deletes
