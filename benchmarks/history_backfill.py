@@ -5,7 +5,8 @@ for the backfill is ``kit.history.backfill(30)`` end to end: simulate, write the
 OpenMetrics file, ``promtool tsdb create-blocks-from openmetrics``, remove earlier
 history, move the blocks in and have Prometheus open them (``open``: a TSDB reload
 through the admin API, ``kit.sandbox.tsdb``; a restart where that fails). Then a
-second ``load(30)`` (the first history is deleted through the admin API first). Each query is timed end to end through
+second history of another seed replaces it (the first is deleted through the admin API
+first; the same seed again would find it loaded and do nothing). Each query is timed end to end through
 ``kit.prom`` (HTTP + pandas), evaluated at the end of the history so its whole
 30-day window is history; the figure is the median of 5 runs after one cold run.
 
@@ -55,7 +56,7 @@ def main() -> None:
     config = c.sandbox_config("history_backfill", traffic_rps=2.0)
     with c.sandbox_running(config):
         first = history.backfill(args.days, config=config, progress=lambda m: print("  " + m))
-        second = history.backfill(args.days, config=config)
+        second = history.backfill(args.days, seed=history.DEFAULT_SEED + 1, config=config)
         at = first.end.timestamp()
         rows = []
         for name, expr in QUERIES.items():
@@ -74,7 +75,8 @@ def main() -> None:
         c.table(["figure", "measured", "target", "result"], [
             [f"`history.backfill({args.days:g})` first load: generate + promtool + open", c.fmt_s(first.seconds),
              f"≤ {LOAD_TARGET_S:.0f} s", c.verdict(first.seconds <= LOAD_TARGET_S)],
-            [f"`history.backfill({args.days:g})` again (earlier history deleted first)", c.fmt_s(second.seconds),
+            [f"`history.backfill({args.days:g})` of another seed (earlier history deleted first)",
+             c.fmt_s(second.seconds),
              f"≤ {LOAD_TARGET_S:.0f} s", c.verdict(second.seconds <= LOAD_TARGET_S)],
         ]),
         f"{first.series} series × {first.samples // first.series:,} steps of {first.step} s = "
