@@ -41,7 +41,9 @@ def to_yaml(doc: Mapping[str, Any]) -> str:
 
 
 def write_yaml(path: Path, doc: Mapping[str, Any]) -> None:
-    path.write_text(to_yaml(doc), encoding="utf-8")
+    """Replace ``path`` with ``doc`` as YAML all at once: Prometheus, or `kit status` counting rules, may read it
+    while `kit up` renders. Readable by all, as Prometheus's container user must read it. Raises OSError."""
+    write_atomically(path, to_yaml(doc), mode=0o644)
 
 
 def read_yaml(path: Path) -> Any:

@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 from .. import procs, sandbox, shop
+from ..atomicfile import write_atomically
 from ..releases import canary
 from ..config import Config, resolve
 from ..errors import InvalidInput
@@ -70,7 +71,7 @@ def start_neighbour(route: str, rps: float, seconds: float, config: Config) -> p
     argv = [sys.executable, "-m", "kit.load.openmodel", "--url", config.url("shop") + path, "--rate", str(rps),
             "--duration", str(seconds), "--drain", "1", "--out", str(config.paths.neighbour_result)]
     record = procs.spawn("neighbour", argv, config.paths.neighbour_log)
-    _neighbour_file(config).write_text(json.dumps(record.to_json()))
+    write_atomically(_neighbour_file(config), json.dumps(record.to_json()))  # `kit down` may read it meanwhile
     if not sandbox.attach(record, config):  # no sandbox to load: `kit down` would have stopped it
         stop_neighbour(config)
     return record

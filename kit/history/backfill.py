@@ -22,6 +22,7 @@ from datetime import datetime
 import httpx
 
 from .. import localhttp, procs
+from ..atomicfile import write_atomically
 from ..config import Config, resolve
 from ..errors import ProcessFailed, SandboxNotReady
 from .simulation import (
@@ -221,7 +222,7 @@ def backfill(days: float = 30, *, end=None, seed: int = DEFAULT_SEED, step="1m",
     marker = {**asdict(result), "start": history.start.isoformat(), "end": history.end.isoformat(),
               "incidents": [{**asdict(i), "start": i.start.isoformat(), "end": i.end.isoformat()}
                             for i in history.incidents]}
-    config.paths.history_marker.write_text(json.dumps(marker, indent=2))
+    write_atomically(config.paths.history_marker, json.dumps(marker, indent=2))  # other kernels read it meanwhile
     progress(f"history backfilled: {result.samples:,} samples, {result.start:%Y-%m-%d %H:%M} → "
              f"{result.end:%Y-%m-%d %H:%M} UTC, {result.seconds:.1f} s")
     return result

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import stat
 from pathlib import Path
 from string import Template
@@ -76,20 +75,26 @@ def render(config: Config, out: Path, *, compose: bool = False) -> Path:
     write_atomically(out / PROXY_CONFIG, proxy_config(config, release, compose=compose))
     ensure_flags(out / FLAGS_FILE, source / FLAGS_FILE)  # a flag changed with `kit flag` stays as it was set
 
+    # File by file, each replaced at once, and the files no longer wanted removed last: a reader of the folder
+    # (`kit status` counting rules while a `kit up` or a rule install renders) never finds a file half written.
     rules_out = out / RULES_FOLDER
-    if rules_out.exists():
-        shutil.rmtree(rules_out)
-    rules_out.mkdir()
+    rules_out.mkdir(exist_ok=True)
+    wanted: set[str] = set()
     for rule_file in sorted((source / RULES_FOLDER).glob("*.yml")):
         doc = scale_rule_groups(_load_yaml(rule_file), profile.time_scale)
         write_yaml(rules_out / rule_file.name, doc)
+        wanted.add(rule_file.name)
     loaded: set[bytes] = set()
     for rule_file in sorted(installed_rules(config).glob("*.yml")):
         content = rule_file.read_bytes()
         if content in loaded:
             continue  # the same rules installed twice (by a learner and by a drill) are evaluated once
         loaded.add(content)
-        shutil.copyfile(rule_file, rules_out / f"installed-{rule_file.name}")
+        write_atomically(rules_out / f"installed-{rule_file.name}", content, mode=0o644)
+        wanted.add(f"installed-{rule_file.name}")
+    for stale in rules_out.iterdir():
+        if stale.name not in wanted:
+            stale.unlink()
     return out
 
 
@@ -175,8 +180,16 @@ def _load_yaml(path: Path) -> dict:
 
 
 def rule_count(rendered: Path) -> int:
-    return sum(len(g.get("rules", [])) for f in sorted((rendered / RULES_FOLDER).glob("*.yml"))
-               for g in _load_yaml(f).get("groups", []))
+    """The rules in the rendered rule files; a file removed while they are counted (a render going on) counts
+    none."""
+    count = 0
+    for path in sorted((rendered / RULES_FOLDER).glob("*.yml")):
+        try:
+            doc = read_yaml(path)
+        except FileNotFoundError:
+            continue
+        count += sum(len(group.get("rules", [])) for group in doc.get("groups", []))
+    return count
 
 
 def expected_rules(config: Config) -> int:

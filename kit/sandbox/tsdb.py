@@ -4,8 +4,8 @@ Prometheus opens the blocks in its data folder when it starts, and again wheneve
 disk. The admin API's ``clean_tombstones`` does that reload once it has rewritten a block that held deleted
 series (Prometheus 2.x, ``tsdb.DB.CleanTombstones``). So a block that holds only a *reload marker* series makes
 the next load cheap: move the new blocks in, delete the marker, clean the tombstones, and the TSDB drops the
-marker's block and opens the new ones. A restart would cost a gap in the scrapes (Prometheus 2.42 takes up its
-targets about 5 s after it starts) and would re-evaluate every alert from the start.
+marker's block and opens the new ones. A restart would cost a gap of about 6 s in the scrapes (Prometheus 2.42
+takes up its targets about 5 s after it starts).
 
 Every load brings a marker block of its own for the next one, and a sandbox whose Prometheus starts on an empty
 data folder gets the first (``seed``). A Prometheus that does not reload this way, or a data folder without a

@@ -162,3 +162,32 @@ def test_the_flag_file_is_copied_from_the_sandbox_default_once_and_then_kept(con
     (out / "flags.flagd.json").write_text(default.replace('"defaultVariant": "off"', '"defaultVariant": "on"', 1))
     render(config, out)  # `kit up` again: a flag someone changed stays changed
     assert (out / "flags.flagd.json").read_text() != default
+
+
+def test_a_rule_count_while_the_rules_are_rendered_again_sees_whole_files_only(config, tmp_path):
+    """`kit status` counts the rendered rules while `kit up` or a rule install renders them (another process,
+    the learner's server starting its sandbox): it must never read a file half written or the folder emptied."""
+    import threading
+
+    out = render(config, tmp_path / "rendered")
+    expected = rule_count(out)
+    stray = out / "rules" / "removed-since.yml"
+    stray.write_text("groups: []\n")
+    folder = os.stat(out / "rules").st_ino
+    done = threading.Event()
+
+    def again() -> None:
+        for _ in range(50):
+            render(config, out)
+        done.set()
+
+    renderer = threading.Thread(target=again)
+    renderer.start()
+    counts = set()
+    while not done.is_set():
+        counts.add(rule_count(out))
+    renderer.join()
+    assert counts <= {expected} and rule_count(out) == expected
+    assert not stray.exists() and os.stat(out / "rules").st_ino == folder  # stale files go, the folder stays
+    assert all(stat.S_IMODE(p.stat().st_mode) == 0o644 for p in (out / "rules").iterdir())  # Prometheus's container reads them
+    assert not [p.name for p in out.rglob("*.tmp")]
