@@ -6,6 +6,7 @@ import shutil
 import stat
 import subprocess
 import tempfile
+import threading
 from pathlib import Path
 
 import pytest
@@ -167,8 +168,6 @@ def test_the_flag_file_is_copied_from_the_sandbox_default_once_and_then_kept(con
 def test_a_rule_count_while_the_rules_are_rendered_again_sees_whole_files_only(config, tmp_path):
     """`kit status` counts the rendered rules while `kit up` or a rule install renders them (another process,
     the learner's server starting its sandbox): it must never read a file half written or the folder emptied."""
-    import threading
-
     out = render(config, tmp_path / "rendered")
     expected = rule_count(out)
     stray = out / "rules" / "removed-since.yml"
